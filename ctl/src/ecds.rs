@@ -1,0 +1,72 @@
+//! The ECDS resource a standalone Envoy watches: Veer's wasm filter with its routing config.
+//!
+//! Envoy reloads the filter when a new file is renamed over the watched one, so writing is
+//! always temp file + fsync + rename in the same directory: Envoy never sees a half-written file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+/// Name of the filter in the bootstrap (`http_filters[].name`) and of the resource.
+pub const FILTER_NAME: &str = "veer";
+/// File Envoy watches inside the ECDS directory.
+pub const FILE_NAME: &str = "veer.json";
+
+/// Everything the ECDS resource needs.
+#[derive(Debug, Clone)]
+pub struct Resource<'a> {
+    /// Routing config as JSON (the filter's `configuration`).
+    pub config_json: &'a str,
+    /// The compiled filter on the proxy's disk.
+    pub wasm_path: &'a Path,
+    /// Version text Envoy reports for this resource.
+    pub version: u64,
+}
+
+impl Resource<'_> {
+    /// The discovery response Envoy reads from the watched file.
+    pub fn render(&self) -> String {
+        let doc = json!({
+            "version_info": self.version.to_string(),
+            "resources": [{
+                "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                "name": FILTER_NAME,
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                    "config": {
+                        "name": FILTER_NAME,
+                        "root_id": FILTER_NAME,
+                        "vm_config": {
+                            "vm_id": FILTER_NAME,
+                            "runtime": "envoy.wasm.runtime.v8",
+                            "code": { "local": { "filename": self.wasm_path.to_string_lossy() } }
+                        },
+                        "configuration": {
+                            "@type": "type.googleapis.com/google.protobuf.StringValue",
+                            "value": self.config_json
+                        },
+                        // A crashed VM is restarted; the filter is never skipped (FAIL_OPEN
+                        // would let a client-sent cluster header choose the route).
+                        "failure_policy": "FAIL_RELOAD"
+                    }
+                }
+            }]
+        });
+        format!("{doc:#}\n")
+    }
+}
+
+/// Where the watched file lives in `dir`.
+pub fn path_in(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// Writes `contents` to `dir/veer.json` atomically (temp file in `dir`, fsync, rename).
+pub fn write_atomically(dir: &Path, contents: &str) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(contents.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path_in(dir)).map_err(|e| e.error)?;
+    Ok(())
+}

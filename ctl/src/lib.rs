@@ -1,0 +1,3 @@
+//! veerctl's library: everything the CLI does, without the argument parsing.
+
+pub mod ecds;

@@ -1,0 +1,253 @@
+//! The routing config: wire types as written, validated types the engine runs on, and the
+//! conversion between them that reports every problem with its path.
+//!
+//! A [`Config`] can only be obtained through validation, so the engine never checks anything at
+//! request time: every variant a rule or experiment names exists, every split sums to 10000 bp,
+//! every header name is valid.
+
+pub mod names;
+pub mod problems;
+mod validate;
+pub mod wire;
+
+use crate::hash::Salt;
+use crate::matcher::Match;
+use crate::split::{BasisPoints, Split};
+use names::{ClusterName, HeaderName, Name};
+pub use problems::{Problem, Problems};
+pub use wire::WireConfig;
+
+/// Default name of the request header that carries the chosen cluster to the route.
+pub const DEFAULT_CLUSTER_HEADER: &str = "x-veer-cluster";
+/// Default name of the header that tells the upstream (and optionally the client) the variant.
+pub const DEFAULT_VARIANT_HEADER: &str = "x-veer-variant";
+/// Default name of the header that carries experiment assignments (`id=arm`).
+pub const DEFAULT_EXPERIMENT_HEADER: &str = "x-veer-experiment";
+/// Default name of the signed forced-variant header.
+pub const DEFAULT_OVERRIDE_HEADER: &str = "x-veer-override";
+
+/// A validated routing config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The version veerctl stamped on it (0 when absent).
+    pub version: u64,
+    /// The headers Veer writes.
+    pub headers: HeaderNames,
+    /// The forced-variant override, when enabled.
+    pub override_policy: Option<OverridePolicy>,
+    /// Services, matched in order; the first that matches a request decides it.
+    pub services: Vec<Service>,
+}
+
+impl Config {
+    /// Parses and validates a JSON config.
+    pub fn from_json(text: &str) -> Result<Config, Problems> {
+        let wire = wire_from_json(text)?;
+        Config::from_wire(&wire)
+    }
+
+    /// Validates a parsed config.
+    pub fn from_wire(wire: &WireConfig) -> Result<Config, Problems> {
+        validate::config(wire)
+    }
+
+    /// Every header name Veer owns on requests: a client-sent copy of any of them is removed
+    /// before deciding, so that no client can choose its cluster, variant or assignment.
+    pub fn owned_request_headers(&self) -> impl Iterator<Item = &str> {
+        [&self.headers.cluster, &self.headers.variant, &self.headers.experiment]
+            .into_iter()
+            .map(HeaderName::as_str)
+    }
+
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name.as_str() == name)
+    }
+}
+
+/// Parses JSON into the wire model; syntax and type errors name the field and the line.
+pub fn wire_from_json(text: &str) -> Result<WireConfig, Problems> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "$".to_owned() } else { path };
+        Problems(vec![Problem { path, message: e.inner().to_string() }])
+    })
+}
+
+/// Names of the headers Veer writes.
+#[derive(Debug, Clone)]
+pub struct HeaderNames {
+    /// Carries the chosen cluster to the route (`cluster_header`).
+    pub cluster: HeaderName,
+    /// Tells the upstream which variant it serves.
+    pub variant: HeaderName,
+    /// Tells the upstream and the client the experiment assignment.
+    pub experiment: HeaderName,
+    /// Also send the variant header to the client.
+    pub expose_variant_to_client: bool,
+}
+
+/// Where stickiness keys come from.
+#[derive(Debug, Clone, Default)]
+pub struct Stickiness {
+    /// Tried in order; the first non-empty value is the key.
+    pub sources: Vec<KeySource>,
+    /// Mint an id for keyless requests and set it as this cookie.
+    pub assign_cookie: Option<AssignCookie>,
+}
+
+/// One place a stickiness key is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A request header.
+    Header(HeaderName),
+    /// A cookie.
+    Cookie(String),
+    /// A query parameter.
+    Query(String),
+}
+
+/// The cookie set for users who arrive without a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignCookie {
+    /// Cookie name; also one of the key sources, so the next request is sticky.
+    pub name: String,
+    /// `; Max-Age=...; Path=/...` as it follows `name=value` in `set-cookie`.
+    pub attributes: String,
+}
+
+impl AssignCookie {
+    /// The `set-cookie` value for a minted id.
+    pub fn set_cookie_value(&self, id: &str) -> String {
+        format!("{}={id}{}", self.name, self.attributes)
+    }
+}
+
+/// The forced-variant override for testers.
+#[derive(Debug, Clone)]
+pub struct OverridePolicy {
+    /// The header that carries a signed override.
+    pub header: HeaderName,
+    /// HMAC keys; a value signed with any of them is accepted.
+    pub keys: Vec<Vec<u8>>,
+}
+
+/// A service: where its requests come from and how they are split over its variants.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Unique name (metrics, headers, veerctl).
+    pub name: Name,
+    /// Hosts it serves; empty means any host.
+    pub hosts: Vec<HostPattern>,
+    /// Path prefix it serves.
+    pub path_prefix: Option<String>,
+    /// Salt of the default split.
+    pub salt: Salt,
+    /// Where stickiness keys come from for this service.
+    pub stickiness: Stickiness,
+    /// Its versions.
+    pub variants: Vec<Variant>,
+    /// Cohort rules, in order.
+    pub rules: Vec<Rule>,
+    /// Experiments, in order.
+    pub experiments: Vec<Experiment>,
+    /// The default split over variant indices.
+    pub split: Split,
+}
+
+impl Service {
+    /// The variant at `index`.
+    pub fn variant(&self, index: usize) -> Option<&Variant> {
+        self.variants.get(index)
+    }
+
+    /// The index of the variant named `name`.
+    pub fn variant_index(&self, name: &str) -> Option<usize> {
+        self.variants.iter().position(|v| v.name.as_str() == name)
+    }
+}
+
+/// A host a service answers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// Exactly this host (lowercase).
+    Exact(String),
+    /// Any subdomain: `*.example.com` is stored as `.example.com`.
+    Suffix(String),
+}
+
+impl HostPattern {
+    /// Whether `host` (any case, without port) matches.
+    pub fn matches(&self, host: &[u8]) -> bool {
+        match self {
+            HostPattern::Exact(h) => host.eq_ignore_ascii_case(h.as_bytes()),
+            HostPattern::Suffix(s) => {
+                host.len() > s.len()
+                    && host
+                        .get(host.len() - s.len()..)
+                        .is_some_and(|tail| tail.eq_ignore_ascii_case(s.as_bytes()))
+            }
+        }
+    }
+}
+
+/// A version of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// Its name.
+    pub name: Name,
+    /// The upstream cluster that serves it.
+    pub cluster: ClusterName,
+}
+
+/// A cohort rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its name (reasons, metrics).
+    pub name: Name,
+    /// Which requests it takes.
+    pub matcher: Match,
+    /// Where they go.
+    pub target: RuleTarget,
+}
+
+/// Where a cohort rule sends its requests.
+#[derive(Debug, Clone)]
+pub enum RuleTarget {
+    /// One variant (index).
+    Variant(usize),
+    /// A split of its own, with its own salt (`<service salt>/<rule name>`).
+    Split {
+        /// The split over variant indices.
+        split: Split,
+        /// Its salt.
+        salt: Salt,
+    },
+}
+
+/// An A/B/n experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// Its id, sent to the app and the client.
+    pub id: Name,
+    /// Who may be enrolled; `None` is everyone.
+    pub segment: Option<Match>,
+    /// Share of the segment enrolled.
+    pub allocation: BasisPoints,
+    /// Its arms.
+    pub arms: Vec<Arm>,
+    /// Split over arm indices.
+    pub split: Split,
+    /// Its salt.
+    pub salt: Salt,
+}
+
+/// One arm of an experiment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arm {
+    /// The label the app and client see.
+    pub name: Name,
+    /// The variant (index) that serves it.
+    pub variant: usize,
+}

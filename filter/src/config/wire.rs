@@ -1,0 +1,202 @@
+//! The config as written (JSON in the filter; JSON or YAML in veerctl), before validation.
+//!
+//! These types accept anything shaped roughly right so that validation, not the parser, reports
+//! what is wrong, with the field's path. Unknown fields are refused so that a typo
+//! (`varaints`) is an error, not a silently ignored setting.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole routing config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireConfig {
+    /// Set by veerctl on every change; the filter publishes it as a gauge so that veerctl can
+    /// see which config each proxy runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<WireHeaders>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<WireStickiness>,
+    #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
+    pub override_: Option<WireOverride>,
+    #[serde(default)]
+    pub services: Vec<WireService>,
+}
+
+/// Names of the headers Veer writes. Defaults: `x-veer-cluster`, `x-veer-variant`,
+/// `x-veer-experiment`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireHeaders {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// Also tell the client which variant served it (response header). Off by default: variant
+    /// names can reveal a release before it is announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expose_variant_to_client: Option<bool>,
+}
+
+/// Where the stickiness key comes from, in order, and whether to mint one for new users.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireStickiness {
+    #[serde(default)]
+    pub sources: Vec<WireKeySource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_cookie: Option<WireAssignCookie>,
+}
+
+/// One place a stickiness key may be read from: exactly one field set.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireKeySource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+/// A cookie the filter sets on a response to a request that carried no key.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireAssignCookie {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+}
+
+/// Forced-variant override for testers: signed values only.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireOverride {
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// HMAC-SHA256 keys; any of them verifies, so keys can be rotated without downtime.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+/// One service: how requests are recognised and how they are split.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireService {
+    pub name: String,
+    /// Hosts (`:authority` without port; `*.example.com` matches subdomains). Empty: any host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    /// Salt for this service's split. Defaults to the service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<WireStickiness>,
+    #[serde(default)]
+    pub variants: Vec<WireVariant>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<WireRule>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub experiments: Vec<WireExperiment>,
+    /// Variant name -> weight in basis points (10000 = 100 %).
+    #[serde(default)]
+    pub split: BTreeMap<String, i64>,
+}
+
+/// A version of the service and the upstream cluster that serves it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireVariant {
+    pub name: String,
+    pub cluster: String,
+}
+
+/// A cohort rule: requests that match go to one variant or to a split of the rule's own.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireRule {
+    pub name: String,
+    #[serde(rename = "match")]
+    pub match_: WireMatch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<BTreeMap<String, i64>>,
+}
+
+/// An A/B/n experiment.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireExperiment {
+    pub id: String,
+    /// Who may be enrolled. Absent: everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<WireMatch>,
+    /// Share of the segment enrolled, in basis points. Default 10000 (all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocation: Option<i64>,
+    #[serde(default)]
+    pub arms: Vec<WireArm>,
+    /// Defaults to the experiment id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+}
+
+/// One arm of an experiment: a label the app sees, the variant that serves it, and its weight.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireArm {
+    pub name: String,
+    pub variant: String,
+    pub weight: i64,
+}
+
+/// A request matcher: exactly one subject (`header`, `cookie`, `query`, `path_prefix`, `all`,
+/// `any`, `not`) and, for header/cookie/query, exactly one test (`equals`, `prefix`, `present`,
+/// `absent`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireMatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<Vec<WireMatch>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub any: Option<Vec<WireMatch>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not: Option<Box<WireMatch>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absent: Option<bool>,
+}

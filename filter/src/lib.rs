@@ -1,0 +1,21 @@
+//! Veer's routing engine and its proxy-wasm adapter.
+//!
+//! The engine (`config`, `matcher`, `request`, `hash`, `split`, `signing`, `decide`) is plain
+//! Rust with no proxy-wasm dependency: veerctl links it natively, so `veerctl validate` and
+//! `veerctl explain` say exactly what the data plane does. The `plugin` feature adds the thin
+//! adapter that Envoy loads (`wasm32-wasip1`).
+
+pub mod config;
+pub mod decide;
+pub mod hash;
+pub mod matcher;
+pub mod request;
+pub mod signing;
+pub mod split;
+
+#[cfg(feature = "plugin")]
+mod plugin;
+
+pub use config::{Config, Problem, Problems};
+pub use decide::{decide, Decision, Inputs};
+pub use request::RequestView;

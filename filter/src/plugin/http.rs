@@ -1,0 +1,135 @@
+//! One request: strip spoofed headers, decide, write the decision, count the outcome.
+
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+
+use super::Shared;
+use crate::decide::{decide, DecidedBy, Inputs, KeyOrigin};
+use crate::request::RequestView;
+
+/// What the response phase needs from the request phase.
+struct Routed {
+    service: usize,
+    variant: usize,
+    started: SystemTime,
+    /// `id=arm`, sent back to the client.
+    assignment: Option<String>,
+    /// Sent to the client when the config exposes it.
+    variant_name: Option<String>,
+    /// `set-cookie` value for a minted id.
+    set_cookie: Option<String>,
+}
+
+pub(super) struct Request {
+    shared: Option<Rc<Shared>>,
+    rng: fastrand::Rng,
+    routed: Option<Routed>,
+}
+
+impl Request {
+    pub(super) fn new(shared: Option<Rc<Shared>>, context_id: u32) -> Request {
+        let seed = shared.as_ref().map_or(0, |s| s.seed) ^ u64::from(context_id).rotate_left(32);
+        Request { shared, rng: fastrand::Rng::with_seed(seed), routed: None }
+    }
+}
+
+impl Context for Request {}
+
+impl HttpContext for Request {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let Some(shared) = self.shared.clone() else { return Action::Continue };
+        let (config, metrics) = (&shared.config, &shared.metrics);
+        let headers = self.get_http_request_headers_bytes();
+
+        // A client must never choose its own cluster, variant or assignment.
+        for owned in config.owned_request_headers() {
+            if headers.iter().any(|(n, _)| n == owned) {
+                self.set_http_request_header(owned, None);
+                metrics.globals.spoofed.inc();
+            }
+        }
+
+        let now = self.get_current_time();
+        let now_unix = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let rng = &mut self.rng;
+        let mut random = || rng.u64(..);
+        let req = RequestView::new(&headers);
+        let Some(d) = decide(config, &req, Inputs { now_unix, random: &mut random }) else {
+            metrics.globals.passthrough.inc();
+            return Action::Continue;
+        };
+
+        if let Some(policy) = &config.override_policy {
+            // The override is a credential for Veer, not for the app: do not forward it.
+            if req.header(policy.header.as_str()).is_some() {
+                self.set_http_request_header(policy.header.as_str(), None);
+            }
+        }
+        self.set_http_request_header(config.headers.cluster.as_str(), Some(d.variant.cluster.as_str()));
+        self.set_http_request_header(config.headers.variant.as_str(), Some(d.variant.name.as_str()));
+        let assignment = d.assignment().map(|(id, arm)| format!("{id}={arm}"));
+        if let Some(a) = &assignment {
+            self.set_http_request_header(config.headers.experiment.as_str(), Some(a));
+        }
+
+        if let Some(v) = metrics.variant(d.service_index, d.variant_index) {
+            v.requests.inc();
+        }
+        match d.by {
+            DecidedBy::Rule(i, _) => metrics.rule(d.service_index, i).into_iter().for_each(|m| m.inc()),
+            DecidedBy::Experiment { index, arm_index, .. } => {
+                metrics.arm(d.service_index, index, arm_index).into_iter().for_each(|m| m.inc())
+            }
+            DecidedBy::Override { .. } => metrics.globals.override_accepted.inc(),
+            DecidedBy::Split => {}
+        }
+        if d.override_rejected.is_some() {
+            metrics.globals.override_rejected.inc();
+        }
+        let set_cookie = match (&d.key, &d.service.stickiness.assign_cookie) {
+            (KeyOrigin::Minted(id), Some(cookie)) => Some(cookie.set_cookie_value(id)),
+            _ => None,
+        };
+        self.routed = Some(Routed {
+            service: d.service_index,
+            variant: d.variant_index,
+            started: now,
+            assignment,
+            variant_name: config.headers.expose_variant_to_client.then(|| d.variant.name.to_string()),
+            set_cookie,
+        });
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let (Some(shared), Some(routed)) = (self.shared.clone(), self.routed.take()) else {
+            return Action::Continue;
+        };
+        let headers = &shared.config.headers;
+        if let Some(a) = &routed.assignment {
+            self.set_http_response_header(headers.experiment.as_str(), Some(a));
+        }
+        if let Some(v) = &routed.variant_name {
+            self.set_http_response_header(headers.variant.as_str(), Some(v));
+        }
+        if let Some(c) = &routed.set_cookie {
+            self.add_http_response_header("set-cookie", c);
+            shared.metrics.globals.cookie_assigned.inc();
+        }
+        if let Some(m) = shared.metrics.variant(routed.service, routed.variant) {
+            let class = self
+                .get_http_response_header(":status")
+                .and_then(|s| s.parse::<u16>().ok())
+                .map_or(5, |s| usize::from(s / 100).clamp(1, 5));
+            if let Some(counter) = m.status.get(class - 1) {
+                counter.inc();
+            }
+            let elapsed = self.get_current_time().duration_since(routed.started).unwrap_or_default();
+            m.latency_us.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+        }
+        Action::Continue
+    }
+}

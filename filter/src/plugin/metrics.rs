@@ -1,0 +1,152 @@
+//! Veer's counters in Envoy's stats.
+//!
+//! Names (Envoy prefixes `wasmcustom.`; `/stats/prometheus` turns dots into underscores):
+//! - `veer.rq.<service>.<variant>`: requests routed to a variant;
+//! - `veer.rs.<service>.<variant>.<1xx..5xx>`: responses by status class;
+//! - `veer.latency_us.<service>.<variant>`: histogram, request headers to response headers;
+//! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
+//! - `veer.config.version` (gauge), `veer.config.accepted`, `veer.config.rejected`;
+//! - `veer.passthrough`, `veer.spoofed_header_removed`, `veer.override.accepted`,
+//!   `veer.override.rejected`, `veer.cookie.assigned`.
+//!
+//! Ids are defined once per config update and looked up by index on the request path.
+
+use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
+use proxy_wasm::types::MetricType;
+
+use crate::config::Config;
+
+/// A metric id; `None` when the host refused to define it (counting is then skipped, routing is
+/// not affected).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Metric(Option<u32>);
+
+impl Metric {
+    fn new(kind: MetricType, name: &str) -> Metric {
+        match define_metric(kind, name) {
+            Ok(id) => Metric(Some(id)),
+            Err(e) => {
+                log::warn!("veer: cannot define metric {name}: {e:?}");
+                Metric(None)
+            }
+        }
+    }
+
+    fn counter(name: &str) -> Metric {
+        Metric::new(MetricType::Counter, name)
+    }
+
+    pub(super) fn inc(self) {
+        if let Some(id) = self.0 {
+            let _ = increment_metric(id, 1);
+        }
+    }
+
+    pub(super) fn record(self, value: u64) {
+        if let Some(id) = self.0 {
+            let _ = record_metric(id, value);
+        }
+    }
+}
+
+/// Counters that exist whatever the config.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Globals {
+    pub version: Metric,
+    pub accepted: Metric,
+    pub rejected: Metric,
+    pub passthrough: Metric,
+    pub spoofed: Metric,
+    pub override_accepted: Metric,
+    pub override_rejected: Metric,
+    pub cookie_assigned: Metric,
+}
+
+impl Globals {
+    pub(super) fn define() -> Globals {
+        Globals {
+            version: Metric::new(MetricType::Gauge, "veer.config.version"),
+            accepted: Metric::counter("veer.config.accepted"),
+            rejected: Metric::counter("veer.config.rejected"),
+            passthrough: Metric::counter("veer.passthrough"),
+            spoofed: Metric::counter("veer.spoofed_header_removed"),
+            override_accepted: Metric::counter("veer.override.accepted"),
+            override_rejected: Metric::counter("veer.override.rejected"),
+            cookie_assigned: Metric::counter("veer.cookie.assigned"),
+        }
+    }
+
+    pub(super) fn rejected(&self) {
+        self.rejected.inc();
+    }
+}
+
+/// Per-variant metrics.
+#[derive(Debug, Clone)]
+pub(super) struct VariantMetrics {
+    pub requests: Metric,
+    /// Indexed by status class 1..=5 at positions 0..=4.
+    pub status: [Metric; 5],
+    pub latency_us: Metric,
+}
+
+/// Every metric of one config generation, indexed like the config.
+#[derive(Debug, Clone)]
+pub(super) struct Metrics {
+    pub globals: Globals,
+    /// `[service][variant]`.
+    pub variants: Vec<Vec<VariantMetrics>>,
+    /// `[service][rule]`.
+    pub rules: Vec<Vec<Metric>>,
+    /// `[service][experiment][arm]`.
+    pub arms: Vec<Vec<Vec<Metric>>>,
+}
+
+impl Metrics {
+    pub(super) fn define(config: &Config, globals: Globals) -> Metrics {
+        let mut m = Metrics { globals, variants: Vec::new(), rules: Vec::new(), arms: Vec::new() };
+        for s in &config.services {
+            let svc = s.name.as_str();
+            m.variants.push(
+                s.variants
+                    .iter()
+                    .map(|v| {
+                        let v = v.name.as_str();
+                        VariantMetrics {
+                            requests: Metric::counter(&format!("veer.rq.{svc}.{v}")),
+                            status: [1, 2, 3, 4, 5].map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
+                            latency_us: Metric::new(MetricType::Histogram, &format!("veer.latency_us.{svc}.{v}")),
+                        }
+                    })
+                    .collect(),
+            );
+            m.rules.push(s.rules.iter().map(|r| Metric::counter(&format!("veer.rule.{svc}.{}", r.name))).collect());
+            m.arms.push(
+                s.experiments
+                    .iter()
+                    .map(|e| e.arms.iter().map(|a| Metric::counter(&format!("veer.exp.{svc}.{}.{}", e.id, a.name))).collect())
+                    .collect(),
+            );
+        }
+        m
+    }
+
+    /// Records that `config` is now live.
+    pub(super) fn configured(&self, config: &Config) {
+        self.globals.accepted.inc();
+        // proxy-wasm has no "set gauge": record_metric on a gauge sets it. Envoy gauges are i64.
+        self.globals.version.record(config.version.min(i64::MAX as u64));
+    }
+
+    pub(super) fn variant(&self, service: usize, variant: usize) -> Option<&VariantMetrics> {
+        self.variants.get(service)?.get(variant)
+    }
+
+    pub(super) fn rule(&self, service: usize, rule: usize) -> Option<Metric> {
+        self.rules.get(service)?.get(rule).copied()
+    }
+
+    pub(super) fn arm(&self, service: usize, experiment: usize, arm: usize) -> Option<Metric> {
+        self.arms.get(service)?.get(experiment)?.get(arm).copied()
+    }
+}

@@ -1,0 +1,149 @@
+//! What the engine reads from a request: headers (HTTP/2-style pseudo-headers included),
+//! cookies and query parameters, all as bytes.
+//!
+//! Request data is hostile: values may be huge, empty or not UTF-8, and cookies may number in the
+//! hundreds. Nothing here allocates for a lookup except query-string percent-decoding, and
+//! nothing can panic.
+
+use std::borrow::Cow;
+
+/// A request's headers as the proxy hands them over: lowercase names, raw values, in order.
+/// Pseudo-headers `:authority` and `:path` carry host and path.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    headers: &'a [(String, Vec<u8>)],
+}
+
+impl<'a> RequestView<'a> {
+    /// Wraps header pairs. Names must already be lowercase (Envoy's are).
+    pub fn new(headers: &'a [(String, Vec<u8>)]) -> Self {
+        RequestView { headers }
+    }
+
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// The host without port, from `:authority` (or `host` for HTTP/1 hosts that lack it).
+    pub fn host(&self) -> &'a [u8] {
+        let authority = self.header(":authority").or_else(|| self.header("host")).unwrap_or(b"");
+        strip_port(authority)
+    }
+
+    /// The path without the query string.
+    pub fn path(&self) -> &'a [u8] {
+        let full = self.header(":path").unwrap_or(b"/");
+        match full.iter().position(|&b| b == b'?') {
+            Some(q) => full.get(..q).unwrap_or(full),
+            None => full,
+        }
+    }
+
+    /// The value of cookie `name`, from any `cookie` header (HTTP/2 may send several).
+    pub fn cookie(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "cookie")
+            .find_map(|(_, v)| find_cookie(v, name.as_bytes()))
+    }
+
+    /// The first value of query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<Cow<'a, str>> {
+        let full = self.header(":path")?;
+        let q = full.iter().position(|&b| b == b'?')?;
+        let query = full.get(q + 1..)?;
+        form_urlencoded::parse(query).find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+/// `example.com:8080` -> `example.com`; `[::1]:80` -> `[::1]`.
+fn strip_port(authority: &[u8]) -> &[u8] {
+    if authority.first() == Some(&b'[') {
+        return match authority.iter().position(|&b| b == b']') {
+            Some(end) => authority.get(..=end).unwrap_or(authority),
+            None => authority,
+        };
+    }
+    match authority.iter().rposition(|&b| b == b':') {
+        Some(colon) => authority.get(..colon).unwrap_or(authority),
+        None => authority,
+    }
+}
+
+/// Finds `name` in one `cookie` header value (`a=1; b=2`).
+fn find_cookie<'v>(header: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
+    header.split(|&b| b == b';').find_map(|pair| {
+        let pair = trim(pair);
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (k, v) = (pair.get(..eq)?, pair.get(eq + 1..)?);
+        (trim(k) == name).then(|| unquote(trim(v)))
+    })
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or(b"")
+}
+
+fn unquote(v: &[u8]) -> &[u8] {
+    match v {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(pairs: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+        pairs.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect()
+    }
+
+    #[test]
+    fn host_drops_port_and_keeps_ipv6_brackets() {
+        for (authority, host) in [
+            (&b"web.example.com:8080"[..], &b"web.example.com"[..]),
+            (b"web", b"web"),
+            (b"[::1]:10000", b"[::1]"),
+            (b"[::1", b"[::1"),
+            (b"", b""),
+        ] {
+            let h = req(&[(":authority", authority)]);
+            assert_eq!(RequestView::new(&h).host(), host);
+        }
+    }
+
+    #[test]
+    fn cookies_are_found_across_headers_trimmed_and_unquoted() {
+        let h = req(&[("cookie", b"a=1; b = 2 "), ("cookie", b"uid=\"u-7\";junk;=x")]);
+        let r = RequestView::new(&h);
+        assert_eq!(r.cookie("a"), Some(&b"1"[..]));
+        assert_eq!(r.cookie("b"), Some(&b"2"[..]));
+        assert_eq!(r.cookie("uid"), Some(&b"u-7"[..]));
+        assert_eq!(r.cookie("junk"), None);
+        assert_eq!(r.cookie("missing"), None);
+    }
+
+    #[test]
+    fn path_and_query_are_split_and_decoded() {
+        let h = req(&[(":path", b"/shop/cart?uid=a%20b&x=1&uid=second")]);
+        let r = RequestView::new(&h);
+        assert_eq!(r.path(), b"/shop/cart");
+        assert_eq!(r.query("uid").as_deref(), Some("a b"));
+        assert_eq!(r.query("x").as_deref(), Some("1"));
+        assert_eq!(r.query("nope"), None);
+    }
+
+    #[test]
+    fn non_utf8_and_empty_values_do_not_panic() {
+        let h = req(&[(":path", b"/\xff?\xfe=\xff"), ("cookie", b"\xff=\xfe;;;="), (":authority", b":")]);
+        let r = RequestView::new(&h);
+        assert_eq!(r.path(), b"/\xff");
+        assert_eq!(r.cookie("x"), None);
+        assert_eq!(r.host(), b"");
+        assert!(r.query("\u{fffd}").is_some());
+    }
+}
