@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::config::{Arm, Config, Experiment, KeySource, Rule, RuleTarget, Service, Stickiness, Variant};
+use crate::config::{
+    Arm, Config, Experiment, KeySource, Rule, RuleTarget, Service, Stickiness, Variant,
+};
 use crate::hash::{Buckets, Salt};
 use crate::request::RequestView;
 use crate::signing::{self, OverrideRejection};
@@ -83,7 +85,9 @@ impl<'c> Decision<'c> {
     /// The experiment assignment to expose, as (experiment id, arm name).
     pub fn assignment(&self) -> Option<(&'c str, &'c str)> {
         match self.by {
-            DecidedBy::Experiment { experiment, arm, .. } => Some((experiment.id.as_str(), arm.name.as_str())),
+            DecidedBy::Experiment {
+                experiment, arm, ..
+            } => Some((experiment.id.as_str(), arm.name.as_str())),
             _ => None,
         }
     }
@@ -95,12 +99,18 @@ pub fn find_service<'c>(config: &'c Config, req: &RequestView<'_>) -> Option<(us
     let path = req.path();
     config.services.iter().enumerate().find(|(_, s)| {
         (s.hosts.is_empty() || s.hosts.iter().any(|h| h.matches(host)))
-            && s.path_prefix.as_deref().is_none_or(|p| path.starts_with(p.as_bytes()))
+            && s.path_prefix
+                .as_deref()
+                .is_none_or(|p| path.starts_with(p.as_bytes()))
     })
 }
 
 /// Decides `req`; `None` when no service matches (the request passes through).
-pub fn decide<'c>(config: &'c Config, req: &RequestView<'_>, inputs: Inputs<'_>) -> Option<Decision<'c>> {
+pub fn decide<'c>(
+    config: &'c Config,
+    req: &RequestView<'_>,
+    inputs: Inputs<'_>,
+) -> Option<Decision<'c>> {
     let (service_index, service) = find_service(config, req)?;
     let (key, origin) = resolve_key(&service.stickiness, req, inputs.random);
     let mut decision = |variant_index: usize, by, buckets| {
@@ -121,7 +131,9 @@ pub fn decide<'c>(config: &'c Config, req: &RequestView<'_>, inputs: Inputs<'_>)
         if let Some(value) = req.header(policy.header.as_str()) {
             match signing::verify(value, service.name.as_str(), inputs.now_unix, &policy.keys) {
                 Ok(v) => match service.variant_index(v.variant) {
-                    Some(i) => return decision(i, DecidedBy::Override { expires: v.expires }, None),
+                    Some(i) => {
+                        return decision(i, DecidedBy::Override { expires: v.expires }, None)
+                    }
                     None => rejected = Some(OverrideRejection::UnknownVariant),
                 },
                 Err(e) => rejected = Some(e),
@@ -163,7 +175,12 @@ fn route<'c>(
         }
         let arm_index = exp.split.pick(b.primary);
         if let Some(arm) = exp.arms.get(arm_index) {
-            let by = DecidedBy::Experiment { index, experiment: exp, arm_index, arm };
+            let by = DecidedBy::Experiment {
+                index,
+                experiment: exp,
+                arm_index,
+                arm,
+            };
             return decision(arm.variant, by, Some(b));
         }
     }
@@ -200,7 +217,10 @@ fn resolve_key<'c, 'r>(
         let id = format!("{:016x}{:016x}", random(), random());
         return (Cow::Owned(id.clone().into_bytes()), KeyOrigin::Minted(id));
     }
-    (Cow::Owned(random().to_le_bytes().to_vec()), KeyOrigin::Random)
+    (
+        Cow::Owned(random().to_le_bytes().to_vec()),
+        KeyOrigin::Random,
+    )
 }
 
 impl fmt::Display for Decision<'_> {
@@ -208,17 +228,35 @@ impl fmt::Display for Decision<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let variant = &self.variant.name;
         match self.by {
-            DecidedBy::Override { expires } => {
-                write!(f, "signed override forces variant {variant} (valid until unix time {expires})")?
-            }
+            DecidedBy::Override { expires } => write!(
+                f,
+                "signed override forces variant {variant} (valid until unix time {expires})"
+            )?,
             DecidedBy::Rule(_, rule) => {
-                write!(f, "cohort rule {:?} matched ({}) -> variant {variant}", rule.name.as_str(), rule.matcher)?;
+                write!(
+                    f,
+                    "cohort rule {:?} matched ({}) -> variant {variant}",
+                    rule.name.as_str(),
+                    rule.matcher
+                )?;
                 if let (RuleTarget::Split { split, .. }, Some(b)) = (&rule.target, self.buckets) {
-                    write!(f, " by the rule's split: bucket {} of {}", b.primary.get(), Layout(self.service, split))?;
+                    write!(
+                        f,
+                        " by the rule's split: bucket {} of {}",
+                        b.primary.get(),
+                        Layout(self.service, split)
+                    )?;
                 }
             }
-            DecidedBy::Experiment { experiment: exp, arm, .. } => {
-                let b = self.buckets.map(|b| (b.secondary.get(), b.primary.get())).unwrap_or_default();
+            DecidedBy::Experiment {
+                experiment: exp,
+                arm,
+                ..
+            } => {
+                let b = self
+                    .buckets
+                    .map(|b| (b.secondary.get(), b.primary.get()))
+                    .unwrap_or_default();
                 write!(
                     f,
                     "experiment {:?} enrolled the user (enrollment bucket {} < allocation {}) in arm {:?} (bucket {}) -> variant {variant}",
@@ -231,14 +269,23 @@ impl fmt::Display for Decision<'_> {
             }
             DecidedBy::Split => {
                 let b = self.buckets.map(|b| b.primary.get()).unwrap_or_default();
-                write!(f, "default split: bucket {b} of {} -> variant {variant}", Layout(self.service, &self.service.split))?;
+                write!(
+                    f,
+                    "default split: bucket {b} of {} -> variant {variant}",
+                    Layout(self.service, &self.service.split)
+                )?;
             }
         }
         match &self.key {
-            KeyOrigin::Source(KeySource::Header(h)) => write!(f, "; key from header {}", h.as_str()),
+            KeyOrigin::Source(KeySource::Header(h)) => {
+                write!(f, "; key from header {}", h.as_str())
+            }
             KeyOrigin::Source(KeySource::Cookie(c)) => write!(f, "; key from cookie {c}"),
             KeyOrigin::Source(KeySource::Query(q)) => write!(f, "; key from query parameter {q}"),
-            KeyOrigin::Minted(id) => write!(f, "; no key in the request, minted id {id} (set as a cookie)"),
+            KeyOrigin::Minted(id) => write!(
+                f,
+                "; no key in the request, minted id {id} (set as a cookie)"
+            ),
             KeyOrigin::Random => f.write_str("; no key in the request, random draw (not sticky)"),
         }?;
         if let Some(r) = self.override_rejected {
@@ -261,7 +308,12 @@ impl fmt::Display for Layout<'_> {
             }
             let name = self.0.variant(*i).map_or("?", |v| v.name.as_str());
             let end = start + u32::from(w.get());
-            write!(f, "{}{name} {start}-{}", if first { "" } else { ", " }, end - 1)?;
+            write!(
+                f,
+                "{}{name} {start}-{}",
+                if first { "" } else { ", " },
+                end - 1
+            )?;
             start = end;
             first = false;
         }

@@ -80,9 +80,17 @@ impl Match {
         Self::from_wire_at(w, path, out, 0)
     }
 
-    fn from_wire_at(w: &WireMatch, path: &Path, out: &mut Collector, depth: usize) -> Option<Match> {
+    fn from_wire_at(
+        w: &WireMatch,
+        path: &Path,
+        out: &mut Collector,
+        depth: usize,
+    ) -> Option<Match> {
         if depth > MAX_DEPTH {
-            out.report(path, format!("matchers nest deeper than {MAX_DEPTH} levels"));
+            out.report(
+                path,
+                format!("matchers nest deeper than {MAX_DEPTH} levels"),
+            );
             return None;
         }
         let subjects: Vec<&str> = [
@@ -134,7 +142,10 @@ impl Match {
         Self::no_test(w, path, out);
         if let Some(prefix) = &w.path_prefix {
             if !prefix.starts_with('/') {
-                out.report(&path.field("path_prefix"), format!("{prefix:?} must start with '/'"));
+                out.report(
+                    &path.field("path_prefix"),
+                    format!("{prefix:?} must start with '/'"),
+                );
                 return None;
             }
             return Some(Match::PathPrefix(prefix.clone()));
@@ -144,13 +155,17 @@ impl Match {
         }
         if let Some(ms) = &w.any {
             if ms.is_empty() {
-                out.report(&path.field("any"), "an empty `any` never matches; remove the rule or add matchers");
+                out.report(
+                    &path.field("any"),
+                    "an empty `any` never matches; remove the rule or add matchers",
+                );
                 return None;
             }
             return list(ms, "any", out).map(Match::Any);
         }
         let inner = w.not.as_deref()?;
-        Self::from_wire_at(inner, &path.field("not"), out, depth + 1).map(|m| Match::Not(Box::new(m)))
+        Self::from_wire_at(inner, &path.field("not"), out, depth + 1)
+            .map(|m| Match::Not(Box::new(m)))
     }
 
     fn param_name(name: &str, path: &Path, out: &mut Collector) -> Option<String> {
@@ -184,7 +199,10 @@ impl Match {
         }
         out.report(
             path,
-            format!("needs exactly one of equals, prefix, present, absent; found {}", tests.len()),
+            format!(
+                "needs exactly one of equals, prefix, present, absent; found {}",
+                tests.len()
+            ),
         );
         None
     }
@@ -197,7 +215,10 @@ impl Match {
             ("absent", w.absent.is_some()),
         ];
         for (name, _) in stray.iter().filter(|(_, set)| *set) {
-            out.report(&path.field(name), "only header, cookie and query matchers take a test");
+            out.report(
+                &path.field(name),
+                "only header, cookie and query matchers take a test",
+            );
         }
     }
 }

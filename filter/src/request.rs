@@ -22,12 +22,18 @@ impl<'a> RequestView<'a> {
 
     /// The first value of header `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// The host without port, from `:authority` (or `host` for HTTP/1 hosts that lack it).
     pub fn host(&self) -> &'a [u8] {
-        let authority = self.header(":authority").or_else(|| self.header("host")).unwrap_or(b"");
+        let authority = self
+            .header(":authority")
+            .or_else(|| self.header("host"))
+            .unwrap_or(b"");
         strip_port(authority)
     }
 
@@ -53,7 +59,9 @@ impl<'a> RequestView<'a> {
         let full = self.header(":path")?;
         let q = full.iter().position(|&b| b == b'?')?;
         let query = full.get(q + 1..)?;
-        form_urlencoded::parse(query).find(|(k, _)| k == name).map(|(_, v)| v)
+        form_urlencoded::parse(query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -82,8 +90,14 @@ fn find_cookie<'v>(header: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     s.get(start..end).unwrap_or(b"")
 }
 
@@ -99,7 +113,10 @@ mod tests {
     use super::*;
 
     fn req(pairs: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect()
     }
 
     #[test]
@@ -118,7 +135,10 @@ mod tests {
 
     #[test]
     fn cookies_are_found_across_headers_trimmed_and_unquoted() {
-        let h = req(&[("cookie", b"a=1; b = 2 "), ("cookie", b"uid=\"u-7\";junk;=x")]);
+        let h = req(&[
+            ("cookie", b"a=1; b = 2 "),
+            ("cookie", b"uid=\"u-7\";junk;=x"),
+        ]);
         let r = RequestView::new(&h);
         assert_eq!(r.cookie("a"), Some(&b"1"[..]));
         assert_eq!(r.cookie("b"), Some(&b"2"[..]));
@@ -139,7 +159,11 @@ mod tests {
 
     #[test]
     fn non_utf8_and_empty_values_do_not_panic() {
-        let h = req(&[(":path", b"/\xff?\xfe=\xff"), ("cookie", b"\xff=\xfe;;;="), (":authority", b":")]);
+        let h = req(&[
+            (":path", b"/\xff?\xfe=\xff"),
+            ("cookie", b"\xff=\xfe;;;="),
+            (":authority", b":"),
+        ]);
         let r = RequestView::new(&h);
         assert_eq!(r.path(), b"/\xff");
         assert_eq!(r.cookie("x"), None);

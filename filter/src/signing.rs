@@ -47,7 +47,8 @@ fn message(service: &str, variant: &str, expires: u64) -> String {
 fn mac(key: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length, so this never falls back; the fallback (an all-zero key that
     // verifies nothing signed with a configured key) only avoids a panic path.
-    HmacSha256::new_from_slice(key).unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
+    HmacSha256::new_from_slice(key)
+        .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
 }
 
 /// Signs an override (veerctl and tests use this; the filter only verifies).
@@ -59,12 +60,22 @@ pub fn sign(key: &[u8], service: &str, variant: &str, expires: u64) -> String {
 }
 
 /// Verifies `value` for `service` at time `now` (unix seconds) with any of `keys`.
-pub fn verify<'v>(value: &'v [u8], service: &str, now: u64, keys: &[Vec<u8>]) -> Result<Verified<'v>, OverrideRejection> {
+pub fn verify<'v>(
+    value: &'v [u8],
+    service: &str,
+    now: u64,
+    keys: &[Vec<u8>],
+) -> Result<Verified<'v>, OverrideRejection> {
     let text = std::str::from_utf8(value).map_err(|_| OverrideRejection::Malformed)?;
     let mut parts = text.split('.');
-    let (Some("v1"), Some(svc), Some(variant), Some(expires), Some(sig), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("v1"), Some(svc), Some(variant), Some(expires), Some(sig), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(OverrideRejection::Malformed);
     };
     let expires: u64 = expires.parse().map_err(|_| OverrideRejection::Malformed)?;
@@ -96,19 +107,48 @@ mod tests {
     #[test]
     fn a_signed_value_verifies_until_it_expires() {
         let v = sign(KEY, "web", "canary", 2_000);
-        assert_eq!(verify(v.as_bytes(), "web", 1_999, &[KEY.to_vec()]), Ok(Verified { variant: "canary", expires: 2_000 }));
-        assert_eq!(verify(v.as_bytes(), "web", 2_000, &[KEY.to_vec()]), Err(OverrideRejection::Expired));
+        assert_eq!(
+            verify(v.as_bytes(), "web", 1_999, &[KEY.to_vec()]),
+            Ok(Verified {
+                variant: "canary",
+                expires: 2_000
+            })
+        );
+        assert_eq!(
+            verify(v.as_bytes(), "web", 2_000, &[KEY.to_vec()]),
+            Err(OverrideRejection::Expired)
+        );
     }
 
     #[test]
     fn tampering_wrong_keys_and_other_services_are_refused() {
         let v = sign(KEY, "web", "canary", 2_000);
         let tampered = v.replace("canary", "stable");
-        assert_eq!(verify(tampered.as_bytes(), "web", 1, &[KEY.to_vec()]), Err(OverrideRejection::BadSignature));
-        assert_eq!(verify(v.as_bytes(), "web", 1, &[b"another-key-0123456".to_vec()]), Err(OverrideRejection::BadSignature));
-        assert_eq!(verify(v.as_bytes(), "api", 1, &[KEY.to_vec()]), Err(OverrideRejection::WrongService));
-        for junk in [&b""[..], b"canary", b"v1.web.canary.5.zz", b"v1.web.canary.x.00", b"\xff\xfe", b"v1.web.canary.5.00.extra"] {
-            assert_eq!(verify(junk, "web", 1, &[KEY.to_vec()]), Err(OverrideRejection::Malformed), "{junk:?}");
+        assert_eq!(
+            verify(tampered.as_bytes(), "web", 1, &[KEY.to_vec()]),
+            Err(OverrideRejection::BadSignature)
+        );
+        assert_eq!(
+            verify(v.as_bytes(), "web", 1, &[b"another-key-0123456".to_vec()]),
+            Err(OverrideRejection::BadSignature)
+        );
+        assert_eq!(
+            verify(v.as_bytes(), "api", 1, &[KEY.to_vec()]),
+            Err(OverrideRejection::WrongService)
+        );
+        for junk in [
+            &b""[..],
+            b"canary",
+            b"v1.web.canary.5.zz",
+            b"v1.web.canary.x.00",
+            b"\xff\xfe",
+            b"v1.web.canary.5.00.extra",
+        ] {
+            assert_eq!(
+                verify(junk, "web", 1, &[KEY.to_vec()]),
+                Err(OverrideRejection::Malformed),
+                "{junk:?}"
+            );
         }
     }
 

@@ -21,7 +21,10 @@ impl BasisPoints {
 
     /// A weight, if `bp` is within `0..=10000`.
     pub fn new(bp: i64) -> Option<BasisPoints> {
-        u16::try_from(bp).ok().filter(|v| *v <= BUCKETS).map(BasisPoints)
+        u16::try_from(bp)
+            .ok()
+            .filter(|v| *v <= BUCKETS)
+            .map(BasisPoints)
     }
 
     /// The weight in basis points.

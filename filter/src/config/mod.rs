@@ -54,9 +54,13 @@ impl Config {
     /// Every header name Veer owns on requests: a client-sent copy of any of them is removed
     /// before deciding, so that no client can choose its cluster, variant or assignment.
     pub fn owned_request_headers(&self) -> impl Iterator<Item = &str> {
-        [&self.headers.cluster, &self.headers.variant, &self.headers.experiment]
-            .into_iter()
-            .map(HeaderName::as_str)
+        [
+            &self.headers.cluster,
+            &self.headers.variant,
+            &self.headers.experiment,
+        ]
+        .into_iter()
+        .map(HeaderName::as_str)
     }
 
     /// The service named `name`.
@@ -71,7 +75,10 @@ pub fn wire_from_json(text: &str) -> Result<WireConfig, Problems> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { "$".to_owned() } else { path };
-        Problems(vec![Problem { path, message: e.inner().to_string() }])
+        Problems(vec![Problem {
+            path,
+            message: e.inner().to_string(),
+        }])
     })
 }
 

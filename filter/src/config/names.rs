@@ -18,7 +18,8 @@ impl Name {
             Some("name is empty".to_owned())
         } else if raw.len() > 64 {
             Some(format!("name {raw:?} is longer than 64 characters"))
-        } else if !raw.starts_with(|c: char| c.is_ascii_alphanumeric()) || !raw.chars().all(ok_char) {
+        } else if !raw.starts_with(|c: char| c.is_ascii_alphanumeric()) || !raw.chars().all(ok_char)
+        {
             Some(format!(
                 "name {raw:?} may only use letters, digits, '_' and '-', starting with a letter or digit"
             ))
@@ -59,7 +60,12 @@ impl HeaderName {
             out.report(path, "header name is empty");
             None
         } else if !raw.chars().all(is_tchar) {
-            out.report(path, format!("{raw:?} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"));
+            out.report(
+                path,
+                format!(
+                    "{raw:?} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+                ),
+            );
             None
         } else {
             Some(HeaderName(raw.to_ascii_lowercase()))
@@ -89,7 +95,10 @@ impl ClusterName {
             out.report(path, "cluster name is empty");
             None
         } else if !raw.chars().all(|c| c.is_ascii_graphic()) {
-            out.report(path, format!("cluster name {raw:?} must be printable ASCII without spaces"));
+            out.report(
+                path,
+                format!("cluster name {raw:?} must be printable ASCII without spaces"),
+            );
             None
         } else {
             Some(ClusterName(raw.to_owned()))

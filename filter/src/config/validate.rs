@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use super::names::{ClusterName, HeaderName, Name};
 use super::problems::{Collector, Path};
 use super::wire::{
-    WireAssignCookie, WireConfig, WireExperiment, WireHeaders, WireKeySource, WireOverride, WireRule,
-    WireService, WireStickiness,
+    WireAssignCookie, WireConfig, WireExperiment, WireHeaders, WireKeySource, WireOverride,
+    WireRule, WireService, WireStickiness,
 };
 use super::*;
 use crate::hash::Salt;
@@ -22,21 +22,30 @@ pub(super) fn config(w: &WireConfig) -> Result<Config, Problems> {
     let override_policy = override_policy(w.override_.as_ref(), &root.field("override"), &mut out);
     if let (Some(h), Some(o)) = (&headers, &override_policy) {
         if [&h.cluster, &h.variant, &h.experiment].contains(&&o.header) {
-            out.report(&root.field("override").field("header"), "must differ from the headers Veer writes");
+            out.report(
+                &root.field("override").field("header"),
+                "must differ from the headers Veer writes",
+            );
         }
     }
     let default_stickiness = stickiness(w.stickiness.as_ref(), &root.field("stickiness"), &mut out);
 
     let services_path = root.field("services");
     if w.services.is_empty() {
-        out.report(&services_path, "no services: add at least one, or every request passes through unrouted");
+        out.report(
+            &services_path,
+            "no services: add at least one, or every request passes through unrouted",
+        );
     }
     let mut names = HashSet::new();
     let mut services = Vec::with_capacity(w.services.len());
     for (i, ws) in w.services.iter().enumerate() {
         let path = services_path.index(i);
         if !names.insert(ws.name.as_str()) {
-            out.report(&path.field("name"), format!("duplicate service name {:?}", ws.name));
+            out.report(
+                &path.field("name"),
+                format!("duplicate service name {:?}", ws.name),
+            );
         }
         let catch_all = ws.hosts.is_empty() && ws.path_prefix.as_deref().is_none_or(|p| p == "/");
         if catch_all && i + 1 < w.services.len() {
@@ -54,9 +63,12 @@ pub(super) fn config(w: &WireConfig) -> Result<Config, Problems> {
         }
     }
     let config = match (headers, default_stickiness) {
-        (Some(headers), Some(_)) => {
-            Some(Config { version: w.version.unwrap_or(0), headers, override_policy, services })
-        }
+        (Some(headers), Some(_)) => Some(Config {
+            version: w.version.unwrap_or(0),
+            headers,
+            override_policy,
+            services,
+        }),
         _ => None,
     };
     out.finish(config)
@@ -64,16 +76,21 @@ pub(super) fn config(w: &WireConfig) -> Result<Config, Problems> {
 
 fn headers(w: Option<&WireHeaders>, path: &Path, out: &mut Collector) -> Option<HeaderNames> {
     let w = w.cloned().unwrap_or_default();
-    let pick = |value: &Option<String>, field: &str, default: &'static str, out: &mut Collector| match value {
-        Some(v) => HeaderName::parse(v, &path.field(field), out),
-        None => Some(HeaderName::known(default)),
+    let pick = |value: &Option<String>, field: &str, default: &'static str, out: &mut Collector| {
+        match value {
+            Some(v) => HeaderName::parse(v, &path.field(field), out),
+            None => Some(HeaderName::known(default)),
+        }
     };
     let cluster = pick(&w.cluster, "cluster", DEFAULT_CLUSTER_HEADER, out);
     let variant = pick(&w.variant, "variant", DEFAULT_VARIANT_HEADER, out);
     let experiment = pick(&w.experiment, "experiment", DEFAULT_EXPERIMENT_HEADER, out);
     let (cluster, variant, experiment) = (cluster?, variant?, experiment?);
     if cluster == variant || cluster == experiment || variant == experiment {
-        out.report(path, "cluster, variant and experiment headers must be three different headers");
+        out.report(
+            path,
+            "cluster, variant and experiment headers must be three different headers",
+        );
         return None;
     }
     Some(HeaderNames {
@@ -84,36 +101,58 @@ fn headers(w: Option<&WireHeaders>, path: &Path, out: &mut Collector) -> Option<
     })
 }
 
-fn override_policy(w: Option<&WireOverride>, path: &Path, out: &mut Collector) -> Option<OverridePolicy> {
+fn override_policy(
+    w: Option<&WireOverride>,
+    path: &Path,
+    out: &mut Collector,
+) -> Option<OverridePolicy> {
     let w = w.filter(|w| w.enabled)?;
     let header = match &w.header {
         Some(h) => HeaderName::parse(h, &path.field("header"), out),
         None => Some(HeaderName::known(DEFAULT_OVERRIDE_HEADER)),
     };
     if w.keys.is_empty() {
-        out.report(&path.field("keys"), "the override is enabled but has no keys; add a key of at least 16 bytes or disable it");
+        out.report(
+            &path.field("keys"),
+            "the override is enabled but has no keys; add a key of at least 16 bytes or disable it",
+        );
     }
     for (i, k) in w.keys.iter().enumerate() {
         if k.len() < MIN_OVERRIDE_KEY_BYTES {
             out.report(
                 &path.field("keys").index(i),
-                format!("key is {} bytes, must be at least {MIN_OVERRIDE_KEY_BYTES}", k.len()),
+                format!(
+                    "key is {} bytes, must be at least {MIN_OVERRIDE_KEY_BYTES}",
+                    k.len()
+                ),
             );
         }
     }
-    Some(OverridePolicy { header: header?, keys: w.keys.iter().map(|k| k.as_bytes().to_vec()).collect() })
+    Some(OverridePolicy {
+        header: header?,
+        keys: w.keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+    })
 }
 
 fn stickiness(w: Option<&WireStickiness>, path: &Path, out: &mut Collector) -> Option<Stickiness> {
-    let Some(w) = w else { return Some(Stickiness::default()) };
+    let Some(w) = w else {
+        return Some(Stickiness::default());
+    };
     let sources_path = path.field("sources");
-    let sources: Vec<Option<KeySource>> =
-        w.sources.iter().enumerate().map(|(i, s)| key_source(s, &sources_path.index(i), out)).collect();
+    let sources: Vec<Option<KeySource>> = w
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| key_source(s, &sources_path.index(i), out))
+        .collect();
     let sources: Option<Vec<KeySource>> = sources.into_iter().collect();
     let assign_cookie = match &w.assign_cookie {
         Some(c) => {
             let cookie = assign_cookie(c, &path.field("assign_cookie"), out);
-            let is_source = w.sources.iter().any(|s| s.cookie.as_deref() == Some(c.name.as_str()));
+            let is_source = w
+                .sources
+                .iter()
+                .any(|s| s.cookie.as_deref() == Some(c.name.as_str()));
             if !is_source {
                 out.report(
                     &path.field("assign_cookie").field("name"),
@@ -125,12 +164,17 @@ fn stickiness(w: Option<&WireStickiness>, path: &Path, out: &mut Collector) -> O
         }
         None => None,
     };
-    Some(Stickiness { sources: sources?, assign_cookie })
+    Some(Stickiness {
+        sources: sources?,
+        assign_cookie,
+    })
 }
 
 fn key_source(w: &WireKeySource, path: &Path, out: &mut Collector) -> Option<KeySource> {
     match (&w.header, &w.cookie, &w.query) {
-        (Some(h), None, None) => HeaderName::parse(h, &path.field("header"), out).map(KeySource::Header),
+        (Some(h), None, None) => {
+            HeaderName::parse(h, &path.field("header"), out).map(KeySource::Header)
+        }
         (None, Some(c), None) => cookie_name(c, &path.field("cookie"), out).map(KeySource::Cookie),
         (None, None, Some(q)) if !q.is_empty() => Some(KeySource::Query(q.clone())),
         (None, None, Some(_)) => {
@@ -138,7 +182,10 @@ fn key_source(w: &WireKeySource, path: &Path, out: &mut Collector) -> Option<Key
             None
         }
         _ => {
-            out.report(path, "a key source needs exactly one of header, cookie, query");
+            out.report(
+                path,
+                "a key source needs exactly one of header, cookie, query",
+            );
             None
         }
     }
@@ -156,15 +203,24 @@ fn cookie_name(name: &str, path: &Path, out: &mut Collector) -> Option<String> {
 fn assign_cookie(w: &WireAssignCookie, path: &Path, out: &mut Collector) -> Option<AssignCookie> {
     let name = cookie_name(&w.name, &path.field("name"), out);
     let mut attributes = format!("; Max-Age={}", w.max_age_seconds.unwrap_or(365 * 24 * 3600));
-    let safe = |v: &str| v.chars().all(|c| c.is_ascii_graphic() && c != ';' && c != ',');
+    let safe = |v: &str| {
+        v.chars()
+            .all(|c| c.is_ascii_graphic() && c != ';' && c != ',')
+    };
     let cookie_path = w.path.as_deref().unwrap_or("/");
     if !cookie_path.starts_with('/') || !safe(cookie_path) {
-        out.report(&path.field("path"), format!("{cookie_path:?} must start with '/' and contain no spaces, ';' or ','"));
+        out.report(
+            &path.field("path"),
+            format!("{cookie_path:?} must start with '/' and contain no spaces, ';' or ','"),
+        );
     }
     attributes.push_str(&format!("; Path={cookie_path}"));
     if let Some(domain) = &w.domain {
         if domain.is_empty() || !safe(domain) {
-            out.report(&path.field("domain"), format!("{domain:?} is not a valid cookie domain"));
+            out.report(
+                &path.field("domain"),
+                format!("{domain:?} is not a valid cookie domain"),
+            );
         }
         attributes.push_str(&format!("; Domain={domain}"));
     }
@@ -172,8 +228,14 @@ fn assign_cookie(w: &WireAssignCookie, path: &Path, out: &mut Collector) -> Opti
     match same_site {
         "Strict" | "Lax" => {}
         "None" if w.secure == Some(true) => {}
-        "None" => out.report(&path.field("same_site"), "SameSite=None requires secure: true (browsers drop it otherwise)"),
-        other => out.report(&path.field("same_site"), format!("{other:?} must be one of Strict, Lax, None")),
+        "None" => out.report(
+            &path.field("same_site"),
+            "SameSite=None requires secure: true (browsers drop it otherwise)",
+        ),
+        other => out.report(
+            &path.field("same_site"),
+            format!("{other:?} must be one of Strict, Lax, None"),
+        ),
     }
     if w.secure == Some(true) {
         attributes.push_str("; Secure");
@@ -182,16 +244,31 @@ fn assign_cookie(w: &WireAssignCookie, path: &Path, out: &mut Collector) -> Opti
         attributes.push_str("; HttpOnly");
     }
     attributes.push_str(&format!("; SameSite={same_site}"));
-    Some(AssignCookie { name: name?, attributes })
+    Some(AssignCookie {
+        name: name?,
+        attributes,
+    })
 }
 
-fn service(w: &WireService, default_stickiness: Option<&Stickiness>, path: &Path, out: &mut Collector) -> Option<Service> {
+fn service(
+    w: &WireService,
+    default_stickiness: Option<&Stickiness>,
+    path: &Path,
+    out: &mut Collector,
+) -> Option<Service> {
     let name = Name::parse(&w.name, &path.field("name"), out);
-    let hosts: Vec<Option<HostPattern>> =
-        w.hosts.iter().enumerate().map(|(i, h)| host(h, &path.field("hosts").index(i), out)).collect();
+    let hosts: Vec<Option<HostPattern>> = w
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| host(h, &path.field("hosts").index(i), out))
+        .collect();
     if let Some(p) = &w.path_prefix {
         if !p.starts_with('/') {
-            out.report(&path.field("path_prefix"), format!("{p:?} must start with '/'"));
+            out.report(
+                &path.field("path_prefix"),
+                format!("{p:?} must start with '/'"),
+            );
         }
     }
     let stickiness = match &w.stickiness {
@@ -211,11 +288,17 @@ fn service(w: &WireService, default_stickiness: Option<&Stickiness>, path: &Path
         .map(|(i, v)| {
             let p = variants_path.index(i);
             if !seen.insert(v.name.as_str()) {
-                out.report(&p.field("name"), format!("duplicate variant name {:?}", v.name));
+                out.report(
+                    &p.field("name"),
+                    format!("duplicate variant name {:?}", v.name),
+                );
             }
             let name = Name::parse(&v.name, &p.field("name"), out);
             let cluster = ClusterName::parse(&v.cluster, &p.field("cluster"), out);
-            Some(Variant { name: name?, cluster: cluster? })
+            Some(Variant {
+                name: name?,
+                cluster: cluster?,
+            })
         })
         .collect();
     let index_of = |n: &str| w.variants.iter().position(|v| v.name == n);
@@ -230,7 +313,10 @@ fn service(w: &WireService, default_stickiness: Option<&Stickiness>, path: &Path
         .map(|(i, r)| {
             let p = path.field("rules").index(i);
             if !rule_names.insert(r.name.as_str()) {
-                out.report(&p.field("name"), format!("duplicate rule name {:?}", r.name));
+                out.report(
+                    &p.field("name"),
+                    format!("duplicate rule name {:?}", r.name),
+                );
             }
             rule(r, &salt_text, &index_of, &p, out)
         })
@@ -243,7 +329,10 @@ fn service(w: &WireService, default_stickiness: Option<&Stickiness>, path: &Path
         .map(|(i, e)| {
             let p = path.field("experiments").index(i);
             if !ids.insert(e.id.as_str()) {
-                out.report(&p.field("id"), format!("duplicate experiment id {:?}", e.id));
+                out.report(
+                    &p.field("id"),
+                    format!("duplicate experiment id {:?}", e.id),
+                );
             }
             experiment(e, &index_of, &p, out)
         })
@@ -267,13 +356,18 @@ fn host(raw: &str, path: &Path, out: &mut Collector) -> Option<HostPattern> {
         Some(rest) => (true, rest),
         None => (false, raw),
     };
-    let label_ok = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let label_ok =
+        |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if name.is_empty() || !name.split('.').all(label_ok) {
         out.report(path, format!("{raw:?} is not a host name (use e.g. \"shop.example.com\" or \"*.example.com\"; no port)"));
         return None;
     }
     let name = name.to_ascii_lowercase();
-    Some(if wild { HostPattern::Suffix(format!(".{name}")) } else { HostPattern::Exact(name) })
+    Some(if wild {
+        HostPattern::Suffix(format!(".{name}"))
+    } else {
+        HostPattern::Exact(name)
+    })
 }
 
 /// Validates a variant-name -> bp map; layout order is the variants' declaration order.
@@ -284,7 +378,10 @@ fn split(
     out: &mut Collector,
 ) -> Option<Split> {
     if w.is_empty() {
-        out.report(path, "split is empty: give each variant a weight in basis points, summing to 10000");
+        out.report(
+            path,
+            "split is empty: give each variant a weight in basis points, summing to 10000",
+        );
         return None;
     }
     let mut ok = true;
@@ -297,7 +394,10 @@ fn split(
         }
         let weight = BasisPoints::new(bp);
         if weight.is_none() {
-            out.report(&path.key(name), format!("weight {bp} bp is outside 0..=10000"));
+            out.report(
+                &path.key(name),
+                format!("weight {bp} bp is outside 0..=10000"),
+            );
             ok = false;
         }
         if let (Some(i), Some(w)) = (index, weight) {
@@ -307,7 +407,12 @@ fn split(
     weighted(weights, path, out, ok)
 }
 
-fn weighted(mut weights: Vec<(usize, BasisPoints)>, path: &Path, out: &mut Collector, ok: bool) -> Option<Split> {
+fn weighted(
+    mut weights: Vec<(usize, BasisPoints)>,
+    path: &Path,
+    out: &mut Collector,
+    ok: bool,
+) -> Option<Split> {
     let sum: u32 = weights.iter().map(|(_, w)| u32::from(w.get())).sum();
     if ok && sum != 10_000 {
         out.report(path, format!("weights sum to {sum} bp, must be 10000"));
@@ -334,14 +439,22 @@ fn rule(
                 None
             }
         },
-        (None, Some(s)) => split(s, index_of, &path.field("split"), out)
-            .map(|split| RuleTarget::Split { split, salt: Salt::new(&format!("{service_salt}/{}", w.name)) }),
+        (None, Some(s)) => {
+            split(s, index_of, &path.field("split"), out).map(|split| RuleTarget::Split {
+                split,
+                salt: Salt::new(&format!("{service_salt}/{}", w.name)),
+            })
+        }
         _ => {
             out.report(path, "a rule needs exactly one of variant, split");
             None
         }
     };
-    Some(Rule { name: name?, matcher: matcher?, target: target? })
+    Some(Rule {
+        name: name?,
+        matcher: matcher?,
+        target: target?,
+    })
 }
 
 fn experiment(
@@ -361,14 +474,23 @@ fn experiment(
         Some(bp) => {
             let a = BasisPoints::new(bp);
             if a.is_none() {
-                out.report(&path.field("allocation"), format!("{bp} bp is outside 0..=10000"));
+                out.report(
+                    &path.field("allocation"),
+                    format!("{bp} bp is outside 0..=10000"),
+                );
             }
             a
         }
     };
     let arms_path = path.field("arms");
     if w.arms.len() < 2 {
-        out.report(&arms_path, format!("an experiment needs at least two arms, found {}", w.arms.len()));
+        out.report(
+            &arms_path,
+            format!(
+                "an experiment needs at least two arms, found {}",
+                w.arms.len()
+            ),
+        );
     }
     let mut ok = w.arms.len() >= 2;
     let mut seen = HashSet::new();
@@ -383,11 +505,17 @@ fn experiment(
         let name = Name::parse(&a.name, &p.field("name"), out);
         let variant = index_of(&a.variant);
         if variant.is_none() {
-            out.report(&p.field("variant"), format!("unknown variant {:?}", a.variant));
+            out.report(
+                &p.field("variant"),
+                format!("unknown variant {:?}", a.variant),
+            );
         }
         let weight = BasisPoints::new(a.weight);
         if weight.is_none() {
-            out.report(&p.field("weight"), format!("weight {} bp is outside 0..=10000", a.weight));
+            out.report(
+                &p.field("weight"),
+                format!("weight {} bp is outside 0..=10000", a.weight),
+            );
         }
         match (name, variant, weight) {
             (Some(name), Some(variant), Some(weight)) => {
@@ -399,5 +527,12 @@ fn experiment(
     }
     let split = weighted(weights, &arms_path, out, ok);
     let salt = Salt::new(w.salt.as_deref().unwrap_or(&w.id));
-    Some(Experiment { id: id?, segment: segment?, allocation: allocation?, arms, split: split?, salt })
+    Some(Experiment {
+        id: id?,
+        segment: segment?,
+        allocation: allocation?,
+        arms,
+        split: split?,
+        salt,
+    })
 }

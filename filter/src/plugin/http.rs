@@ -32,7 +32,11 @@ pub(super) struct Request {
 impl Request {
     pub(super) fn new(shared: Option<Rc<Shared>>, context_id: u32) -> Request {
         let seed = shared.as_ref().map_or(0, |s| s.seed) ^ u64::from(context_id).rotate_left(32);
-        Request { shared, rng: fastrand::Rng::with_seed(seed), routed: None }
+        Request {
+            shared,
+            rng: fastrand::Rng::with_seed(seed),
+            routed: None,
+        }
     }
 }
 
@@ -40,7 +44,9 @@ impl Context for Request {}
 
 impl HttpContext for Request {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(shared) = self.shared.clone() else { return Action::Continue };
+        let Some(shared) = self.shared.clone() else {
+            return Action::Continue;
+        };
         let (config, metrics) = (&shared.config, &shared.metrics);
         let headers = self.get_http_request_headers_bytes();
 
@@ -53,11 +59,20 @@ impl HttpContext for Request {
         }
 
         let now = self.get_current_time();
-        let now_unix = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now_unix = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let rng = &mut self.rng;
         let mut random = || rng.u64(..);
         let req = RequestView::new(&headers);
-        let Some(d) = decide(config, &req, Inputs { now_unix, random: &mut random }) else {
+        let Some(d) = decide(
+            config,
+            &req,
+            Inputs {
+                now_unix,
+                random: &mut random,
+            },
+        ) else {
             metrics.globals.passthrough.inc();
             return Action::Continue;
         };
@@ -68,8 +83,14 @@ impl HttpContext for Request {
                 self.set_http_request_header(policy.header.as_str(), None);
             }
         }
-        self.set_http_request_header(config.headers.cluster.as_str(), Some(d.variant.cluster.as_str()));
-        self.set_http_request_header(config.headers.variant.as_str(), Some(d.variant.name.as_str()));
+        self.set_http_request_header(
+            config.headers.cluster.as_str(),
+            Some(d.variant.cluster.as_str()),
+        );
+        self.set_http_request_header(
+            config.headers.variant.as_str(),
+            Some(d.variant.name.as_str()),
+        );
         let assignment = d.assignment().map(|(id, arm)| format!("{id}={arm}"));
         if let Some(a) = &assignment {
             self.set_http_request_header(config.headers.experiment.as_str(), Some(a));
@@ -79,10 +100,16 @@ impl HttpContext for Request {
             v.requests.inc();
         }
         match d.by {
-            DecidedBy::Rule(i, _) => metrics.rule(d.service_index, i).into_iter().for_each(|m| m.inc()),
-            DecidedBy::Experiment { index, arm_index, .. } => {
-                metrics.arm(d.service_index, index, arm_index).into_iter().for_each(|m| m.inc())
-            }
+            DecidedBy::Rule(i, _) => metrics
+                .rule(d.service_index, i)
+                .into_iter()
+                .for_each(|m| m.inc()),
+            DecidedBy::Experiment {
+                index, arm_index, ..
+            } => metrics
+                .arm(d.service_index, index, arm_index)
+                .into_iter()
+                .for_each(|m| m.inc()),
             DecidedBy::Override { .. } => metrics.globals.override_accepted.inc(),
             DecidedBy::Split => {}
         }
@@ -98,7 +125,10 @@ impl HttpContext for Request {
             variant: d.variant_index,
             started: now,
             assignment,
-            variant_name: config.headers.expose_variant_to_client.then(|| d.variant.name.to_string()),
+            variant_name: config
+                .headers
+                .expose_variant_to_client
+                .then(|| d.variant.name.to_string()),
             set_cookie,
         });
         Action::Continue
@@ -127,8 +157,12 @@ impl HttpContext for Request {
             if let Some(counter) = m.status.get(class - 1) {
                 counter.inc();
             }
-            let elapsed = self.get_current_time().duration_since(routed.started).unwrap_or_default();
-            m.latency_us.record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+            let elapsed = self
+                .get_current_time()
+                .duration_since(routed.started)
+                .unwrap_or_default();
+            m.latency_us
+                .record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
         }
         Action::Continue
     }

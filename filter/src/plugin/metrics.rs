@@ -104,7 +104,12 @@ pub(super) struct Metrics {
 
 impl Metrics {
     pub(super) fn define(config: &Config, globals: Globals) -> Metrics {
-        let mut m = Metrics { globals, variants: Vec::new(), rules: Vec::new(), arms: Vec::new() };
+        let mut m = Metrics {
+            globals,
+            variants: Vec::new(),
+            rules: Vec::new(),
+            arms: Vec::new(),
+        };
         for s in &config.services {
             let svc = s.name.as_str();
             m.variants.push(
@@ -114,17 +119,33 @@ impl Metrics {
                         let v = v.name.as_str();
                         VariantMetrics {
                             requests: Metric::counter(&format!("veer.rq.{svc}.{v}")),
-                            status: [1, 2, 3, 4, 5].map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
-                            latency_us: Metric::new(MetricType::Histogram, &format!("veer.latency_us.{svc}.{v}")),
+                            status: [1, 2, 3, 4, 5]
+                                .map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
+                            latency_us: Metric::new(
+                                MetricType::Histogram,
+                                &format!("veer.latency_us.{svc}.{v}"),
+                            ),
                         }
                     })
                     .collect(),
             );
-            m.rules.push(s.rules.iter().map(|r| Metric::counter(&format!("veer.rule.{svc}.{}", r.name))).collect());
+            m.rules.push(
+                s.rules
+                    .iter()
+                    .map(|r| Metric::counter(&format!("veer.rule.{svc}.{}", r.name)))
+                    .collect(),
+            );
             m.arms.push(
                 s.experiments
                     .iter()
-                    .map(|e| e.arms.iter().map(|a| Metric::counter(&format!("veer.exp.{svc}.{}.{}", e.id, a.name))).collect())
+                    .map(|e| {
+                        e.arms
+                            .iter()
+                            .map(|a| {
+                                Metric::counter(&format!("veer.exp.{svc}.{}.{}", e.id, a.name))
+                            })
+                            .collect()
+                    })
                     .collect(),
             );
         }
@@ -135,7 +156,9 @@ impl Metrics {
     pub(super) fn configured(&self, config: &Config) {
         self.globals.accepted.inc();
         // proxy-wasm has no "set gauge": record_metric on a gauge sets it. Envoy gauges are i64.
-        self.globals.version.record(config.version.min(i64::MAX as u64));
+        self.globals
+            .version
+            .record(config.version.min(i64::MAX as u64));
     }
 
     pub(super) fn variant(&self, service: usize, variant: usize) -> Option<&VariantMetrics> {

@@ -51,7 +51,11 @@ impl RootContext for Root {
                     config.version,
                     config.services.len()
                 );
-                self.shared = Some(Rc::new(Shared { config, metrics, seed: seed() }));
+                self.shared = Some(Rc::new(Shared {
+                    config,
+                    metrics,
+                    seed: seed(),
+                }));
                 true
             }
             Err(problems) => {
@@ -65,7 +69,10 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(http::Request::new(self.shared.clone(), context_id)))
+        Some(Box::new(http::Request::new(
+            self.shared.clone(),
+            context_id,
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {

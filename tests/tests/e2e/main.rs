@@ -1,0 +1,14 @@
+//! End-to-end tests: Veer's filter in a real Envoy 1.40 on loopback, in front of real upstreams.
+//!
+//! One test binary (faster to link); each test starts its own Envoy and upstreams and stops them
+//! by PID when it ends. Requires `make wasm envoy` (the Makefile's `test` target does it).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cohorts;
+mod experiments;
+mod hostile;
+mod live_config;
+mod security;
+mod split;
+mod support;
