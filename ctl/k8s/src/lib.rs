@@ -1,0 +1,1 @@
+//! veerctl on Kubernetes and Istio.
