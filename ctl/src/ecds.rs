@@ -70,3 +70,30 @@ pub fn write_atomically(dir: &Path, contents: &str) -> std::io::Result<()> {
     tmp.persist(path_in(dir)).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// What veerctl needs back from a watched file.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The routing config JSON.
+    pub config_json: String,
+    /// The wasm file.
+    pub wasm_path: PathBuf,
+    /// `version_info`.
+    pub version: u64,
+}
+
+/// Reads back a resource written by [`Resource::render`].
+pub fn parse(text: &str) -> Result<Parsed, String> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not an ECDS resource: {e}"))?;
+    let config = &doc["resources"][0]["typed_config"]["config"];
+    let config_json = config["configuration"]["value"]
+        .as_str()
+        .ok_or("no resources[0].typed_config.config.configuration.value")?
+        .to_owned();
+    let wasm_path = config["vm_config"]["code"]["local"]["filename"]
+        .as_str()
+        .ok_or("no vm_config.code.local.filename")?
+        .into();
+    let version = doc["version_info"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Parsed { config_json, wasm_path, version })
+}

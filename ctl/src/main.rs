@@ -1,1 +1,11 @@
-fn main() {}
+//! veerctl: parse, run, report. Exit codes are documented in `veerctl --help`.
+
+use clap::Parser;
+
+fn main() {
+    let cli = veer_ctl::cli::Cli::parse();
+    if let Err(e) = veer_ctl::run(&cli) {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

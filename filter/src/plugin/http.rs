@@ -96,7 +96,8 @@ impl HttpContext for Request {
             self.set_http_request_header(config.headers.experiment.as_str(), Some(a));
         }
 
-        if let Some(v) = metrics.variant(d.service_index, d.variant_index) {
+        let variant_metrics = metrics.variant(d.service_index, d.variant_index);
+        if let Some(v) = variant_metrics {
             v.requests.inc();
         }
         match d.by {
@@ -111,7 +112,7 @@ impl HttpContext for Request {
                 .into_iter()
                 .for_each(|m| m.inc()),
             DecidedBy::Override { .. } => metrics.globals.override_accepted.inc(),
-            DecidedBy::Split => {}
+            DecidedBy::Split => variant_metrics.into_iter().for_each(|v| v.split.inc()),
         }
         if d.override_rejected.is_some() {
             metrics.globals.override_rejected.inc();

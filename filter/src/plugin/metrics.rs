@@ -2,6 +2,8 @@
 //!
 //! Names (Envoy prefixes `wasmcustom.`; `/stats/prometheus` turns dots into underscores):
 //! - `veer.rq.<service>.<variant>`: requests routed to a variant;
+//! - `veer.split.<service>.<variant>`: of those, decided by the default split (what veerctl
+//!   compares with the configured weights: cohorts and experiments are not weights);
 //! - `veer.rs.<service>.<variant>.<1xx..5xx>`: responses by status class;
 //! - `veer.latency_us.<service>.<variant>`: histogram, request headers to response headers;
 //! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
@@ -85,6 +87,7 @@ impl Globals {
 #[derive(Debug, Clone)]
 pub(super) struct VariantMetrics {
     pub requests: Metric,
+    pub split: Metric,
     /// Indexed by status class 1..=5 at positions 0..=4.
     pub status: [Metric; 5],
     pub latency_us: Metric,
@@ -119,6 +122,7 @@ impl Metrics {
                         let v = v.name.as_str();
                         VariantMetrics {
                             requests: Metric::counter(&format!("veer.rq.{svc}.{v}")),
+                            split: Metric::counter(&format!("veer.split.{svc}.{v}")),
                             status: [1, 2, 3, 4, 5]
                                 .map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
                             latency_us: Metric::new(

@@ -11,7 +11,7 @@ use veer_e2e::Client;
 use crate::support::{web_config, Rig};
 
 /// Continuous load from `threads` clients until stopped; counts responses by outcome.
-struct Load {
+pub struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
@@ -19,7 +19,7 @@ struct Load {
 }
 
 impl Load {
-    fn start(client: &Client, threads: usize) -> Load {
+    pub fn start(client: &Client, threads: usize) -> Load {
         let (stop, ok, failed) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
@@ -58,7 +58,7 @@ impl Load {
         }
     }
 
-    fn finish(self) -> (u64, u64, Vec<String>) {
+    pub fn finish(self) -> (u64, u64, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let failures = self
             .handles

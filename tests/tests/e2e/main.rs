@@ -12,3 +12,4 @@ mod live_config;
 mod security;
 mod split;
 mod support;
+mod veerctl;

@@ -1,0 +1,35 @@
+//! `bluegreen switch | rollback` at the proxy: one atomic, verified config change each.
+
+use super::print_applied;
+use crate::change::{self, Base};
+use crate::cli::{BluegreenCommand, Global};
+use crate::edit;
+use crate::error::{CliError, Result};
+
+/// Dispatches `bluegreen ...`.
+pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
+    match c {
+        BluegreenCommand::Switch { service, variant } => {
+            let what = format!("bluegreen switch {service} {variant}");
+            let applied = change::change(g, &what, Base::Live, true, |w| edit::route_all_to(w, service, variant))?;
+            print_applied(g, &applied, Some(service), &what)
+        }
+        BluegreenCommand::Rollback { service } => {
+            let store = change::store(g)?;
+            let prefix = format!("bluegreen switch {service} ");
+            let switch = store
+                .history()?
+                .into_iter()
+                .rev()
+                .find(|c| c.what.starts_with(&prefix))
+                .ok_or_else(|| CliError::failed(format!("no `bluegreen switch {service}` in the history to roll back")))?;
+            let before = switch
+                .before
+                .ok_or_else(|| CliError::failed("the switch was the first config; there is nothing to roll back to"))?;
+            let what = format!("bluegreen rollback {service} (to before version {})", switch.version);
+            let applied =
+                change::change(g, &what, Base::Live, true, |w| edit::restore_split(w, service, &before).map(|_| ()))?;
+            print_applied(g, &applied, Some(service), &what)
+        }
+    }
+}

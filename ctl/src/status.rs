@@ -1,0 +1,191 @@
+//! What `veerctl status` shows: per service, the configured split beside the split the proxies
+//! observed since the last change, a sample-ratio-mismatch verdict with its likely cause, and
+//! per-variant errors and latency. Computed from snapshots only, so it is tested without Envoy.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use veer_filter::config::WireConfig;
+
+use crate::admin::Snapshot;
+use crate::srm::{self, Verdict};
+use crate::store::Change;
+
+/// Counter snapshots taken right after the last verified change, per admin URL.
+pub type Baselines = BTreeMap<String, Snapshot>;
+
+/// Everything `status` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The version veerctl last wrote.
+    pub configured_version: u64,
+    /// Each proxy.
+    pub proxies: Vec<Proxy>,
+    /// Each service.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One proxy's view.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxy {
+    /// Admin URL.
+    pub url: String,
+    /// Version it runs (`None`: unreachable).
+    pub version: Option<u64>,
+    /// Why it could not be read.
+    pub error: Option<String>,
+}
+
+/// One service.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    /// Name.
+    pub name: String,
+    /// Per variant.
+    pub variants: Vec<VariantStatus>,
+    /// Requests decided by the default split since the last change (what the SRM test uses).
+    pub split_requests: u64,
+    /// The SRM verdict (`None`: not enough traffic yet).
+    pub srm: Option<Verdict>,
+    /// The likely cause when the split mismatches.
+    pub cause: Option<String>,
+}
+
+/// One variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantStatus {
+    /// Name.
+    pub name: String,
+    /// Cluster.
+    pub cluster: String,
+    /// Configured default-split weight (bp).
+    pub configured_bp: i64,
+    /// Requests the default split sent here since the last change.
+    pub split_requests: u64,
+    /// All requests routed here since the last change (split, cohorts, experiments, overrides).
+    pub requests: u64,
+    /// 5xx responses since the last change.
+    pub errors: u64,
+    /// p50 latency (us, since the proxy started).
+    pub p50_us: Option<f64>,
+    /// p99 latency (us, since the proxy started).
+    pub p99_us: Option<f64>,
+}
+
+impl VariantStatus {
+    /// Share of split traffic observed here, 0..=1.
+    pub fn observed_share(&self, total: u64) -> f64 {
+        if total == 0 {
+            0.0
+        } else {
+            self.split_requests as f64 / total as f64
+        }
+    }
+
+    /// 5xx share of all requests here.
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+}
+
+/// The inputs of [`compute`].
+pub struct Inputs<'a> {
+    /// Configured config and version.
+    pub config: &'a WireConfig,
+    /// Its version.
+    pub version: u64,
+    /// Per admin URL: a snapshot or why it failed.
+    pub snapshots: &'a [(String, Result<Snapshot, String>)],
+    /// Baselines from the last change.
+    pub baselines: &'a Baselines,
+    /// Past changes, for naming the config a stale split matches.
+    pub history: &'a [Change],
+}
+
+/// Builds the status.
+pub fn compute(i: &Inputs<'_>) -> Status {
+    let proxies: Vec<Proxy> = i
+        .snapshots
+        .iter()
+        .map(|(url, s)| match s {
+            Ok(s) => Proxy { url: url.clone(), version: Some(s.version()), error: None },
+            Err(e) => Proxy { url: url.clone(), version: None, error: Some(e.clone()) },
+        })
+        .collect();
+    let live: Vec<&Snapshot> = i.snapshots.iter().filter_map(|(_, s)| s.as_ref().ok()).collect();
+    let delta = |name: &str| -> u64 {
+        live.iter()
+            .map(|s| s.get(name).saturating_sub(i.baselines.get(&s.url).map_or(0, |b| b.get(name))))
+            .sum()
+    };
+    let stale: Vec<String> = proxies
+        .iter()
+        .filter(|p| p.version.is_some_and(|v| v != i.version))
+        .map(|p| format!("{} runs version {} (configured {})", p.url, p.version.unwrap_or(0), i.version))
+        .collect();
+
+    let services = i
+        .config
+        .services
+        .iter()
+        .map(|svc| {
+            let variants: Vec<VariantStatus> = svc
+                .variants
+                .iter()
+                .map(|v| {
+                    let key = format!("{}.{}", svc.name, v.name);
+                    let latency = live.iter().find_map(|s| s.latency.get(&key).copied()).unwrap_or_default();
+                    VariantStatus {
+                        name: v.name.clone(),
+                        cluster: v.cluster.clone(),
+                        configured_bp: svc.split.get(&v.name).copied().unwrap_or(0),
+                        split_requests: delta(&format!("split.{key}")),
+                        requests: delta(&format!("rq.{key}")),
+                        errors: delta(&format!("rs.{key}.5xx")),
+                        p50_us: latency.p50,
+                        p99_us: latency.p99,
+                    }
+                })
+                .collect();
+            let observed: Vec<(String, u64, i64)> =
+                variants.iter().map(|v| (v.name.clone(), v.split_requests, v.configured_bp)).collect();
+            let split_requests = observed.iter().map(|(_, n, _)| n).sum();
+            let srm = srm::test(&observed);
+            let cause = srm.as_ref().filter(|v| v.mismatch).map(|_| likely_cause(&svc.name, &observed, &stale, i.history));
+            ServiceStatus { name: svc.name.clone(), variants, split_requests, srm, cause }
+        })
+        .collect();
+    Status { configured_version: i.version, proxies, services }
+}
+
+/// The most likely reason for a mismatch, most specific first.
+fn likely_cause(service: &str, observed: &[(String, u64, i64)], stale: &[String], history: &[Change]) -> String {
+    if !stale.is_empty() {
+        return format!(
+            "a proxy still runs an old config: {}. Its traffic follows the old weights; check that it watches the file veerctl writes and that its filter accepted the update",
+            stale.join("; ")
+        );
+    }
+    // Does the traffic fit an earlier split of this service?
+    for change in history.iter().rev() {
+        let Some(before) = change.before.as_ref().and_then(|b| b.services.iter().find(|s| s.name == service)) else {
+            continue;
+        };
+        let earlier: Vec<(String, u64, i64)> = observed
+            .iter()
+            .map(|(name, n, _)| (name.clone(), *n, before.split.get(name).copied().unwrap_or(0)))
+            .collect();
+        if srm::test(&earlier).is_some_and(|v| !v.mismatch) {
+            return format!(
+                "the traffic fits the split before version {} ({}); something still routes by the old weights: another proxy, a second routing layer (e.g. an ingress with its own weights), or a cache",
+                change.version,
+                change.what
+            );
+        }
+    }
+    "the split differs from the configured one beyond chance; look for a second routing layer with its own weights, retries that favour one variant, clients without a stickiness key, or bot traffic".to_owned()
+}
