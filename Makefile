@@ -16,7 +16,8 @@ ENVOY         := $(VENV)/bin/envoy
 TOOLS         := .tools
 WASM_TARGET   := wasm32-wasip1
 WASM          := target/$(WASM_TARGET)/release/veer_filter.wasm
-# wasm-bindgen-test-runner must match the wasm-bindgen version the lock file pins.
+# wasm-bindgen-test-runner must match the wasm-bindgen version the lock file pins. Not --locked:
+# that tool's own lock pins a webpki-roots release the registry here does not serve.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
 WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
@@ -49,7 +50,7 @@ node:
 
 wasm-test-runner: $(WBT_RUNNER)
 $(WBT_RUNNER): Cargo.lock
-	$(CARGO) install --quiet --locked wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
+	$(CARGO) install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
 	@touch $@
 
 wasm: targets
@@ -81,3 +82,7 @@ lint:
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(TOOLS)
+
+demo: envoy wasm
+	$(CARGO) build -p veer-ctl -p veer-e2e --bins
+	deploy/demo/demo.sh

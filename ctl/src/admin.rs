@@ -62,7 +62,9 @@ impl Default for Admin {
             .http_status_as_error(true)
             .timeout_global(Some(Duration::from_secs(3)))
             .build();
-        Admin { agent: ureq::Agent::new_with_config(config) }
+        Admin {
+            agent: ureq::Agent::new_with_config(config),
+        }
     }
 }
 
@@ -81,9 +83,13 @@ impl Admin {
 
     fn get(&self, url: &str) -> Result<String> {
         let mut resp = self.agent.get(url).call().map_err(|e| {
-            CliError::failed(format!("cannot reach Envoy admin at {url}: {e}; is the proxy running and --admin right?"))
+            CliError::failed(format!(
+                "cannot reach Envoy admin at {url}: {e}; is the proxy running and --admin right?"
+            ))
         })?;
-        resp.body_mut().read_to_string().map_err(|e| CliError::failed(format!("failed to read {url}: {e}")))
+        resp.body_mut()
+            .read_to_string()
+            .map_err(|e| CliError::failed(format!("failed to read {url}: {e}")))
     }
 }
 
@@ -109,19 +115,34 @@ pub fn parse_stats(text: &str) -> Snapshot {
 /// Parses the computed quantiles of `/stats?format=json` for `latency_us` histograms.
 pub fn parse_latency(json: &str) -> BTreeMap<String, Quantiles> {
     let mut out = BTreeMap::new();
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else { return out };
-    let Some(stats) = doc["stats"].as_array() else { return out };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
+        return out;
+    };
+    let Some(stats) = doc["stats"].as_array() else {
+        return out;
+    };
     for s in stats {
         let h = &s["histograms"];
-        let Some(supported) = h["supported_quantiles"].as_array() else { continue };
+        let Some(supported) = h["supported_quantiles"].as_array() else {
+            continue;
+        };
         let index_of = |q: f64| supported.iter().position(|v| v.as_f64() == Some(q));
         let (i50, i99) = (index_of(50.0), index_of(99.0));
         for cq in h["computed_quantiles"].as_array().into_iter().flatten() {
-            let Some(name) = cq["name"].as_str().and_then(|n| n.strip_prefix("wasmcustom.veer.latency_us.")) else {
+            let Some(name) = cq["name"]
+                .as_str()
+                .and_then(|n| n.strip_prefix("wasmcustom.veer.latency_us."))
+            else {
                 continue;
             };
             let at = |i: Option<usize>| i.and_then(|i| cq["values"][i]["cumulative"].as_f64());
-            out.insert(name.to_owned(), Quantiles { p50: at(i50), p99: at(i99) });
+            out.insert(
+                name.to_owned(),
+                Quantiles {
+                    p50: at(i50),
+                    p99: at(i99),
+                },
+            );
         }
     }
     out
@@ -154,6 +175,12 @@ mod tests {
             {"interval":null,"cumulative":990},{"interval":null,"cumulative":8},{"interval":null,"cumulative":9},
             {"interval":null,"cumulative":10}]}]}}]}"#;
         let l = parse_latency(json);
-        assert_eq!(l["web.v2"], Quantiles { p50: Some(350.0), p99: Some(990.0) });
+        assert_eq!(
+            l["web.v2"],
+            Quantiles {
+                p50: Some(350.0),
+                p99: Some(990.0)
+            }
+        );
     }
 }

@@ -31,10 +31,11 @@ pub struct Applied {
 
 /// Opens the store named by `--envoy`.
 pub fn store(g: &Global) -> Result<Store> {
-    let dir = g
-        .envoy
-        .as_ref()
-        .ok_or_else(|| CliError::failed("no --envoy DIR (or VEER_ENVOY_DIR): which Envoy's ECDS directory should veerctl use?"))?;
+    let dir = g.envoy.as_ref().ok_or_else(|| {
+        CliError::failed(
+            "no --envoy DIR (or VEER_ENVOY_DIR): which Envoy's ECDS directory should veerctl use?",
+        )
+    })?;
     Store::new(dir)
 }
 
@@ -54,7 +55,13 @@ pub enum Base {
 }
 
 /// Runs one change: `edit` gets the config to modify.
-pub fn change(g: &Global, what: &str, base: Base, wait: bool, edit: impl FnOnce(&mut WireConfig) -> Result<()>) -> Result<Applied> {
+pub fn change(
+    g: &Global,
+    what: &str,
+    base: Base,
+    wait: bool,
+    edit: impl FnOnce(&mut WireConfig) -> Result<()>,
+) -> Result<Applied> {
     let store = store(g)?;
     let admin = Admin::default();
     if wait && g.admins.is_empty() {
@@ -63,7 +70,11 @@ pub fn change(g: &Global, what: &str, base: Base, wait: bool, edit: impl FnOnce(
         ));
     }
     // Read each proxy's rejection counter first, so a rejection is told apart from slowness.
-    let before = if wait { Some(verify::before(&admin, &g.admins)?) } else { None };
+    let before = if wait {
+        Some(verify::before(&admin, &g.admins)?)
+    } else {
+        None
+    };
 
     let lock = store.lock(LOCK_WAIT)?;
     let current = store.current()?;
@@ -75,7 +86,14 @@ pub fn change(g: &Global, what: &str, base: Base, wait: bool, edit: impl FnOnce(
                 store.dir().display()
             )))
         }
-        (Base::Replace { wire, wasm, expect_version }, c) => {
+        (
+            Base::Replace {
+                wire,
+                wasm,
+                expect_version,
+            },
+            c,
+        ) => {
             if let Some(expected) = expect_version {
                 let live = c.as_ref().map_or(0, |c| c.version);
                 if live != expected {
@@ -98,9 +116,19 @@ pub fn change(g: &Global, what: &str, base: Base, wait: bool, edit: impl FnOnce(
     drop(lock);
 
     let Some(before) = before else {
-        return Ok(Applied { version, verified: Vec::new(), wire });
+        return Ok(Applied {
+            version,
+            verified: Vec::new(),
+            wire,
+        });
     };
-    let progress = Progress::start(&format!("waiting for version {version} on {} proxies", g.admins.len()), g.quiet);
+    let progress = Progress::start(
+        &format!(
+            "waiting for version {version} on {} proxies",
+            g.admins.len()
+        ),
+        g.quiet,
+    );
     let snaps = verify::wait_live(&admin, &before, version, g.timeout, &progress)?;
     drop(progress);
     // Counters from here on are what `status` calls "since the last change".
@@ -110,5 +138,9 @@ pub fn change(g: &Global, what: &str, base: Base, wait: bool, edit: impl FnOnce(
         baselines.insert(s.url.clone(), s);
     }
     store.write_state("baseline.json", &baselines)?;
-    Ok(Applied { version, verified, wire })
+    Ok(Applied {
+        version,
+        verified,
+        wire,
+    })
 }

@@ -30,7 +30,13 @@ pub struct Global {
     #[arg(long, global = true, env = "VEER_ENVOY_DIR", value_name = "DIR")]
     pub envoy: Option<PathBuf>,
     /// Envoy admin URL of a proxy to verify and observe (repeatable, or comma-separated).
-    #[arg(long = "admin", global = true, env = "VEER_ADMIN", value_delimiter = ',', value_name = "URL")]
+    #[arg(
+        long = "admin",
+        global = true,
+        env = "VEER_ADMIN",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
     pub admins: Vec<String>,
     /// How long to wait for a change to go live on every proxy.
     #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]

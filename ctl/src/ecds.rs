@@ -84,7 +84,8 @@ pub struct Parsed {
 
 /// Reads back a resource written by [`Resource::render`].
 pub fn parse(text: &str) -> Result<Parsed, String> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not an ECDS resource: {e}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not an ECDS resource: {e}"))?;
     let config = &doc["resources"][0]["typed_config"]["config"];
     let config_json = config["configuration"]["value"]
         .as_str()
@@ -94,6 +95,13 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         .as_str()
         .ok_or("no vm_config.code.local.filename")?
         .into();
-    let version = doc["version_info"].as_str().and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok(Parsed { config_json, wasm_path, version })
+    let version = doc["version_info"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(Parsed {
+        config_json,
+        wasm_path,
+        version,
+    })
 }

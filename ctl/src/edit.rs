@@ -13,13 +13,27 @@ const ALL: i64 = 10_000;
 /// Parses a percentage with at most two decimals (`20`, `20%`, `0.5`, `12.34`) into basis points.
 pub fn percent_to_bp(text: &str) -> Result<i64> {
     let t = text.trim().trim_end_matches('%');
-    let bad = || CliError::failed(format!("{text:?} is not a percentage between 0 and 100 with at most two decimals"));
+    let bad = || {
+        CliError::failed(format!(
+            "{text:?} is not a percentage between 0 and 100 with at most two decimals"
+        ))
+    };
     let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
-    if whole.is_empty() || frac.len() > 2 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || frac.len() > 2
+        || !whole
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let frac: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().map_err(|_| bad())? };
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<2}").parse().map_err(|_| bad())?
+    };
     let bp = whole * 100 + frac;
     if bp > ALL {
         return Err(bad());
@@ -43,7 +57,12 @@ pub fn service_mut<'w>(wire: &'w mut WireConfig, name: &str) -> Result<&'w mut W
     wire.services
         .iter_mut()
         .find(|s| s.name == name)
-        .ok_or_else(|| CliError::failed(format!("no service {name:?} in the live config (services: {})", known.join(", "))))
+        .ok_or_else(|| {
+            CliError::failed(format!(
+                "no service {name:?} in the live config (services: {})",
+                known.join(", ")
+            ))
+        })
 }
 
 fn check_variant(s: &WireService, variant: &str) -> Result<()> {
@@ -51,7 +70,11 @@ fn check_variant(s: &WireService, variant: &str) -> Result<()> {
         return Ok(());
     }
     let known: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
-    Err(CliError::failed(format!("service {:?} has no variant {variant:?} (variants: {})", s.name, known.join(", "))))
+    Err(CliError::failed(format!(
+        "service {:?} has no variant {variant:?} (variants: {})",
+        s.name,
+        known.join(", ")
+    )))
 }
 
 /// The stable variant: the first declared.
@@ -64,7 +87,13 @@ pub fn stable(s: &WireService) -> Result<String> {
 
 /// Sets `variant` to `bp`; the difference is taken from or given to `from` (default: the stable
 /// variant, or the variant with the most weight when `variant` is the stable one).
-pub fn set_weight(wire: &mut WireConfig, service: &str, variant: &str, bp: i64, from: Option<&str>) -> Result<()> {
+pub fn set_weight(
+    wire: &mut WireConfig,
+    service: &str,
+    variant: &str,
+    bp: i64,
+    from: Option<&str>,
+) -> Result<()> {
     let s = service_mut(wire, service)?;
     check_variant(s, variant)?;
     let donor = match from {
@@ -82,7 +111,11 @@ pub fn set_weight(wire: &mut WireConfig, service: &str, variant: &str, bp: i64, 
                     .filter(|v| v.name != variant)
                     .max_by_key(|v| s.split.get(&v.name).copied().unwrap_or(0))
                     .map(|v| v.name.clone())
-                    .ok_or_else(|| CliError::failed(format!("service {service:?} has only one variant; nothing to shift")))?
+                    .ok_or_else(|| {
+                        CliError::failed(format!(
+                            "service {service:?} has only one variant; nothing to shift"
+                        ))
+                    })?
             }
         }
     };
@@ -108,7 +141,11 @@ pub fn set_weight(wire: &mut WireConfig, service: &str, variant: &str, bp: i64, 
 pub fn route_all_to(wire: &mut WireConfig, service: &str, variant: &str) -> Result<()> {
     let s = service_mut(wire, service)?;
     check_variant(s, variant)?;
-    s.split = s.variants.iter().map(|v| (v.name.clone(), if v.name == variant { ALL } else { 0 })).collect();
+    s.split = s
+        .variants
+        .iter()
+        .map(|v| (v.name.clone(), if v.name == variant { ALL } else { 0 }))
+        .collect();
     Ok(())
 }
 
@@ -131,12 +168,20 @@ pub fn abort(wire: &mut WireConfig, service: &str) -> Result<String> {
 }
 
 /// Restores the default split of `service` from an earlier config.
-pub fn restore_split(wire: &mut WireConfig, service: &str, earlier: &WireConfig) -> Result<BTreeMap<String, i64>> {
+pub fn restore_split(
+    wire: &mut WireConfig,
+    service: &str,
+    earlier: &WireConfig,
+) -> Result<BTreeMap<String, i64>> {
     let old = earlier
         .services
         .iter()
         .find(|s| s.name == service)
-        .ok_or_else(|| CliError::failed(format!("service {service:?} did not exist before the switch")))?
+        .ok_or_else(|| {
+            CliError::failed(format!(
+                "service {service:?} did not exist before the switch"
+            ))
+        })?
         .split
         .clone();
     service_mut(wire, service)?.split = old.clone();
@@ -163,18 +208,35 @@ pub fn start_experiment(wire: &mut WireConfig, service: &str, e: NewExperiment) 
     let s = service_mut(wire, service)?;
     let mut arms = Vec::new();
     for a in &e.arms {
-        let parsed = a.split_once('=').and_then(|(name, rest)| rest.split_once(':').map(|(v, w)| (name, v, w)));
+        let parsed = a
+            .split_once('=')
+            .and_then(|(name, rest)| rest.split_once(':').map(|(v, w)| (name, v, w)));
         let Some((name, variant, weight)) = parsed else {
-            return Err(CliError::failed(format!("arm {a:?} must look like NAME=VARIANT:PERCENT, e.g. treatment=v2:50")));
+            return Err(CliError::failed(format!(
+                "arm {a:?} must look like NAME=VARIANT:PERCENT, e.g. treatment=v2:50"
+            )));
         };
-        arms.push(WireArm { name: name.into(), variant: variant.into(), weight: percent_to_bp(weight)? });
+        arms.push(WireArm {
+            name: name.into(),
+            variant: variant.into(),
+            weight: percent_to_bp(weight)?,
+        });
     }
     let segment = match e.segment.len() {
         0 => None,
         1 => e.segment.into_iter().next(),
-        _ => Some(WireMatch { all: Some(e.segment), ..WireMatch::default() }),
+        _ => Some(WireMatch {
+            all: Some(e.segment),
+            ..WireMatch::default()
+        }),
     };
-    let exp = WireExperiment { id: e.id.clone(), segment, allocation: Some(e.allocation), arms, salt: e.salt };
+    let exp = WireExperiment {
+        id: e.id.clone(),
+        segment,
+        allocation: Some(e.allocation),
+        arms,
+        salt: e.salt,
+    };
     match s.experiments.iter_mut().find(|x| x.id == e.id) {
         Some(existing) => *existing = exp,
         None => s.experiments.push(exp),
@@ -188,7 +250,9 @@ pub fn stop_experiment(wire: &mut WireConfig, service: &str, id: &str) -> Result
     let before = s.experiments.len();
     s.experiments.retain(|x| x.id != id);
     if s.experiments.len() == before {
-        return Err(CliError::failed(format!("service {service:?} has no experiment {id:?}")));
+        return Err(CliError::failed(format!(
+            "service {service:?} has no experiment {id:?}"
+        )));
     }
     Ok(())
 }
@@ -196,7 +260,9 @@ pub fn stop_experiment(wire: &mut WireConfig, service: &str, id: &str) -> Result
 /// Parses a segment matcher from the CLI: `header:NAME=VALUE`, `cookie:NAME=VALUE`,
 /// `query:NAME=VALUE`, `path:/PREFIX`, or `header:NAME` (present).
 pub fn parse_segment(text: &str) -> Result<WireMatch> {
-    let bad = || CliError::failed(format!("segment {text:?} must be header:NAME[=VALUE], cookie:NAME[=VALUE], query:NAME[=VALUE] or path:/PREFIX"));
+    let bad = || {
+        CliError::failed(format!("segment {text:?} must be header:NAME[=VALUE], cookie:NAME[=VALUE], query:NAME[=VALUE] or path:/PREFIX"))
+    };
     let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
     let (name, value) = match rest.split_once('=') {
         Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
@@ -236,12 +302,23 @@ mod tests {
     }
 
     fn split_of(w: &WireConfig) -> Vec<(String, i64)> {
-        w.services[0].split.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        w.services[0]
+            .split
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     #[test]
     fn percentages_parse_exactly_into_basis_points() {
-        for (t, bp) in [("20", 2000), ("20%", 2000), ("0.5", 50), ("12.34", 1234), ("100", 10000), ("0", 0)] {
+        for (t, bp) in [
+            ("20", 2000),
+            ("20%", 2000),
+            ("0.5", 50),
+            ("12.34", 1234),
+            ("100", 10000),
+            ("0", 0),
+        ] {
             assert_eq!(percent_to_bp(t).unwrap(), bp, "{t}");
         }
         for t in ["101", "-1", "1.234", "abc", "", ".5", "50.x"] {
@@ -257,16 +334,32 @@ mod tests {
         set_weight(&mut w, "web", "v2", 5000, None).unwrap();
         assert_eq!(split_of(&w), [("v1".into(), 5000), ("v2".into(), 5000)]);
         set_weight(&mut w, "web", "v3", 1000, Some("v2")).unwrap();
-        assert_eq!(split_of(&w), [("v1".into(), 5000), ("v2".into(), 4000), ("v3".into(), 1000)]);
+        assert_eq!(
+            split_of(&w),
+            [
+                ("v1".into(), 5000),
+                ("v2".into(), 4000),
+                ("v3".into(), 1000)
+            ]
+        );
         veer_filter::Config::from_wire(&w).unwrap();
     }
 
     #[test]
     fn set_weight_refuses_what_it_cannot_do() {
         let mut w = wire(&[("v1", 8000), ("v2", 2000)]);
-        assert!(set_weight(&mut w, "web", "v2", 5000, Some("v3")).unwrap_err().to_string().contains("v3 has only 0%"));
-        assert!(set_weight(&mut w, "nope", "v2", 5000, None).unwrap_err().to_string().contains("no service \"nope\""));
-        assert!(set_weight(&mut w, "web", "v9", 5000, None).unwrap_err().to_string().contains("no variant \"v9\""));
+        assert!(set_weight(&mut w, "web", "v2", 5000, Some("v3"))
+            .unwrap_err()
+            .to_string()
+            .contains("v3 has only 0%"));
+        assert!(set_weight(&mut w, "nope", "v2", 5000, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no service \"nope\""));
+        assert!(set_weight(&mut w, "web", "v9", 5000, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no variant \"v9\""));
     }
 
     #[test]

@@ -59,7 +59,10 @@ impl CliError {
 
     /// Engine problems for a config that did not come from a file (edits).
     pub fn invalid_edit(problems: Problems) -> CliError {
-        CliError::Invalid { source_name: "the edited config".into(), problems: LinedProblems::without_lines(problems) }
+        CliError::Invalid {
+            source_name: "the edited config".into(),
+            problems: LinedProblems::without_lines(problems),
+        }
     }
 }
 

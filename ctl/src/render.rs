@@ -13,7 +13,8 @@ pub fn bar(share: f64, width: usize) -> String {
 
 fn table(color: bool) -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
     if !color {
         t.force_no_tty();
     } else {
@@ -36,20 +37,37 @@ pub fn status(s: &Status, color: bool) -> String {
     for p in &s.proxies {
         let state = match (p.version, &p.error) {
             (Some(v), _) if v == s.configured_version => format!("runs version {v}"),
-            (Some(v), _) => format!("runs version {v}  << STALE: configured {}", s.configured_version),
+            (Some(v), _) => format!(
+                "runs version {v}  << STALE: configured {}",
+                s.configured_version
+            ),
             (None, Some(e)) => format!("UNREACHABLE: {e}"),
             (None, None) => "unknown".into(),
         };
         out.push_str(&format!("proxy {}  {state}\n", p.url));
     }
     for svc in &s.services {
-        out.push_str(&format!("\nservice {}  (default-split requests since the last change: {})\n", svc.name, svc.split_requests));
+        out.push_str(&format!(
+            "\nservice {}  (default-split requests since the last change: {})\n",
+            svc.name, svc.split_requests
+        ));
         let mut t = table(color);
-        t.set_header(["variant", "cluster", "configured", "observed", "", "requests", "5xx", "p50", "p99"]);
+        t.set_header([
+            "variant",
+            "cluster",
+            "configured",
+            "observed",
+            "configured | observed",
+            "requests",
+            "5xx",
+            "p50",
+            "p99",
+        ]);
         for v in &svc.variants {
             let share = v.observed_share(svc.split_requests);
             let configured = v.configured_bp as f64 / 10_000.0;
-            let off = svc.srm.as_ref().is_some_and(|r| r.mismatch) && (share - configured).abs() > 0.01;
+            let off =
+                svc.srm.as_ref().is_some_and(|r| r.mismatch) && (share - configured).abs() > 0.01;
             let mut observed = Cell::new(format!("{:.1}% ({})", share * 100.0, v.split_requests));
             if off && color {
                 observed = observed.fg(Color::Red);
@@ -69,15 +87,24 @@ pub fn status(s: &Status, color: bool) -> String {
         out.push_str(&t.to_string());
         out.push('\n');
         match &svc.srm {
-            None => out.push_str("split check: not enough traffic yet (needs 100 default-split requests)\n"),
+            None => out.push_str(
+                "split check: not enough traffic yet (needs 100 default-split requests)\n",
+            ),
             Some(v) if !v.mismatch => {
-                out.push_str(&format!("split check: OK (chi-square p = {:.3})\n", v.p_value));
+                out.push_str(&format!(
+                    "split check: OK (chi-square p = {:.3})\n",
+                    v.p_value
+                ));
             }
             Some(v) => {
                 out.push_str(&format!(
                     "split check: MISMATCH (chi-square p = {:.2e}{})\n",
                     v.p_value,
-                    if v.unexpected.is_empty() { String::new() } else { format!("; traffic to 0% variants: {}", v.unexpected.join(", ")) }
+                    if v.unexpected.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; traffic to 0% variants: {}", v.unexpected.join(", "))
+                    }
                 ));
                 if let Some(c) = &svc.cause {
                     out.push_str(&format!("likely cause: {c}\n"));

@@ -41,7 +41,13 @@ impl Loaded {
     pub fn validate(&self, name: &str) -> Result<veer_filter::Config> {
         veer_filter::Config::from_wire(&self.wire).map_err(|problems| CliError::Invalid {
             source_name: name.to_owned(),
-            problems: LinedProblems(problems.0.into_iter().map(|p| (self.line_of(&p.path), p)).collect()),
+            problems: LinedProblems(
+                problems
+                    .0
+                    .into_iter()
+                    .map(|p| (self.line_of(&p.path), p))
+                    .collect(),
+            ),
         })
     }
 }
@@ -51,7 +57,8 @@ pub fn load_file(path: &Path) -> Result<Loaded> {
     let text = if path == Path::new("-") {
         std::io::read_to_string(std::io::stdin()).map_err(|e| CliError::io("read stdin", e))?
     } else {
-        std::fs::read_to_string(path).map_err(|e| CliError::io(format!("read {}", path.display()), e))?
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::io(format!("read {}", path.display()), e))?
     };
     parse(&text, &path.display().to_string())
 }
@@ -61,7 +68,10 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
-        let problem = Problem { path: "$".into(), message: format!("not valid JSON or YAML: {e}") };
+        let problem = Problem {
+            path: "$".into(),
+            message: format!("not valid JSON or YAML: {e}"),
+        };
         return Err(CliError::Invalid {
             source_name: name.into(),
             problems: LinedProblems(vec![(Some(e.marker().line()), problem)]),
@@ -69,14 +79,43 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
     }
     let value = builder.root.unwrap_or(Value::Null);
     let lines = builder.lines;
+    if let Some((path, line)) = builder.duplicate {
+        let problem = Problem {
+            path,
+            message: "this key appears twice in the same map".into(),
+        };
+        return Err(CliError::Invalid {
+            source_name: name.into(),
+            problems: LinedProblems(vec![(Some(line), problem)]),
+        });
+    }
+    if !value.is_object() {
+        let problem = Problem {
+            path: "$".into(),
+            message: "the config must be a map (services: ...)".into(),
+        };
+        return Err(CliError::Invalid {
+            source_name: name.into(),
+            problems: LinedProblems(vec![(Some(1), problem)]),
+        });
+    }
     let wire: WireConfig = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { "$".to_owned() } else { path };
-        let loaded = Loaded { wire: WireConfig::default(), lines: lines.clone() };
+        let loaded = Loaded {
+            wire: WireConfig::default(),
+            lines: lines.clone(),
+        };
         let line = loaded.line_of(&path);
         CliError::Invalid {
             source_name: name.into(),
-            problems: LinedProblems(vec![(line, Problem { path, message: e.inner().to_string() })]),
+            problems: LinedProblems(vec![(
+                line,
+                Problem {
+                    path,
+                    message: e.inner().to_string(),
+                },
+            )]),
         }
     })?;
     Ok(Loaded { wire, lines })
@@ -88,11 +127,20 @@ struct Builder {
     stack: Vec<Frame>,
     root: Option<Value>,
     lines: BTreeMap<String, usize>,
+    /// The first key that appeared twice in one map, and its line.
+    duplicate: Option<(String, usize)>,
 }
 
 enum Frame {
-    Map { path: String, map: Map<String, Value>, key: Option<String> },
-    Seq { path: String, items: Vec<Value> },
+    Map {
+        path: String,
+        map: Map<String, Value>,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        items: Vec<Value>,
+    },
 }
 
 impl Builder {
@@ -100,7 +148,9 @@ impl Builder {
     fn child_path(&self) -> String {
         match self.stack.last() {
             None => String::new(),
-            Some(Frame::Map { path, key: Some(k), .. }) => join(path, k),
+            Some(Frame::Map {
+                path, key: Some(k), ..
+            }) => join(path, k),
             Some(Frame::Map { path, .. }) => path.clone(),
             Some(Frame::Seq { path, items }) => format!("{path}[{}]", items.len()),
         }
@@ -144,8 +194,11 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(s, style, _, _) => {
                 if self.expecting_key() {
-                    if let Some(Frame::Map { path, .. }) = self.stack.last() {
+                    if let Some(Frame::Map { path, map, .. }) = self.stack.last() {
                         let p = join(path, &s);
+                        if map.contains_key(&s) && self.duplicate.is_none() {
+                            self.duplicate = Some((p.clone(), line));
+                        }
                         self.lines.insert(p, line);
                     }
                     self.push_value(Value::String(s));
@@ -158,12 +211,19 @@ impl MarkedEventReceiver for Builder {
             Event::MappingStart(..) => {
                 let path = self.child_path();
                 self.lines.entry(path.clone()).or_insert(line);
-                self.stack.push(Frame::Map { path, map: Map::new(), key: None });
+                self.stack.push(Frame::Map {
+                    path,
+                    map: Map::new(),
+                    key: None,
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.child_path();
                 self.lines.entry(path.clone()).or_insert(line);
-                self.stack.push(Frame::Seq { path, items: Vec::new() });
+                self.stack.push(Frame::Seq {
+                    path,
+                    items: Vec::new(),
+                });
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map { map, .. }) = self.stack.pop() {
@@ -225,21 +285,34 @@ services:
     fn yaml_problems_carry_their_line() {
         let loaded = parse(YAML, "web.yaml").unwrap();
         let err = loaded.validate("web.yaml").unwrap_err().to_string();
-        assert!(err.contains("line 9: services[0].split: weights sum to 9990 bp, must be 10000"), "{err}");
+        assert!(
+            err.contains("line 9: services[0].split: weights sum to 9990 bp, must be 10000"),
+            "{err}"
+        );
     }
 
     #[test]
     fn json_is_read_by_the_same_parser_with_lines() {
         let json = "{\n  \"services\": [\n    {\n      \"name\": \"web\",\n      \"variants\": [{\"name\": \"v1\", \"cluster\": \"\"}],\n      \"split\": {\"v1\": 10000}\n    }\n  ]\n}\n";
-        let err = parse(json, "web.json").unwrap().validate("web.json").unwrap_err().to_string();
-        assert!(err.contains("line 5: services[0].variants[0].cluster: cluster name is empty"), "{err}");
+        let err = parse(json, "web.json")
+            .unwrap()
+            .validate("web.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 5: services[0].variants[0].cluster: cluster name is empty"),
+            "{err}"
+        );
     }
 
     #[test]
     fn type_errors_and_unknown_fields_name_path_and_line() {
         let text = YAML.replace("v2: 1990", "v2: lots");
         let err = parse(&text, "x.yaml").unwrap_err().to_string();
-        assert!(err.contains("line 11: services[0].split.v2: invalid type: string \"lots\""), "{err}");
+        assert!(
+            err.contains("line 11: services[0].split.v2: invalid type: string \"lots\""),
+            "{err}"
+        );
         let typo = YAML.replace("    variants:", "    varaints:");
         let err = parse(&typo, "x.yaml").unwrap_err().to_string();
         assert!(err.contains("unknown field `varaints`"), "{err}");
@@ -247,8 +320,22 @@ services:
     }
 
     #[test]
+    fn duplicate_keys_and_non_maps_are_refused() {
+        let dup = YAML.replace("      v2: 1990", "      v2: 1990\n      v2: 2000");
+        let err = parse(&dup, "x.yaml").unwrap_err().to_string();
+        assert!(
+            err.contains("line 12: services[0].split.v2: this key appears twice"),
+            "{err}"
+        );
+        let err = parse("[5]", "x.yaml").unwrap_err().to_string();
+        assert!(err.contains("$: the config must be a map"), "{err}");
+    }
+
+    #[test]
     fn syntax_errors_have_a_line() {
-        let err = parse("services: [\n  {name: web\n", "x.yaml").unwrap_err().to_string();
+        let err = parse("services: [\n  {name: web\n", "x.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not valid JSON or YAML"), "{err}");
         assert!(err.contains("line "), "{err}");
     }

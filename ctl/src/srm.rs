@@ -35,9 +35,16 @@ pub fn test(observed: &[(String, u64, i64)]) -> Option<Verdict> {
     if total < MIN_SAMPLE {
         return None;
     }
-    let unexpected: Vec<String> =
-        observed.iter().filter(|(_, n, w)| *w == 0 && *n > 0).map(|(name, _, _)| name.clone()).collect();
-    let live: Vec<(u64, i64)> = observed.iter().filter(|(_, _, w)| *w > 0).map(|(_, n, w)| (*n, *w)).collect();
+    let unexpected: Vec<String> = observed
+        .iter()
+        .filter(|(_, n, w)| *w == 0 && *n > 0)
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    let live: Vec<(u64, i64)> = observed
+        .iter()
+        .filter(|(_, _, w)| *w > 0)
+        .map(|(_, n, w)| (*n, *w))
+        .collect();
     let weight_sum: i64 = live.iter().map(|(_, w)| w).sum();
     let live_total: u64 = live.iter().map(|(n, _)| n).sum();
     let chi2: f64 = live
@@ -54,7 +61,13 @@ pub fn test(observed: &[(String, u64, i64)]) -> Option<Verdict> {
         ChiSquared::new(dof as f64).map_or(1.0, |d| 1.0 - d.cdf(chi2))
     };
     let mismatch = p_value < ALPHA || !unexpected.is_empty();
-    Some(Verdict { total, chi2, p_value, mismatch, unexpected })
+    Some(Verdict {
+        total,
+        chi2,
+        p_value,
+        mismatch,
+        unexpected,
+    })
 }
 
 #[cfg(test)]
@@ -62,7 +75,9 @@ mod tests {
     use super::*;
 
     fn obs(v: &[(&str, u64, i64)]) -> Vec<(String, u64, i64)> {
-        v.iter().map(|(n, c, w)| ((*n).to_owned(), *c, *w)).collect()
+        v.iter()
+            .map(|(n, c, w)| ((*n).to_owned(), *c, *w))
+            .collect()
     }
 
     #[test]

@@ -112,20 +112,42 @@ pub fn compute(i: &Inputs<'_>) -> Status {
         .snapshots
         .iter()
         .map(|(url, s)| match s {
-            Ok(s) => Proxy { url: url.clone(), version: Some(s.version()), error: None },
-            Err(e) => Proxy { url: url.clone(), version: None, error: Some(e.clone()) },
+            Ok(s) => Proxy {
+                url: url.clone(),
+                version: Some(s.version()),
+                error: None,
+            },
+            Err(e) => Proxy {
+                url: url.clone(),
+                version: None,
+                error: Some(e.clone()),
+            },
         })
         .collect();
-    let live: Vec<&Snapshot> = i.snapshots.iter().filter_map(|(_, s)| s.as_ref().ok()).collect();
+    let live: Vec<&Snapshot> = i
+        .snapshots
+        .iter()
+        .filter_map(|(_, s)| s.as_ref().ok())
+        .collect();
     let delta = |name: &str| -> u64 {
         live.iter()
-            .map(|s| s.get(name).saturating_sub(i.baselines.get(&s.url).map_or(0, |b| b.get(name))))
+            .map(|s| {
+                s.get(name)
+                    .saturating_sub(i.baselines.get(&s.url).map_or(0, |b| b.get(name)))
+            })
             .sum()
     };
     let stale: Vec<String> = proxies
         .iter()
         .filter(|p| p.version.is_some_and(|v| v != i.version))
-        .map(|p| format!("{} runs version {} (configured {})", p.url, p.version.unwrap_or(0), i.version))
+        .map(|p| {
+            format!(
+                "{} runs version {} (configured {})",
+                p.url,
+                p.version.unwrap_or(0),
+                i.version
+            )
+        })
         .collect();
 
     let services = i
@@ -138,7 +160,10 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                 .iter()
                 .map(|v| {
                     let key = format!("{}.{}", svc.name, v.name);
-                    let latency = live.iter().find_map(|s| s.latency.get(&key).copied()).unwrap_or_default();
+                    let latency = live
+                        .iter()
+                        .find_map(|s| s.latency.get(&key).copied())
+                        .unwrap_or_default();
                     VariantStatus {
                         name: v.name.clone(),
                         cluster: v.cluster.clone(),
@@ -151,19 +176,39 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                     }
                 })
                 .collect();
-            let observed: Vec<(String, u64, i64)> =
-                variants.iter().map(|v| (v.name.clone(), v.split_requests, v.configured_bp)).collect();
+            let observed: Vec<(String, u64, i64)> = variants
+                .iter()
+                .map(|v| (v.name.clone(), v.split_requests, v.configured_bp))
+                .collect();
             let split_requests = observed.iter().map(|(_, n, _)| n).sum();
             let srm = srm::test(&observed);
-            let cause = srm.as_ref().filter(|v| v.mismatch).map(|_| likely_cause(&svc.name, &observed, &stale, i.history));
-            ServiceStatus { name: svc.name.clone(), variants, split_requests, srm, cause }
+            let cause = srm
+                .as_ref()
+                .filter(|v| v.mismatch)
+                .map(|_| likely_cause(&svc.name, &observed, &stale, i.history));
+            ServiceStatus {
+                name: svc.name.clone(),
+                variants,
+                split_requests,
+                srm,
+                cause,
+            }
         })
         .collect();
-    Status { configured_version: i.version, proxies, services }
+    Status {
+        configured_version: i.version,
+        proxies,
+        services,
+    }
 }
 
 /// The most likely reason for a mismatch, most specific first.
-fn likely_cause(service: &str, observed: &[(String, u64, i64)], stale: &[String], history: &[Change]) -> String {
+fn likely_cause(
+    service: &str,
+    observed: &[(String, u64, i64)],
+    stale: &[String],
+    history: &[Change],
+) -> String {
     if !stale.is_empty() {
         return format!(
             "a proxy still runs an old config: {}. Its traffic follows the old weights; check that it watches the file veerctl writes and that its filter accepted the update",
@@ -172,12 +217,22 @@ fn likely_cause(service: &str, observed: &[(String, u64, i64)], stale: &[String]
     }
     // Does the traffic fit an earlier split of this service?
     for change in history.iter().rev() {
-        let Some(before) = change.before.as_ref().and_then(|b| b.services.iter().find(|s| s.name == service)) else {
+        let Some(before) = change
+            .before
+            .as_ref()
+            .and_then(|b| b.services.iter().find(|s| s.name == service))
+        else {
             continue;
         };
         let earlier: Vec<(String, u64, i64)> = observed
             .iter()
-            .map(|(name, n, _)| (name.clone(), *n, before.split.get(name).copied().unwrap_or(0)))
+            .map(|(name, n, _)| {
+                (
+                    name.clone(),
+                    *n,
+                    before.split.get(name).copied().unwrap_or(0),
+                )
+            })
             .collect();
         if srm::test(&earlier).is_some_and(|v| !v.mismatch) {
             return format!(

@@ -63,7 +63,9 @@ impl Store {
                 dir.display()
             )));
         }
-        Ok(Store { dir: dir.to_path_buf() })
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// The ECDS directory.
@@ -99,7 +101,9 @@ impl Store {
                         path.display()
                     )))
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(CliError::io(format!("lock {}", path.display()), e)),
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(CliError::io(format!("lock {}", path.display()), e))
+                }
             }
         }
     }
@@ -112,23 +116,50 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(CliError::io(format!("read {}", path.display()), e)),
         };
-        let parsed = ecds::parse(&text).map_err(|e| CliError::failed(format!("{}: {e}", path.display())))?;
+        let parsed =
+            ecds::parse(&text).map_err(|e| CliError::failed(format!("{}: {e}", path.display())))?;
         let wire = veer_filter::config::wire_from_json(&parsed.config_json).map_err(|p| {
-            CliError::failed(format!("{}: the live config does not parse: {p}", path.display()))
+            CliError::failed(format!(
+                "{}: the live config does not parse: {p}",
+                path.display()
+            ))
         })?;
-        Ok(Some(Current { wire, version: parsed.version, wasm: parsed.wasm_path }))
+        Ok(Some(Current {
+            wire,
+            version: parsed.version,
+            wasm: parsed.wasm_path,
+        }))
     }
 
     /// Writes `wire` as the new live config (atomic rename), recording the change. Call with
     /// the lock held.
-    pub fn write(&self, _lock: &Lock, wire: &WireConfig, wasm: &Path, before: Option<WireConfig>, what: &str) -> Result<()> {
+    pub fn write(
+        &self,
+        _lock: &Lock,
+        wire: &WireConfig,
+        wasm: &Path,
+        before: Option<WireConfig>,
+        what: &str,
+    ) -> Result<()> {
         let version = wire.version.unwrap_or(0);
-        let config_json = serde_json::to_string(wire).map_err(|e| CliError::failed(format!("failed to encode config: {e}")))?;
-        let resource = ecds::Resource { config_json: &config_json, wasm_path: wasm, version }.render();
-        ecds::write_atomically(&self.dir, &resource)
-            .map_err(|e| CliError::io(format!("write {}", ecds::path_in(&self.dir).display()), e))?;
+        let config_json = serde_json::to_string(wire)
+            .map_err(|e| CliError::failed(format!("failed to encode config: {e}")))?;
+        let resource = ecds::Resource {
+            config_json: &config_json,
+            wasm_path: wasm,
+            version,
+        }
+        .render();
+        ecds::write_atomically(&self.dir, &resource).map_err(|e| {
+            CliError::io(format!("write {}", ecds::path_in(&self.dir).display()), e)
+        })?;
         let mut history = self.history()?;
-        history.push(Change { version, what: what.to_owned(), at: now(), before });
+        history.push(Change {
+            version,
+            what: what.to_owned(),
+            at: now(),
+            before,
+        });
         let excess = history.len().saturating_sub(HISTORY);
         history.drain(..excess);
         self.write_state("history.json", &history)
@@ -136,16 +167,20 @@ impl Store {
 
     /// Past changes, oldest first.
     pub fn history(&self) -> Result<Vec<Change>> {
-        self.read_state("history.json").map(Option::unwrap_or_default)
+        self.read_state("history.json")
+            .map(Option::unwrap_or_default)
     }
 
     /// Reads a JSON state file.
     pub fn read_state<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>> {
         let path = self.state_dir()?.join(name);
         match fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| CliError::failed(format!("{} is corrupt ({e}); delete it to start afresh", path.display()))),
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                CliError::failed(format!(
+                    "{} is corrupt ({e}); delete it to start afresh",
+                    path.display()
+                ))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(CliError::io(format!("read {}", path.display()), e)),
         }
@@ -154,15 +189,21 @@ impl Store {
     /// Writes a JSON state file atomically.
     pub fn write_state<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         let dir = self.state_dir()?;
-        let text = serde_json::to_string_pretty(value).map_err(|e| CliError::failed(format!("failed to encode state: {e}")))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| CliError::io("create a temp file", e))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| CliError::io("write state", e))?;
-        tmp.persist(dir.join(name)).map_err(|e| CliError::io(format!("write {name}"), e.error))?;
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| CliError::failed(format!("failed to encode state: {e}")))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| CliError::io("create a temp file", e))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())
+            .map_err(|e| CliError::io("write state", e))?;
+        tmp.persist(dir.join(name))
+            .map_err(|e| CliError::io(format!("write {name}"), e.error))?;
         Ok(())
     }
 }
 
 /// Unix seconds now.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -24,7 +24,13 @@ pub fn before(admin: &Admin, admins: &[String]) -> Result<Before> {
 }
 
 /// Waits until every admin reports `version`; returns their final snapshots.
-pub fn wait_live(admin: &Admin, before: &Before, version: u64, timeout: Duration, progress: &Progress) -> Result<Vec<Snapshot>> {
+pub fn wait_live(
+    admin: &Admin,
+    before: &Before,
+    version: u64,
+    timeout: Duration,
+    progress: &Progress,
+) -> Result<Vec<Snapshot>> {
     let deadline = Instant::now() + timeout;
     let total = before.rejected.len();
     loop {
@@ -43,7 +49,10 @@ pub fn wait_live(admin: &Admin, before: &Before, version: u64, timeout: Duration
                 Err(e) => problems.push(e.to_string()),
             }
         }
-        progress.set(&format!("{}/{total} proxies run version {version}", snaps.len()));
+        progress.set(&format!(
+            "{}/{total} proxies run version {version}",
+            snaps.len()
+        ));
         if problems.is_empty() {
             return Ok(snaps);
         }

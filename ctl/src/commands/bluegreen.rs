@@ -11,7 +11,9 @@ pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
     match c {
         BluegreenCommand::Switch { service, variant } => {
             let what = format!("bluegreen switch {service} {variant}");
-            let applied = change::change(g, &what, Base::Live, true, |w| edit::route_all_to(w, service, variant))?;
+            let applied = change::change(g, &what, Base::Live, true, |w| {
+                edit::route_all_to(w, service, variant)
+            })?;
             print_applied(g, &applied, Some(service), &what)
         }
         BluegreenCommand::Rollback { service } => {
@@ -22,13 +24,23 @@ pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
                 .into_iter()
                 .rev()
                 .find(|c| c.what.starts_with(&prefix))
-                .ok_or_else(|| CliError::failed(format!("no `bluegreen switch {service}` in the history to roll back")))?;
-            let before = switch
-                .before
-                .ok_or_else(|| CliError::failed("the switch was the first config; there is nothing to roll back to"))?;
-            let what = format!("bluegreen rollback {service} (to before version {})", switch.version);
-            let applied =
-                change::change(g, &what, Base::Live, true, |w| edit::restore_split(w, service, &before).map(|_| ()))?;
+                .ok_or_else(|| {
+                    CliError::failed(format!(
+                        "no `bluegreen switch {service}` in the history to roll back"
+                    ))
+                })?;
+            let before = switch.before.ok_or_else(|| {
+                CliError::failed(
+                    "the switch was the first config; there is nothing to roll back to",
+                )
+            })?;
+            let what = format!(
+                "bluegreen rollback {service} (to before version {})",
+                switch.version
+            );
+            let applied = change::change(g, &what, Base::Live, true, |w| {
+                edit::restore_split(w, service, &before).map(|_| ())
+            })?;
             print_applied(g, &applied, Some(service), &what)
         }
     }

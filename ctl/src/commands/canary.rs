@@ -12,12 +12,17 @@ use crate::error::{CliError, Result};
 /// Dispatches `canary ...`.
 pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
     match c {
-        CanaryCommand::SetWeight { service, variant, percent, from } => {
-            set_weight(g, service, variant, percent, from.as_deref()).map(|_| ())
-        }
+        CanaryCommand::SetWeight {
+            service,
+            variant,
+            percent,
+            from,
+        } => set_weight(g, service, variant, percent, from.as_deref()).map(|_| ()),
         CanaryCommand::Promote { service, variant } => {
             let what = format!("canary promote {service} {variant}");
-            let applied = change::change(g, &what, Base::Live, true, |w| edit::promote(w, service, variant))?;
+            let applied = change::change(g, &what, Base::Live, true, |w| {
+                edit::promote(w, service, variant)
+            })?;
             print_applied(g, &applied, Some(service), &what)
         }
         CanaryCommand::Abort { service } => abort(g, service),
@@ -25,23 +30,40 @@ pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
     }
 }
 
-fn set_weight(g: &Global, service: &str, variant: &str, percent: &str, from: Option<&str>) -> Result<()> {
+fn set_weight(
+    g: &Global,
+    service: &str,
+    variant: &str,
+    percent: &str,
+    from: Option<&str>,
+) -> Result<()> {
     let bp = edit::percent_to_bp(percent)?;
-    let what = format!("canary set-weight {service} {variant} {}", edit::bp_to_percent(bp));
-    let applied = change::change(g, &what, Base::Live, true, |w| edit::set_weight(w, service, variant, bp, from))?;
+    let what = format!(
+        "canary set-weight {service} {variant} {}",
+        edit::bp_to_percent(bp)
+    );
+    let applied = change::change(g, &what, Base::Live, true, |w| {
+        edit::set_weight(w, service, variant, bp, from)
+    })?;
     print_applied(g, &applied, Some(service), &what)
 }
 
 fn abort(g: &Global, service: &str) -> Result<()> {
     let what = format!("canary abort {service}");
-    let applied = change::change(g, &what, Base::Live, true, |w| edit::abort(w, service).map(|_| ()))?;
+    let applied = change::change(g, &what, Base::Live, true, |w| {
+        edit::abort(w, service).map(|_| ())
+    })?;
     print_applied(g, &applied, Some(service), &what)
 }
 
 /// Steps through the weights; between steps waits (or asks), then checks the canary's error
 /// rate from the proxies' counters and aborts if it is too high.
 fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
-    let steps: Vec<i64> = a.steps.iter().map(|s| edit::percent_to_bp(s)).collect::<Result<_>>()?;
+    let steps: Vec<i64> = a
+        .steps
+        .iter()
+        .map(|s| edit::percent_to_bp(s))
+        .collect::<Result<_>>()?;
     for (i, bp) in steps.iter().enumerate() {
         set_weight(g, &a.service, &a.variant, &edit::bp_to_percent(*bp), None)?;
         let last = i + 1 == steps.len();
@@ -49,11 +71,22 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
             if !std::io::stdin().is_terminal() {
                 return Err(CliError::failed("--manual needs a terminal to ask on"));
             }
-            eprint!("{} at {}. Continue to {}? [y/N] ", a.variant, edit::bp_to_percent(*bp), edit::bp_to_percent(steps[i + 1]));
+            eprint!(
+                "{} at {}. Continue to {}? [y/N] ",
+                a.variant,
+                edit::bp_to_percent(*bp),
+                edit::bp_to_percent(steps[i + 1])
+            );
             let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::io("read the answer", e))?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut answer)
+                .map_err(|e| CliError::io("read the answer", e))?;
             if !answer.trim().eq_ignore_ascii_case("y") {
-                eprintln!("stopped at {}; nothing else changed", edit::bp_to_percent(*bp));
+                eprintln!(
+                    "stopped at {}; nothing else changed",
+                    edit::bp_to_percent(*bp)
+                );
                 return Ok(());
             }
         } else if !last {
@@ -86,7 +119,9 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
     }
     if a.promote {
         let what = format!("canary promote {} {}", a.service, a.variant);
-        let applied = change::change(g, &what, Base::Live, true, |w| edit::promote(w, &a.service, &a.variant))?;
+        let applied = change::change(g, &what, Base::Live, true, |w| {
+            edit::promote(w, &a.service, &a.variant)
+        })?;
         print_applied(g, &applied, Some(&a.service), &what)?;
     }
     Ok(())

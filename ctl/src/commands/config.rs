@@ -17,9 +17,15 @@ pub fn validate(g: &Global, file: &std::path::Path) -> Result<()> {
     let loaded = source::load_file(file)?;
     let config = loaded.validate(&file.display().to_string())?;
     match g.output {
-        Output::Json => print_json(&serde_json::json!({ "valid": true, "services": config.services.len() })),
+        Output::Json => {
+            print_json(&serde_json::json!({ "valid": true, "services": config.services.len() }))
+        }
         Output::Table => {
-            println!("{}: valid ({} service(s))", file.display(), config.services.len());
+            println!(
+                "{}: valid ({} service(s))",
+                file.display(),
+                config.services.len()
+            );
             Ok(())
         }
     }
@@ -29,7 +35,11 @@ pub fn validate(g: &Global, file: &std::path::Path) -> Result<()> {
 pub fn apply(g: &Global, a: &ApplyArgs) -> Result<()> {
     let loaded = source::load_file(&a.file)?;
     loaded.validate(&a.file.display().to_string())?;
-    let base = Base::Replace { wire: Box::new(loaded.wire), wasm: a.wasm.clone(), expect_version: a.expect_version };
+    let base = Base::Replace {
+        wire: Box::new(loaded.wire),
+        wasm: a.wasm.clone(),
+        expect_version: a.expect_version,
+    };
     let what = format!("apply -f {}", a.file.display());
     let applied = change::change(g, &what, base, !a.no_wait, |_| Ok(()))?;
     print_applied(g, &applied, None, &what)
@@ -38,9 +48,9 @@ pub fn apply(g: &Global, a: &ApplyArgs) -> Result<()> {
 /// `get`.
 pub fn get(g: &Global) -> Result<()> {
     let store = change::store(g)?;
-    let current = store
-        .current()?
-        .ok_or_else(|| CliError::failed(format!("{} has no live config yet", store.dir().display())))?;
+    let current = store.current()?.ok_or_else(|| {
+        CliError::failed(format!("{} has no live config yet", store.dir().display()))
+    })?;
     print_json(&current.wire)
 }
 
@@ -74,15 +84,26 @@ pub fn diff(g: &Global, file: &std::path::Path) -> Result<()> {
 
 fn compare(old: &WireConfig, new: &WireConfig) -> Result<Vec<Line>> {
     let mut lines = Vec::new();
-    let names = |w: &WireConfig| w.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    let names = |w: &WireConfig| {
+        w.services
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>()
+    };
     for name in names(old) {
         if !new.services.iter().any(|s| s.name == name) {
-            lines.push(Line { service: name, change: "removed".into() });
+            lines.push(Line {
+                service: name,
+                change: "removed".into(),
+            });
         }
     }
     for s in &new.services {
         let Some(o) = old.services.iter().find(|o| o.name == s.name) else {
-            lines.push(Line { service: s.name.clone(), change: "added".into() });
+            lines.push(Line {
+                service: s.name.clone(),
+                change: "added".into(),
+            });
             continue;
         };
         if o.split != s.split {
@@ -97,16 +118,33 @@ fn compare(old: &WireConfig, new: &WireConfig) -> Result<Vec<Line>> {
                 ),
             });
         }
-        let (ov, nv) = (serde_json::to_value(&o.variants).ok(), serde_json::to_value(&s.variants).ok());
+        let (ov, nv) = (
+            serde_json::to_value(&o.variants).ok(),
+            serde_json::to_value(&s.variants).ok(),
+        );
         if ov != nv {
-            lines.push(Line { service: s.name.clone(), change: "variants changed".into() });
+            lines.push(Line {
+                service: s.name.clone(),
+                change: "variants changed".into(),
+            });
         }
         for (kind, a, b) in [
-            ("rules", serde_json::to_value(&o.rules).ok(), serde_json::to_value(&s.rules).ok()),
-            ("experiments", serde_json::to_value(&o.experiments).ok(), serde_json::to_value(&s.experiments).ok()),
+            (
+                "rules",
+                serde_json::to_value(&o.rules).ok(),
+                serde_json::to_value(&s.rules).ok(),
+            ),
+            (
+                "experiments",
+                serde_json::to_value(&o.experiments).ok(),
+                serde_json::to_value(&s.experiments).ok(),
+            ),
         ] {
             if a != b {
-                lines.push(Line { service: s.name.clone(), change: format!("{kind} changed") });
+                lines.push(Line {
+                    service: s.name.clone(),
+                    change: format!("{kind} changed"),
+                });
             }
         }
     }
@@ -114,13 +152,19 @@ fn compare(old: &WireConfig, new: &WireConfig) -> Result<Vec<Line>> {
 }
 
 fn fmt_split(s: &BTreeMap<String, i64>) -> String {
-    s.iter().map(|(k, v)| format!("{k} {}", crate::edit::bp_to_percent(*v))).collect::<Vec<_>>().join(" | ")
+    s.iter()
+        .map(|(k, v)| format!("{k} {}", crate::edit::bp_to_percent(*v)))
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// Share of buckets whose default-split variant changes between two configs, computed with the
 /// engine's own layout: exactly the share of sticky users who would move.
 fn moved_share(old: &WireConfig, new: &WireConfig, service: &str) -> Option<f64> {
-    let (o, n) = (veer_filter::Config::from_wire(old).ok()?, veer_filter::Config::from_wire(new).ok()?);
+    let (o, n) = (
+        veer_filter::Config::from_wire(old).ok()?,
+        veer_filter::Config::from_wire(new).ok()?,
+    );
     let (os, ns) = (o.service(service)?, n.service(service)?);
     let moved = (0..BUCKETS)
         .filter(|b| {

@@ -13,8 +13,18 @@ use crate::status::Baselines;
 /// Dispatches `experiment ...`.
 pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
     match c {
-        ExperimentCommand::Start { service, id, arms, segments, allocation, salt } => {
-            let segment = segments.iter().map(|s| edit::parse_segment(s)).collect::<Result<Vec<_>>>()?;
+        ExperimentCommand::Start {
+            service,
+            id,
+            arms,
+            segments,
+            allocation,
+            salt,
+        } => {
+            let segment = segments
+                .iter()
+                .map(|s| edit::parse_segment(s))
+                .collect::<Result<Vec<_>>>()?;
             let e = NewExperiment {
                 id: id.clone(),
                 arms: arms.clone(),
@@ -23,12 +33,16 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
                 salt: salt.clone(),
             };
             let what = format!("experiment start {service} {id}");
-            let applied = change::change(g, &what, Base::Live, true, |w| edit::start_experiment(w, service, e))?;
+            let applied = change::change(g, &what, Base::Live, true, |w| {
+                edit::start_experiment(w, service, e)
+            })?;
             print_applied(g, &applied, Some(service), &what)
         }
         ExperimentCommand::Stop { service, id } => {
             let what = format!("experiment stop {service} {id}");
-            let applied = change::change(g, &what, Base::Live, true, |w| edit::stop_experiment(w, service, id))?;
+            let applied = change::change(g, &what, Base::Live, true, |w| {
+                edit::stop_experiment(w, service, id)
+            })?;
             print_applied(g, &applied, Some(service), &what)
         }
         ExperimentCommand::List => list(g),
@@ -50,22 +64,36 @@ struct Row {
 
 fn list(g: &Global) -> Result<()> {
     let store = change::store(g)?;
-    let current = store.current()?.ok_or_else(|| CliError::failed("no live config yet"))?;
+    let current = store
+        .current()?
+        .ok_or_else(|| CliError::failed("no live config yet"))?;
     let admin = Admin::default();
     let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
-    let snaps: Vec<_> = g.admins.iter().filter_map(|u| admin.snapshot(u).ok()).collect();
+    let snaps: Vec<_> = g
+        .admins
+        .iter()
+        .filter_map(|u| admin.snapshot(u).ok())
+        .collect();
     let mut rows = Vec::new();
     for s in &current.wire.services {
         for e in &s.experiments {
             for a in &e.arms {
                 let name = format!("exp.{}.{}.{}", s.name, e.id, a.name);
                 let assigned = (!snaps.is_empty()).then(|| {
-                    snaps.iter().map(|x| x.get(&name).saturating_sub(baselines.get(&x.url).map_or(0, |b| b.get(&name)))).sum()
+                    snaps
+                        .iter()
+                        .map(|x| {
+                            x.get(&name)
+                                .saturating_sub(baselines.get(&x.url).map_or(0, |b| b.get(&name)))
+                        })
+                        .sum()
                 });
                 rows.push(Row {
                     service: s.name.clone(),
                     id: e.id.clone(),
-                    segment: e.segment.as_ref().map_or("everyone".into(), |m| serde_json::to_string(m).unwrap_or_default()),
+                    segment: e.segment.as_ref().map_or("everyone".into(), |m| {
+                        serde_json::to_string(m).unwrap_or_default()
+                    }),
                     allocation: edit::bp_to_percent(e.allocation.unwrap_or(10_000)),
                     arm: a.name.clone(),
                     variant: a.variant.clone(),
@@ -91,7 +119,8 @@ fn list(g: &Global) -> Result<()> {
                     r.arm,
                     r.variant,
                     r.weight,
-                    r.assigned.map_or(String::new(), |n| format!("  assigned {n}"))
+                    r.assigned
+                        .map_or(String::new(), |n| format!("  assigned {n}"))
                 );
             }
             Ok(())

@@ -15,19 +15,26 @@ use crate::store::now;
 pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {
     let wire = match &a.file {
         Some(f) => source::load_file(f)?.wire,
-        None => change::store(g)?
-            .current()?
-            .ok_or_else(|| CliError::failed("no live config; pass -f FILE"))?
-            .wire,
+        None => {
+            change::store(g)?
+                .current()?
+                .ok_or_else(|| CliError::failed("no live config; pass -f FILE"))?
+                .wire
+        }
     };
     let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
-    let mut headers: Vec<(String, Vec<u8>)> =
-        vec![(":authority".into(), a.host.clone().into_bytes()), (":path".into(), a.path.clone().into_bytes())];
+    let mut headers: Vec<(String, Vec<u8>)> = vec![
+        (":authority".into(), a.host.clone().into_bytes()),
+        (":path".into(), a.path.clone().into_bytes()),
+    ];
     for h in &a.headers {
-        let (name, value) = h
-            .split_once(':')
-            .ok_or_else(|| CliError::failed(format!("header {h:?} must look like 'NAME: VALUE'")))?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().as_bytes().to_vec()));
+        let (name, value) = h.split_once(':').ok_or_else(|| {
+            CliError::failed(format!("header {h:?} must look like 'NAME: VALUE'"))
+        })?;
+        headers.push((
+            name.trim().to_ascii_lowercase(),
+            value.trim().as_bytes().to_vec(),
+        ));
     }
     if !a.cookies.is_empty() {
         headers.push(("cookie".into(), a.cookies.join("; ").into_bytes()));
@@ -38,12 +45,24 @@ pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {
     let mut rng = fastrand::Rng::new();
     let mut random = || rng.u64(..);
     let req = RequestView::new(&headers);
-    let decision = decide(&config, &req, Inputs { now_unix: now(), random: &mut random });
+    let decision = decide(
+        &config,
+        &req,
+        Inputs {
+            now_unix: now(),
+            random: &mut random,
+        },
+    );
     let Some(d) = decision else {
         return match g.output {
-            Output::Json => print_json(&json!({ "service": null, "reason": "no service matches; the request passes through untouched" })),
+            Output::Json => print_json(
+                &json!({ "service": null, "reason": "no service matches; the request passes through untouched" }),
+            ),
             Output::Table => {
-                println!("no service matches host {:?} path {:?}: the request passes through untouched", a.host, a.path);
+                println!(
+                    "no service matches host {:?} path {:?}: the request passes through untouched",
+                    a.host, a.path
+                );
                 Ok(())
             }
         };
@@ -51,7 +70,9 @@ pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {
     let by = match d.by {
         DecidedBy::Override { .. } => "override".to_owned(),
         DecidedBy::Rule(_, r) => format!("rule {}", r.name),
-        DecidedBy::Experiment { experiment, arm, .. } => format!("experiment {}={}", experiment.id, arm.name),
+        DecidedBy::Experiment {
+            experiment, arm, ..
+        } => format!("experiment {}={}", experiment.id, arm.name),
         DecidedBy::Split => "default split".to_owned(),
     };
     match g.output {

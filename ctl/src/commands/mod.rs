@@ -16,7 +16,12 @@ use crate::edit::bp_to_percent;
 use crate::error::{CliError, Result};
 
 /// Prints what a change did: the service's new split, the version, where it is verified.
-pub fn print_applied(g: &Global, applied: &Applied, service: Option<&str>, what: &str) -> Result<()> {
+pub fn print_applied(
+    g: &Global,
+    applied: &Applied,
+    service: Option<&str>,
+    what: &str,
+) -> Result<()> {
     let splits: Vec<(String, String)> = applied
         .wire
         .services
@@ -26,7 +31,13 @@ pub fn print_applied(g: &Global, applied: &Applied, service: Option<&str>, what:
             let parts: Vec<String> = s
                 .variants
                 .iter()
-                .map(|v| format!("{} {}", v.name, bp_to_percent(s.split.get(&v.name).copied().unwrap_or(0))))
+                .map(|v| {
+                    format!(
+                        "{} {}",
+                        v.name,
+                        bp_to_percent(s.split.get(&v.name).copied().unwrap_or(0))
+                    )
+                })
                 .collect();
             (s.name.clone(), parts.join(" | "))
         })
@@ -45,7 +56,15 @@ pub fn print_applied(g: &Global, applied: &Applied, service: Option<&str>, what:
             let live = if applied.verified.is_empty() {
                 "written, not verified (--no-wait)".to_owned()
             } else {
-                format!("live on {} prox{}", applied.verified.len(), if applied.verified.len() == 1 { "y" } else { "ies" })
+                format!(
+                    "live on {} prox{}",
+                    applied.verified.len(),
+                    if applied.verified.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
+                )
             };
             println!("{what}: version {} {live}", applied.version);
             for (s, p) in splits {
@@ -58,7 +77,8 @@ pub fn print_applied(g: &Global, applied: &Applied, service: Option<&str>, what:
 
 /// Serialises data as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::failed(format!("failed to encode output: {e}")))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::failed(format!("failed to encode output: {e}")))?;
     println!("{text}");
     Ok(())
 }

@@ -13,15 +13,20 @@ use crate::status::{self, Baselines, Status};
 /// Reads everything and computes the status once.
 pub fn collect(g: &Global) -> Result<Status> {
     let store = change::store(g)?;
-    let current = store
-        .current()?
-        .ok_or_else(|| CliError::failed(format!("{} has no live config yet", store.dir().display())))?;
+    let current = store.current()?.ok_or_else(|| {
+        CliError::failed(format!("{} has no live config yet", store.dir().display()))
+    })?;
     if g.admins.is_empty() {
-        return Err(CliError::failed("no --admin URL: status reads the observed split from each proxy's admin API"));
+        return Err(CliError::failed(
+            "no --admin URL: status reads the observed split from each proxy's admin API",
+        ));
     }
     let admin = Admin::default();
-    let snapshots: Vec<(String, std::result::Result<Snapshot, String>)> =
-        g.admins.iter().map(|url| (url.clone(), admin.snapshot(url).map_err(|e| e.to_string()))).collect();
+    let snapshots: Vec<(String, std::result::Result<Snapshot, String>)> = g
+        .admins
+        .iter()
+        .map(|url| (url.clone(), admin.snapshot(url).map_err(|e| e.to_string())))
+        .collect();
     let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     let history = store.history()?;
     Ok(status::compute(&status::Inputs {
@@ -49,10 +54,17 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
             }
         }
         if !a.watch {
-            let mismatched: Vec<&str> =
-                s.services.iter().filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch)).map(|v| v.name.as_str()).collect();
+            let mismatched: Vec<&str> = s
+                .services
+                .iter()
+                .filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch))
+                .map(|v| v.name.as_str())
+                .collect();
             if a.check && !mismatched.is_empty() {
-                return Err(CliError::Mismatch(format!("observed split mismatches the configured one for: {}", mismatched.join(", "))));
+                return Err(CliError::Mismatch(format!(
+                    "observed split mismatches the configured one for: {}",
+                    mismatched.join(", ")
+                )));
             }
             return Ok(());
         }

@@ -71,6 +71,14 @@ impl Config {
 
 /// Parses JSON into the wire model; syntax and type errors name the field and the line.
 pub fn wire_from_json(text: &str) -> Result<WireConfig, Problems> {
+    // serde would also read a struct from an array (`[5]` as version 5); a config is an object.
+    if !text.trim_start().starts_with('{') {
+        let message = "the config must be a JSON object ({\"services\": [...]})".to_owned();
+        return Err(Problems(vec![Problem {
+            path: "$".to_owned(),
+            message,
+        }]));
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

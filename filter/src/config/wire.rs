@@ -119,7 +119,7 @@ pub struct WireService {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub experiments: Vec<WireExperiment>,
     /// Variant name -> weight in basis points (10000 = 100 %).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys::map")]
     pub split: BTreeMap<String, i64>,
 }
 
@@ -140,7 +140,11 @@ pub struct WireRule {
     pub match_: WireMatch,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "unique_keys::option"
+    )]
     pub split: Option<BTreeMap<String, i64>>,
 }
 
@@ -199,4 +203,44 @@ pub struct WireMatch {
     pub present: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub absent: Option<bool>,
+}
+
+/// Split maps refuse duplicate keys: `{"v2": 5000, "v2": 2000}` is a mistake to report, not a
+/// choice to make silently (serde's map would keep the last).
+mod unique_keys {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{Deserializer, Error, MapAccess, Visitor};
+
+    struct Unique;
+
+    impl<'de> Visitor<'de> for Unique {
+        type Value = BTreeMap<String, i64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of variant name to weight in basis points")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            let mut map = BTreeMap::new();
+            while let Some((k, v)) = access.next_entry::<String, i64>()? {
+                if map.contains_key(&k) {
+                    return Err(A::Error::custom(format!("variant {k:?} appears twice")));
+                }
+                map.insert(k, v);
+            }
+            Ok(map)
+        }
+    }
+
+    pub(super) fn map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, i64>, D::Error> {
+        d.deserialize_map(Unique)
+    }
+
+    pub(super) fn option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, i64>>, D::Error> {
+        map(d).map(Some)
+    }
 }

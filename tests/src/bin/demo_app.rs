@@ -4,13 +4,18 @@
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (Some(name), Some(port)) = (args.next(), args.next().and_then(|p| p.parse::<u16>().ok())) else {
+    let (Some(name), Some(port)) = (args.next(), args.next().and_then(|p| p.parse::<u16>().ok()))
+    else {
         eprintln!("usage: veer-demo-app NAME PORT");
         std::process::exit(2);
     };
     match veer_e2e::Upstream::start(&name, port) {
         Ok(app) => {
-            eprintln!("demo app {} listening on 127.0.0.1:{}", app.name(), app.port());
+            eprintln!(
+                "demo app {} listening on 127.0.0.1:{}",
+                app.name(),
+                app.port()
+            );
             loop {
                 std::thread::park();
             }

@@ -3,7 +3,7 @@
 //! One test binary (faster to link); each test starts its own Envoy and upstreams and stops them
 //! by PID when it ends. Requires `make wasm envoy` (the Makefile's `test` target does it).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod cohorts;
 mod experiments;

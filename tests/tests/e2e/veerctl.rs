@@ -21,7 +21,16 @@ const USERS: usize = 2000;
 fn veerctl(envoy: &Envoy, args: &[&str]) -> Result<(), CliError> {
     let dir = envoy.ecds_dir();
     let admin = envoy.admin_url();
-    let mut argv = vec!["veerctl", "-q", "--envoy", dir.to_str().unwrap(), "--admin", &admin, "--timeout", "20s"];
+    let mut argv = vec![
+        "veerctl",
+        "-q",
+        "--envoy",
+        dir.to_str().unwrap(),
+        "--admin",
+        &admin,
+        "--timeout",
+        "20s",
+    ];
     argv.extend_from_slice(args);
     veer_ctl::run(&Cli::try_parse_from(argv).expect("valid command line"))
 }
@@ -31,7 +40,11 @@ fn veerctl_binary() -> PathBuf {
     let path = std::env::var_os("VEER_CTL")
         .map(PathBuf::from)
         .unwrap_or_else(|| veer_e2e::paths::workspace().join("target/debug/veerctl"));
-    assert!(path.exists(), "{} is missing: run `cargo build -p veer-ctl` (make test does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p veer-ctl` (make test does)",
+        path.display()
+    );
     path
 }
 
@@ -41,7 +54,13 @@ fn assert_split(rig: &Rig, label: &str, expected: &[(&str, u64)]) {
     let counts = tally(served.iter().map(|(_, s)| s.as_str()));
     for (variant, bp) in expected {
         let observed = counts.get(*variant).copied().unwrap_or(0);
-        assert_within_tolerance(&format!("{label} {variant}"), observed, USERS as u64, *bp, 4.5);
+        assert_within_tolerance(
+            &format!("{label} {variant}"),
+            observed,
+            USERS as u64,
+            *bp,
+            4.5,
+        );
     }
 }
 
@@ -66,7 +85,12 @@ fn every_change_is_verified_live_with_zero_failed_requests_under_load() {
     assert_split(&rig, "rolled-back", &[("v2", 10000)]);
 
     let (ok, failed, failures) = load.finish();
-    assert_eq!(failed, 0, "{failed} of {} requests failed during the changes: {failures:?}", ok + failed);
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} requests failed during the changes: {failures:?}",
+        ok + failed
+    );
     assert!(ok > 100, "the load ran ({ok} requests)");
     // Eight changes on top of version 1, each verified from the proxy's own gauge.
     assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 8);
@@ -77,26 +101,55 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("web.json");
-    std::fs::write(&file, web_config(0, &[("v1", 5000), ("v2", 5000)]).to_string()).unwrap();
+    std::fs::write(
+        &file,
+        web_config(0, &[("v1", 5000), ("v2", 5000)]).to_string(),
+    )
+    .unwrap();
     // The engine accepts the routing config, but this Envoy cannot load the filter it names:
     // the proxy refuses the update, and apply must say so instead of claiming success.
-    let err = veerctl(&rig.envoy, &["apply", "-f", file.to_str().unwrap(), "--wasm", "/nonexistent/veer.wasm"]).unwrap_err();
+    let err = veerctl(
+        &rig.envoy,
+        &[
+            "apply",
+            "-f",
+            file.to_str().unwrap(),
+            "--wasm",
+            "/nonexistent/veer.wasm",
+        ],
+    )
+    .unwrap_err();
     assert_eq!(err.exit_code(), 4, "{err}");
-    assert!(err.to_string().contains("rejected version 2 and still runs version 1"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("rejected version 2 and still runs version 1"),
+        "{err}"
+    );
     for i in 0..50 {
-        assert_eq!(rig.client.get_as(&format!("u{i}")).unwrap().served_by(), "v1");
+        assert_eq!(
+            rig.client.get_as(&format!("u{i}")).unwrap().served_by(),
+            "v1"
+        );
     }
 
     // An invalid config is refused before anything is written (exit 3), with line and path.
     std::fs::write(&file, "{\n  \"services\": [{\"name\": \"web\",\n    \"variants\": [{\"name\": \"v1\", \"cluster\": \"web_v1\"}],\n    \"split\": {\"v1\": 9990}}]\n}\n").unwrap();
     let out = Command::new(veerctl_binary())
-        .args(["--envoy", rig.envoy.ecds_dir().to_str().unwrap(), "--admin", &rig.envoy.admin_url()])
+        .args([
+            "--envoy",
+            rig.envoy.ecds_dir().to_str().unwrap(),
+            "--admin",
+            &rig.envoy.admin_url(),
+        ])
         .args(["apply", "-f", file.to_str().unwrap()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("line 4: services[0].split: weights sum to 9990 bp, must be 10000"), "{stderr}");
+    assert!(
+        stderr.contains("line 4: services[0].split: weights sum to 9990 bp, must be 10000"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -109,10 +162,19 @@ fn two_concurrent_set_weight_calls_are_both_applied() {
         a.join().unwrap().unwrap();
         b.join().unwrap().unwrap();
     });
-    let live: serde_json::Value =
-        serde_json::from_str(&veer_ctl::ecds::parse(&std::fs::read_to_string(veer_ctl::ecds::path_in(&e.ecds_dir())).unwrap()).unwrap().config_json)
-            .unwrap();
-    assert_eq!(live["services"][0]["split"], json!({ "v1": 7000, "v2": 2000, "v3": 1000 }), "a change was lost");
+    let live: serde_json::Value = serde_json::from_str(
+        &veer_ctl::ecds::parse(
+            &std::fs::read_to_string(veer_ctl::ecds::path_in(&e.ecds_dir())).unwrap(),
+        )
+        .unwrap()
+        .config_json,
+    )
+    .unwrap();
+    assert_eq!(
+        live["services"][0]["split"],
+        json!({ "v1": 7000, "v2": 2000, "v3": 1000 }),
+        "a change was lost"
+    );
     assert_eq!(live["version"], 3);
     assert_split(&rig, "both", &[("v1", 7000), ("v2", 2000), ("v3", 1000)]);
 }
@@ -122,18 +184,33 @@ fn status_flags_a_proxy_still_running_an_old_config() {
     let rig = Rig::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
     let refs: Vec<&Upstream> = rig.upstreams.iter().collect();
     // A second proxy with its own ECDS directory that veerctl will not update: stale.
-    let stale = Envoy::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]).to_string(), &refs).unwrap();
+    let stale = Envoy::start(
+        &web_config(1, &[("v1", 8000), ("v2", 2000)]).to_string(),
+        &refs,
+    )
+    .unwrap();
     let admins = format!("{},{}", rig.envoy.admin_url(), stale.admin_url());
     let dir = rig.envoy.ecds_dir();
     let run = |args: &[&str]| {
-        let mut argv = vec!["veerctl", "-q", "--envoy", dir.to_str().unwrap(), "--admin", &admins];
+        let mut argv = vec![
+            "veerctl",
+            "-q",
+            "--envoy",
+            dir.to_str().unwrap(),
+            "--admin",
+            &admins,
+        ];
         argv.extend_from_slice(args);
         veer_ctl::run(&Cli::try_parse_from(argv).unwrap())
     };
     // Only the first proxy picks up 50/50; apply fails loudly and names the stale proxy.
     let err = run(&["--timeout", "2s", "canary", "set-weight", "web", "v2", "50"]).unwrap_err();
     assert_eq!(err.exit_code(), 4);
-    assert!(err.to_string().contains(&format!("{} runs version 1", stale.admin_url())), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("{} runs version 1", stale.admin_url())),
+        "{err}"
+    );
 
     // Users spread over both proxies, as behind a load balancer.
     let (fresh, old) = (Client::new(rig.envoy.port()), Client::new(stale.port()));
@@ -141,24 +218,51 @@ fn status_flags_a_proxy_still_running_an_old_config() {
         let client = if i % 2 == 0 { &fresh } else { &old };
         assert_eq!(client.get_as(&format!("lb-{i}")).unwrap().status, 200);
     }
-    let g = Cli::try_parse_from(["veerctl", "--envoy", dir.to_str().unwrap(), "--admin", &admins, "status"]).unwrap().global;
+    let g = Cli::try_parse_from([
+        "veerctl",
+        "--envoy",
+        dir.to_str().unwrap(),
+        "--admin",
+        &admins,
+        "status",
+    ])
+    .unwrap()
+    .global;
     let status = veer_ctl::commands::status::collect(&g).unwrap();
     let web = &status.services[0];
     let verdict = web.srm.as_ref().expect("enough traffic for a verdict");
-    assert!(verdict.mismatch, "a 65/35 split configured as 50/50 must be flagged: {status:?}");
+    assert!(
+        verdict.mismatch,
+        "a 65/35 split configured as 50/50 must be flagged: {status:?}"
+    );
     let cause = web.cause.as_deref().unwrap_or_default();
-    assert!(cause.contains(&format!("{} runs version 1 (configured 2)", stale.admin_url())), "{cause}");
+    assert!(
+        cause.contains(&format!(
+            "{} runs version 1 (configured 2)",
+            stale.admin_url()
+        )),
+        "{cause}"
+    );
     assert_eq!(status.proxies[1].version, Some(1));
 
     // The binary says the same and `--check` turns it into exit code 6.
     let out = Command::new(veerctl_binary())
-        .args(["--envoy", dir.to_str().unwrap(), "--admin", &admins, "status", "--check"])
+        .args([
+            "--envoy",
+            dir.to_str().unwrap(),
+            "--admin",
+            &admins,
+            "status",
+            "--check",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(6), "{stdout}");
-    assert!(stdout.contains("MISMATCH") && stdout.contains("STALE"), "{stdout}");
-
+    assert!(
+        stdout.contains("MISMATCH") && stdout.contains("STALE"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -171,20 +275,43 @@ fn explain_says_what_the_data_plane_does() {
         let uid = format!("explain-{i}");
         let cookie = format!("uid={uid}");
         let mut cmd = Command::new(veerctl_binary());
-        cmd.args(["--envoy", dir.to_str().unwrap(), "-o", "json", "explain", "--cookie", &cookie]);
+        cmd.args([
+            "--envoy",
+            dir.to_str().unwrap(),
+            "-o",
+            "json",
+            "explain",
+            "--cookie",
+            &cookie,
+        ]);
         if i % 4 == 0 {
             cmd.args(["-H", "x-beta: 1"]);
         }
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let mut headers: Vec<(&str, &[u8])> = vec![("cookie", cookie.as_bytes())];
         if i % 4 == 0 {
             headers.push(("x-beta", b"1"));
         }
         let reply = rig.client.get("/", &headers).unwrap();
-        assert_eq!(explained["variant"], reply.served_by(), "user {uid}: {explained}");
+        assert_eq!(
+            explained["variant"],
+            reply.served_by(),
+            "user {uid}: {explained}"
+        );
         assert_eq!(explained["cluster"], reply.seen("x-veer-cluster").unwrap());
-        assert!(explained["reason"].as_str().unwrap().contains(if i % 4 == 0 { "cohort rule \"beta\"" } else { "default split" }));
+        assert!(explained["reason"]
+            .as_str()
+            .unwrap()
+            .contains(if i % 4 == 0 {
+                "cohort rule \"beta\""
+            } else {
+                "default split"
+            }));
     }
 }
