@@ -315,3 +315,104 @@ fn explain_says_what_the_data_plane_does() {
             }));
     }
 }
+
+#[test]
+fn a_progressive_canary_with_a_failing_variant_is_aborted_by_its_error_rate() {
+    let mut config = web_config(1, &[("v1", 10000)]);
+    // A release whose cluster does not exist: every request it gets is a 503 from Envoy.
+    config["services"][0]["variants"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "broken", "cluster": "no_such_cluster" }));
+    config["services"][0]["split"]["broken"] = json!(0);
+    let rig = Rig::start(&config);
+    let load = Load::start(&rig.client, 2);
+    let err = veerctl(
+        &rig.envoy,
+        &[
+            "canary",
+            "run",
+            "web",
+            "broken",
+            "--steps",
+            "10,50",
+            "--interval",
+            "2s",
+            "--max-error-rate",
+            "1",
+        ],
+    )
+    .unwrap_err();
+    let (_, failed, _) = load.finish();
+    assert!(
+        err.to_string()
+            .contains("above --max-error-rate 1%: aborted"),
+        "{err}"
+    );
+    assert!(
+        failed > 0,
+        "the broken canary did get traffic before the abort"
+    );
+    // Aborted at the first step: all traffic back on the stable variant, 50 % never applied.
+    assert_split(&rig, "after-abort", &[("v1", 10000)]);
+    let history: Vec<String> =
+        std::fs::read_to_string(rig.envoy.ecds_dir().join(".veer/history.json"))
+            .map(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).unwrap())
+            .unwrap()
+            .iter()
+            .map(|c| c["what"].as_str().unwrap().to_owned())
+            .collect();
+    assert_eq!(
+        history,
+        ["canary set-weight web broken 10%", "canary abort web"]
+    );
+}
+
+#[test]
+fn experiments_started_and_stopped_by_veerctl_take_effect() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    veerctl(
+        &rig.envoy,
+        &[
+            "experiment",
+            "start",
+            "web",
+            "checkout",
+            "--segment",
+            "header:x-country=de",
+            "--arm",
+            "a=v1:50",
+            "--arm",
+            "b=v2:50",
+        ],
+    )
+    .unwrap();
+    let (mut a, mut b) = (0u64, 0u64);
+    for i in 0..1000 {
+        let cookie = format!("uid=x-{i}");
+        let reply = rig
+            .client
+            .get("/", &[("cookie", cookie.as_bytes()), ("x-country", b"de")])
+            .unwrap();
+        match (reply.header("x-veer-experiment"), reply.served_by()) {
+            (Some("checkout=a"), "v1") => a += 1,
+            (Some("checkout=b"), "v2") => b += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_within_tolerance("arm b", b, a + b, 5000, 4.5);
+    assert_eq!(
+        rig.client
+            .get_as("outside")
+            .unwrap()
+            .header("x-veer-experiment"),
+        None
+    );
+    veerctl(&rig.envoy, &["experiment", "stop", "web", "checkout"]).unwrap();
+    let after = rig
+        .client
+        .get("/", &[("cookie", b"uid=x-1"), ("x-country", b"de")])
+        .unwrap();
+    assert_eq!(after.header("x-veer-experiment"), None);
+    assert_eq!(after.served_by(), "v1");
+}
