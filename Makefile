@@ -54,7 +54,7 @@ $(WBT_RUNNER): Cargo.lock
 	@touch $@
 
 wasm: targets
-	$(CARGO) build --release -p veer-filter --features plugin --target $(WASM_TARGET)
+	$(CARGO) build --release -p veer-filter --no-default-features --features plugin --target $(WASM_TARGET)
 	@ls -l $(WASM)
 
 build: wasm

@@ -1,6 +1,6 @@
 //! Wire config -> validated [`Config`], collecting every problem with its path.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::names::{ClusterName, HeaderName, Name};
 use super::problems::{Collector, Path};
@@ -37,7 +37,7 @@ pub(super) fn config(w: &WireConfig) -> Result<Config, Problems> {
             "no services: add at least one, or every request passes through unrouted",
         );
     }
-    let mut names = HashSet::new();
+    let mut names = BTreeSet::new();
     let mut services = Vec::with_capacity(w.services.len());
     for (i, ws) in w.services.iter().enumerate() {
         let path = services_path.index(i);
@@ -280,7 +280,7 @@ fn service(
     if w.variants.is_empty() {
         out.report(&variants_path, "no variants: a service needs at least one");
     }
-    let mut seen = HashSet::new();
+    let mut seen = BTreeSet::new();
     let variants: Vec<Option<Variant>> = w
         .variants
         .iter()
@@ -305,7 +305,7 @@ fn service(
 
     let split = split(&w.split, &index_of, &path.field("split"), out);
     let salt_text = w.salt.clone().unwrap_or_else(|| w.name.clone());
-    let mut rule_names = HashSet::new();
+    let mut rule_names = BTreeSet::new();
     let rules: Vec<Option<Rule>> = w
         .rules
         .iter()
@@ -321,7 +321,7 @@ fn service(
             rule(r, &salt_text, &index_of, &p, out)
         })
         .collect();
-    let mut ids = HashSet::new();
+    let mut ids = BTreeSet::new();
     let experiments: Vec<Option<Experiment>> = w
         .experiments
         .iter()
@@ -493,7 +493,7 @@ fn experiment(
         );
     }
     let mut ok = w.arms.len() >= 2;
-    let mut seen = HashSet::new();
+    let mut seen = BTreeSet::new();
     let mut arms = Vec::with_capacity(w.arms.len());
     let mut weights = Vec::with_capacity(w.arms.len());
     for (i, a) in w.arms.iter().enumerate() {
