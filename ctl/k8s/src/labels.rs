@@ -1,0 +1,77 @@
+//! Names, labels and annotations veerctl puts on objects: the contract between veerctl runs.
+//!
+//! Blue/green state lives in the cluster (labels on Deployments, the Service selector and
+//! annotations on the Service), not in veerctl, so any operator's veerctl sees the same state and
+//! `rollback` needs nothing but the Service.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The label that names the app (`app=<app>`), on Deployments, pods and in Service selectors.
+pub const APP_LABEL: &str = "app";
+/// The label that tells the blue and green Deployments of an app apart.
+pub const COLOUR_LABEL: &str = "veer.dev/color";
+/// Marks objects veerctl created.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Service annotation: the colour the Service pointed at before the last switch.
+pub const PREVIOUS_COLOUR_ANNOTATION: &str = "veer.dev/previous-color";
+/// Service annotation: when the last switch happened (RFC 3339, UTC).
+pub const SWITCHED_AT_ANNOTATION: &str = "veer.dev/switched-at";
+/// Deployment annotation: when `scale_down_idle` scaled it to zero (RFC 3339, UTC).
+pub const SCALED_DOWN_AT_ANNOTATION: &str = "veer.dev/scaled-down-at";
+/// Deployment annotation: its replicas before `scale_down_idle`, to scale it back up by hand.
+pub const REPLICAS_BEFORE_SCALE_DOWN_ANNOTATION: &str = "veer.dev/replicas-before-scale-down";
+/// The revision annotation the Deployment controller puts on Deployments and ReplicaSets.
+pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
+
+/// One of the two Deployments of a blue/green app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    /// `<app>-blue`, the first colour deployed.
+    Blue,
+    /// `<app>-green`.
+    Green,
+}
+
+impl Colour {
+    /// Both colours, blue first.
+    pub const ALL: [Colour; 2] = [Colour::Blue, Colour::Green];
+
+    /// The other colour.
+    pub fn other(self) -> Colour {
+        match self {
+            Colour::Blue => Colour::Green,
+            Colour::Green => Colour::Blue,
+        }
+    }
+
+    /// `blue` or `green`: the label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Colour::Blue => "blue",
+            Colour::Green => "green",
+        }
+    }
+
+    /// Parses a label value.
+    pub fn parse(s: &str) -> Option<Colour> {
+        match s {
+            "blue" => Some(Colour::Blue),
+            "green" => Some(Colour::Green),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Colour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The Deployment of `app` in `colour`: `<app>-<colour>`.
+pub fn deployment_name(app: &str, colour: Colour) -> String {
+    format!("{app}-{colour}")
+}

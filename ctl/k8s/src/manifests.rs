@@ -1,0 +1,160 @@
+//! Every manifest veer-k8s generates, for the demo, for `--dry-run -o yaml` and for schema
+//! validation (`deploy/validate-manifests` runs `examples/write-manifests.rs`, which writes these).
+//!
+//! The demo: namespace `veer-demo`; app `web` with versions v1 (stable) and v2 (canary) routed
+//! by Veer through Istio; app `shop` in blue/green. deploy/istio holds the output of
+//! [`demo_mesh`] (a test keeps them equal).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use veer_filter::config::wire::{WireService, WireVariant};
+use veer_filter::config::WireConfig;
+
+use crate::bluegreen::build_deployment;
+use crate::error::{Error, Result};
+use crate::labels::Colour;
+use crate::mesh::{build, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes};
+
+/// The demo's namespace.
+pub const DEMO_NAMESPACE: &str = "veer-demo";
+/// The demo's plugin URL: an OCI image in kind's local registry (see the README).
+pub const DEMO_PLUGIN_URL: &str = "oci://kind-registry:5000/veer-filter:0.1.0";
+/// A placeholder digest: replace it with your image's (the README says how).
+pub const DEMO_PLUGIN_SHA256: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One manifest file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// File name, e.g. `wasmplugin-veer.yaml`.
+    pub file: String,
+    /// Its YAML.
+    pub yaml: String,
+}
+
+/// An object as YAML.
+pub fn to_yaml<T: Serialize>(obj: &T) -> Result<String> {
+    serde_yaml_ng::to_string(obj).map_err(|e| Error::Serialize {
+        what: "a manifest as YAML".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// The demo's routing config: service `web`, 90 % v1, 10 % v2 (the canary).
+pub fn demo_config() -> WireConfig {
+    let hosts = [
+        "web",
+        "web.veer-demo",
+        "web.veer-demo.svc",
+        "web.veer-demo.svc.cluster.local",
+    ];
+    WireConfig {
+        version: Some(1),
+        services: vec![WireService {
+            name: "web".into(),
+            hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            variants: vec![
+                WireVariant {
+                    name: "v1".into(),
+                    cluster: "web-v1".into(),
+                },
+                WireVariant {
+                    name: "v2".into(),
+                    cluster: "web-v2".into(),
+                },
+            ],
+            split: BTreeMap::from([("v1".into(), 9000), ("v2".into(), 1000)]),
+            ..WireService::default()
+        }],
+        ..WireConfig::default()
+    }
+}
+
+/// The demo's mesh: the plugin in every workload of the namespace, routes for `web`.
+pub fn demo_mesh() -> MeshSpec {
+    MeshSpec {
+        plugin: PluginSettings::new(DEMO_PLUGIN_URL, DEMO_PLUGIN_SHA256),
+        config: demo_config(),
+        routes: vec![ServiceRoutes {
+            service: "web".into(),
+            host: "web".into(),
+            stable: Some("v1".into()),
+            ..ServiceRoutes::default()
+        }],
+    }
+}
+
+/// The demo's mesh objects, in the namespace `veer-demo`.
+pub fn demo_mesh_objects() -> Result<MeshObjects> {
+    let mut objects = build(&demo_mesh())?;
+    let ns = Some(DEMO_NAMESPACE.to_owned());
+    objects.plugin.metadata.namespace = ns.clone();
+    for dr in &mut objects.destination_rules {
+        dr.metadata.namespace = ns.clone();
+    }
+    for vs in &mut objects.virtual_services {
+        vs.metadata.namespace = ns.clone();
+    }
+    Ok(objects)
+}
+
+/// Every kind of object veer-k8s writes whole, built from the demo inputs: the blue/green
+/// Deployments `deploy` applies (first deploy, and the next colour copied from the live one) and
+/// the mesh objects `mesh install` applies.
+pub fn generated() -> Result<Vec<Manifest>> {
+    let mut out = Vec::new();
+    let mut blue = build_deployment(
+        "shop",
+        Colour::Blue,
+        "hashicorp/http-echo:1.0",
+        None,
+        2,
+        None,
+    )?;
+    blue.metadata.namespace = Some(DEMO_NAMESPACE.into());
+    let mut green = build_deployment(
+        "shop",
+        Colour::Green,
+        "hashicorp/http-echo:1.0.0",
+        Some("shop"),
+        2,
+        Some(&blue),
+    )?;
+    green.metadata.namespace = Some(DEMO_NAMESPACE.into());
+    out.push(Manifest {
+        file: "deployment-shop-blue.yaml".into(),
+        yaml: to_yaml(&blue)?,
+    });
+    out.push(Manifest {
+        file: "deployment-shop-green.yaml".into(),
+        yaml: to_yaml(&green)?,
+    });
+    for m in mesh_manifests(&demo_mesh_objects()?)? {
+        out.push(m);
+    }
+    Ok(out)
+}
+
+/// One file per mesh object: `wasmplugin-<name>.yaml`, `destinationrule-<name>.yaml`,
+/// `virtualservice-<name>.yaml`.
+pub fn mesh_manifests(objects: &MeshObjects) -> Result<Vec<Manifest>> {
+    let name = |m: &kube::api::ObjectMeta| m.name.clone().unwrap_or_default();
+    let mut out = vec![Manifest {
+        file: format!("wasmplugin-{}.yaml", name(&objects.plugin.metadata)),
+        yaml: to_yaml(&objects.plugin)?,
+    }];
+    for dr in &objects.destination_rules {
+        out.push(Manifest {
+            file: format!("destinationrule-{}.yaml", name(&dr.metadata)),
+            yaml: to_yaml(dr)?,
+        });
+    }
+    for vs in &objects.virtual_services {
+        out.push(Manifest {
+            file: format!("virtualservice-{}.yaml", name(&vs.metadata)),
+            yaml: to_yaml(vs)?,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,437 @@
+//! `veerctl mesh install`: the WasmPlugin that runs Veer in the proxies, and the routing objects
+//! that send each cluster-header value to its version.
+//!
+//! Veer's filter decides a request's version and writes it in `x-veer-cluster`; Envoy's router
+//! then needs a route per value. On Istio that is a DestinationRule naming each version (subset,
+//! by pod labels) and a VirtualService with one exact header match per cluster value, then a
+//! default route to the stable version, so a missing or unknown header never means a 503.
+//!
+//! Order matters: routes that obey the header, written before the plugin is live, would obey a
+//! header a client sent itself (and public reports show 500/503s in that window). So the plugin is
+//! applied first, the routes after, and the outcome records the order. The header routes are also
+//! limited to the workloads the plugin runs in (`sourceLabels`) and to the namespace
+//! (`exportTo: ["."]`), so proxies without Veer never obey a client's header.
+
+use std::collections::BTreeMap;
+
+use kube::api::ObjectMeta;
+use kube::ResourceExt;
+use serde::Serialize;
+use veer_filter::config::{WireConfig, DEFAULT_CLUSTER_HEADER};
+use veer_filter::Config;
+
+use crate::dry_run::PlannedRequest;
+use crate::error::{Error, Result};
+use crate::istio::{
+    Destination, DestinationRule, DestinationRuleSpec, HttpMatchRequest, HttpRoute,
+    HttpRouteDestination, StringMatch, Subset, TrafficSelector, VirtualService, VirtualServiceSpec,
+    WasmPlugin, WasmPluginSpec, WorkloadSelector,
+};
+use crate::labels::MANAGED_BY_LABEL;
+use crate::report::Reporter;
+use crate::target::{check_name, Target};
+
+/// Where in the proxy's filter chain the plugin runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    /// After Istio's authn/authz and stats filters, just before the router: authorization sees
+    /// the request as the client sent it, and the route is chosen after Veer set the header.
+    #[default]
+    Unspecified,
+    /// Before Istio's authentication.
+    Authn,
+    /// Before Istio's authorization.
+    Authz,
+    /// Before Istio's stats.
+    Stats,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Phase::Unspecified => "UNSPECIFIED_PHASE",
+            Phase::Authn => "AUTHN",
+            Phase::Authz => "AUTHZ",
+            Phase::Stats => "STATS",
+        }
+    }
+}
+
+/// What the proxy does when the plugin fails. `FAIL_OPEN` is deliberately not offered: it skips
+/// the filter, and then a client-sent `x-veer-cluster` would reach the router and pick the route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum FailStrategy {
+    /// Restart the plugin VM on failure, failing requests meanwhile (Istio 1.24 and later).
+    #[default]
+    FailReload,
+    /// Fail requests while the plugin is broken (Istio's default; every Istio version).
+    FailClose,
+}
+
+impl FailStrategy {
+    fn as_str(self) -> &'static str {
+        match self {
+            FailStrategy::FailReload => "FAIL_RELOAD",
+            FailStrategy::FailClose => "FAIL_CLOSE",
+        }
+    }
+}
+
+/// Which traffic of the selected workloads the plugin sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum MatchMode {
+    /// Outbound requests of sidecars: where the route to a version is chosen.
+    #[default]
+    Client,
+    /// Outbound and inbound.
+    ClientAndServer,
+}
+
+impl MatchMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::Client => "CLIENT",
+            MatchMode::ClientAndServer => "CLIENT_AND_SERVER",
+        }
+    }
+}
+
+/// The WasmPlugin's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSettings {
+    /// The WasmPlugin's name (`veer`).
+    pub name: String,
+    /// Where Istio fetches the module, e.g. `oci://registry/veer-filter:0.1.0`.
+    pub url: String,
+    /// Hex SHA-256: of the module for http(s)/file, the image digest for oci.
+    pub sha256: String,
+    /// Where in the chain.
+    pub phase: Phase,
+    /// What happens when it fails.
+    pub fail_strategy: FailStrategy,
+    /// Pod labels of the workloads it runs in; empty: every workload of the namespace (use
+    /// `istio: ingressgateway` for a gateway).
+    pub selector: BTreeMap<String, String>,
+    /// Which traffic; `None` writes no `match` (gateways).
+    pub mode: Option<MatchMode>,
+    /// `IfNotPresent` or `Always`; `None`: Istio's default.
+    pub image_pull_policy: Option<String>,
+}
+
+impl PluginSettings {
+    /// Settings named `veer` with the safe defaults: just before the router, FAIL_RELOAD,
+    /// outbound traffic of every workload of the namespace.
+    pub fn new(url: impl Into<String>, sha256: impl Into<String>) -> Self {
+        PluginSettings {
+            name: "veer".into(),
+            url: url.into(),
+            sha256: sha256.into(),
+            phase: Phase::default(),
+            fail_strategy: FailStrategy::default(),
+            selector: BTreeMap::new(),
+            mode: Some(MatchMode::Client),
+            image_pull_policy: None,
+        }
+    }
+}
+
+/// How one Veer service maps onto a Kubernetes Service and its pods.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceRoutes {
+    /// The service's name in the routing config.
+    pub service: String,
+    /// The Kubernetes Service host (`web`, or `web.demo.svc.cluster.local`).
+    pub host: String,
+    /// The variant unmatched requests go to; `None`: the first variant.
+    pub stable: Option<String>,
+    /// Pod labels of each variant; a variant not listed is selected by `version: <variant>`.
+    pub variant_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Gateways the VirtualService binds to; empty: the mesh's sidecars.
+    pub gateways: Vec<String>,
+}
+
+/// Everything `mesh install` writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshSpec {
+    /// The plugin.
+    pub plugin: PluginSettings,
+    /// The routing config, written as the plugin's `pluginConfig`.
+    pub config: WireConfig,
+    /// Routes per service; empty: one per config service, host = service name.
+    pub routes: Vec<ServiceRoutes>,
+}
+
+/// The objects of a mesh install, in the order they are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshObjects {
+    /// First.
+    pub plugin: WasmPlugin,
+    /// Then these.
+    pub destination_rules: Vec<DestinationRule>,
+    /// Last.
+    pub virtual_services: Vec<VirtualService>,
+}
+
+/// What [`mesh_install`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshInstallOutcome {
+    /// `Kind/name` in the order applied (the plugin first).
+    pub applied: Vec<String>,
+    /// The writes, in order.
+    pub requests: Vec<PlannedRequest>,
+}
+
+fn metadata(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        labels: Some(BTreeMap::from([(
+            MANAGED_BY_LABEL.to_owned(),
+            "veerctl".to_owned(),
+        )])),
+        ..ObjectMeta::default()
+    }
+}
+
+/// A subset name from a variant name: DNS-1123 (`_` is allowed in variant names, not here).
+pub fn subset_name(variant: &str) -> String {
+    variant.to_ascii_lowercase().replace('_', "-")
+}
+
+/// The WasmPlugin carrying `config`, after checking that the config is valid and the settings
+/// are usable.
+pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<WasmPlugin> {
+    check_name("WasmPlugin name", &settings.name, 63)?;
+    Config::from_wire(config).map_err(Error::InvalidConfig)?;
+    check_sha256(&settings.sha256)?;
+    let scheme_ok = ["oci://", "http://", "https://", "file://"]
+        .iter()
+        .any(|s| settings.url.starts_with(s));
+    if !scheme_ok {
+        return Err(Error::Invalid {
+            what: format!("plugin url {:?}", settings.url),
+            reason: "use oci://, https://, http:// or file://".into(),
+        });
+    }
+    let plugin_config = serde_json::to_value(config).map_err(|e| Error::Serialize {
+        what: "the routing config".into(),
+        reason: e.to_string(),
+    })?;
+    let spec = WasmPluginSpec {
+        url: settings.url.clone(),
+        sha256: Some(settings.sha256.clone()),
+        image_pull_policy: settings.image_pull_policy.clone(),
+        phase: Some(settings.phase.as_str().into()),
+        fail_strategy: Some(settings.fail_strategy.as_str().into()),
+        selector: (!settings.selector.is_empty()).then(|| WorkloadSelector {
+            match_labels: settings.selector.clone(),
+        }),
+        match_: settings.mode.map(|m| {
+            vec![TrafficSelector {
+                mode: Some(m.as_str().into()),
+                ..TrafficSelector::default()
+            }]
+        }),
+        plugin_config: Some(plugin_config),
+        ..WasmPluginSpec::default()
+    };
+    let mut plugin = WasmPlugin::new(&settings.name, spec);
+    plugin.metadata = metadata(&settings.name);
+    Ok(plugin)
+}
+
+/// Refuses anything but 64 lowercase hex digits (Istio's pattern `^[a-f0-9]{64}$`).
+pub fn check_sha256(sha: &str) -> Result<()> {
+    if sha.len() == 64
+        && sha
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            what: format!("sha256 {sha:?}"),
+            reason: "give the 64 lowercase hex digits of the module's SHA-256 (`sha256sum veer_filter.wasm`) \
+                     or of the OCI image digest"
+                .into(),
+        })
+    }
+}
+
+/// Every object of a mesh install: the WasmPlugin, then a DestinationRule and a VirtualService
+/// per service. Pure: nothing is read or sent.
+pub fn build(spec: &MeshSpec) -> Result<MeshObjects> {
+    let plugin = build_plugin(&spec.plugin, &spec.config)?;
+    let header = spec
+        .config
+        .headers
+        .as_ref()
+        .and_then(|h| h.cluster.clone())
+        .unwrap_or_else(|| DEFAULT_CLUSTER_HEADER.to_owned());
+    let routes: Vec<ServiceRoutes> = if spec.routes.is_empty() {
+        spec.config
+            .services
+            .iter()
+            .map(|s| ServiceRoutes {
+                service: s.name.clone(),
+                host: s.name.clone(),
+                ..ServiceRoutes::default()
+            })
+            .collect()
+    } else {
+        spec.routes.clone()
+    };
+    let mut destination_rules = Vec::new();
+    let mut virtual_services = Vec::new();
+    for r in &routes {
+        let (dr, vs) = build_routes(spec, r, &header)?;
+        destination_rules.push(dr);
+        virtual_services.push(vs);
+    }
+    Ok(MeshObjects {
+        plugin,
+        destination_rules,
+        virtual_services,
+    })
+}
+
+fn build_routes(
+    spec: &MeshSpec,
+    r: &ServiceRoutes,
+    header: &str,
+) -> Result<(DestinationRule, VirtualService)> {
+    let invalid = |reason: String| Error::Invalid {
+        what: format!("routes for service {:?}", r.service),
+        reason,
+    };
+    let service = spec
+        .config
+        .services
+        .iter()
+        .find(|s| s.name == r.service)
+        .ok_or_else(|| invalid("the routing config has no service of that name".into()))?;
+    let object_name = r.host.split('.').next().unwrap_or_default().to_owned();
+    check_name("host", &object_name, 63)?;
+    let stable = match &r.stable {
+        Some(s) => service
+            .variants
+            .iter()
+            .find(|v| &v.name == s)
+            .ok_or_else(|| invalid(format!("it has no variant {s:?} to use as stable")))?,
+        None => service
+            .variants
+            .first()
+            .ok_or_else(|| invalid("it has no variants".into()))?,
+    };
+    let subsets: Vec<Subset> = service
+        .variants
+        .iter()
+        .map(|v| Subset {
+            name: subset_name(&v.name),
+            labels: r
+                .variant_labels
+                .get(&v.name)
+                .cloned()
+                .unwrap_or_else(|| BTreeMap::from([("version".to_owned(), v.name.clone())])),
+        })
+        .collect();
+    let destination = |subset: String| HttpRouteDestination {
+        destination: Destination {
+            host: r.host.clone(),
+            subset: Some(subset),
+            ..Destination::default()
+        },
+        weight: None,
+    };
+    let source_labels = (!spec.plugin.selector.is_empty()).then(|| spec.plugin.selector.clone());
+    let mut http = Vec::new();
+    let mut seen = Vec::new();
+    for v in &service.variants {
+        if seen.contains(&&v.cluster) {
+            continue;
+        }
+        seen.push(&v.cluster);
+        http.push(HttpRoute {
+            name: Some(format!("veer-{}", subset_name(&v.name))),
+            match_: Some(vec![HttpMatchRequest {
+                headers: Some(BTreeMap::from([(
+                    header.to_owned(),
+                    StringMatch {
+                        exact: Some(v.cluster.clone()),
+                        ..StringMatch::default()
+                    },
+                )])),
+                source_labels: source_labels.clone(),
+                ..HttpMatchRequest::default()
+            }]),
+            route: vec![destination(subset_name(&v.name))],
+            ..HttpRoute::default()
+        });
+    }
+    http.push(HttpRoute {
+        name: Some("default".into()),
+        match_: None,
+        route: vec![destination(subset_name(&stable.name))],
+        ..HttpRoute::default()
+    });
+    let mut dr = DestinationRule::new(
+        &object_name,
+        DestinationRuleSpec {
+            host: r.host.clone(),
+            subsets,
+            export_to: Some(vec![".".into()]),
+            ..DestinationRuleSpec::default()
+        },
+    );
+    dr.metadata = metadata(&object_name);
+    let mut vs = VirtualService::new(
+        &object_name,
+        VirtualServiceSpec {
+            hosts: vec![r.host.clone()],
+            gateways: (!r.gateways.is_empty()).then(|| r.gateways.clone()),
+            export_to: Some(vec![".".into()]),
+            http,
+            ..VirtualServiceSpec::default()
+        },
+    );
+    vs.metadata = metadata(&object_name);
+    Ok((dr, vs))
+}
+
+/// Applies (server-side apply, field manager `veerctl`, forced) the WasmPlugin first, then the
+/// DestinationRules, then the VirtualServices. Nothing is sent if the config or settings are
+/// invalid.
+pub async fn mesh_install(
+    target: &Target,
+    spec: &MeshSpec,
+    reporter: &dyn Reporter,
+) -> Result<MeshInstallOutcome> {
+    let objects = build(spec)?;
+    let mut writer = target.writer();
+    let mut applied = Vec::new();
+    let plugin_name = objects.plugin.name_any();
+    reporter.progress(&format!("Applying WasmPlugin {plugin_name}"));
+    writer
+        .apply(&target.api::<WasmPlugin>(), &plugin_name, &objects.plugin)
+        .await?;
+    applied.push(format!("WasmPlugin/{plugin_name}"));
+    for dr in &objects.destination_rules {
+        let name = dr.name_any();
+        reporter.progress(&format!("Applying DestinationRule {name}"));
+        writer
+            .apply(&target.api::<DestinationRule>(), &name, dr)
+            .await?;
+        applied.push(format!("DestinationRule/{name}"));
+    }
+    for vs in &objects.virtual_services {
+        let name = vs.name_any();
+        reporter.progress(&format!("Applying VirtualService {name}"));
+        writer
+            .apply(&target.api::<VirtualService>(), &name, vs)
+            .await?;
+        applied.push(format!("VirtualService/{name}"));
+    }
+    Ok(MeshInstallOutcome {
+        applied,
+        requests: writer.into_requests(),
+    })
+}

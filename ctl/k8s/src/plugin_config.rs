@@ -1,0 +1,138 @@
+//! Changing the routing config that runs in every proxy: the WasmPlugin's `pluginConfig`.
+//!
+//! Canary and experiment commands are read-modify-write: read the WasmPlugin, change the config,
+//! write it back with the resourceVersion it was read at. If another operator wrote in between,
+//! the API server answers 409 Conflict and this module re-reads and re-applies the change on top
+//! of theirs, a bounded number of times, so two operators never overwrite each other silently.
+//! A config that does not validate is refused before anything is sent.
+
+use std::time::Duration;
+
+use kube::ResourceExt;
+use serde::Serialize;
+use veer_filter::config::WireConfig;
+use veer_filter::Config;
+
+use crate::dry_run::PlannedRequest;
+use crate::error::{Error, Result};
+use crate::istio::WasmPlugin;
+use crate::report::Reporter;
+use crate::target::Target;
+
+/// How hard to try when others write at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateOptions {
+    /// Writes tried before giving up with [`Error::Conflict`].
+    pub max_attempts: u32,
+    /// Pause before re-reading after a conflict (grows linearly with the attempt).
+    pub retry_delay: Duration,
+}
+
+impl Default for UpdateOptions {
+    fn default() -> Self {
+        UpdateOptions {
+            max_attempts: 5,
+            retry_delay: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What [`update_plugin_config`] wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginConfigUpdate {
+    /// The WasmPlugin.
+    pub name: String,
+    /// The config version written (previous + 1); proxies report it as `veer.config.version`.
+    pub version: u64,
+    /// Writes tried (1 without conflicts).
+    pub attempts: u32,
+    /// The resourceVersion after the write (`None` in client dry-run).
+    pub resource_version: Option<String>,
+    /// The config written.
+    pub config: WireConfig,
+    /// Every write tried, conflicting ones included, in order.
+    pub requests: Vec<PlannedRequest>,
+}
+
+/// Refuses a WasmPlugin whose failure policy would let the filter be skipped.
+pub fn check_fail_strategy(plugin: &WasmPlugin) -> Result<()> {
+    if plugin.spec.fail_strategy.as_deref() == Some("FAIL_OPEN") {
+        return Err(Error::FailOpen {
+            name: plugin.name_any(),
+        });
+    }
+    Ok(())
+}
+
+/// The routing config in a WasmPlugin (an empty config when it has none).
+pub fn read_config(plugin: &WasmPlugin) -> Result<WireConfig> {
+    match &plugin.spec.plugin_config {
+        None => Ok(WireConfig::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|source| Error::PluginConfig {
+            name: plugin.name_any(),
+            source,
+        }),
+    }
+}
+
+/// Reads WasmPlugin `name`, applies `f` to its routing config, stamps the next version, validates
+/// the result (an invalid config is refused, nothing sent) and replaces the WasmPlugin with the
+/// resourceVersion it was read at. On 409 Conflict it re-reads and applies `f` again, up to
+/// `opts.max_attempts` writes, then returns [`Error::Conflict`].
+pub async fn update_plugin_config(
+    target: &Target,
+    name: &str,
+    f: impl Fn(WireConfig) -> Result<WireConfig>,
+    opts: &UpdateOptions,
+    reporter: &dyn Reporter,
+) -> Result<PluginConfigUpdate> {
+    let api = target.api::<WasmPlugin>();
+    let mut writer = target.writer();
+    let attempts = opts.max_attempts.max(1);
+    for attempt in 1..=attempts {
+        let plugin: WasmPlugin = target
+            .get(
+                "WasmPlugin",
+                name,
+                "install it first with `veerctl mesh install`",
+            )
+            .await?;
+        check_fail_strategy(&plugin)?;
+        let current = read_config(&plugin)?;
+        let mut next = f(current.clone())?;
+        next.version = Some(current.version.unwrap_or(0) + 1);
+        Config::from_wire(&next).map_err(Error::InvalidConfig)?;
+        let mut updated = plugin.clone();
+        updated.metadata.managed_fields = None;
+        updated.spec.plugin_config =
+            Some(serde_json::to_value(&next).map_err(|e| Error::Serialize {
+                what: "the routing config".into(),
+                reason: e.to_string(),
+            })?);
+        match writer.replace(&api, name, &updated).await {
+            Ok(written) => {
+                return Ok(PluginConfigUpdate {
+                    name: name.to_owned(),
+                    version: next.version.unwrap_or(0),
+                    attempts: attempt,
+                    resource_version: written.and_then(|w| w.resource_version()),
+                    config: next,
+                    requests: writer.into_requests(),
+                })
+            }
+            Err(e) if e.is_conflict() && attempt < attempts => {
+                reporter.warning(&format!(
+                    "WasmPlugin {name} was changed by someone else; re-reading and applying again \
+                     ({attempt}/{attempts})"
+                ));
+                tokio::time::sleep(opts.retry_delay * attempt).await;
+            }
+            Err(e) if e.is_conflict() => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict {
+        name: name.to_owned(),
+        attempts,
+    })
+}

@@ -1,0 +1,210 @@
+//! Following a Deployment until it has rolled out, as `kubectl rollout status` does, and saying
+//! why when it does not.
+//!
+//! The messages are kubectl's, word for word, so users and scripts recognise them. Polling with
+//! an injectable interval (no watch) lets tests feed status changes step by step.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Event, Pod};
+use kube::api::ListParams;
+use kube::ResourceExt;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::report::Reporter;
+use crate::target::{Target, WaitOptions};
+
+/// Where a rollout stands, with kubectl's message for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Every desired replica is updated and available, and no old replica is left.
+    Done(String),
+    /// Still moving.
+    Waiting(String),
+    /// The Deployment controller gave up (`ProgressDeadlineExceeded`).
+    Failed(String),
+}
+
+/// The state of a Deployment's rollout, from its spec and status alone.
+pub fn evaluate(d: &Deployment) -> Progress {
+    let name = d.name_any();
+    let generation = d.metadata.generation.unwrap_or(0);
+    let status = d.status.clone().unwrap_or_default();
+    if generation > status.observed_generation.unwrap_or(0) {
+        return Progress::Waiting("Waiting for deployment spec update to be observed...".into());
+    }
+    let deadline_exceeded = status.conditions.iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    });
+    if deadline_exceeded {
+        return Progress::Failed(format!(
+            "deployment {name:?} exceeded its progress deadline"
+        ));
+    }
+    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let replicas = status.replicas.unwrap_or(0);
+    let available = status.available_replicas.unwrap_or(0);
+    let waiting = |what: String| {
+        Progress::Waiting(format!(
+            "Waiting for deployment {name:?} rollout to finish: {what}..."
+        ))
+    };
+    if updated < desired {
+        waiting(format!(
+            "{updated} out of {desired} new replicas have been updated"
+        ))
+    } else if replicas > updated {
+        waiting(format!(
+            "{} old replicas are pending termination",
+            replicas - updated
+        ))
+    } else if available < updated {
+        waiting(format!(
+            "{available} of {updated} updated replicas are available"
+        ))
+    } else {
+        Progress::Done(format!("deployment {name:?} successfully rolled out"))
+    }
+}
+
+/// Polls Deployment `name` until it has rolled out; reports each new message. Returns the final
+/// message. On a deadline (the controller's or `opts.timeout`) the error says what the pods and
+/// their events say (an image that cannot be pulled, a pod that cannot be scheduled, ...).
+pub async fn wait_rolled_out(
+    target: &Target,
+    name: &str,
+    opts: &WaitOptions,
+    reporter: &dyn Reporter,
+) -> Result<String> {
+    let deadline = Instant::now() + opts.timeout;
+    let mut last = String::new();
+    loop {
+        let d: Deployment = target
+            .get(
+                "Deployment",
+                name,
+                "it was deleted while veerctl waited for it",
+            )
+            .await?;
+        match evaluate(&d) {
+            Progress::Done(message) => {
+                reporter.progress(&message);
+                return Ok(message);
+            }
+            Progress::Failed(message) => {
+                let why = diagnose(target, &d).await;
+                return Err(Error::RolloutFailed {
+                    deployment: name.to_owned(),
+                    reason: format!("{message}: {why}"),
+                });
+            }
+            Progress::Waiting(message) => {
+                if message != last {
+                    reporter.progress(&message);
+                    last = message;
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            let why = diagnose(target, &d).await;
+            return Err(Error::Timeout {
+                deployment: name.to_owned(),
+                timeout: opts.timeout,
+                reason: format!("{last} {why}"),
+            });
+        }
+        tokio::time::sleep(opts.interval).await;
+    }
+}
+
+/// Why a Deployment's pods are not available: waiting container reasons (ImagePullBackOff,
+/// CrashLoopBackOff, ...), pod conditions that are false (Unschedulable) and Warning events.
+/// Identical reasons of several pods are reported once with the pods named. Best effort: a read
+/// that fails here never hides the error being explained.
+pub async fn diagnose(target: &Target, d: &Deployment) -> String {
+    let labels = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .unwrap_or_default();
+    let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let lp = ListParams::default().labels(&selector.join(","));
+    let pods = match target.api::<Pod>().list(&lp).await {
+        Ok(list) => list.items,
+        Err(e) => return format!("(could not list its pods: {e})"),
+    };
+    if pods.is_empty() {
+        return "no pod was created; check `kubectl describe deployment` for quota or admission errors"
+            .into();
+    }
+    let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pod in &pods {
+        for reason in pod_reasons(pod) {
+            reasons.entry(reason).or_default().push(pod.name_any());
+        }
+    }
+    let names: Vec<String> = pods.iter().map(|p| p.name_any()).collect();
+    if let Ok(events) = target.api::<Event>().list(&ListParams::default()).await {
+        for e in events.items {
+            let about = e.involved_object.name.clone().unwrap_or_default();
+            if e.type_.as_deref() == Some("Warning") && names.contains(&about) {
+                let reason = format!(
+                    "event {}: {}",
+                    e.reason.unwrap_or_default(),
+                    e.message.unwrap_or_default().trim()
+                );
+                reasons.entry(reason).or_default().push(about);
+            }
+        }
+    }
+    if reasons.is_empty() {
+        return "its pods report no error yet".into();
+    }
+    reasons
+        .into_iter()
+        .map(|(reason, mut pods)| {
+            pods.dedup();
+            format!("{reason} (pod {})", pods.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The reasons one pod gives for not being ready.
+fn pod_reasons(pod: &Pod) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(status) = &pod.status else {
+        return out;
+    };
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for c in containers {
+        let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
+        if let Some(w) = waiting {
+            if let Some(reason) = w.reason.as_deref().filter(|r| *r != "ContainerCreating") {
+                let message = w.message.as_deref().unwrap_or_default();
+                out.push(
+                    format!("container {}: {reason}: {message}", c.name)
+                        .trim_end_matches(": ")
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    for cond in status.conditions.iter().flatten() {
+        if cond.status == "False" && cond.type_ == "PodScheduled" {
+            out.push(format!(
+                "{}: {}",
+                cond.reason.as_deref().unwrap_or("Unschedulable"),
+                cond.message.as_deref().unwrap_or_default()
+            ));
+        }
+    }
+    out
+}

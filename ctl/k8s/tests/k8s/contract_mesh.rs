@@ -1,0 +1,273 @@
+//! Exact requests of mesh install and plugin config updates.
+
+use serde_json::json;
+use veer_filter::config::wire::WireVariant;
+use veer_k8s::manifests::{demo_config, demo_mesh};
+use veer_k8s::mesh::{self};
+use veer_k8s::plugin_config::{update_plugin_config, UpdateOptions};
+use veer_k8s::{DryRun, Error, NoReporter};
+
+use crate::support::*;
+
+const PLUGIN: &str = "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer";
+const DR: &str = "/apis/networking.istio.io/v1/namespaces/demo/destinationrules/web";
+const VS: &str = "/apis/networking.istio.io/v1/namespaces/demo/virtualservices/web";
+
+#[tokio::test]
+async fn mesh_install_applies_the_plugin_first_then_the_routes() {
+    let (client, server) = scripted(vec![
+        Answer(200, ECHO()),
+        Answer(200, ECHO()),
+        Answer(200, ECHO()),
+    ]);
+    let out = mesh::mesh_install(&target(client, "demo"), &demo_mesh(), &NoReporter)
+        .await
+        .expect("install");
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
+        vec![PLUGIN, DR, VS]
+    );
+    assert_eq!(
+        out.applied,
+        vec![
+            "WasmPlugin/veer",
+            "DestinationRule/web",
+            "VirtualService/web"
+        ]
+    );
+    for s in &seen {
+        assert_eq!(s.method, "PATCH");
+        assert_eq!(
+            s.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        assert_eq!(
+            s.query,
+            vec![
+                ("force".into(), "true".into()),
+                ("fieldManager".into(), "veerctl".into())
+            ]
+        );
+    }
+    let plugin = &seen[0].body;
+    assert_eq!(plugin["apiVersion"], "extensions.istio.io/v1alpha1");
+    assert_eq!(plugin["kind"], "WasmPlugin");
+    assert_eq!(plugin["spec"]["failStrategy"], "FAIL_RELOAD");
+    assert_eq!(plugin["spec"]["phase"], "UNSPECIFIED_PHASE");
+    assert_eq!(plugin["spec"]["match"], json!([{ "mode": "CLIENT" }]));
+    assert_eq!(plugin["spec"]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(
+        plugin["spec"]["pluginConfig"],
+        serde_json::to_value(demo_config()).expect("json")
+    );
+    assert_eq!(
+        seen[1].body["spec"],
+        json!({ "host": "web", "exportTo": ["."], "subsets": [
+            { "name": "v1", "labels": { "version": "v1" } }, { "name": "v2", "labels": { "version": "v2" } } ] })
+    );
+    assert_eq!(
+        seen[2].body["spec"]["http"],
+        json!([
+            { "name": "veer-v1", "match": [ { "headers": { "x-veer-cluster": { "exact": "web-v1" } } } ],
+              "route": [ { "destination": { "host": "web", "subset": "v1" } } ] },
+            { "name": "veer-v2", "match": [ { "headers": { "x-veer-cluster": { "exact": "web-v2" } } } ],
+              "route": [ { "destination": { "host": "web", "subset": "v2" } } ] },
+            { "name": "default", "route": [ { "destination": { "host": "web", "subset": "v1" } } ] }
+        ])
+    );
+}
+
+#[tokio::test]
+async fn header_routes_are_limited_to_the_plugins_workloads() {
+    let mut spec = demo_mesh();
+    spec.plugin.selector.insert("app".into(), "client".into());
+    let objects = mesh::build(&spec).expect("build");
+    let vs = serde_json::to_value(&objects.virtual_services[0]).expect("json");
+    assert_eq!(
+        vs["spec"]["http"][0]["match"][0]["sourceLabels"],
+        json!({ "app": "client" })
+    );
+    let plugin = serde_json::to_value(&objects.plugin).expect("json");
+    assert_eq!(
+        plugin["spec"]["selector"],
+        json!({ "matchLabels": { "app": "client" } })
+    );
+    assert!(
+        vs["spec"]["http"][2].get("match").is_none(),
+        "the default route takes everything else"
+    );
+}
+
+#[tokio::test]
+async fn mesh_install_dry_run_sends_nothing_and_returns_the_ordered_requests() {
+    let (client, server) = scripted(vec![]);
+    let t = target(client, "demo").with_dry_run(DryRun::Client);
+    let out = mesh::mesh_install(&t, &demo_mesh(), &NoReporter)
+        .await
+        .expect("dry run");
+    assert!(server.await.expect("server").is_empty());
+    assert_eq!(
+        out.requests
+            .iter()
+            .map(|r| r.path.as_str())
+            .collect::<Vec<_>>(),
+        vec![PLUGIN, DR, VS]
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_config_or_sha_is_refused_before_anything_is_sent() {
+    let (client, server) = scripted(vec![]);
+    let t = target(client, "demo");
+    let mut spec = demo_mesh();
+    spec.config.services[0].split.insert("v2".into(), 5000);
+    let err = mesh::mesh_install(&t, &spec, &NoReporter)
+        .await
+        .expect_err("invalid split");
+    assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+    assert!(err
+        .to_string()
+        .starts_with("failed to validate the routing config, nothing was sent"));
+    let mut spec = demo_mesh();
+    spec.plugin.sha256 = "abc".into();
+    let err = mesh::mesh_install(&t, &spec, &NoReporter)
+        .await
+        .expect_err("bad sha");
+    assert!(err.to_string().contains("64 lowercase hex digits"), "{err}");
+    assert!(
+        mesh::check_sha256(&"A".repeat(64)).is_err(),
+        "Istio accepts lowercase only"
+    );
+    assert!(mesh::check_sha256(&"a".repeat(64)).is_ok());
+    assert!(server.await.expect("server").is_empty());
+}
+
+fn plugin(resource_version: &str, fail_strategy: &str) -> serde_json::Value {
+    let mut p =
+        serde_json::to_value(mesh::build(&demo_mesh()).expect("build").plugin).expect("json");
+    p["metadata"]["namespace"] = json!("demo");
+    p["metadata"]["resourceVersion"] = json!(resource_version);
+    p["spec"]["failStrategy"] = json!(fail_strategy);
+    p["spec"]["vmConfig"] = json!({ "env": [ { "name": "A", "value": "b" } ] });
+    p
+}
+
+fn to_v2(
+    mut c: veer_filter::config::WireConfig,
+) -> veer_k8s::Result<veer_filter::config::WireConfig> {
+    c.services[0].split = [("v1".to_owned(), 5000), ("v2".to_owned(), 5000)].into();
+    Ok(c)
+}
+
+fn fast() -> UpdateOptions {
+    UpdateOptions {
+        max_attempts: 3,
+        retry_delay: std::time::Duration::ZERO,
+    }
+}
+
+#[tokio::test]
+async fn update_plugin_config_replaces_with_the_read_resource_version() {
+    let (client, server) = scripted(vec![
+        Answer(200, plugin("41", "FAIL_CLOSE")),
+        Answer(200, plugin("42", "FAIL_CLOSE")),
+    ]);
+    let out = update_plugin_config(&target(client, "demo"), "veer", to_v2, &fast(), &NoReporter)
+        .await
+        .expect("update");
+    let seen = server.await.expect("server");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", PLUGIN)
+    );
+    let put = &seen[1];
+    assert_eq!((put.method.as_str(), put.path.as_str()), ("PUT", PLUGIN));
+    assert_eq!(put.content_type.as_deref(), Some("application/json"));
+    assert_eq!(put.q("fieldManager"), Some("veerctl"));
+    assert_eq!(put.body["metadata"]["resourceVersion"], "41");
+    assert_eq!(
+        put.body["spec"]["pluginConfig"]["version"], 2,
+        "the version is bumped"
+    );
+    assert_eq!(
+        put.body["spec"]["pluginConfig"]["services"][0]["split"],
+        json!({ "v1": 5000, "v2": 5000 })
+    );
+    assert_eq!(
+        put.body["spec"]["vmConfig"],
+        json!({ "env": [ { "name": "A", "value": "b" } ] }),
+        "unknown fields kept"
+    );
+    assert_eq!((out.version, out.attempts), (2, 1));
+    assert_eq!(out.resource_version.as_deref(), Some("42"));
+}
+
+#[tokio::test]
+async fn a_conflict_is_retried_on_a_fresh_read() {
+    let (client, server) = scripted(vec![
+        Answer(200, plugin("41", "FAIL_CLOSE")),
+        conflict("veer"),
+        Answer(200, plugin("43", "FAIL_CLOSE")),
+        Answer(200, plugin("44", "FAIL_CLOSE")),
+    ]);
+    let rec = Recorder::new();
+    let out = update_plugin_config(&target(client, "demo"), "veer", to_v2, &fast(), &rec)
+        .await
+        .expect("update");
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen.iter().map(|s| s.method.as_str()).collect::<Vec<_>>(),
+        vec!["GET", "PUT", "GET", "PUT"]
+    );
+    assert_eq!(seen[1].body["metadata"]["resourceVersion"], "41");
+    assert_eq!(seen[3].body["metadata"]["resourceVersion"], "43");
+    assert_eq!(out.attempts, 2);
+    assert_eq!(out.requests.len(), 2);
+    assert_eq!(rec.all().len(), 1);
+}
+
+#[tokio::test]
+async fn conflicts_past_the_limit_are_reported() {
+    let (client, server) = scripted(vec![
+        Answer(200, plugin("41", "FAIL_CLOSE")),
+        conflict("veer"),
+        Answer(200, plugin("42", "FAIL_CLOSE")),
+        conflict("veer"),
+        Answer(200, plugin("43", "FAIL_CLOSE")),
+        conflict("veer"),
+    ]);
+    let err = update_plugin_config(&target(client, "demo"), "veer", to_v2, &fast(), &NoReporter)
+        .await
+        .expect_err("conflict");
+    assert_eq!(server.await.expect("server").len(), 6);
+    assert!(matches!(err, Error::Conflict { attempts: 3, .. }), "{err}");
+    assert!(err.to_string().contains("run the command again"));
+}
+
+#[tokio::test]
+async fn an_invalid_result_or_a_fail_open_plugin_is_refused_without_writing() {
+    let (client, server) = scripted(vec![
+        Answer(200, plugin("41", "FAIL_CLOSE")),
+        Answer(200, plugin("41", "FAIL_OPEN")),
+    ]);
+    let t = target(client, "demo");
+    let unknown_variant = |mut c: veer_filter::config::WireConfig| {
+        c.services[0].variants.push(WireVariant {
+            name: "v3".into(),
+            cluster: "web-v3".into(),
+        });
+        c.services[0].split.insert("v4".into(), 0);
+        Ok(c)
+    };
+    let err = update_plugin_config(&t, "veer", unknown_variant, &fast(), &NoReporter)
+        .await
+        .expect_err("invalid");
+    assert!(matches!(err, Error::InvalidConfig(_)), "{err}");
+    let err = update_plugin_config(&t, "veer", to_v2, &fast(), &NoReporter)
+        .await
+        .expect_err("fail open");
+    assert!(matches!(err, Error::FailOpen { .. }), "{err}");
+    let seen = server.await.expect("server");
+    assert!(seen.iter().all(|s| s.method == "GET"));
+}

@@ -1,0 +1,17 @@
+//! veer-k8s tests, in one binary to keep link time low: contract tests (exact requests, on a
+//! tower-test mock), multi-step flows (on kube-fake-client's in-memory API), observed split
+//! parsing and manifests. No network; no cluster.
+
+// Tests state their expectations with expect(): a failed one is the test failing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contract_bluegreen;
+mod contract_mesh;
+mod contract_observe;
+mod contract_rollout;
+mod flows_bluegreen;
+mod flows_plugin_config;
+mod flows_rollout;
+mod manifests;
+mod observe;
+mod support;
