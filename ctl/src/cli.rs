@@ -47,6 +47,29 @@ pub struct Global {
     /// No progress output on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Kubernetes: the kubeconfig context (default: the current one). Commands act on
+    /// Kubernetes when --envoy is not given.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Kubernetes: the namespace (default: the context's).
+    #[arg(short = 'n', long, global = true, value_name = "NAME")]
+    pub namespace: Option<String>,
+    /// Kubernetes: print the requests a change would send instead of sending them (`client`),
+    /// or send them with dryRun=All (`server`).
+    #[arg(long, global = true, value_enum, num_args = 0..=1, default_missing_value = "client", value_name = "MODE")]
+    pub dry_run: Option<DryRunMode>,
+    /// Kubernetes: the WasmPlugin that carries the routing config.
+    #[arg(long, global = true, default_value = "veer", value_name = "NAME")]
+    pub plugin: String,
+}
+
+/// `--dry-run` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRunMode {
+    /// Print, send nothing.
+    Client,
+    /// Send with dryRun=All: validated by the API server, persisted nowhere.
+    Server,
 }
 
 /// Output formats.
@@ -92,6 +115,11 @@ pub enum Command {
     /// Signed forced-variant overrides for testers.
     #[command(subcommand)]
     Override(OverrideCommand),
+    /// Kubernetes: roll a Deployment to a new image (rolling or recreate), follow it, undo it.
+    Rollout(RolloutArgs),
+    /// Kubernetes + Istio: install Veer's WasmPlugin and the routes that obey it.
+    #[command(subcommand)]
+    Mesh(MeshCommand),
 }
 
 /// `apply`.
@@ -134,6 +162,13 @@ pub struct ExplainArgs {
 /// `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Kubernetes: read the observed split from this Prometheus (instead of the sidecars).
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Kubernetes: read the observed split from the sidecars of the pods matching this label
+    /// selector, through port-forwards (e.g. `app=frontend`).
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
     /// Refresh until interrupted.
     #[arg(short, long)]
     pub watch: bool,
@@ -234,20 +269,134 @@ pub enum ExperimentCommand {
     List,
 }
 
-/// `bluegreen ...`.
+/// `bluegreen ...`. With --envoy it acts on the proxy's routing (SERVICE VARIANT); without, on
+/// Kubernetes Deployments and the Service selector (APP).
 #[derive(Debug, Subcommand)]
 pub enum BluegreenCommand {
-    /// Send all of a service's traffic to one variant, atomically and verified.
-    Switch {
-        /// Service name.
-        service: String,
-        /// Variant name.
-        variant: String,
+    /// Kubernetes: create or update the idle colour's Deployment and wait until it is available.
+    Deploy {
+        /// The app (Service APP, Deployments APP-blue and APP-green).
+        app: String,
+        /// The new image.
+        #[arg(long)]
+        image: String,
+        /// Replicas (default: as many as the live colour).
+        #[arg(long)]
+        replicas: Option<i32>,
+        /// The container that gets the image (default: the first).
+        #[arg(long)]
+        container: Option<String>,
     },
-    /// Undo the last switch of the service.
+    /// Send all traffic to one variant (--envoy: SERVICE VARIANT) or colour (Kubernetes: APP
+    /// [blue|green], default the idle colour, only when it is fully available).
+    Switch {
+        /// Service (--envoy) or app (Kubernetes).
+        name: String,
+        /// Variant (--envoy) or colour (Kubernetes).
+        to: Option<String>,
+    },
+    /// Undo the last switch.
     Rollback {
-        /// Service name.
-        service: String,
+        /// Service (--envoy) or app (Kubernetes).
+        name: String,
+    },
+    /// Kubernetes: both colours, their images and readiness, and where the Service points.
+    Status {
+        /// The app.
+        app: String,
+    },
+    /// Kubernetes: scale the idle colour to zero once the last switch is older than --after.
+    ScaleDown {
+        /// The app.
+        app: String,
+        /// Keep the idle colour this long after a switch, so rollback stays instant.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        after: Duration,
+    },
+}
+
+/// `rollout`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RolloutArgs {
+    #[command(subcommand)]
+    pub command: Option<RolloutCommand>,
+    /// The Deployment.
+    #[arg(required = true)]
+    pub app: Option<String>,
+    /// The new image.
+    #[arg(long, required = true)]
+    pub image: Option<String>,
+    /// How pods are replaced.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Rolling)]
+    pub strategy: StrategyArg,
+    /// Rolling: extra pods allowed during the rollout (`25%` or a number).
+    #[arg(long, default_value = "25%")]
+    pub max_surge: String,
+    /// Rolling: pods that may be unavailable during the rollout (`25%` or a number).
+    #[arg(long, default_value = "25%")]
+    pub max_unavailable: String,
+    /// The container that gets the image (default: the first).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Return after the change instead of following the rollout.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+/// Rollout strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// A few pods at a time; no downtime.
+    Rolling,
+    /// All old pods stop, then the new ones start.
+    Recreate,
+}
+
+/// `rollout status | undo`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Follow a rollout until it finishes, as `kubectl rollout status` does.
+    Status {
+        /// The Deployment.
+        app: String,
+    },
+    /// Return to the previous revision (or --to-revision).
+    Undo {
+        /// The Deployment.
+        app: String,
+        /// The revision to return to.
+        #[arg(long)]
+        to_revision: Option<i64>,
+    },
+}
+
+/// `mesh ...`.
+#[derive(Debug, Subcommand)]
+pub enum MeshCommand {
+    /// Write the WasmPlugin (first) and the DestinationRules and VirtualServices that send each
+    /// cluster-header value to its version (after).
+    Install {
+        /// The routing config (JSON or YAML).
+        #[arg(short, long)]
+        file: PathBuf,
+        /// Where Istio fetches the filter (`oci://...`, `https://...`, `file://...`).
+        #[arg(long)]
+        plugin_url: String,
+        /// Hex SHA-256 of the module (the image digest for oci://).
+        #[arg(long)]
+        sha256: String,
+        /// Pod labels of the workloads that run the plugin, `KEY=VALUE` (repeatable; default:
+        /// every workload of the namespace).
+        #[arg(long = "selector", value_name = "KEY=VALUE")]
+        selectors: Vec<String>,
+        /// Kubernetes Service host of a config service, `SERVICE=HOST` (repeatable; default:
+        /// the service's name).
+        #[arg(long = "route", value_name = "SERVICE=HOST")]
+        routes: Vec<String>,
+        /// Bind the routes to this gateway (repeatable; default: the mesh's sidecars).
+        #[arg(long = "gateway")]
+        gateways: Vec<String>,
     },
 }
 

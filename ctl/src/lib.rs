@@ -10,6 +10,7 @@ pub mod commands;
 pub mod ecds;
 pub mod edit;
 pub mod error;
+pub mod kube;
 pub mod render;
 pub mod report;
 pub mod source;
@@ -30,10 +31,13 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Get => commands::config::get(g),
         Command::Diff { file } => commands::config::diff(g, file),
         Command::Explain(a) => commands::explain::run(g, a),
+        Command::Status(a) if g.envoy.is_none() => commands::k8s::status(g, a),
         Command::Status(a) => commands::status::run(g, a),
         Command::Canary(c) => commands::canary::run(g, c),
         Command::Experiment(c) => commands::experiment::run(g, c),
         Command::Bluegreen(c) => commands::bluegreen::run(g, c),
         Command::Override(c) => commands::override_::run(g, c),
+        Command::Rollout(a) => commands::k8s::rollout(g, a),
+        Command::Mesh(c) => commands::k8s::mesh(g, c),
     }
 }

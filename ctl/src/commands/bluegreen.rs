@@ -6,17 +6,28 @@ use crate::cli::{BluegreenCommand, Global};
 use crate::edit;
 use crate::error::{CliError, Result};
 
-/// Dispatches `bluegreen ...`.
+/// Dispatches `bluegreen ...`: the proxy's routing with --envoy, Kubernetes otherwise.
 pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
+    if g.envoy.is_none() {
+        return super::k8s::bluegreen(g, c);
+    }
     match c {
-        BluegreenCommand::Switch { service, variant } => {
+        BluegreenCommand::Switch { name: service, to } => {
+            let variant = to
+                .as_deref()
+                .ok_or_else(|| CliError::failed("with --envoy, switch takes SERVICE VARIANT"))?;
             let what = format!("bluegreen switch {service} {variant}");
             let applied = change::change(g, &what, Base::Live, true, |w| {
                 edit::route_all_to(w, service, variant)
             })?;
             print_applied(g, &applied, Some(service), &what)
         }
-        BluegreenCommand::Rollback { service } => {
+        BluegreenCommand::Deploy { .. }
+        | BluegreenCommand::Status { .. }
+        | BluegreenCommand::ScaleDown { .. } => Err(CliError::failed(
+            "this is a Kubernetes command (Deployments and a Service); run it without --envoy",
+        )),
+        BluegreenCommand::Rollback { name: service } => {
             let store = change::store(g)?;
             let prefix = format!("bluegreen switch {service} ");
             let switch = store

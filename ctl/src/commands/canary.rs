@@ -9,8 +9,11 @@ use crate::cli::{CanaryCommand, CanaryRunArgs, Global};
 use crate::edit;
 use crate::error::{CliError, Result};
 
-/// Dispatches `canary ...`.
+/// Dispatches `canary ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
+    if g.envoy.is_none() {
+        return on_kubernetes(g, c);
+    }
     match c {
         CanaryCommand::SetWeight {
             service,
@@ -125,4 +128,23 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
         print_applied(g, &applied, Some(&a.service), &what)?;
     }
     Ok(())
+}
+
+fn on_kubernetes(g: &Global, c: &CanaryCommand) -> Result<()> {
+    match c {
+        CanaryCommand::SetWeight { service, variant, percent, from } => {
+            let bp = edit::percent_to_bp(percent)?;
+            let what = format!("canary set-weight {service} {variant} {}", edit::bp_to_percent(bp));
+            crate::kube::change(g, &what, |w| edit::set_weight(w, service, variant, bp, from.as_deref()))
+        }
+        CanaryCommand::Promote { service, variant } => {
+            crate::kube::change(g, &format!("canary promote {service} {variant}"), |w| edit::promote(w, service, variant))
+        }
+        CanaryCommand::Abort { service } => {
+            crate::kube::change(g, &format!("canary abort {service}"), |w| edit::abort(w, service).map(|_| ()))
+        }
+        CanaryCommand::Run(_) => Err(CliError::failed(
+            "canary run verifies each step from the proxies' counters and needs --envoy; on Kubernetes, step with `canary set-weight` and check `status --selector`",
+        )),
+    }
 }

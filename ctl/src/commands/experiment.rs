@@ -10,8 +10,9 @@ use crate::edit::{self, NewExperiment};
 use crate::error::{CliError, Result};
 use crate::status::Baselines;
 
-/// Dispatches `experiment ...`.
+/// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
+    let on_kubernetes = g.envoy.is_none();
     match c {
         ExperimentCommand::Start {
             service,
@@ -40,11 +41,17 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
         }
         ExperimentCommand::Stop { service, id } => {
             let what = format!("experiment stop {service} {id}");
+            if on_kubernetes {
+                return crate::kube::change(g, &what, |w| edit::stop_experiment(w, service, id));
+            }
             let applied = change::change(g, &what, Base::Live, true, |w| {
                 edit::stop_experiment(w, service, id)
             })?;
             print_applied(g, &applied, Some(service), &what)
         }
+        ExperimentCommand::List if on_kubernetes => Err(CliError::failed(
+            "experiment list reads the live config from --envoy DIR; on Kubernetes, see `kubectl get wasmplugin veer -o yaml`",
+        )),
         ExperimentCommand::List => list(g),
     }
 }

@@ -5,6 +5,7 @@ pub mod canary;
 pub mod config;
 pub mod experiment;
 pub mod explain;
+pub mod k8s;
 pub mod override_;
 pub mod status;
 

@@ -1,0 +1,352 @@
+//! Kubernetes-only commands: blue/green Deployments, rollouts, mesh install, and `status` from
+//! the sidecars or Prometheus.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
+use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes};
+use veer_k8s::observe::{self, ObservedSplit};
+use veer_k8s::rollout::{self, RolloutRequest, Strategy};
+use veer_k8s::{Colour, WaitOptions};
+
+use super::print_json;
+use crate::cli::{
+    BluegreenCommand, Global, MeshCommand, Output, RolloutArgs, RolloutCommand, StatusArgs,
+    StrategyArg,
+};
+use crate::error::{CliError, Result};
+use crate::kube::{err, print, run, StderrReporter};
+use crate::{edit, source, srm};
+
+fn wait(g: &Global) -> WaitOptions {
+    WaitOptions {
+        timeout: g.timeout.max(std::time::Duration::from_secs(300)),
+        ..WaitOptions::default()
+    }
+}
+
+/// `bluegreen ...` on Kubernetes.
+pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
+    let reporter = StderrReporter::new(g);
+    match c {
+        BluegreenCommand::Deploy {
+            app,
+            image,
+            replicas,
+            container,
+        } => {
+            let req = DeployRequest {
+                app: app.clone(),
+                image: image.clone(),
+                container: container.clone(),
+                replicas: *replicas,
+                wait: wait(g),
+            };
+            let out = run(g, |t| async move {
+                bluegreen::deploy(&t, &req, &reporter).await.map_err(err)
+            })?;
+            let summary = format!(
+                "{}: {} ({}) {}",
+                out.app,
+                out.deployment,
+                out.colour,
+                out.rolled_out
+                    .as_deref()
+                    .unwrap_or("written; not waited for in dry run")
+            );
+            print(g, &out, &summary, &out.requests)
+        }
+        BluegreenCommand::Switch { name, to } => {
+            let colour = to.as_deref().map(parse_colour).transpose()?;
+            let out = run(g, |t| async move {
+                bluegreen::switch(&t, name, colour).await.map_err(err)
+            })?;
+            let summary = if out.changed {
+                format!(
+                    "{}: Service now selects {} (was {})",
+                    out.app,
+                    out.to,
+                    out.from.map_or("nothing".into(), |c| c.to_string())
+                )
+            } else {
+                format!("{}: Service already selects {}", out.app, out.to)
+            };
+            print(g, &out, &summary, &out.requests)
+        }
+        BluegreenCommand::Rollback { name } => {
+            let out = run(g, |t| async move {
+                bluegreen::rollback(&t, name).await.map_err(err)
+            })?;
+            let summary = format!("{}: rolled back to {}", out.app, out.to);
+            print(g, &out, &summary, &out.requests)
+        }
+        BluegreenCommand::Status { app } => {
+            let s = run(g, |t| async move {
+                bluegreen::status(&t, app).await.map_err(err)
+            })?;
+            match g.output {
+                Output::Json => print_json(&s),
+                Output::Table => {
+                    println!(
+                        "{}: Service {} -> {}{}",
+                        s.app,
+                        if s.service_exists {
+                            "exists"
+                        } else {
+                            "missing"
+                        },
+                        s.live.map_or("nothing".into(), |c| c.to_string()),
+                        s.previous.map_or(String::new(), |p| format!(
+                            " (previous {p}, switched {})",
+                            s.switched_at.as_deref().unwrap_or("?")
+                        ))
+                    );
+                    for c in &s.colours {
+                        println!("  {}", serde_json::to_string(c).unwrap_or_default());
+                    }
+                    Ok(())
+                }
+            }
+        }
+        BluegreenCommand::ScaleDown { app, after } => {
+            let out = run(g, |t| async move {
+                bluegreen::scale_down_idle(&t, app, *after)
+                    .await
+                    .map_err(err)
+            })?;
+            let (summary, requests) = match &out {
+                ScaleDownOutcome::ScaledDown { colour, deployment, replicas_before, requests } => {
+                    (format!("{app}: scaled {deployment} ({colour}) from {replicas_before} to 0"), requests.clone())
+                }
+                ScaleDownOutcome::NotYet { colour, remaining_seconds } => {
+                    (format!("{app}: {colour} stays for {remaining_seconds}s more so that rollback is instant"), Vec::new())
+                }
+                ScaleDownOutcome::Nothing { reason } => (format!("{app}: nothing to scale down ({reason})"), Vec::new()),
+            };
+            print(g, &out, &summary, &requests)
+        }
+    }
+}
+
+fn parse_colour(s: &str) -> Result<Colour> {
+    match s {
+        "blue" => Ok(Colour::Blue),
+        "green" => Ok(Colour::Green),
+        other => Err(CliError::failed(format!(
+            "{other:?} is not a colour: use blue or green (or --envoy DIR for a proxy variant)"
+        ))),
+    }
+}
+
+/// `rollout ...`.
+pub fn rollout(g: &Global, a: &RolloutArgs) -> Result<()> {
+    let reporter = StderrReporter::new(g);
+    match &a.command {
+        Some(RolloutCommand::Status { app }) => {
+            let msg = run(g, |t| async move {
+                rollout::rollout_status(&t, app, &wait(g), &reporter)
+                    .await
+                    .map_err(err)
+            })?;
+            println!("{msg}");
+            Ok(())
+        }
+        Some(RolloutCommand::Undo { app, to_revision }) => {
+            let out = run(g, |t| async move {
+                rollout::undo(&t, app, *to_revision).await.map_err(err)
+            })?;
+            print(g, &out, &out.message, &out.requests)
+        }
+        None => {
+            let (Some(app), Some(image)) = (a.app.clone(), a.image.clone()) else {
+                return Err(CliError::failed("rollout needs APP and --image"));
+            };
+            let strategy = match a.strategy {
+                StrategyArg::Recreate => Strategy::Recreate,
+                StrategyArg::Rolling => Strategy::Rolling {
+                    max_surge: int_or_string(&a.max_surge),
+                    max_unavailable: int_or_string(&a.max_unavailable),
+                },
+            };
+            let req = RolloutRequest {
+                app: app.clone(),
+                image,
+                container: a.container.clone(),
+                strategy,
+            };
+            let follow = !a.no_wait && g.dry_run.is_none();
+            let (out, status) = run(g, |t| async move {
+                let out = rollout::rollout(&t, &req).await.map_err(err)?;
+                let status = if follow {
+                    Some(
+                        rollout::rollout_status(&t, &app, &wait(g), &reporter)
+                            .await
+                            .map_err(err)?,
+                    )
+                } else {
+                    None
+                };
+                Ok((out, status))
+            })?;
+            print(g, &out, &out.message, &out.requests)?;
+            if let Some(s) = status {
+                println!("{s}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn int_or_string(v: &str) -> k8s_openapi::apimachinery::pkg::util::intstr::IntOrString {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    v.parse::<i32>()
+        .map_or_else(|_| IntOrString::String(v.to_owned()), IntOrString::Int)
+}
+
+/// `mesh install`.
+pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
+    let MeshCommand::Install {
+        file,
+        plugin_url,
+        sha256,
+        selectors,
+        routes,
+        gateways,
+    } = c;
+    let loaded = source::load_file(file)?;
+    loaded.validate(&file.display().to_string())?;
+    let mut plugin = PluginSettings::new(plugin_url, sha256);
+    plugin.selector = pairs(selectors, "--selector")?;
+    let hosts = pairs(routes, "--route")?;
+    let routes = loaded
+        .wire
+        .services
+        .iter()
+        .map(|s| ServiceRoutes {
+            service: s.name.clone(),
+            host: hosts
+                .get(&s.name)
+                .cloned()
+                .unwrap_or_else(|| s.name.clone()),
+            gateways: gateways.clone(),
+            ..ServiceRoutes::default()
+        })
+        .collect();
+    let spec = MeshSpec {
+        plugin,
+        config: loaded.wire,
+        routes,
+    };
+    let reporter = StderrReporter::new(g);
+    let out = run(g, |t| async move {
+        mesh::mesh_install(&t, &spec, &reporter).await.map_err(err)
+    })?;
+    let summary = format!("installed, in this order: {}", out.applied.join(", "));
+    print(g, &out, &summary, &out.requests)
+}
+
+fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|i| {
+            i.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| CliError::failed(format!("{flag} {i:?} must look like KEY=VALUE")))
+        })
+        .collect()
+}
+
+/// What `status` shows on Kubernetes.
+#[derive(Debug, Serialize)]
+struct MeshStatus {
+    version: u64,
+    observed: ObservedSplit,
+    checks: Vec<(String, Option<srm::Verdict>)>,
+}
+
+/// `status` on Kubernetes: the configured split from the WasmPlugin beside the counts read from
+/// the sidecars (port-forward) or Prometheus.
+pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
+    let reporter = StderrReporter::new(g);
+    let wire = run(g, |t| async move {
+        let plugin = t
+            .api::<veer_k8s::istio::WasmPlugin>()
+            .get(&g.plugin)
+            .await
+            .map_err(|e| {
+                CliError::failed(format!(
+                    "failed to read WasmPlugin {}: {e}; install it with `veerctl mesh install`",
+                    g.plugin
+                ))
+            })?;
+        veer_k8s::plugin_config::read_config(&plugin).map_err(err)
+    })?;
+    let observed = match (&a.prometheus, &a.selector) {
+        (Some(url), _) => observe::from_prometheus(url, &wire, None).map_err(err)?,
+        (None, Some(sel)) => {
+            let w = wire.clone();
+            run(g, |t| async move { veer_k8s::port_forward::observe_sidecars(&t, sel, &w, &reporter).await.map_err(err) })?
+        }
+        (None, None) => {
+            return Err(CliError::failed(
+                "on Kubernetes, status reads the observed split from --prometheus URL or from the sidecars of --selector LABELS",
+            ))
+        }
+    };
+    let mut checks = Vec::new();
+    for s in &observed.services {
+        let configured = wire.services.iter().find(|c| c.name == s.service);
+        let rows: Vec<(String, u64, i64)> = s
+            .variants
+            .iter()
+            .map(|v| {
+                (
+                    v.variant.clone(),
+                    v.requests,
+                    configured
+                        .and_then(|c| c.split.get(&v.variant).copied())
+                        .unwrap_or(0),
+                )
+            })
+            .collect();
+        checks.push((s.service.clone(), srm::test(&rows)));
+    }
+    let status = MeshStatus {
+        version: wire.version.unwrap_or(0),
+        observed,
+        checks,
+    };
+    if g.output == Output::Json {
+        return print_json(&status);
+    }
+    println!(
+        "WasmPlugin {} carries config version {}",
+        g.plugin, status.version
+    );
+    for (s, (_, verdict)) in status.observed.services.iter().zip(&status.checks) {
+        println!("\nservice {} ({} requests)", s.service, s.total);
+        let configured = wire.services.iter().find(|c| c.name == s.service);
+        for v in &s.variants {
+            let bp = configured
+                .and_then(|c| c.split.get(&v.variant).copied())
+                .unwrap_or(0);
+            println!(
+                "  {:<12} configured {:>7}  observed {:>7} ({})",
+                v.variant,
+                edit::bp_to_percent(bp),
+                edit::bp_to_percent(i64::try_from(v.share_bp).unwrap_or(0)),
+                v.requests
+            );
+        }
+        match verdict {
+            None => println!("  split check: not enough traffic yet"),
+            Some(v) if v.mismatch => println!(
+                "  split check: MISMATCH (chi-square p = {:.2e}); note these counts include cohort rules and experiments",
+                v.p_value
+            ),
+            Some(v) => println!("  split check: OK (p = {:.3})", v.p_value),
+        }
+    }
+    Ok(())
+}
