@@ -51,6 +51,21 @@ pub fn bp_to_percent(bp: i64) -> String {
     }
 }
 
+/// A service's default split for people: `v1 80% | v2 20%`, in declaration order.
+pub fn split_summary(s: &WireService) -> String {
+    s.variants
+        .iter()
+        .map(|v| {
+            format!(
+                "{} {}",
+                v.name,
+                bp_to_percent(s.split.get(&v.name).copied().unwrap_or(0))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// The service named `name`.
 pub fn service_mut<'w>(wire: &'w mut WireConfig, name: &str) -> Result<&'w mut WireService> {
     let known: Vec<String> = wire.services.iter().map(|s| s.name.clone()).collect();

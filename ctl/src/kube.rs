@@ -150,20 +150,7 @@ pub fn change(g: &Global, what: &str, edit: impl Fn(&mut WireConfig) -> Result<(
         .config
         .services
         .iter()
-        .map(|s| {
-            let parts: Vec<String> = s
-                .variants
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{} {}",
-                        v.name,
-                        crate::edit::bp_to_percent(s.split.get(&v.name).copied().unwrap_or(0))
-                    )
-                })
-                .collect();
-            (s.name.as_str(), parts.join(" | "))
-        })
+        .map(|s| (s.name.as_str(), crate::edit::split_summary(s)))
         .collect();
     let mut summary = format!(
         "{what}: WasmPlugin {} now carries version {} ({} attempt{})",

@@ -75,3 +75,15 @@ impl fmt::Display for Colour {
 pub fn deployment_name(app: &str, colour: Colour) -> String {
     format!("{app}-{colour}")
 }
+
+/// List parameters selecting the pods (and ReplicaSets) of Deployment `d`, from its
+/// `matchLabels`.
+pub fn pods_of(d: &k8s_openapi::api::apps::v1::Deployment) -> kube::api::ListParams {
+    let labels = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.match_labels.clone())
+        .unwrap_or_default();
+    let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    kube::api::ListParams::default().labels(&selector.join(","))
+}

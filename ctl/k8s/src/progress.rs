@@ -125,13 +125,7 @@ pub async fn wait_rolled_out(
 /// Identical reasons of several pods are reported once with the pods named. Best effort: a read
 /// that fails here never hides the error being explained.
 pub async fn diagnose(target: &Target, d: &Deployment) -> String {
-    let labels = d
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.match_labels.clone())
-        .unwrap_or_default();
-    let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let lp = ListParams::default().labels(&selector.join(","));
+    let lp = crate::labels::pods_of(d);
     let pods = match target.api::<Pod>().list(&lp).await {
         Ok(list) => list.items,
         Err(e) => return format!("(could not list its pods: {e})"),

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::ListParams;
 use kube::ResourceExt;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -241,13 +240,7 @@ fn revision_of(annotations: &BTreeMap<String, String>) -> Option<i64> {
 
 /// The Deployment's ReplicaSets by revision: those its selector matches and it owns.
 async fn history(target: &Target, dep: &Deployment) -> Result<BTreeMap<i64, ReplicaSet>> {
-    let labels = dep
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.match_labels.clone())
-        .unwrap_or_default();
-    let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let lp = ListParams::default().labels(&selector.join(","));
+    let lp = crate::labels::pods_of(dep);
     let list = target
         .api::<ReplicaSet>()
         .list(&lp)

@@ -13,7 +13,6 @@ use serde_json::json;
 
 use crate::change::Applied;
 use crate::cli::{Global, Output};
-use crate::edit::bp_to_percent;
 use crate::error::{CliError, Result};
 
 /// Prints what a change did: the service's new split, the version, where it is verified.
@@ -28,20 +27,7 @@ pub fn print_applied(
         .services
         .iter()
         .filter(|s| service.is_none_or(|n| n == s.name))
-        .map(|s| {
-            let parts: Vec<String> = s
-                .variants
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{} {}",
-                        v.name,
-                        bp_to_percent(s.split.get(&v.name).copied().unwrap_or(0))
-                    )
-                })
-                .collect();
-            (s.name.clone(), parts.join(" | "))
-        })
+        .map(|s| (s.name.clone(), crate::edit::split_summary(s)))
         .collect();
     match g.output {
         Output::Json => {
