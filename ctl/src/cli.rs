@@ -56,7 +56,7 @@ pub struct Global {
     pub namespace: Option<String>,
     /// Kubernetes: print the requests a change would send instead of sending them (`client`),
     /// or send them with dryRun=All (`server`).
-    #[arg(long, global = true, value_enum, num_args = 0..=1, default_missing_value = "client", value_name = "MODE")]
+    #[arg(long, global = true, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "MODE")]
     pub dry_run: Option<DryRunMode>,
     /// Kubernetes: the WasmPlugin that carries the routing config.
     #[arg(long, global = true, default_value = "veer", value_name = "NAME")]

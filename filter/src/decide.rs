@@ -206,7 +206,7 @@ fn resolve_key<'c, 'r>(
             KeySource::Cookie(c) => req.cookie(c).map(Cow::Borrowed),
             KeySource::Query(q) => req.query(q).map(|v| match v {
                 Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-                Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+                Cow::Owned(s) => Cow::Owned(s.clone().into_bytes()),
             }),
         };
         if let Some(v) = value.filter(|v| !v.is_empty()) {

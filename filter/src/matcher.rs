@@ -64,10 +64,7 @@ impl Match {
         match self {
             Match::Header(name, test) => test.check(req.header(name.as_str())),
             Match::Cookie(name, test) => test.check(req.cookie(name)),
-            Match::Query(name, test) => {
-                let value = req.query(name);
-                test.check(value.as_deref().map(str::as_bytes))
-            }
+            Match::Query(name, test) => test.check(req.query(name).map(|v| v.as_bytes())),
             Match::PathPrefix(prefix) => req.path().starts_with(prefix.as_bytes()),
             Match::All(ms) => ms.iter().all(|m| m.matches(req)),
             Match::Any(ms) => ms.iter().any(|m| m.matches(req)),

@@ -2,22 +2,31 @@
 //! cookies and query parameters, all as bytes.
 //!
 //! Request data is hostile: values may be huge, empty or not UTF-8, and cookies may number in the
-//! hundreds. Nothing here allocates for a lookup except query-string percent-decoding, and
-//! nothing can panic.
+//! hundreds. Cookies and the query string are parsed at most once per request, on first use, so
+//! ten matchers on cookies cost one scan of the `cookie` header, not ten. Nothing here can panic.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// A request's headers as the proxy hands them over: lowercase names, raw values, in order.
 /// Pseudo-headers `:authority` and `:path` carry host and path.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RequestView<'a> {
     headers: &'a [(String, Vec<u8>)],
+    /// Every cookie of every `cookie` header, in order.
+    cookies: OnceCell<Vec<(&'a [u8], &'a [u8])>>,
+    /// Every query parameter, percent-decoded, in order.
+    query: OnceCell<Vec<(Cow<'a, str>, Cow<'a, str>)>>,
 }
 
 impl<'a> RequestView<'a> {
     /// Wraps header pairs. Names must already be lowercase (Envoy's are).
     pub fn new(headers: &'a [(String, Vec<u8>)]) -> Self {
-        RequestView { headers }
+        RequestView {
+            headers,
+            cookies: OnceCell::new(),
+            query: OnceCell::new(),
+        }
     }
 
     /// The first value of header `name` (lowercase).
@@ -48,20 +57,31 @@ impl<'a> RequestView<'a> {
 
     /// The value of cookie `name`, from any `cookie` header (HTTP/2 may send several).
     pub fn cookie(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers
+        let cookies = self.cookies.get_or_init(|| {
+            self.headers
+                .iter()
+                .filter(|(n, _)| n == "cookie")
+                .flat_map(|(_, v)| v.split(|&b| b == b';').filter_map(cookie_pair))
+                .collect()
+        });
+        cookies
             .iter()
-            .filter(|(n, _)| n == "cookie")
-            .find_map(|(_, v)| find_cookie(v, name.as_bytes()))
+            .find(|(k, _)| *k == name.as_bytes())
+            .map(|(_, v)| *v)
     }
 
     /// The first value of query parameter `name`, percent-decoded.
-    pub fn query(&self, name: &str) -> Option<Cow<'a, str>> {
-        let full = self.header(":path")?;
-        let q = full.iter().position(|&b| b == b'?')?;
-        let query = full.get(q + 1..)?;
-        form_urlencoded::parse(query)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+    pub fn query(&self, name: &str) -> Option<&Cow<'a, str>> {
+        let params = self.query.get_or_init(|| {
+            let full = self.header(":path").unwrap_or(b"");
+            let query = full
+                .iter()
+                .position(|&b| b == b'?')
+                .and_then(|q| full.get(q + 1..))
+                .unwrap_or(b"");
+            form_urlencoded::parse(query).collect()
+        });
+        params.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
 
@@ -79,14 +99,11 @@ fn strip_port(authority: &[u8]) -> &[u8] {
     }
 }
 
-/// Finds `name` in one `cookie` header value (`a=1; b=2`).
-fn find_cookie<'v>(header: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
-    header.split(|&b| b == b';').find_map(|pair| {
-        let pair = trim(pair);
-        let eq = pair.iter().position(|&b| b == b'=')?;
-        let (k, v) = (pair.get(..eq)?, pair.get(eq + 1..)?);
-        (trim(k) == name).then(|| unquote(trim(v)))
-    })
+/// One `name=value` pair of a `cookie` header, trimmed and unquoted; `None` without `=`.
+fn cookie_pair(pair: &[u8]) -> Option<(&[u8], &[u8])> {
+    let pair = trim(pair);
+    let eq = pair.iter().position(|&b| b == b'=')?;
+    Some((trim(pair.get(..eq)?), unquote(trim(pair.get(eq + 1..)?))))
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -152,8 +169,8 @@ mod tests {
         let h = req(&[(":path", b"/shop/cart?uid=a%20b&x=1&uid=second")]);
         let r = RequestView::new(&h);
         assert_eq!(r.path(), b"/shop/cart");
-        assert_eq!(r.query("uid").as_deref(), Some("a b"));
-        assert_eq!(r.query("x").as_deref(), Some("1"));
+        assert_eq!(r.query("uid").map(|v| v.as_ref()), Some("a b"));
+        assert_eq!(r.query("x").map(|v| v.as_ref()), Some("1"));
         assert_eq!(r.query("nope"), None);
     }
 

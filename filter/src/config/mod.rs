@@ -75,7 +75,10 @@ pub fn wire_from_json(text: &str) -> Result<WireConfig, Problems> {
     // serde would also read a struct from an array (`[5]` as version 5); a config is an object.
     if !text.trim_start().starts_with('{') {
         let message = "the config must be a JSON object ({\"services\": [...]})".to_owned();
-        return Err(Problems(vec![Problem { path: "$".to_owned(), message }]));
+        return Err(Problems(vec![Problem {
+            path: "$".to_owned(),
+            message,
+        }]));
     }
     parse_json(text)
 }
@@ -86,14 +89,21 @@ fn parse_json(text: &str) -> Result<WireConfig, Problems> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { "$".to_owned() } else { path };
-        Problems(vec![Problem { path, message: e.inner().to_string() }])
+        Problems(vec![Problem {
+            path,
+            message: e.inner().to_string(),
+        }])
     })
 }
 
 #[cfg(not(feature = "field-paths"))]
 fn parse_json(text: &str) -> Result<WireConfig, Problems> {
-    serde_json::from_str(text)
-        .map_err(|e| Problems(vec![Problem { path: "$".to_owned(), message: e.to_string() }]))
+    serde_json::from_str(text).map_err(|e| {
+        Problems(vec![Problem {
+            path: "$".to_owned(),
+            message: e.to_string(),
+        }])
+    })
 }
 
 /// Names of the headers Veer writes.

@@ -48,14 +48,19 @@ impl HttpContext for Request {
             return Action::Continue;
         };
         let (config, metrics) = (&shared.config, &shared.metrics);
-        let headers = self.get_http_request_headers_bytes();
+        let mut headers = self.get_http_request_headers_bytes();
 
-        // A client must never choose its own cluster, variant or assignment.
-        for owned in config.owned_request_headers() {
-            if headers.iter().any(|(n, _)| n == owned) {
-                self.set_http_request_header(owned, None);
-                metrics.globals.spoofed.inc();
+        // A client must never choose its own cluster, variant or assignment: client-sent copies
+        // go, from Envoy's request and from what the engine sees.
+        let owned = |name: &str| config.owned_request_headers().any(|o| o == name);
+        if headers.iter().any(|(n, _)| owned(n)) {
+            for name in config.owned_request_headers() {
+                if headers.iter().any(|(n, _)| n == name) {
+                    self.set_http_request_header(name, None);
+                    metrics.globals.spoofed.inc();
+                }
             }
+            headers.retain(|(n, _)| !owned(n));
         }
 
         let now = self.get_current_time();
@@ -83,17 +88,13 @@ impl HttpContext for Request {
                 self.set_http_request_header(policy.header.as_str(), None);
             }
         }
-        self.set_http_request_header(
-            config.headers.cluster.as_str(),
-            Some(d.variant.cluster.as_str()),
-        );
-        self.set_http_request_header(
-            config.headers.variant.as_str(),
-            Some(d.variant.name.as_str()),
-        );
+        // Spoofed copies were removed above, so these headers are absent: `add` spares Envoy
+        // the replace's lookup in its header map.
+        self.add_http_request_header(config.headers.cluster.as_str(), d.variant.cluster.as_str());
+        self.add_http_request_header(config.headers.variant.as_str(), d.variant.name.as_str());
         let assignment = d.assignment().map(|(id, arm)| format!("{id}={arm}"));
         if let Some(a) = &assignment {
-            self.set_http_request_header(config.headers.experiment.as_str(), Some(a));
+            self.add_http_request_header(config.headers.experiment.as_str(), a);
         }
 
         let variant_metrics = metrics.variant(d.service_index, d.variant_index);
