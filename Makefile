@@ -98,3 +98,13 @@ clean:
 demo: envoy wasm
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	deploy/demo/demo.sh
+
+# Benchmarks (issue 5): native vs no-op wasm vs Veer, propagation, decision time, size, memory.
+# Takes about 10 minutes; writes bench/RESULTS.md. Nothing in `make test` is timed.
+bench: envoy wasm
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v wasm-opt >/dev/null || apt-get install -y -qq binaryen || true
+	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
+	$(CARGO) build --release -p veer-bench-noop --target $(WASM_TARGET)
+	$(CARGO) build --release -p veer-ctl -p veer-e2e --bins
+	bench/run

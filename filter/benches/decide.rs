@@ -99,11 +99,20 @@ mod native {
         let realistic = config(REALISTIC, "realistic");
         let minimal = config(MINIMAL, "minimal");
         let passthrough = config(PASSTHROUGH, "passthrough");
-        let users: Vec<Headers> = (0..USERS).map(|u| request(u, &[])).collect();
+        // The mix bench/wrk.lua sends: one request in 20 matches a cohort rule (x-beta), one in
+        // 25 is in the segmented experiment's segment (x-country: de), the rest carry no hint.
+        let users: Vec<Headers> = (0..USERS)
+            .map(|u| match u {
+                u if u % 20 == 0 => request(u, &[("x-beta", "1")]),
+                u if u % 25 == 0 => request(u, &[("x-country", "de")]),
+                u => request(u, &[]),
+            })
+            .collect();
+        let plain: Vec<Headers> = (0..USERS).map(|u| request(u, &[])).collect();
 
         let mut g = c.benchmark_group("decide");
-        // What the Envoy benchmark sends: the main service, rules and experiments evaluated,
-        // ~90 % of users fall through to the default split, ~10 % enrolled in an experiment.
+        // What the Envoy benchmark sends: the main service, rules and experiments evaluated;
+        // most requests fall through them to the default split.
         bench_decide(&mut g, "realistic", &realistic, &users);
         // A request caught by the first rule (cookie `staff=1`): the cheapest path in that config.
         let staff: Vec<Headers> = (0..USERS)
@@ -128,9 +137,9 @@ mod native {
             .collect();
         bench_decide(&mut g, "realistic_signed_override", &realistic, &overridden);
         // One service, no rules, no experiments: the split alone.
-        bench_decide(&mut g, "minimal", &minimal, &users);
+        bench_decide(&mut g, "minimal", &minimal, &plain);
         // No service matches the host: the request passes through.
-        bench_decide(&mut g, "passthrough", &passthrough, &users);
+        bench_decide(&mut g, "passthrough", &passthrough, &plain);
 
         g.finish();
 
