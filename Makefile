@@ -106,5 +106,5 @@ bench: envoy wasm
 	@command -v wasm-opt >/dev/null || apt-get install -y -qq binaryen || true
 	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
 	$(CARGO) build --release -p veer-bench-noop --target $(WASM_TARGET)
-	$(CARGO) build --release -p veer-ctl -p veer-e2e --bins
-	bench/run
+	$(CARGO) build --profile tools -p veer-ctl -p veer-e2e --bins
+	BENCH_VEERCTL=target/tools/veerctl BENCH_APP=target/tools/veer-demo-app bench/run
