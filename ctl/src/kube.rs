@@ -31,6 +31,10 @@ where
 }
 
 async fn target(g: &Global) -> Result<Target> {
+    // With more than one rustls crypto backend in the build (feature unification across the
+    // workspace can bring in aws-lc-rs next to ring), rustls refuses to guess: choose ring, the
+    // one kube is built with. An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let options = kube::config::KubeConfigOptions {
         context: g.context.clone(),
         ..Default::default()
