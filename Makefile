@@ -100,11 +100,12 @@ demo: envoy wasm
 	deploy/demo/demo.sh
 
 # Benchmarks (issue 5): native vs no-op wasm vs Veer, propagation, decision time, size, memory.
-# Takes about 10 minutes; writes bench/RESULTS.md. Nothing in `make test` is timed.
+# About 8-9 minutes; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke test (bench/RESULTS.quick.md).
+# Nothing in `make test` is timed.
 bench: envoy wasm
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	@command -v wasm-opt >/dev/null || apt-get install -y -qq binaryen || true
+	@command -v wrk >/dev/null && command -v wasm-opt >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq wrk binaryen; }
 	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
 	$(CARGO) build --release -p veer-bench-noop --target $(WASM_TARGET)
 	$(CARGO) build --profile tools -p veer-ctl -p veer-e2e --bins
-	BENCH_VEERCTL=target/tools/veerctl BENCH_APP=target/tools/veer-demo-app bench/run
+	CARGO=$(CARGO) BENCH_VEERCTL=target/tools/veerctl BENCH_APP=target/tools/veer-demo-app bench/run

@@ -39,7 +39,7 @@ pub struct Global {
     )]
     pub admins: Vec<String>,
     /// How long to wait for a change to go live on every proxy.
-    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
     pub timeout: Duration,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]

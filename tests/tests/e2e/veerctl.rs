@@ -19,15 +19,18 @@ const USERS: usize = 2000;
 
 /// Runs veerctl in-process against `envoy`.
 fn veerctl(envoy: &Envoy, args: &[&str]) -> Result<(), CliError> {
-    let dir = envoy.ecds_dir();
-    let admin = envoy.admin_url();
+    veerctl_with(&envoy.ecds_dir(), &envoy.admin_url(), args)
+}
+
+/// Runs veerctl in-process with an ECDS directory and admin URLs (comma-separated).
+fn veerctl_with(dir: &std::path::Path, admins: &str, args: &[&str]) -> Result<(), CliError> {
     let mut argv = vec![
         "veerctl",
         "-q",
         "--envoy",
         dir.to_str().unwrap(),
         "--admin",
-        &admin,
+        admins,
         "--timeout",
         "20s",
     ];
@@ -191,18 +194,7 @@ fn status_flags_a_proxy_still_running_an_old_config() {
     .unwrap();
     let admins = format!("{},{}", rig.envoy.admin_url(), stale.admin_url());
     let dir = rig.envoy.ecds_dir();
-    let run = |args: &[&str]| {
-        let mut argv = vec![
-            "veerctl",
-            "-q",
-            "--envoy",
-            dir.to_str().unwrap(),
-            "--admin",
-            &admins,
-        ];
-        argv.extend_from_slice(args);
-        veer_ctl::run(&Cli::try_parse_from(argv).unwrap())
-    };
+    let run = |args: &[&str]| veerctl_with(&dir, &admins, args);
     // Only the first proxy picks up 50/50; apply fails loudly and names the stale proxy.
     let err = run(&["--timeout", "2s", "canary", "set-weight", "web", "v2", "50"]).unwrap_err();
     assert_eq!(err.exit_code(), 4);
