@@ -62,6 +62,13 @@ impl HttpContext for Request {
             }
             headers.retain(|(n, _)| !owned(n));
         }
+        // The override is a credential for Veer, not for the app: never forwarded, whatever the
+        // request's service (the engine still reads it from `headers`).
+        if let Some(policy) = &config.override_policy {
+            if headers.iter().any(|(n, _)| n == policy.header.as_str()) {
+                self.set_http_request_header(policy.header.as_str(), None);
+            }
+        }
 
         let now = self.get_current_time();
         let now_unix = now
@@ -82,12 +89,6 @@ impl HttpContext for Request {
             return Action::Continue;
         };
 
-        if let Some(policy) = &config.override_policy {
-            // The override is a credential for Veer, not for the app: do not forward it.
-            if req.header(policy.header.as_str()).is_some() {
-                self.set_http_request_header(policy.header.as_str(), None);
-            }
-        }
         // Spoofed copies were removed above, so these headers are absent: `add` spares Envoy
         // the replace's lookup in its header map.
         self.add_http_request_header(config.headers.cluster.as_str(), d.variant.cluster.as_str());

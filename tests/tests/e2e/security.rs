@@ -63,6 +63,7 @@ fn spoofed_routing_and_assignment_headers_change_nothing() {
 fn a_forced_variant_needs_a_valid_signature() {
     let mut config = web_config(1, &[("v1", 10000)]);
     config["override"] = json!({ "enabled": true, "keys": [KEY] });
+    config["services"][0]["hosts"] = json!(["127.0.0.1"]);
     let rig = Rig::start(&config);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -96,6 +97,18 @@ fn a_forced_variant_needs_a_valid_signature() {
             "{label}: the override credential reached the app"
         );
     }
+    // A request for no service does not leak the credential to the app either.
+    let other = rig
+        .client
+        .get(
+            "/",
+            &[
+                ("host", b"elsewhere.test"),
+                ("x-veer-override", valid.as_bytes()),
+            ],
+        )
+        .unwrap();
+    assert_eq!(other.seen("x-veer-override"), None);
     let stats = rig.envoy.stats().unwrap();
     assert_eq!(stats.veer("override.accepted"), 1);
     assert_eq!(stats.veer("override.rejected"), 4);
