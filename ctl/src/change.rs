@@ -131,13 +131,21 @@ pub fn change(
     );
     let snaps = verify::wait_live(&admin, &before, version, g.timeout, &progress)?;
     drop(progress);
-    // Counters from here on are what `status` calls "since the last change".
-    let mut baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
+    // Counters from here on are what `status` calls "since the last change". Under the lock, and
+    // never replacing a baseline taken at a later version by a concurrent change.
     let verified = snaps.iter().map(|s| s.url.clone()).collect();
+    let lock = store.lock(LOCK_WAIT)?;
+    let mut baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     for s in snaps {
-        baselines.insert(s.url.clone(), s);
+        if baselines
+            .get(&s.url)
+            .is_none_or(|old| old.version() <= s.version())
+        {
+            baselines.insert(s.url.clone(), s);
+        }
     }
     store.write_state("baseline.json", &baselines)?;
+    drop(lock);
     Ok(Applied {
         version,
         verified,

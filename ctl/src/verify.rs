@@ -23,7 +23,11 @@ pub fn before(admin: &Admin, admins: &[String]) -> Result<Before> {
     Ok(Before { rejected })
 }
 
-/// Waits until every admin reports `version`; returns their final snapshots.
+/// Waits until every admin reports `version` or a later one; returns their final snapshots.
+///
+/// A later version counts: changes are written under the store's lock, each one on top of the
+/// live config, so a later version contains this change (and Envoy may skip straight to it when
+/// two writes land within one file-watch event).
 pub fn wait_live(
     admin: &Admin,
     before: &Before,
@@ -38,7 +42,7 @@ pub fn wait_live(
         let mut problems = Vec::new();
         for (url, rejected_before) in &before.rejected {
             match admin.snapshot(url) {
-                Ok(s) if s.version() == version && s.ecds_version == Some(version) => snaps.push(s),
+                Ok(s) if s.version() >= version && s.ecds_version >= Some(version) => snaps.push(s),
                 Ok(s) if s.rejected() > *rejected_before => {
                     return Err(CliError::NotVerified(format!(
                         "{url} rejected version {version} and still runs version {}; see that Envoy's log for the filter's reasons",
@@ -50,7 +54,7 @@ pub fn wait_live(
             }
         }
         progress.set(&format!(
-            "{}/{total} proxies run version {version}",
+            "{}/{total} proxies run version {version} or later",
             snaps.len()
         ));
         if problems.is_empty() {

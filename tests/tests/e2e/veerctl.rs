@@ -182,6 +182,27 @@ fn two_concurrent_set_weight_calls_are_both_applied() {
     assert_split(&rig, "both", &[("v1", 7000), ("v2", 2000), ("v3", 1000)]);
 }
 
+/// Envoy may skip a version when two writes land within one file-watch event; the change that
+/// wrote the skipped version is live all the same, because the later one was built on it.
+#[test]
+fn verification_counts_a_later_version_as_live_and_reports_a_missing_one() {
+    use std::time::Duration;
+    use veer_ctl::{admin::Admin, report::Progress, verify};
+
+    let rig = Rig::start(&web_config(5, &[("v1", 10000)]));
+    let admins = [rig.envoy.admin_url()];
+    let admin = Admin::default();
+    let before = verify::before(&admin, &admins).unwrap();
+    let quiet = Progress::start("", true);
+    let snaps = verify::wait_live(&admin, &before, 4, Duration::from_secs(5), &quiet).unwrap();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].version(), 5);
+    let err =
+        verify::wait_live(&admin, &before, 6, Duration::from_millis(300), &quiet).unwrap_err();
+    assert_eq!(err.exit_code(), 4);
+    assert!(err.to_string().contains("runs version 5"), "{err}");
+}
+
 #[test]
 fn status_flags_a_proxy_still_running_an_old_config() {
     let rig = Rig::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
