@@ -106,6 +106,6 @@ bench: envoy wasm
 	@command -v wrk >/dev/null && command -v wasm-opt >/dev/null || \
 	  { apt-get update -qq && apt-get install -y -qq wrk binaryen; }
 	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
-	$(CARGO) build --release -p veer-bench-noop --target $(WASM_TARGET)
+	$(CARGO) build --release -p veer-bench-noop -p veer-bench-minimal --target $(WASM_TARGET)
 	$(CARGO) build --profile tools -p veer-ctl -p veer-e2e --bins
 	CARGO=$(CARGO) BENCH_VEERCTL=target/tools/veerctl BENCH_APP=target/tools/veer-demo-app bench/run

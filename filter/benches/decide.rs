@@ -1,5 +1,6 @@
 //! The engine's decision time, natively, for the configs `make bench` runs in Envoy
-//! (`bench/configs/*.json`): what `decide` costs before the wasm runtime and the hostcalls.
+//! (`bench/configs/*.json`): what reading the serialised headers and `decide` cost before the
+//! wasm runtime and the hostcalls.
 //!
 //! `bench/run` reads criterion's estimates (`target/criterion/decide/<name>/new/estimates.json`)
 //! into `bench/RESULTS.md`. Run alone with `cargo bench -p veer-filter --bench decide`.
@@ -11,7 +12,7 @@ mod native {
 
     use criterion::measurement::WallTime;
     use criterion::{BatchSize, BenchmarkGroup, Criterion};
-    use veer_filter::{decide, signing, Config, Inputs, RequestView};
+    use veer_filter::{decide, header_map, signing, Config, Inputs, RequestView};
 
     const REALISTIC: &str = include_str!("../../bench/configs/realistic.json");
     const MINIMAL: &str = include_str!("../../bench/configs/minimal.json");
@@ -71,12 +72,15 @@ mod native {
         config: &Config,
         requests: &[Headers],
     ) {
+        // Serialised as Envoy hands them to the filter; each iteration reads them in place, as
+        // the filter does.
+        let maps: Vec<Vec<u8>> = requests.iter().map(|h| header_map::serialise(h)).collect();
         let mut i = 0usize;
         g.bench_function(name, |b| {
             b.iter(|| {
-                i = (i + 1) % requests.len();
-                let headers = black_box(&requests[i]);
-                let req = RequestView::new(headers);
+                i = (i + 1) % maps.len();
+                let map = black_box(&maps[i]);
+                let req = RequestView::from_pairs(header_map::parse(map));
                 let d = decide(
                     black_box(config),
                     &req,

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod decide;
 pub mod hash;
+pub mod header_map;
 pub mod matcher;
 pub mod request;
 pub mod signing;

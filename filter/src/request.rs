@@ -8,11 +8,17 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+/// One header: lowercase name, raw value.
+pub type Header<'a> = (&'a [u8], &'a [u8]);
+
 /// A request's headers as the proxy hands them over: lowercase names, raw values, in order.
 /// Pseudo-headers `:authority` and `:path` carry host and path.
+///
+/// The view borrows: in Envoy the pairs point into the one buffer the host serialised the
+/// header map into ([`crate::header_map`]), so no header is copied.
 #[derive(Debug, Clone)]
 pub struct RequestView<'a> {
-    headers: &'a [(String, Vec<u8>)],
+    headers: Vec<Header<'a>>,
     /// Every cookie of every `cookie` header, in order.
     cookies: OnceCell<Vec<(&'a [u8], &'a [u8])>>,
     /// Every query parameter, percent-decoded, in order.
@@ -20,8 +26,23 @@ pub struct RequestView<'a> {
 }
 
 impl<'a> RequestView<'a> {
-    /// Wraps header pairs. Names must already be lowercase (Envoy's are).
-    pub fn new(headers: &'a [(String, Vec<u8>)]) -> Self {
+    /// Wraps header pairs borrowed from anything that holds names and values as bytes
+    /// (`(String, Vec<u8>)`, `(&str, &[u8])`, ...). Names must already be lowercase (Envoy's are).
+    pub fn new<N, V>(headers: impl IntoIterator<Item = &'a (N, V)>) -> Self
+    where
+        N: AsRef<[u8]> + 'a,
+        V: AsRef<[u8]> + 'a,
+    {
+        Self::from_pairs(
+            headers
+                .into_iter()
+                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+                .collect(),
+        )
+    }
+
+    /// Wraps pairs already borrowed as bytes.
+    pub fn from_pairs(headers: Vec<Header<'a>>) -> Self {
         RequestView {
             headers,
             cookies: OnceCell::new(),
@@ -33,8 +54,21 @@ impl<'a> RequestView<'a> {
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         self.headers
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+            .find(|(n, _)| *n == name.as_bytes())
+            .map(|(_, v)| *v)
+    }
+
+    /// Whether header `name` (lowercase) is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+
+    /// Drops every header `drop` names, so the engine never sees them.
+    pub fn without(mut self, drop: impl Fn(&[u8]) -> bool) -> Self {
+        self.headers.retain(|(n, _)| !drop(n));
+        self.cookies = OnceCell::new();
+        self.query = OnceCell::new();
+        self
     }
 
     /// The host without port, from `:authority` (or `host` for HTTP/1 hosts that lack it).
@@ -60,7 +94,7 @@ impl<'a> RequestView<'a> {
         let cookies = self.cookies.get_or_init(|| {
             self.headers
                 .iter()
-                .filter(|(n, _)| n == "cookie")
+                .filter(|(n, _)| *n == b"cookie")
                 .flat_map(|(_, v)| v.split(|&b| b == b';').filter_map(cookie_pair))
                 .collect()
         });

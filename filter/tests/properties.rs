@@ -298,3 +298,22 @@ proptest! {
         prop_assert!(!d.to_string().is_empty());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Whatever bytes the host hands over as a header map, parsing never panics; a map the host
+    /// serialised comes back pair for pair, raw bytes included.
+    #[test]
+    fn header_maps_parse_without_panic_and_round_trip(
+        junk in prop::collection::vec(any::<u8>(), 0..256),
+        pairs in prop::collection::vec((header_name(), header_value()), 0..24),
+    ) {
+        let _ = veer_filter::header_map::parse(&junk);
+        let buf = veer_filter::header_map::serialise(&pairs);
+        let parsed = veer_filter::header_map::parse(&buf);
+        let expected: Vec<(&[u8], &[u8])> =
+            pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())).collect();
+        prop_assert_eq!(parsed, expected);
+    }
+}

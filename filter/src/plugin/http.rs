@@ -6,19 +6,20 @@ use std::time::SystemTime;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
-use super::Shared;
+use super::{host, Shared};
 use crate::decide::{decide, DecidedBy, Inputs, KeyOrigin};
+use crate::header_map;
 use crate::request::RequestView;
 
-/// What the response phase needs from the request phase.
+/// What the response phase needs from the request phase: indices into the shared config,
+/// nothing copied.
 struct Routed {
     service: usize,
     variant: usize,
+    /// Host clock at the request's headers, for the latency histogram.
     started: SystemTime,
     /// `id=arm`, sent back to the client.
     assignment: Option<String>,
-    /// Sent to the client when the config exposes it.
-    variant_name: Option<String>,
     /// `set-cookie` value for a minted id.
     set_cookie: Option<String>,
 }
@@ -48,35 +49,35 @@ impl HttpContext for Request {
             return Action::Continue;
         };
         let (config, metrics) = (&shared.config, &shared.metrics);
-        let mut headers = self.get_http_request_headers_bytes();
+        let raw = host::request_header_map();
+        let mut req = RequestView::from_pairs(header_map::parse(&raw));
 
         // A client must never choose its own cluster, variant or assignment: client-sent copies
         // go, from Envoy's request and from what the engine sees.
-        let owned = |name: &str| config.owned_request_headers().any(|o| o == name);
-        if headers.iter().any(|(n, _)| owned(n)) {
+        if config.owned_request_headers().any(|o| req.has(o)) {
             for name in config.owned_request_headers() {
-                if headers.iter().any(|(n, _)| n == name) {
+                if req.has(name) {
                     self.set_http_request_header(name, None);
                     metrics.globals.spoofed.inc();
                 }
             }
-            headers.retain(|(n, _)| !owned(n));
+            req = req.without(|n| config.owned_request_headers().any(|o| o.as_bytes() == n));
         }
         // The override is a credential for Veer, not for the app: never forwarded, whatever the
-        // request's service (the engine still reads it from `headers`).
+        // request's service (the engine still reads it). Only it needs the clock: its expiry.
+        let mut now_unix = 0;
         if let Some(policy) = &config.override_policy {
-            if headers.iter().any(|(n, _)| n == policy.header.as_str()) {
+            if req.has(policy.header.as_str()) {
                 self.set_http_request_header(policy.header.as_str(), None);
+                now_unix = self
+                    .get_current_time()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
             }
         }
 
-        let now = self.get_current_time();
-        let now_unix = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let rng = &mut self.rng;
         let mut random = || rng.u64(..);
-        let req = RequestView::new(&headers);
         let Some(d) = decide(
             config,
             &req,
@@ -90,7 +91,8 @@ impl HttpContext for Request {
         };
 
         // Spoofed copies were removed above, so these headers are absent: `add` spares Envoy
-        // the replace's lookup in its header map.
+        // the replace's lookup in its header map. Envoy selects the route again after these
+        // writes, which is how the route's `cluster_header` sees the decision.
         self.add_http_request_header(config.headers.cluster.as_str(), d.variant.cluster.as_str());
         self.add_http_request_header(config.headers.variant.as_str(), d.variant.name.as_str());
         let assignment = d.assignment().map(|(id, arm)| format!("{id}={arm}"));
@@ -126,12 +128,8 @@ impl HttpContext for Request {
         self.routed = Some(Routed {
             service: d.service_index,
             variant: d.variant_index,
-            started: now,
+            started: self.get_current_time(),
             assignment,
-            variant_name: config
-                .headers
-                .expose_variant_to_client
-                .then(|| d.variant.name.to_string()),
             set_cookie,
         });
         Action::Continue
@@ -145,8 +143,15 @@ impl HttpContext for Request {
         if let Some(a) = &routed.assignment {
             self.set_http_response_header(headers.experiment.as_str(), Some(a));
         }
-        if let Some(v) = &routed.variant_name {
-            self.set_http_response_header(headers.variant.as_str(), Some(v));
+        if headers.expose_variant_to_client {
+            if let Some(v) = shared
+                .config
+                .services
+                .get(routed.service)
+                .and_then(|s| s.variant(routed.variant))
+            {
+                self.set_http_response_header(headers.variant.as_str(), Some(v.name.as_str()));
+            }
         }
         if let Some(c) = &routed.set_cookie {
             self.add_http_response_header("set-cookie", c);

@@ -4,6 +4,7 @@
 //! metric ids, with every request through an `Rc` (no per-request copy). Hooks read what the
 //! engine needs in one hostcall, call [`crate::decide`], and write the result back.
 
+mod host;
 mod http;
 mod metrics;
 
