@@ -14,7 +14,7 @@ REQUESTS=${VEER_DEMO_REQUESTS:-1000}
 VEERCTL=${VEERCTL:-target/debug/veerctl}
 APP=${VEER_DEMO_APP:-target/debug/veer-demo-app}
 ENVOY=${VEER_ENVOY:-.venv/bin/envoy}
-WASM=$PWD/target/wasm32-wasip1/release/veer_filter.wasm
+WASM=$PWD/target/veer.wasm
 for f in "$VEERCTL" "$APP" "$ENVOY" "$WASM"; do
   [[ -x $f || -f $f ]] || { echo "missing $f: run 'make demo' (it builds everything)" >&2; exit 1; }
 done

@@ -11,7 +11,7 @@ pub fn workspace() -> PathBuf {
 pub fn wasm() -> PathBuf {
     let path = std::env::var_os("VEER_WASM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/wasm32-wasip1/release/veer_filter.wasm"));
+        .unwrap_or_else(|| workspace().join("target/veer.wasm"));
     assert!(
         path.exists(),
         "{} is missing: build it with `make wasm` (or set VEER_WASM)",

@@ -250,7 +250,7 @@ pub fn check_sha256(sha: &str) -> Result<()> {
     } else {
         Err(Error::Invalid {
             what: format!("sha256 {sha:?}"),
-            reason: "give the 64 lowercase hex digits of the module's SHA-256 (`sha256sum veer_filter.wasm`) \
+            reason: "give the 64 lowercase hex digits of the module's SHA-256 (`sha256sum target/veer.wasm`) \
                      or of the OCI image digest"
                 .into(),
         })
