@@ -158,10 +158,13 @@ impl HttpContext for Request {
             shared.metrics.globals.cookie_assigned.inc();
         }
         if let Some(m) = shared.metrics.variant(routed.service, routed.variant) {
+            // The class is the first digit; bytes, because the SDK's string getter panics on a
+            // value that is not UTF-8.
             let class = self
-                .get_http_response_header(":status")
-                .and_then(|s| s.parse::<u16>().ok())
-                .map_or(5, |s| usize::from(s / 100).clamp(1, 5));
+                .get_http_response_header_bytes(":status")
+                .and_then(|s| s.first().copied())
+                .filter(u8::is_ascii_digit)
+                .map_or(5, |d| usize::from(d - b'0').clamp(1, 5));
             if let Some(counter) = m.status.get(class - 1) {
                 counter.inc();
             }
