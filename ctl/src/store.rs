@@ -144,6 +144,21 @@ impl Store {
         let version = wire.version.unwrap_or(0);
         let config_json = serde_json::to_string(wire)
             .map_err(|e| CliError::failed(format!("failed to encode config: {e}")))?;
+        // veerctl validated `wire` through serde; the filter reads the text with its own decoder.
+        // Both must see the same config, or nothing is written.
+        match veer_filter::config::json::decode(&config_json) {
+            Ok(read) if read == *wire => {}
+            Ok(_) => {
+                return Err(CliError::failed(
+                    "internal error: the filter would read this config differently from veerctl; nothing was written (please report it)",
+                ))
+            }
+            Err(problems) => {
+                return Err(CliError::failed(format!(
+                    "internal error: the filter would refuse this config ({problems}); nothing was written (please report it)"
+                )))
+            }
+        }
         let resource = ecds::Resource {
             config_json: &config_json,
             wasm_path: wasm,
