@@ -418,7 +418,7 @@ fn weighted(
         out.report(path, format!("weights sum to {sum} bp, must be 10000"));
         return None;
     }
-    weights.sort_by_key(|(i, _)| *i);
+    weights.sort_unstable_by_key(|(i, _)| *i);
     ok.then(|| Split::new(weights))
 }
 
