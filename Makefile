@@ -119,7 +119,7 @@ demo: envoy wasm
 	deploy/demo/demo.sh
 
 # Benchmarks (issue 5): native vs no-op wasm vs Veer, propagation, decision time, size, memory.
-# About 8-9 minutes; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke test (bench/RESULTS.quick.md).
+# About 10-11 minutes; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke test (bench/RESULTS.quick.md).
 # Nothing in `make test` is timed.
 bench: envoy wasm
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

@@ -79,7 +79,10 @@ pub fn status(s: &Status, color: bool) -> String {
                 observed,
                 Cell::new(format!("{} {}", bar(configured, 10), bar(share, 10))),
                 Cell::new(v.requests),
-                Cell::new(format!("{} ({:.2}%)", v.errors, v.error_rate() * 100.0)),
+                Cell::new(match (v.errors, v.error_rate()) {
+                    (Some(errors), Some(rate)) => format!("{errors} ({:.2}%)", rate * 100.0),
+                    _ => "off".to_owned(),
+                }),
                 Cell::new(micros(v.p50_us)),
                 Cell::new(micros(v.p99_us)),
             ]);

@@ -64,8 +64,8 @@ pub struct VariantStatus {
     pub split_requests: u64,
     /// All requests routed here since the last change (split, cohorts, experiments, overrides).
     pub requests: u64,
-    /// 5xx responses since the last change.
-    pub errors: u64,
+    /// 5xx responses since the last change (`None`: the config turns response metrics off).
+    pub errors: Option<u64>,
     /// p50 latency (us, since the proxy started).
     pub p50_us: Option<f64>,
     /// p99 latency (us, since the proxy started).
@@ -82,13 +82,14 @@ impl VariantStatus {
         }
     }
 
-    /// 5xx share of all requests here.
-    pub fn error_rate(&self) -> f64 {
-        if self.requests == 0 {
+    /// 5xx share of all requests here (`None`: not recorded).
+    pub fn error_rate(&self) -> Option<f64> {
+        let errors = self.errors?;
+        Some(if self.requests == 0 {
             0.0
         } else {
-            self.errors as f64 / self.requests as f64
-        }
+            errors as f64 / self.requests as f64
+        })
     }
 }
 
@@ -150,6 +151,12 @@ pub fn compute(i: &Inputs<'_>) -> Status {
         })
         .collect();
 
+    let responses = i
+        .config
+        .metrics
+        .as_ref()
+        .and_then(|m| m.responses)
+        .unwrap_or(true);
     let services = i
         .config
         .services
@@ -170,7 +177,7 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                         configured_bp: svc.split.get(&v.name).copied().unwrap_or(0),
                         split_requests: delta(&format!("split.{key}")),
                         requests: delta(&format!("rq.{key}")),
-                        errors: delta(&format!("rs.{key}.5xx")),
+                        errors: responses.then(|| delta(&format!("rs.{key}.5xx"))),
                         p50_us: latency.p50,
                         p99_us: latency.p99,
                     }

@@ -214,20 +214,24 @@ fn config() -> impl Strategy<Value = Value> {
         prop::collection::vec(text(), 0..3),
     )
         .prop_map(|(e, h, k)| json!({"enabled": e, "header": h, "keys": k}));
+    let metrics = maybe(any::<bool>()).prop_map(|r| json!({ "responses": r }));
     (
         maybe(any::<u64>()),
         maybe(headers),
         maybe(stickiness()),
         maybe(over),
         prop::collection::vec(service(), 0..3),
+        maybe(metrics),
         any::<u64>(),
     )
-        .prop_map(|(version, headers, stickiness, over, services, drop)| {
-            let mut c = json!({"version": version, "headers": headers, "stickiness": stickiness,
-                               "override": over, "services": services});
-            drop_some(&mut c, drop);
-            c
-        })
+        .prop_map(
+            |(version, headers, stickiness, over, services, metrics, drop)| {
+                let mut c = json!({"version": version, "headers": headers, "stickiness": stickiness,
+                               "override": over, "services": services, "metrics": metrics});
+                drop_some(&mut c, drop);
+                c
+            },
+        )
 }
 
 /// Removes some `null` and empty members (all of them optional) so that absent, `null` and
@@ -695,6 +699,12 @@ const ERRORS: &[(&str, &str, &str, &str)] = &[
         "override.enabled",
         "invalid type: null, expected a boolean",
         "line 1 column 29",
+    ),
+    (
+        r#"{"metrics": {"response": false}}"#,
+        "metrics.response",
+        "unknown field `response`, expected `responses`",
+        "line 1 column 23",
     ),
     (
         r#"{"services": null}"#,

@@ -451,7 +451,7 @@ fn parse_errors_name_the_field() {
         (
             "typo at the top level",
             r#"{"servics": []}"#,
-            "servics: unknown field `servics`, expected one of `version`, `headers`, `stickiness`, `override`, `services` at line 1 column 10",
+            "servics: unknown field `servics`, expected one of `version`, `headers`, `stickiness`, `override`, `services`, `metrics` at line 1 column 10",
         ),
         (
             "weight as a string",

@@ -257,6 +257,11 @@ impl Stats {
         self.0.get(name).map_or("", String::as_str)
     }
 
+    /// Whether any stat's name starts with `prefix`.
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.0.keys().any(|k| k.starts_with(prefix))
+    }
+
     /// One of Veer's own metrics: `veer("rq.web.v1")` is `wasmcustom.veer.rq.web.v1`.
     pub fn veer(&self, name: &str) -> u64 {
         self.get(&format!("wasmcustom.veer.{name}"))

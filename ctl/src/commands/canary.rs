@@ -62,6 +62,13 @@ fn abort(g: &Global, service: &str) -> Result<()> {
 /// Steps through the weights; between steps waits (or asks), then checks the canary's error
 /// rate from the proxies' counters and aborts if it is too high.
 fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
+    // The error-rate gate needs the filter's response metrics.
+    let live = change::store(g)?.current()?;
+    if live.is_some_and(|c| c.wire.metrics.as_ref().and_then(|m| m.responses) == Some(false)) {
+        return Err(CliError::failed(
+            "the live config turns response metrics off (metrics.responses: false), so `canary run` cannot watch the canary's error rate; turn them on, or step with `canary set-weight`",
+        ));
+    }
     let steps: Vec<i64> = a
         .steps
         .iter()
@@ -105,14 +112,14 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
             .find(|x| x.name == a.service)
             .and_then(|x| x.variants.iter().find(|v| v.name == a.variant))
         {
-            let rate = v.error_rate() * 100.0;
+            let rate = v.error_rate().unwrap_or(0.0) * 100.0;
             if v.requests > 0 && rate > a.max_error_rate {
                 abort(g, &a.service)?;
                 return Err(CliError::failed(format!(
                     "{} had {:.2}% 5xx ({} of {}) at {}, above --max-error-rate {}%: aborted, all traffic is back on the stable variant",
                     a.variant,
                     rate,
-                    v.errors,
+                    v.errors.unwrap_or(0),
                     v.requests,
                     edit::bp_to_percent(*bp),
                     a.max_error_rate

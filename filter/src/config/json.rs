@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use super::problems::{Problem, Problems};
 use super::wire::{
     WireArm, WireAssignCookie, WireConfig, WireExperiment, WireHeaders, WireKeySource, WireMatch,
-    WireOverride, WireRule, WireService, WireStickiness, WireVariant,
+    WireMetrics, WireOverride, WireRule, WireService, WireStickiness, WireVariant,
 };
 
 /// Reads a config document into the wire model. The document must be a JSON object.
@@ -790,7 +790,14 @@ type D<'a> = Decoder<'a>;
 fn config(d: &mut D) -> R<WireConfig> {
     const SHAPE: Shape = Shape {
         expecting: "struct WireConfig",
-        fields: &["version", "headers", "stickiness", "override", "services"],
+        fields: &[
+            "version",
+            "headers",
+            "stickiness",
+            "override",
+            "services",
+            "metrics",
+        ],
         required: 0,
     };
     let mut w = WireConfig::default();
@@ -806,8 +813,23 @@ fn config(d: &mut D) -> R<WireConfig> {
                 }
             }
             3 => w.override_ = if d.null()? { None } else { Some(override_(d)?) },
-            _ => w.services = d.vec(service)?,
+            4 => w.services = d.vec(service)?,
+            _ => w.metrics = if d.null()? { None } else { Some(metrics(d)?) },
         }
+        Ok(())
+    })?;
+    Ok(w)
+}
+
+fn metrics(d: &mut D) -> R<WireMetrics> {
+    const SHAPE: Shape = Shape {
+        expecting: "struct WireMetrics",
+        fields: &["responses"],
+        required: 0,
+    };
+    let mut w = WireMetrics::default();
+    d.object(&SHAPE, &mut |d, _| {
+        w.responses = d.opt_bool()?;
         Ok(())
     })?;
     Ok(w)

@@ -38,6 +38,8 @@ pub struct Config {
     pub override_policy: Option<OverridePolicy>,
     /// Services, matched in order; the first that matches a request decides it.
     pub services: Vec<Service>,
+    /// Count responses by status class and record latency per variant (`metrics.responses`).
+    pub response_metrics: bool,
 }
 
 impl Config {

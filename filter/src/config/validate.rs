@@ -68,6 +68,7 @@ pub(super) fn config(w: &WireConfig) -> Result<Config, Problems> {
             headers,
             override_policy,
             services,
+            response_metrics: w.metrics.as_ref().and_then(|m| m.responses).unwrap_or(true),
         }),
         _ => None,
     };

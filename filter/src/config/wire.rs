@@ -24,6 +24,18 @@ pub struct WireConfig {
     pub override_: Option<WireOverride>,
     #[serde(default)]
     pub services: Vec<WireService>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<WireMetrics>,
+}
+
+/// What the filter counts beyond the requests each variant gets.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WireMetrics {
+    /// Count each variant's responses by status class and record their latency (default on).
+    /// Off leaves that to Envoy's per-cluster stats and saves the response phase's hostcalls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses: Option<bool>,
 }
 
 /// Names of the headers Veer writes. Defaults: `x-veer-cluster`, `x-veer-variant`,

@@ -16,8 +16,8 @@ use crate::request::RequestView;
 struct Routed {
     service: usize,
     variant: usize,
-    /// Host clock at the request's headers, for the latency histogram.
-    started: SystemTime,
+    /// Host clock at the request's headers, for the latency histogram (when recorded).
+    started: Option<SystemTime>,
     /// `id=arm`, sent back to the client.
     assignment: Option<String>,
     /// `set-cookie` value for a minted id.
@@ -128,7 +128,7 @@ impl HttpContext for Request {
         self.routed = Some(Routed {
             service: d.service_index,
             variant: d.variant_index,
-            started: self.get_current_time(),
+            started: config.response_metrics.then(|| self.get_current_time()),
             assignment,
             set_cookie,
         });
@@ -157,7 +157,11 @@ impl HttpContext for Request {
             self.add_http_response_header("set-cookie", c);
             shared.metrics.globals.cookie_assigned.inc();
         }
-        if let Some(m) = shared.metrics.variant(routed.service, routed.variant) {
+        let responses = shared
+            .metrics
+            .variant(routed.service, routed.variant)
+            .and_then(|m| m.responses.as_ref());
+        if let (Some(m), Some(started)) = (responses, routed.started) {
             // The class is the first digit; bytes, because the SDK's string getter panics on a
             // value that is not UTF-8.
             let class = self
@@ -170,7 +174,7 @@ impl HttpContext for Request {
             }
             let elapsed = self
                 .get_current_time()
-                .duration_since(routed.started)
+                .duration_since(started)
                 .unwrap_or_default();
             m.latency_us
                 .record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));

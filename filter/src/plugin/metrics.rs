@@ -6,6 +6,7 @@
 //!   compares with the configured weights: cohorts and experiments are not weights);
 //! - `veer.rs.<service>.<variant>.<1xx..5xx>`: responses by status class;
 //! - `veer.latency_us.<service>.<variant>`: histogram, request headers to response headers;
+//!   these two are not defined when the config sets `metrics.responses: false`;
 //! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
 //! - `veer.config.version` (gauge), `veer.config.accepted`, `veer.config.rejected`;
 //! - `veer.passthrough`, `veer.spoofed_header_removed`, `veer.override.accepted`,
@@ -88,6 +89,13 @@ impl Globals {
 pub(super) struct VariantMetrics {
     pub requests: Metric,
     pub split: Metric,
+    /// Absent when the config turns response metrics off (`metrics.responses: false`).
+    pub responses: Option<ResponseMetrics>,
+}
+
+/// What the response phase records per variant.
+#[derive(Debug, Clone)]
+pub(super) struct ResponseMetrics {
     /// Indexed by status class 1..=5 at positions 0..=4.
     pub status: [Metric; 5],
     pub latency_us: Metric,
@@ -123,12 +131,14 @@ impl Metrics {
                         VariantMetrics {
                             requests: Metric::counter(&format!("veer.rq.{svc}.{v}")),
                             split: Metric::counter(&format!("veer.split.{svc}.{v}")),
-                            status: [1, 2, 3, 4, 5]
-                                .map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
-                            latency_us: Metric::new(
-                                MetricType::Histogram,
-                                &format!("veer.latency_us.{svc}.{v}"),
-                            ),
+                            responses: config.response_metrics.then(|| ResponseMetrics {
+                                status: [1, 2, 3, 4, 5]
+                                    .map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
+                                latency_us: Metric::new(
+                                    MetricType::Histogram,
+                                    &format!("veer.latency_us.{svc}.{v}"),
+                                ),
+                            }),
                         }
                     })
                     .collect(),

@@ -182,6 +182,58 @@ fn two_concurrent_set_weight_calls_are_both_applied() {
     assert_split(&rig, "both", &[("v1", 7000), ("v2", 2000), ("v3", 1000)]);
 }
 
+/// `metrics.responses: false` drops the response phase's metrics (and their hostcalls): routing
+/// and request counts are unchanged, status says the error rate is not recorded instead of
+/// showing zero, and `canary run`, which gates on that rate, refuses to start.
+#[test]
+fn response_metrics_can_be_turned_off() {
+    let mut config = web_config(1, &[("v1", 8000), ("v2", 2000)]);
+    config["metrics"] = json!({ "responses": false });
+    let rig = Rig::start(&config);
+    let e = &rig.envoy;
+    assert_split(&rig, "no-response-metrics", &[("v1", 8000), ("v2", 2000)]);
+    let stats = e.stats().unwrap();
+    assert_eq!(
+        stats.veer("rq.web.v1") + stats.veer("rq.web.v2"),
+        USERS as u64
+    );
+    for prefix in ["wasmcustom.veer.rs.", "wasmcustom.veer.latency_us."] {
+        assert!(!stats.has_prefix(prefix), "{prefix}* defined");
+    }
+
+    let out = Command::new(veerctl_binary())
+        .args(["--envoy", e.ecds_dir().to_str().unwrap()])
+        .args(["--admin", &e.admin_url(), "-o", "json", "status"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v2 = &status["services"][0]["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v2")
+        .cloned()
+        .unwrap();
+    assert!(v2["requests"].as_u64().unwrap() > 0, "{v2}");
+    assert_eq!(v2["errors"], serde_json::Value::Null, "{v2}");
+
+    let err = veerctl(e, &["canary", "run", "web", "v2", "--steps", "50"]).unwrap_err();
+    assert!(
+        err.to_string().contains("metrics.responses: false"),
+        "{err}"
+    );
+    assert_eq!(
+        e.stats().unwrap().veer("config.version"),
+        1,
+        "canary run changed the config"
+    );
+}
+
 /// Envoy may skip a version when two writes land within one file-watch event; the change that
 /// wrote the skipped version is live all the same, because the later one was built on it.
 #[test]
