@@ -168,3 +168,62 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
         "{stderr}"
     );
 }
+
+#[test]
+fn experiment_list_reads_the_wasmplugins_config() {
+    let plugin = json!({
+        "apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+        "metadata": {"name": "veer", "namespace": "demo", "resourceVersion": "3"},
+        "spec": {
+            "url": "oci://registry.example/veer:1", "failStrategy": "FAIL_CLOSE",
+            "pluginConfig": {
+                "version": 4,
+                "services": [{
+                    "name": "shop",
+                    "variants": [{"name": "v1", "cluster": "shop_v1"}, {"name": "v2", "cluster": "shop_v2"}],
+                    "split": {"v1": 10000},
+                    "experiments": [{
+                        "id": "checkout", "allocation": 5000,
+                        "arms": [{"name": "control", "variant": "v1", "weight": 5000},
+                                 {"name": "one-click", "variant": "v2", "weight": 5000}]
+                    }]
+                }]
+            }
+        }
+    });
+    let (port, seen) = fake_api(vec![(
+        "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer",
+        plugin,
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env("KUBECONFIG", kubeconfig(dir.path(), port))
+        .env_remove("VEER_ENVOY_DIR")
+        .args(["-o", "json", "experiment", "list"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arms: Vec<(&str, &str, &str)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["id"], "checkout", "{r}");
+            assert_eq!(r["allocation"], "50%", "{r}");
+            assert_eq!(r["assigned"], Value::Null, "{r}");
+            (
+                r["arm"].as_str().unwrap(),
+                r["variant"].as_str().unwrap(),
+                r["weight"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(arms, [("control", "v1", "50%"), ("one-click", "v2", "50%")]);
+    let requests = seen.lock().unwrap().clone();
+    assert!(
+        requests.iter().all(|r| r.starts_with("GET ")),
+        "listing wrote: {requests:?}"
+    );
+}

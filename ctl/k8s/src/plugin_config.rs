@@ -75,6 +75,18 @@ pub fn read_config(plugin: &WasmPlugin) -> Result<WireConfig> {
     }
 }
 
+/// The routing config WasmPlugin `name` carries now.
+pub async fn live_config(target: &Target, name: &str) -> Result<WireConfig> {
+    let plugin: WasmPlugin = target
+        .get(
+            "WasmPlugin",
+            name,
+            "install it first with `veerctl mesh install`",
+        )
+        .await?;
+    read_config(&plugin)
+}
+
 /// Reads WasmPlugin `name`, applies `f` to its routing config, stamps the next version, validates
 /// the result (an invalid config is refused, nothing sent) and replaces the WasmPlugin with the
 /// resourceVersion it was read at. On 409 Conflict it re-reads and applies `f` again, up to

@@ -9,6 +9,7 @@ use crate::cli::{ExperimentCommand, Global, Output};
 use crate::edit::{self, NewExperiment};
 use crate::error::{CliError, Result};
 use crate::status::Baselines;
+use veer_filter::config::WireConfig;
 
 /// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
@@ -49,9 +50,15 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
             })?;
             print_applied(g, &applied, Some(service), &what)
         }
-        ExperimentCommand::List if on_kubernetes => Err(CliError::failed(
-            "experiment list reads the live config from --envoy DIR; on Kubernetes, see `kubectl get wasmplugin veer -o yaml`",
-        )),
+        ExperimentCommand::List if on_kubernetes => {
+            let wire = crate::kube::run(g, |t| async move {
+                veer_k8s::plugin_config::live_config(&t, &g.plugin)
+                    .await
+                    .map_err(crate::kube::err)
+            })?;
+            // Assignment counts live in the sidecars: `status --selector` reads those.
+            print_rows(g, rows(&wire, |_| None))
+        }
         ExperimentCommand::List => list(g),
     }
 }
@@ -69,6 +76,8 @@ struct Row {
     assigned: Option<u64>,
 }
 
+/// Lists the live experiments of a standalone Envoy, with assignments since the last change
+/// from the proxies given with --admin.
 fn list(g: &Global) -> Result<()> {
     let store = change::store(g)?;
     let current = store
@@ -81,20 +90,28 @@ fn list(g: &Global) -> Result<()> {
         .iter()
         .filter_map(|u| admin.snapshot(u).ok())
         .collect();
+    let rows = rows(&current.wire, |name| {
+        (!snaps.is_empty()).then(|| {
+            snaps
+                .iter()
+                .map(|x| {
+                    x.get(name)
+                        .saturating_sub(baselines.get(&x.url).map_or(0, |b| b.get(name)))
+                })
+                .sum()
+        })
+    });
+    print_rows(g, rows)
+}
+
+/// One row per arm of every experiment in `wire`; `assigned` counts an arm by its metric name
+/// (`exp.<service>.<experiment>.<arm>`).
+fn rows(wire: &WireConfig, assigned: impl Fn(&str) -> Option<u64>) -> Vec<Row> {
     let mut rows = Vec::new();
-    for s in &current.wire.services {
+    for s in &wire.services {
         for e in &s.experiments {
             for a in &e.arms {
-                let name = format!("exp.{}.{}.{}", s.name, e.id, a.name);
-                let assigned = (!snaps.is_empty()).then(|| {
-                    snaps
-                        .iter()
-                        .map(|x| {
-                            x.get(&name)
-                                .saturating_sub(baselines.get(&x.url).map_or(0, |b| b.get(&name)))
-                        })
-                        .sum()
-                });
+                let assigned = assigned(&format!("exp.{}.{}.{}", s.name, e.id, a.name));
                 rows.push(Row {
                     service: s.name.clone(),
                     id: e.id.clone(),
@@ -110,6 +127,10 @@ fn list(g: &Global) -> Result<()> {
             }
         }
     }
+    rows
+}
+
+fn print_rows(g: &Global, rows: Vec<Row>) -> Result<()> {
     match g.output {
         Output::Json => print_json(&rows),
         Output::Table => {
