@@ -75,16 +75,20 @@ pub fn read_config(plugin: &WasmPlugin) -> Result<WireConfig> {
     }
 }
 
-/// The routing config WasmPlugin `name` carries now.
-pub async fn live_config(target: &Target, name: &str) -> Result<WireConfig> {
-    let plugin: WasmPlugin = target
+/// WasmPlugin `name`, or what to do when it is missing.
+async fn get_plugin(target: &Target, name: &str) -> Result<WasmPlugin> {
+    target
         .get(
             "WasmPlugin",
             name,
             "install it first with `veerctl mesh install`",
         )
-        .await?;
-    read_config(&plugin)
+        .await
+}
+
+/// The routing config WasmPlugin `name` carries now.
+pub async fn live_config(target: &Target, name: &str) -> Result<WireConfig> {
+    read_config(&get_plugin(target, name).await?)
 }
 
 /// Reads WasmPlugin `name`, applies `f` to its routing config, stamps the next version, validates
@@ -102,13 +106,7 @@ pub async fn update_plugin_config(
     let mut writer = target.writer();
     let attempts = opts.max_attempts.max(1);
     for attempt in 1..=attempts {
-        let plugin: WasmPlugin = target
-            .get(
-                "WasmPlugin",
-                name,
-                "install it first with `veerctl mesh install`",
-            )
-            .await?;
+        let plugin = get_plugin(target, name).await?;
         check_fail_strategy(&plugin)?;
         let current = read_config(&plugin)?;
         let mut next = f(current.clone())?;

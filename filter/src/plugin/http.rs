@@ -54,13 +54,15 @@ impl HttpContext for Request {
 
         // A client must never choose its own cluster, variant or assignment: client-sent copies
         // go, from Envoy's request and from what the engine sees.
-        if config.owned_request_headers().any(|o| req.has(o)) {
-            for name in config.owned_request_headers() {
-                if req.has(name) {
-                    self.set_http_request_header(name, None);
-                    metrics.globals.spoofed.inc();
-                }
+        let mut spoofed = false;
+        for name in config.owned_request_headers() {
+            if req.has(name) {
+                self.set_http_request_header(name, None);
+                metrics.globals.spoofed.inc();
+                spoofed = true;
             }
+        }
+        if spoofed {
             req = req.without(|n| config.owned_request_headers().any(|o| o.as_bytes() == n));
         }
         // The override is a credential for Veer, not for the app: never forwarded, whatever the
