@@ -2,7 +2,8 @@
 # make demo: a local Envoy with Veer's filter in front of two versions of a demo app, walked
 # through a canary (20 % -> 50 % -> 100 %), an A/B experiment for one user segment, and a
 # blue/green switch with its rollback. Every step is verified by veerctl from the proxy's own
-# counters, and the split a person counts with curl is shown beside `veerctl status`.
+# counters (`veerctl status --check`), and the split a person counts with curl is checked against
+# the configured one (binomial tolerance) and against those counters; any difference fails it.
 #
 # It stops everything it started (by PID) when it ends or is interrupted. Traffic stays on
 # 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000);
@@ -21,16 +22,38 @@ done
 command -v curl >/dev/null || { echo "the demo counts responses with curl; install it (apt-get install curl)" >&2; exit 1; }
 
 WORK=$(mktemp -d -t veer-demo.XXXXXX)
-PIDS=()
+# Process groups of everything started in the background: each job runs in its own group (job
+# control on while it is started), so stopping the group also stops what it runs (curl, a pipe).
+# Background jobs of a script ignore SIGINT, so Ctrl-C alone would leave them running.
+GROUPS_STARTED=()
 cleanup() {
   local code=$?
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  trap '' INT TERM HUP
+  for pgid in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
+  for pgid in "${GROUPS_STARTED[@]}"; do wait "$pgid" 2>/dev/null || true; done
+  # The leaders are reaped; a member (a curl) can outlive its leader by a moment. Wait for every
+  # group to be empty, then force what is left.
+  for pgid in "${GROUPS_STARTED[@]}"; do
+    for _ in $(seq 1 50); do kill -0 -- "-$pgid" 2>/dev/null || continue 2; sleep 0.1; done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
   exit "$code"
 }
 trap cleanup EXIT
-trap 'echo; echo "interrupted: stopping the demo processes"; exit 130' INT TERM
+trap 'echo; echo "interrupted: stopping the demo processes"; exit 130' INT TERM HUP
+
+# spawn CMD...: starts CMD in the background in its own process group; SPAWNED is its PID (= PGID).
+spawn() { set -m; "$@" & SPAWNED=$!; set +m; GROUPS_STARTED+=("$SPAWNED"); }
+# interruptible CMD...: runs CMD in its own group and waits, so that Ctrl-C (or TERM) stops it at
+# once instead of after the current request loop. A finished group is forgotten: its number may
+# be reused by a process the demo did not start.
+interruptible() {
+  spawn "$@"; wait "$SPAWNED"
+  local pgid kept=()
+  for pgid in "${GROUPS_STARTED[@]}"; do [[ $pgid == "$SPAWNED" ]] || kept+=("$pgid"); done
+  GROUPS_STARTED=("${kept[@]}")
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 LISTEN=$(free_port); ADMIN=$(free_port); V1=$(free_port); V2=$(free_port)
@@ -40,65 +63,73 @@ mkdir -p "$VEER_ENVOY_DIR"
 bold() { if [[ -t 1 && -z ${NO_COLOR:-} ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 pause() { if [[ ${VEER_DEMO_PAUSE:-0} == 1 ]]; then read -rp "(Enter to continue) " _; fi; }
+fail() { echo "make demo: $*" >&2; exit 1; }
 
-# Runs a command in the background and waits for it, so that Ctrl-C (or TERM) interrupts at once
-# instead of after the current request loop.
-interruptible() { "$@" & local pid=$!; PIDS+=("$pid"); wait "$pid"; }
-tally() { sort | uniq -c | awk -v n="$REQUESTS" '{ printf "  %s: %5d  (%.1f %%)\n", $2, $1, 100 * $1 / n }'; }
-
-# count LABEL [curl args...]: one request per user, tallied by the version that answered.
+# One request per user (cookie uid=LABEL-i), the answering version per line in FILE.
 count_loop() {
-  local label=$1; shift
+  local label=$1 file=$2; shift 2
   for i in $(seq 1 "$REQUESTS"); do
-    curl -s -b "uid=$label-$i" "$@" "http://127.0.0.1:$LISTEN/"
-  done | tally
-}
-count() {
-  echo "$REQUESTS requests, one per user, counted with curl:"
-  interruptible count_loop "$@"
+    curl -sS -b "uid=$label-$i" "$@" "http://127.0.0.1:$LISTEN/" || echo "(curl failed)"
+  done >"$file"
 }
 
-# The experiment assignment each German user's UI receives (x-veer-experiment response header).
+# verify_split LABEL VARIANT=PERCENT...: counts a step with curl, then checks the tally against
+# the configured split and, with `veerctl status --check`, the proxy's own counters against both.
+# The counters must equal the tally once a verified change has reset them (SINCE_CHANGE=1):
+# before that they also hold the requests that waited for Envoy to come up.
+SINCE_CHANGE=0
+verify_split() {
+  local label=$1 status=-; shift
+  echo "Sending $REQUESTS requests, one per user..."
+  interruptible count_loop "$label" "$WORK/$label.tally"
+  run "$VEERCTL" status --check || fail "step '$label': veerctl status found a mismatch (above)"
+  if ((SINCE_CHANGE)); then status=$WORK/$label.status.json; "$VEERCTL" status -q -o json >"$status"; fi
+  echo "The same $REQUESTS requests as counted with curl:"
+  python3 deploy/demo/verify.py split "$WORK/$label.tally" "$status" "$@" ||
+    fail "step '$label': the responses do not follow the configured split (above)"
+}
+
+# The experiment assignment each German user's UI receives (x-veer-experiment response header),
+# and the version that answered, one "ASSIGNMENT VERSION" line per user.
 assignments_loop() {
+  local file=$1 out
   for i in $(seq 1 "$REQUESTS"); do
-    curl -s -o /dev/null -D - -b "uid=ab-$i" -H "x-country: de" "http://127.0.0.1:$LISTEN/" |
-      tr -d '\r' | grep -i '^x-veer-experiment:' | cut -d' ' -f2
-  done | tally
+    out=$(curl -sS -D - -b "uid=ab-$i" -H "x-country: de" "http://127.0.0.1:$LISTEN/" | tr -d '\r') ||
+      out="(curl failed)"
+    printf '%s %s\n' "$(sed -n 's/^x-veer-experiment: *//Ip' <<<"$out")" "$(tail -n1 <<<"$out")"
+  done >"$file"
 }
 
 bold "Starting two versions of the demo app and Envoy with the Veer filter"
-"$APP" v1 "$V1" & PIDS+=($!)
-"$APP" v2 "$V2" & PIDS+=($!)
+spawn "$APP" v1 "$V1"
+spawn "$APP" v2 "$V2"
 run "$VEERCTL" apply -f deploy/demo/web.yaml --wasm "$WASM" --no-wait
 sed -e "s/{{ADMIN_PORT}}/$ADMIN/; s/{{LISTEN_PORT}}/$LISTEN/; s#{{ECDS_DIR}}#$VEER_ENVOY_DIR#g" \
     -e "s/{{V1_PORT}}/$V1/; s/{{V2_PORT}}/$V2/; s/{{V3_PORT}}/1/" deploy/envoy/envoy.yaml > "$WORK/envoy.yaml"
-"$ENVOY" -c "$WORK/envoy.yaml" --use-dynamic-base-id --concurrency 2 --log-level warn >"$WORK/envoy.log" 2>&1 &
-PIDS+=($!)
+spawn "$ENVOY" -c "$WORK/envoy.yaml" --use-dynamic-base-id --concurrency 2 --log-level warn --log-path "$WORK/envoy.log"
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$LISTEN/" >/dev/null 2>&1 && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$LISTEN/" >/dev/null || { echo "Envoy did not come up:"; cat "$WORK/envoy.log"; exit 1; }
+curl -sf "http://127.0.0.1:$LISTEN/" >/dev/null || { cat "$WORK/envoy.log"; fail "Envoy did not come up (its log is above)"; }
 echo "Envoy listens on 127.0.0.1:$LISTEN (admin :$ADMIN); v1 on :$V1, v2 on :$V2"
-count start
+verify_split start v1=100 v2=0
+SINCE_CHANGE=1
 pause
 
 bold "Canary: 20 % of users to v2"
 run "$VEERCTL" canary set-weight web v2 20
-count canary20
-run "$VEERCTL" status
+verify_split canary20 v1=80 v2=20
 pause
 
 bold "Canary: 50 %"
 run "$VEERCTL" canary set-weight web v2 50
-count canary50
-run "$VEERCTL" status
+verify_split canary50 v1=50 v2=50
 pause
 
 bold "Canary: 100 % -- promote v2 to stable"
 run "$VEERCTL" canary promote web v2
-count canary100
-run "$VEERCTL" status
+verify_split canary100 v1=0 v2=100
 pause
 
 bold "Why did this user get that version?"
@@ -108,23 +139,26 @@ pause
 bold "A/B experiment for German users only: half keep the classic checkout (v2), half try one-click (v1)"
 run "$VEERCTL" experiment start web checkout --segment header:x-country=de \
     --arm classic=v2:50 --arm one-click=v1:50
-echo "German users, by the assignment the UI receives (x-veer-experiment response header):"
-interruptible assignments_loop
-echo "Everyone else is not enrolled and keeps the default split:"
-count ab-others
+echo "Sending $REQUESTS requests from German users, one per user..."
+interruptible assignments_loop "$WORK/ab.tally"
 run "$VEERCTL" experiment list
+"$VEERCTL" experiment list -q -o json >"$WORK/ab.list.json"
+echo "German users by the assignment their UI received (x-veer-experiment response header):"
+python3 deploy/demo/verify.py experiment "$WORK/ab.tally" "$WORK/ab.list.json" \
+    classic=v2:50 one-click=v1:50 ||
+  fail "step 'A/B experiment': the assignments do not follow the configured arms (above)"
+echo "Everyone else is not enrolled and keeps the default split:"
+verify_split ab-others v1=0 v2=100
 run "$VEERCTL" experiment stop web checkout
 pause
 
 bold "Blue/green: switch everyone to v1 at once"
 run "$VEERCTL" bluegreen switch web v1
-count blue
-run "$VEERCTL" status
+verify_split blue v1=100 v2=0
 pause
 
 bold "Blue/green rollback: back to v2, at once"
 run "$VEERCTL" bluegreen rollback web
-count green
-run "$VEERCTL" status
+verify_split green v1=0 v2=100
 
-bold "Done: every change above was verified live from Envoy's own counters."
+bold "Done: every step above was verified: the curl tallies against the configured split, and Envoy's own counters against both."
