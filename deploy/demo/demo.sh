@@ -30,13 +30,13 @@ cleanup() {
   local code=$?
   trap '' INT TERM HUP
   for pgid in "${GROUPS_STARTED[@]}"; do kill -TERM -- "-$pgid" 2>/dev/null || true; done
-  for pgid in "${GROUPS_STARTED[@]}"; do wait "$pgid" 2>/dev/null || true; done
-  # The leaders are reaped; a member (a curl) can outlive its leader by a moment. Wait for every
-  # group to be empty, then force what is left.
+  # A member (a curl) can outlive its group's leader by a moment: wait until every group is
+  # empty (up to 5 s each, then force it), so nothing of the demo outlives the script.
   for pgid in "${GROUPS_STARTED[@]}"; do
     for _ in $(seq 1 50); do kill -0 -- "-$pgid" 2>/dev/null || continue 2; sleep 0.1; done
     kill -KILL -- "-$pgid" 2>/dev/null || true
   done
+  for pgid in "${GROUPS_STARTED[@]}"; do wait "$pgid" 2>/dev/null || true; done
   rm -rf "$WORK"
   exit "$code"
 }

@@ -1,0 +1,184 @@
+//! `make demo` (deploy/demo/demo.sh) as a test: every step's verification passes, and Ctrl-C
+//! leaves none of its processes behind.
+//!
+//! The demo runs in its own session, so everything it starts is found by session id (`ps`), and
+//! only those processes are ever signalled. Needs `make wasm envoy` and veerctl built
+//! (`make test-demo` does both). A separate test binary from e2e: `make test-demo` runs it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+
+use veer_e2e::paths;
+
+/// Requests per step: enough for the split checks, small enough for well under a minute.
+const REQUESTS: &str = "150";
+
+/// A running demo in its own session; dropping it stops whatever of that session still runs.
+struct Demo {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let root = paths::workspace();
+        let veerctl = root.join("target/debug/veerctl");
+        assert!(
+            veerctl.exists(),
+            "{} is missing: `cargo build -p veer-ctl`",
+            veerctl.display()
+        );
+        // setsid: a new session whose id is the demo's PID. env --default-signal: SIGINT as a
+        // terminal would deliver it, even if this runner was started with SIGINT ignored.
+        let mut child = Command::new("setsid")
+            .args(["env", "--default-signal=INT"])
+            .arg(root.join("deploy/demo/demo.sh"))
+            .env("VEER_DEMO_REQUESTS", REQUESTS)
+            .env("VEER_DEMO_APP", env!("CARGO_BIN_EXE_veer-demo-app"))
+            .env("VEERCTL", &veerctl)
+            .env("VEER_ENVOY", paths::envoy())
+            .env("NO_COLOR", "1")
+            .env_remove("VEER_DEMO_PAUSE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start deploy/demo/demo.sh");
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let demo = Demo { child, out };
+        assert_eq!(
+            session_of(demo.pid()),
+            Some(demo.pid()),
+            "setsid did not make the demo a session leader"
+        );
+        demo
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads output lines (echoing them) until one satisfies `stop`; false at end of output.
+    fn read_until(&mut self, transcript: &mut String, stop: impl Fn(&str) -> bool) -> bool {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.out.read_line(&mut line).expect("read demo output") == 0 {
+                return false;
+            }
+            print!("{line}");
+            transcript.push_str(&line);
+            if stop(&line) {
+                return true;
+            }
+        }
+    }
+
+    fn wait(&mut self) -> ExitStatus {
+        self.child.wait().expect("wait for the demo")
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = signal("TERM", self.pid());
+            let _ = self.child.wait();
+        }
+        for (pid, _) in session_members(self.pid()) {
+            let _ = signal("KILL", pid);
+        }
+    }
+}
+
+/// Sends SIGNAL to one process, by PID.
+fn signal(name: &str, pid: u32) -> bool {
+    Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// (pid, command) of every live process in session `sid` (zombies are dead, and left out).
+fn session_members(sid: u32) -> Vec<(u32, String)> {
+    let out = Command::new("ps")
+        .args(["-e", "-o", "pid=,sid=,stat=,comm="])
+        .output()
+        .expect("run ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                [pid, s, stat, comm] if s.parse() == Ok(sid) && !stat.starts_with('Z') => {
+                    Some((pid.parse().ok()?, (*comm).to_owned()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn session_of(pid: u32) -> Option<u32> {
+    let out = Command::new("ps")
+        .args(["-o", "sid=", "-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+#[test]
+fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
+    let mut demo = Demo::start();
+    let mut transcript = String::new();
+    // Up to its last line, not to the end of output: a process left behind would hold it open.
+    demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
+    let status = demo.wait();
+    assert!(status.success(), "the demo failed ({status}); see its output above");
+    // start, canary 20/50/100, the experiment's arms, the non-enrolled users, blue, green.
+    assert_eq!(transcript.matches("  verified: ").count(), 8, "{transcript}");
+    assert_eq!(transcript.matches("split check: OK").count(), 7);
+    let left = session_members(demo.pid());
+    assert!(left.is_empty(), "processes left after the demo: {left:?}");
+}
+
+#[test]
+fn ctrl_c_mid_run_stops_every_process_the_demo_started() {
+    let mut demo = Demo::start();
+    let mut transcript = String::new();
+    assert!(
+        demo.read_until(&mut transcript, |l| l.contains("Canary: 50"))
+            && demo.read_until(&mut transcript, |l| l.starts_with("Sending ")),
+        "the demo ended before its 50 % step"
+    );
+    // Interrupt while requests are in flight: a curl of the request loop is running.
+    while !session_members(demo.pid())
+        .iter()
+        .any(|(_, comm)| comm == "curl")
+    {
+        assert!(
+            matches!(demo.child.try_wait(), Ok(None)),
+            "the demo exited before it was interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let before = session_members(demo.pid());
+    assert!(
+        before.iter().any(|(_, c)| c == "envoy") && before.iter().any(|(_, c)| c == "veer-demo-app"),
+        "Envoy and the apps run in the demo's session: {before:?}"
+    );
+    assert!(signal("INT", demo.pid()), "send SIGINT to the demo");
+    let status = demo.wait();
+    let left = session_members(demo.pid());
+    assert!(
+        left.is_empty(),
+        "still running after Ctrl-C (of {before:?}): {left:?}"
+    );
+    assert_eq!(status.code(), Some(130), "exit status after Ctrl-C");
+    let mut rest = String::new();
+    demo.out.read_to_string(&mut rest).expect("read demo output");
+    assert!(rest.contains("interrupted: stopping the demo processes"), "{rest}");
+}
