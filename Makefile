@@ -32,7 +32,7 @@ WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
 .PHONY: help setup targets envoy node binaryen wasm-test-runner wasm build test test-engine test-wasm test-e2e test-demo \
-        validate-manifests test-cluster lint demo bench clean
+        lint-filter validate-manifests test-cluster lint demo bench clean
 
 help:
 	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
@@ -40,6 +40,7 @@ help:
 	@echo "make bench  - benchmarks, written to bench/RESULTS.md"
 	@echo "make wasm   - build the filter ($(WASM))"
 	@echo "make lint   - rustfmt check and clippy"
+	@echo "make lint-filter - clippy: no unwrap/expect/panic/indexing in the filter (part of make test)"
 
 setup: targets envoy node binaryen wasm-test-runner
 
@@ -81,7 +82,7 @@ $(WASM): $(WASM_BUILD)
 build: wasm
 	$(CARGO) build --workspace --all-targets
 
-test: setup wasm test-engine test-wasm test-e2e test-demo validate-manifests
+test: setup wasm lint-filter test-engine test-wasm test-e2e test-demo validate-manifests
 
 # Engine unit, property and golden tests, veerctl tests (native).
 test-engine:
@@ -111,6 +112,15 @@ validate-manifests: node
 # Opt-in: the veer-k8s flows against the cluster KUBECONFIG points at (each test skips without it).
 test-cluster:
 	$(CARGO) test -p veer-k8s --features cluster-tests --test cluster -- --nocapture --test-threads=1
+
+# The no-panic rule on the filter's code (tests excluded), enforced: clippy with unwrap, expect,
+# panic and unchecked indexing denied, on the native build and on the .wasm build Envoy loads.
+FILTER_DENY := -D warnings -D clippy::unwrap_used -D clippy::expect_used -D clippy::panic \
+               -D clippy::indexing_slicing
+lint-filter: targets
+	$(CARGO) clippy -p veer-filter --lib --features plugin -- $(FILTER_DENY)
+	$(CARGO) clippy -p veer-filter --lib --no-default-features --features plugin \
+	  --target $(WASM_TARGET) -- $(FILTER_DENY)
 
 lint:
 	$(CARGO) fmt --all --check
