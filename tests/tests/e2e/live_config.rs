@@ -8,7 +8,29 @@ use std::time::Duration;
 
 use veer_e2e::Client;
 
-use crate::support::{web_config, Rig};
+use crate::support::{assert_within_tolerance, web_config, Rig};
+
+/// Users sampled before and after a rejected update.
+const USERS: usize = 400;
+
+/// Proves the routing that served `before` is still the filter's: every user reaches the same
+/// upstream and that upstream was told its variant by the filter (a skipped filter would send
+/// everyone to the fallback route, v1, without the header), and v2's share matches `v2_bp`.
+fn assert_still_routed_as(rig: &Rig, before: &[(String, String)], v2_bp: u64) {
+    let mut on_v2 = 0;
+    for (uid, served) in before {
+        let reply = rig.client.get_as(uid).unwrap();
+        assert_eq!(reply.status, 200, "user {uid}: {reply:?}");
+        assert_eq!(reply.served_by(), served, "user {uid} moved after the rejection");
+        assert_eq!(
+            reply.seen("x-veer-variant"),
+            Some(served.as_str()),
+            "user {uid}: the upstream was not told its variant"
+        );
+        on_v2 += u64::from(served == "v2");
+    }
+    assert_within_tolerance("v2 after the rejection", on_v2, before.len() as u64, v2_bp, 4.0);
+}
 
 /// Continuous load from `threads` clients until stopped; counts responses by outcome.
 pub struct Load {
@@ -76,6 +98,7 @@ impl Load {
 #[test]
 fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under_load() {
     let rig = Rig::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
+    let before = rig.serve_users("sticky", USERS);
     let load = Load::start(&rig.client, 3);
     thread::sleep(Duration::from_millis(300));
 
@@ -115,8 +138,7 @@ fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under
             .contains("services[0].split: weights sum to 9990 bp, must be 10000"),
         "the filter logs the problem with its path"
     );
-    // Old split still in force: the same user still reaches the same place as before.
-    thread::sleep(Duration::from_millis(300));
+    assert_still_routed_as(&rig, &before, 2000);
 
     // A valid change afterwards goes live.
     rig.apply(&web_config(3, &[("v1", 0), ("v2", 10000)]));
@@ -142,7 +164,9 @@ fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under
 
 #[test]
 fn a_malformed_file_is_rejected_too() {
-    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    // Half on v2: a split the fallback route (everyone on v1) cannot imitate.
+    let rig = Rig::start(&web_config(1, &[("v1", 5000), ("v2", 5000)]));
+    let before = rig.serve_users("sticky", USERS);
     rig.envoy.push("{ this is not json").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while rig.envoy.stats().unwrap().veer("config.rejected") == 0 {
@@ -153,6 +177,6 @@ fn a_malformed_file_is_rejected_too() {
         );
         thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(rig.client.get_as("u").unwrap().served_by(), "v1");
     assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 1);
+    assert_still_routed_as(&rig, &before, 5000);
 }
