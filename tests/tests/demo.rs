@@ -137,9 +137,16 @@ fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
     // Up to its last line, not to the end of output: a process left behind would hold it open.
     demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
     let status = demo.wait();
-    assert!(status.success(), "the demo failed ({status}); see its output above");
+    assert!(
+        status.success(),
+        "the demo failed ({status}); see its output above"
+    );
     // start, canary 20/50/100, the experiment's arms, the non-enrolled users, blue, green.
-    assert_eq!(transcript.matches("  verified: ").count(), 8, "{transcript}");
+    assert_eq!(
+        transcript.matches("  verified: ").count(),
+        8,
+        "{transcript}"
+    );
     assert_eq!(transcript.matches("split check: OK").count(), 7);
     let left = session_members(demo.pid());
     assert!(left.is_empty(), "processes left after the demo: {left:?}");
@@ -167,7 +174,8 @@ fn ctrl_c_mid_run_stops_every_process_the_demo_started() {
     }
     let before = session_members(demo.pid());
     assert!(
-        before.iter().any(|(_, c)| c == "envoy") && before.iter().any(|(_, c)| c == "veer-demo-app"),
+        before.iter().any(|(_, c)| c == "envoy")
+            && before.iter().any(|(_, c)| c == "veer-demo-app"),
         "Envoy and the apps run in the demo's session: {before:?}"
     );
     assert!(signal("INT", demo.pid()), "send SIGINT to the demo");
@@ -179,6 +187,11 @@ fn ctrl_c_mid_run_stops_every_process_the_demo_started() {
     );
     assert_eq!(status.code(), Some(130), "exit status after Ctrl-C");
     let mut rest = String::new();
-    demo.out.read_to_string(&mut rest).expect("read demo output");
-    assert!(rest.contains("interrupted: stopping the demo processes"), "{rest}");
+    demo.out
+        .read_to_string(&mut rest)
+        .expect("read demo output");
+    assert!(
+        rest.contains("interrupted: stopping the demo processes"),
+        "{rest}"
+    );
 }

@@ -21,7 +21,11 @@ fn assert_still_routed_as(rig: &Rig, before: &[(String, String)], v2_bp: u64) {
     for (uid, served) in before {
         let reply = rig.client.get_as(uid).unwrap();
         assert_eq!(reply.status, 200, "user {uid}: {reply:?}");
-        assert_eq!(reply.served_by(), served, "user {uid} moved after the rejection");
+        assert_eq!(
+            reply.served_by(),
+            served,
+            "user {uid} moved after the rejection"
+        );
         assert_eq!(
             reply.seen("x-veer-variant"),
             Some(served.as_str()),
@@ -29,7 +33,13 @@ fn assert_still_routed_as(rig: &Rig, before: &[(String, String)], v2_bp: u64) {
         );
         on_v2 += u64::from(served == "v2");
     }
-    assert_within_tolerance("v2 after the rejection", on_v2, before.len() as u64, v2_bp, 4.0);
+    assert_within_tolerance(
+        "v2 after the rejection",
+        on_v2,
+        before.len() as u64,
+        v2_bp,
+        4.0,
+    );
 }
 
 /// Continuous load from `threads` clients until stopped; counts responses by outcome.
