@@ -9,6 +9,7 @@ mod cohorts;
 mod experiments;
 mod hostile;
 mod live_config;
+mod metrics;
 mod security;
 mod split;
 mod support;
