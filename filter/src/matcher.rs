@@ -11,6 +11,9 @@ use crate::config::problems::{Collector, Path};
 use crate::config::wire::WireMatch;
 use crate::request::RequestView;
 
+#[cfg(test)]
+mod tests;
+
 /// Nesting deeper than this is refused: it is never needed and bounds evaluation.
 const MAX_DEPTH: usize = 8;
 

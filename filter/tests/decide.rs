@@ -663,3 +663,73 @@ fn assignment_is_set_only_by_experiments() {
         assert_eq!(run(&c, pairs).expect("web").assignment(), None);
     }
 }
+
+/// `absent` and `any` decide by outcome: a rule for users without a consent cookie, a rule for
+/// either of two countries (or a beta path), and an experiment whose segment is an `any` that
+/// includes an `absent`. The split sends everyone else to stable.
+#[test]
+fn absent_and_any_rules_route_by_outcome() {
+    let c = config(
+        r#"{
+      "stickiness": {"sources": [{"cookie": "uid"}]},
+      "services": [{"name": "web",
+        "variants": [{"name": "stable", "cluster": "v1"}, {"name": "canary", "cluster": "v2"},
+                     {"name": "beta", "cluster": "v3"}],
+        "rules": [
+          {"name": "no-consent", "match": {"cookie": "consent", "absent": true}, "variant": "canary"},
+          {"name": "dach", "match": {"any": [{"header": "x-country", "equals": "de"},
+                                             {"header": "x-country", "equals": "at"},
+                                             {"path_prefix": "/beta"}]}, "variant": "beta"}
+        ],
+        "experiments": [{"id": "anon", "segment": {"any": [{"header": "x-user-id", "absent": true},
+                                                          {"query": "anon", "equals": "1"}]},
+          "arms": [{"name": "a", "variant": "beta", "weight": 10000},
+                   {"name": "b", "variant": "canary", "weight": 0}]}],
+        "split": {"stable": 10000}}]
+    }"#,
+    );
+    let route = |path: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![(":authority", "any.host"), (":path", path)];
+        pairs.extend_from_slice(extra);
+        let d = run(&c, &pairs).expect("web matches every host");
+        (d.variant.name.to_string(), by(&d))
+    };
+    let consent = ("cookie", "uid=u1; consent=yes");
+    let known = ("x-user-id", "u1");
+    let cases: &[(&str, Pairs, (&str, &str))] = &[
+        ("/", &[("cookie", "uid=u1")], ("canary", "rule no-consent")),
+        ("/", &[], ("canary", "rule no-consent")),
+        (
+            "/",
+            &[("cookie", "uid=u1; consent="), known],
+            ("stable", "split"),
+        ),
+        ("/", &[consent, known], ("stable", "split")),
+        (
+            "/",
+            &[consent, known, ("x-country", "de")],
+            ("beta", "rule dach"),
+        ),
+        (
+            "/",
+            &[consent, known, ("x-country", "at")],
+            ("beta", "rule dach"),
+        ),
+        (
+            "/",
+            &[consent, known, ("x-country", "ch")],
+            ("stable", "split"),
+        ),
+        ("/beta/page", &[consent, known], ("beta", "rule dach")),
+        ("/", &[consent], ("beta", "experiment anon/a")),
+        ("/?anon=1", &[consent, known], ("beta", "experiment anon/a")),
+        ("/?anon=0", &[consent, known], ("stable", "split")),
+    ];
+    for (path, extra, (variant, decided)) in cases {
+        assert_eq!(
+            route(path, extra),
+            ((*variant).to_owned(), (*decided).to_owned()),
+            "{path} {extra:?}"
+        );
+    }
+}
