@@ -94,9 +94,10 @@ test-wasm: targets node wasm-test-runner
 	  $(CARGO) test -p veer-filter --target wasm32-unknown-unknown --test golden
 
 # End-to-end against real Envoys on loopback (veerctl's binary is exercised too).
+# Also the README's worked config example, validated as veerctl and the filter read it.
 test-e2e: envoy wasm
 	$(CARGO) build -p veer-ctl
-	$(CARGO) test -p veer-e2e --lib --test e2e
+	$(CARGO) test -p veer-e2e --lib --test e2e --test readme
 
 # make demo as a test (tests/tests/demo.rs): every step's verification passes with 150 requests a
 # step (~20 s), and Ctrl-C mid-run leaves none of its processes behind.
