@@ -68,8 +68,10 @@ impl HttpContext for Request {
         // The override is a credential for Veer, not for the app: never forwarded, whatever the
         // request's service (the engine still reads it). Only it needs the clock: its expiry.
         let mut now_unix = 0;
+        let mut override_sent = false;
         if let Some(policy) = &config.override_policy {
             if req.has(policy.header.as_str()) {
+                override_sent = true;
                 self.set_http_request_header(policy.header.as_str(), None);
                 now_unix = self
                     .get_current_time()
@@ -89,6 +91,11 @@ impl HttpContext for Request {
             },
         ) else {
             metrics.globals.passthrough.inc();
+            // An override for no service forces nothing: counted with the rejected ones, so
+            // every override that did not take effect shows up.
+            if override_sent {
+                metrics.globals.override_rejected.inc();
+            }
             return Action::Continue;
         };
 

@@ -10,7 +10,8 @@
 //! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
 //! - `veer.config.version` (gauge), `veer.config.accepted`, `veer.config.rejected`;
 //! - `veer.passthrough`, `veer.spoofed_header_removed`, `veer.override.accepted`,
-//!   `veer.override.rejected`, `veer.cookie.assigned`.
+//!   `veer.override.rejected` (invalid, or sent on a request for no service),
+//!   `veer.cookie.assigned`.
 //!
 //! Ids are defined once per config update and looked up by index on the request path.
 

@@ -97,7 +97,8 @@ fn a_forced_variant_needs_a_valid_signature() {
             "{label}: the override credential reached the app"
         );
     }
-    // A request for no service does not leak the credential to the app either.
+    // A request for no service does not leak the credential to the app either, and the
+    // override, which forces nothing there, is counted as rejected.
     let other = rig
         .client
         .get(
@@ -111,5 +112,6 @@ fn a_forced_variant_needs_a_valid_signature() {
     assert_eq!(other.seen("x-veer-override"), None);
     let stats = rig.envoy.stats().unwrap();
     assert_eq!(stats.veer("override.accepted"), 1);
-    assert_eq!(stats.veer("override.rejected"), 4);
+    assert_eq!(stats.veer("override.rejected"), 5);
+    assert_eq!(stats.veer("passthrough"), 1);
 }
