@@ -100,7 +100,7 @@ test-e2e: envoy wasm
 	$(CARGO) test -p veer-e2e --lib --test e2e --test readme
 
 # make demo as a test (tests/tests/demo.rs): every step's verification passes with 150 requests a
-# step (~20 s), and Ctrl-C mid-run leaves none of its processes behind.
+# step, a wrong split fails it, and Ctrl-C mid-run leaves none of its processes behind (~20 s).
 test-demo: envoy wasm
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	$(CARGO) test -p veer-e2e --test demo

@@ -1,5 +1,6 @@
-//! `make demo` (deploy/demo/demo.sh) as a test: every step's verification passes, and Ctrl-C
-//! leaves none of its processes behind.
+//! `make demo` (deploy/demo/demo.sh) as a test: every step's verification passes, a step whose
+//! traffic differs from what the demo expects fails it, and Ctrl-C leaves none of its processes
+//! behind.
 //!
 //! The demo runs in its own session, so everything it starts is found by session id (`ps`), and
 //! only those processes are ever signalled. Needs `make wasm envoy` and veerctl built
@@ -8,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
 use veer_e2e::paths;
@@ -19,17 +21,14 @@ const REQUESTS: &str = "150";
 struct Demo {
     child: Child,
     out: BufReader<ChildStdout>,
+    /// Collects stderr (echoed) until it closes, so the demo never blocks on it.
+    err: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Demo {
-    fn start() -> Demo {
+    /// Starts the demo with `veerctl` as its veerctl.
+    fn start_with(veerctl: &Path) -> Demo {
         let root = paths::workspace();
-        let veerctl = root.join("target/debug/veerctl");
-        assert!(
-            veerctl.exists(),
-            "{} is missing: `cargo build -p veer-ctl`",
-            veerctl.display()
-        );
         // setsid: a new session whose id is the demo's PID. env --default-signal: SIGINT as a
         // terminal would deliver it, even if this runner was started with SIGINT ignored.
         let mut child = Command::new("setsid")
@@ -37,23 +36,38 @@ impl Demo {
             .arg(root.join("deploy/demo/demo.sh"))
             .env("VEER_DEMO_REQUESTS", REQUESTS)
             .env("VEER_DEMO_APP", env!("CARGO_BIN_EXE_veer-demo-app"))
-            .env("VEERCTL", &veerctl)
+            .env("VEERCTL", veerctl)
             .env("VEER_ENVOY", paths::envoy())
             .env("NO_COLOR", "1")
             .env_remove("VEER_DEMO_PAUSE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start deploy/demo/demo.sh");
         let out = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let demo = Demo { child, out };
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let err = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            eprint!("{text}");
+            text
+        });
+        let demo = Demo {
+            child,
+            out,
+            err: Some(err),
+        };
         assert_eq!(
             session_of(demo.pid()),
             Some(demo.pid()),
             "setsid did not make the demo a session leader"
         );
         demo
+    }
+
+    fn start() -> Demo {
+        Demo::start_with(&veerctl())
     }
 
     fn pid(&self) -> u32 {
@@ -76,6 +90,14 @@ impl Demo {
         }
     }
 
+    /// Everything the demo wrote to stderr; call once it and its processes have ended.
+    fn stderr(&mut self) -> String {
+        self.err
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+
     fn wait(&mut self) -> ExitStatus {
         self.child.wait().expect("wait for the demo")
     }
@@ -91,6 +113,17 @@ impl Drop for Demo {
             let _ = signal("KILL", pid);
         }
     }
+}
+
+/// The veerctl the demo runs (`cargo build -p veer-ctl`).
+fn veerctl() -> PathBuf {
+    let path = paths::workspace().join("target/debug/veerctl");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo build -p veer-ctl`",
+        path.display()
+    );
+    path
 }
 
 /// Sends SIGNAL to one process, by PID.
@@ -194,4 +227,49 @@ fn ctrl_c_mid_run_stops_every_process_the_demo_started() {
         rest.contains("interrupted: stopping the demo processes"),
         "{rest}"
     );
+}
+
+#[test]
+fn a_step_whose_traffic_differs_from_the_configured_split_fails_the_demo() {
+    // A veerctl that sets 50 % when the demo asks for 20 %: the proxies follow the 50 % it
+    // really configured, and the demo, which expects 20 %, must notice and fail at that step.
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("veerctl");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/usr/bin/env bash\n\
+             if [[ $1 == canary && $2 == set-weight && $5 == 20 ]]; then set -- \"${{@:1:4}}\" 50; fi\n\
+             exec {:?} \"$@\"\n",
+            veerctl()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut demo = Demo::start_with(&wrapper);
+    let mut transcript = String::new();
+    demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
+    let status = demo.wait();
+    assert_eq!(status.code(), Some(1), "the demo must fail: {status}");
+    assert!(
+        transcript.contains("version 2 live"),
+        "the step ran: {transcript}"
+    );
+    let left = session_members(demo.pid());
+    assert!(
+        left.is_empty(),
+        "processes left after the failed demo: {left:?}"
+    );
+    let err = demo.stderr();
+    assert!(
+        err.contains(
+            "make demo: step 'canary20': the responses do not follow the configured split"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("v2: "), "says what differed: {err}");
 }
