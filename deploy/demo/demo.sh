@@ -5,7 +5,8 @@
 # counters (`veerctl status --check`), and the split a person counts with curl is checked against
 # the configured one (binomial tolerance) and against those counters; any difference fails it.
 #
-# It stops everything it started (by PID) when it ends or is interrupted. Traffic stays on
+# It stops everything it started (each background job by its own process group) when it ends, fails
+# or is interrupted (INT, TERM, HUP). Traffic stays on
 # 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000);
 # VEER_DEMO_PAUSE=1 waits for Enter between steps.
 set -euo pipefail

@@ -105,7 +105,7 @@ def main(argv):
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print("  verified: within the binomial tolerance of the configured split"
+    print("  verified: within the binomial tolerance of the configured weights"
           + ("" if argv[1] == "split" and argv[3] == "-" else ", and equal to the proxy's counters"))
     return 0
 
