@@ -11,6 +11,7 @@ pub mod ecds;
 pub mod edit;
 pub mod error;
 pub mod kube;
+pub mod latency;
 pub mod render;
 pub mod report;
 pub mod source;

@@ -46,6 +46,10 @@ pub fn status(s: &Status, color: bool) -> String {
         };
         out.push_str(&format!("proxy {}  {state}\n", p.url));
     }
+    out.push_str(
+        "counts, 5xx and p50/p99: since the last verified change, summed over the proxies above \
+         (latency trails the counts by up to Envoy's stats flush interval, 5 s by default)\n",
+    );
     for svc in &s.services {
         out.push_str(&format!(
             "\nservice {}  (default-split requests since the last change: {})\n",
@@ -83,8 +87,8 @@ pub fn status(s: &Status, color: bool) -> String {
                     (Some(errors), Some(rate)) => format!("{errors} ({:.2}%)", rate * 100.0),
                     _ => "off".to_owned(),
                 }),
-                Cell::new(micros(v.p50_us)),
-                Cell::new(micros(v.p99_us)),
+                Cell::new(micros(v.latency.map(|l| l.p50_us))),
+                Cell::new(micros(v.latency.map(|l| l.p99_us))),
             ]);
         }
         out.push_str(&t.to_string());

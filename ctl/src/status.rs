@@ -8,6 +8,7 @@ use serde::Serialize;
 use veer_filter::config::WireConfig;
 
 use crate::admin::Snapshot;
+use crate::latency::Histogram;
 use crate::srm::{self, Verdict};
 use crate::store::Change;
 
@@ -66,10 +67,35 @@ pub struct VariantStatus {
     pub requests: u64,
     /// 5xx responses since the last change (`None`: the config turns response metrics off).
     pub errors: Option<u64>,
-    /// p50 latency (us, since the proxy started).
-    pub p50_us: Option<f64>,
-    /// p99 latency (us, since the proxy started).
-    pub p99_us: Option<f64>,
+    /// Latency since the last change over all proxies (`None`: no response recorded yet, or
+    /// response metrics are off).
+    pub latency: Option<Latency>,
+}
+
+/// Latency percentiles of one variant, from request headers to response headers at the proxy.
+///
+/// The window is the same as the counts' (since the last verified change, all proxies), but it
+/// trails them by up to Envoy's stats flush interval (5 s by default): Envoy publishes histogram
+/// bins to its admin API only at each flush.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Latency {
+    /// Responses the percentiles are computed from.
+    pub samples: u64,
+    /// Median (us).
+    pub p50_us: f64,
+    /// 99th percentile (us).
+    pub p99_us: f64,
+}
+
+impl Latency {
+    /// The percentiles of `h`, if it holds anything.
+    pub fn of(h: &Histogram) -> Option<Latency> {
+        Some(Latency {
+            samples: h.count(),
+            p50_us: h.percentile(50.0)?,
+            p99_us: h.percentile(99.0)?,
+        })
+    }
 }
 
 impl VariantStatus {
@@ -138,6 +164,20 @@ pub fn compute(i: &Inputs<'_>) -> Status {
             })
             .sum()
     };
+    let latency = |key: &str| -> Option<Latency> {
+        let empty = Histogram::default();
+        let mut window = Histogram::default();
+        for s in &live {
+            let now = s.latency.get(key).unwrap_or(&empty);
+            let base = i
+                .baselines
+                .get(&s.url)
+                .and_then(|b| b.latency.get(key))
+                .unwrap_or(&empty);
+            window.merge(&now.since(base));
+        }
+        Latency::of(&window)
+    };
     let stale: Vec<String> = proxies
         .iter()
         .filter(|p| p.version.is_some_and(|v| v != i.version))
@@ -167,10 +207,6 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                 .iter()
                 .map(|v| {
                     let key = format!("{}.{}", svc.name, v.name);
-                    let latency = live
-                        .iter()
-                        .find_map(|s| s.latency.get(&key).copied())
-                        .unwrap_or_default();
                     VariantStatus {
                         name: v.name.clone(),
                         cluster: v.cluster.clone(),
@@ -178,8 +214,7 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                         split_requests: delta(&format!("split.{key}")),
                         requests: delta(&format!("rq.{key}")),
                         errors: responses.then(|| delta(&format!("rs.{key}.5xx"))),
-                        p50_us: latency.p50,
-                        p99_us: latency.p99,
+                        latency: responses.then(|| latency(&key)).flatten(),
                     }
                 })
                 .collect();

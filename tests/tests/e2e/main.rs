@@ -11,5 +11,6 @@ mod hostile;
 mod live_config;
 mod security;
 mod split;
+mod status;
 mod support;
 mod veerctl;

@@ -23,7 +23,11 @@ fn veerctl(envoy: &Envoy, args: &[&str]) -> Result<(), CliError> {
 }
 
 /// Runs veerctl in-process with an ECDS directory and admin URLs (comma-separated).
-fn veerctl_with(dir: &std::path::Path, admins: &str, args: &[&str]) -> Result<(), CliError> {
+pub(crate) fn veerctl_with(
+    dir: &std::path::Path,
+    admins: &str,
+    args: &[&str],
+) -> Result<(), CliError> {
     let mut argv = vec![
         "veerctl",
         "-q",
@@ -39,7 +43,7 @@ fn veerctl_with(dir: &std::path::Path, admins: &str, args: &[&str]) -> Result<()
 }
 
 /// The built veerctl binary (`make test` builds it before the end-to-end tests).
-fn veerctl_binary() -> PathBuf {
+pub(crate) fn veerctl_binary() -> PathBuf {
     let path = std::env::var_os("VEER_CTL")
         .map(PathBuf::from)
         .unwrap_or_else(|| veer_e2e::paths::workspace().join("target/debug/veerctl"));
