@@ -286,3 +286,6 @@ fn likely_cause(
     }
     "the split differs from the configured one beyond chance; look for a second routing layer with its own weights, retries that favour one variant, clients without a stickiness key, or bot traffic".to_owned()
 }
+
+#[cfg(test)]
+mod tests;
