@@ -1,6 +1,6 @@
 //! `status`: configured beside observed, from the proxies' own counters.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use super::print_json;
 use crate::admin::{Admin, Snapshot};
@@ -42,32 +42,60 @@ pub fn collect(g: &Global) -> Result<Status> {
 pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
     loop {
         let s = collect(g)?;
-        match g.output {
-            Output::Json => print_json(&s)?,
-            Output::Table => {
-                if a.watch && use_color() {
-                    // Clear the screen and home the cursor between refreshes.
-                    print!("\x1b[2J\x1b[H");
-                }
-                print!("{}", crate::render::status(&s, use_color()));
-                let _ = std::io::stdout().flush();
+        if a.watch {
+            draw_frame(g, a, &s)?;
+        } else {
+            match g.output {
+                Output::Json => print_json(&s)?,
+                Output::Table => print!("{}", crate::render::status(&s, use_color())),
             }
-        }
-        if !a.watch {
-            let mismatched: Vec<&str> = s
-                .services
-                .iter()
-                .filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch))
-                .map(|v| v.name.as_str())
-                .collect();
-            if a.check && !mismatched.is_empty() {
-                return Err(CliError::Mismatch(format!(
-                    "observed split mismatches the configured one for: {}",
-                    mismatched.join(", ")
-                )));
-            }
-            return Ok(());
+            return check(a, &s);
         }
         std::thread::sleep(a.interval);
     }
+}
+
+/// One `--watch` refresh. A terminal is cleared and redrawn; anything else gets one frame after
+/// another, each table frame under a timestamped header and each JSON frame on one line (JSON
+/// Lines), so a script can read frames as they come.
+fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = match g.output {
+        Output::Json => serde_json::to_string(s)
+            .map_err(|e| CliError::failed(format!("failed to encode output: {e}")))
+            .and_then(|line| writeln!(out, "{line}").map_err(|e| CliError::io("write", e))),
+        Output::Table => {
+            if out.is_terminal() {
+                // Clear the screen and home the cursor.
+                let _ = write!(out, "\x1b[2J\x1b[H");
+            }
+            write!(
+                out,
+                "== status at {} (every {}; Ctrl-C stops) ==\n{}",
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+                humantime::format_duration(a.interval),
+                crate::render::status(s, use_color())
+            )
+            .map_err(|e| CliError::io("write", e))
+        }
+    };
+    written?;
+    out.flush().map_err(|e| CliError::io("write", e))
+}
+
+/// `--check`: a mismatch is exit code 6.
+fn check(a: &StatusArgs, s: &Status) -> Result<()> {
+    let mismatched: Vec<&str> = s
+        .services
+        .iter()
+        .filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch))
+        .map(|v| v.name.as_str())
+        .collect();
+    if a.check && !mismatched.is_empty() {
+        return Err(CliError::Mismatch(format!(
+            "observed split mismatches the configured one for: {}",
+            mismatched.join(", ")
+        )));
+    }
+    Ok(())
 }

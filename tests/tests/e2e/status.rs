@@ -1,7 +1,10 @@
 //! `veerctl status` against real Envoys: the observed split and latency cover every proxy and
 //! only the time since the last verified change.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -10,7 +13,7 @@ use veer_ctl::status::{Status, VariantStatus};
 use veer_e2e::{Client, Envoy};
 
 use crate::support::{web_config, Rig};
-use crate::veerctl::veerctl_with;
+use crate::veerctl::{veerctl_binary, veerctl_with};
 
 /// How long the slow variant's upstream waits before answering.
 const SLOW: Duration = Duration::from_millis(40);
@@ -127,4 +130,136 @@ fn counts_and_latency_restart_at_a_verified_change() {
         p99 < SLOW.as_secs_f64() * 1e6,
         "v2's slow responses from before the change are not in the window: {v2:?}"
     );
+}
+
+/// A veerctl process, stopped by its PID when dropped, whose stdout arrives line by line.
+struct Watching {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watching {
+    /// Starts `veerctl --envoy DIR --admin URL <args>` with stdout piped.
+    fn start(rig: &Rig, args: &[&str]) -> Watching {
+        let mut child = Command::new(veerctl_binary())
+            .args(["--envoy", rig.envoy.ecds_dir().to_str().unwrap()])
+            .args(["--admin", &rig.envoy.admin_url()])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watching { child, lines }
+    }
+
+    /// The next line; a process that stops refreshing fails the test instead of hanging it.
+    fn next_line(&mut self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("veerctl --watch printed another line")
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--watch` keeps refreshing: a frame drawn after new traffic shows it. JSON frames come one per
+/// line.
+#[test]
+fn watch_refreshes_until_stopped() {
+    let rig = Rig::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
+    let mut watch = Watching::start(
+        &rig,
+        &["-o", "json", "status", "--watch", "--interval", "100ms"],
+    );
+    let first: serde_json::Value = serde_json::from_str(&watch.next_line()).unwrap();
+    assert_eq!(first["services"][0]["split_requests"], 0, "{first}");
+
+    serve(&rig.client, "watched", 150);
+    let mut frames = 1;
+    loop {
+        let frame: serde_json::Value = serde_json::from_str(&watch.next_line()).unwrap();
+        frames += 1;
+        if frame["services"][0]["split_requests"] == 150 {
+            break;
+        }
+        assert!(frames < 1000, "150 requests never showed up: {frame}");
+    }
+    assert!(watch.child.try_wait().unwrap().is_none(), "still watching");
+    let pid = watch.child.id();
+    drop(watch);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "veerctl {pid} stopped"
+    );
+}
+
+/// Piped, the table has its bars and no escape codes, and `--watch` prints frame after frame; on
+/// a terminal the verdict is coloured, unless NO_COLOR is set.
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let rig = Rig::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
+    serve(&rig.client, "colour", 200);
+
+    let mut watch = Watching::start(&rig, &["status", "--watch", "--interval", "100ms"]);
+    let mut text = String::new();
+    let mut headers = 0;
+    while headers < 3 {
+        let line = watch.next_line();
+        headers += usize::from(line.starts_with("== status at "));
+        text.push_str(&line);
+        text.push('\n');
+    }
+    drop(watch);
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes in piped output:\n{text}"
+    );
+    assert!(
+        text.contains("████████░░"),
+        "v1's configured 80 % bar:\n{text}"
+    );
+    assert!(text.contains("split check: OK"), "{text}");
+
+    let on_terminal = |no_color: Option<&str>| -> String {
+        // util-linux `script` runs the command on a pseudo-terminal and copies what it prints.
+        let command = format!(
+            "'{}' --envoy '{}' --admin '{}' status",
+            veerctl_binary().display(),
+            rig.envoy.ecds_dir().display(),
+            rig.envoy.admin_url()
+        );
+        let mut script = Command::new("script");
+        script.args(["-q", "-e", "-c", &command, "/dev/null"]);
+        script.env_remove("NO_COLOR").stdin(Stdio::null());
+        if let Some(v) = no_color {
+            script.env("NO_COLOR", v);
+        }
+        let out = script.output().expect("util-linux script runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\x1b[32;1mOK\x1b[0m"), "{coloured}");
+    let plain = on_terminal(Some("1"));
+    assert!(
+        !plain.contains('\x1b'),
+        "NO_COLOR=1 on a terminal:\n{plain}"
+    );
+    assert!(plain.contains("split check: OK"), "{plain}");
 }
