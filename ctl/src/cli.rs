@@ -221,16 +221,17 @@ pub struct CanaryRunArgs {
     /// Percent steps.
     #[arg(long, value_delimiter = ',', default_value = "5,25,50,100")]
     pub steps: Vec<String>,
-    /// Pause between steps.
+    /// Pause after each step (and before --promote), watching the canary's error rate.
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Ask for confirmation on the terminal before each step instead of pausing.
+    /// Ask for confirmation on the terminal before each step (and before --promote) instead of
+    /// pausing.
     #[arg(long)]
     pub manual: bool,
     /// Abort when the canary's 5xx rate over a step exceeds this percent.
     #[arg(long, default_value = "1")]
     pub max_error_rate: f64,
-    /// Promote the canary after the last step.
+    /// Promote the canary after the last step has passed the error-rate gate.
     #[arg(long)]
     pub promote: bool,
 }

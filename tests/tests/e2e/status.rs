@@ -1,7 +1,7 @@
 //! `veerctl status` against real Envoys: the observed split and latency cover every proxy and
 //! only the time since the last verified change.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -19,7 +19,7 @@ use crate::veerctl::{veerctl_binary, veerctl_with};
 const SLOW: Duration = Duration::from_millis(40);
 
 /// Sends one request per user `<prefix>-<i>` through `client`.
-fn serve(client: &Client, prefix: &str, n: usize) {
+pub(crate) fn serve(client: &Client, prefix: &str, n: usize) {
     for i in 0..n {
         let reply = client.get_as(&format!("{prefix}-{i}")).expect("request");
         assert_eq!(reply.status, 200, "{reply:?}");
@@ -59,6 +59,41 @@ fn status_with_latency_caught_up(dir: &Path, admins: &str) -> Status {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Runs veerctl with `args` and `env` (NO_COLOR removed unless given) on a pseudo-terminal, as
+/// util-linux `script` provides one, typing `input`; returns how it exited and everything it
+/// printed, stdout and stderr together as a terminal shows them.
+pub(crate) fn veerctl_on_terminal(
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &str,
+) -> (std::process::ExitStatus, String) {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let binary = veerctl_binary();
+    let command: Vec<String> = std::iter::once(binary.to_str().unwrap())
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect();
+    let mut script = Command::new("script")
+        .args(["-q", "-e", "-c", &command.join(" "), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux script runs");
+    script
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = script.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn variant<'a>(s: &'a Status, name: &str) -> &'a VariantStatus {
@@ -235,28 +270,22 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     );
     assert!(text.contains("split check: OK"), "{text}");
 
-    let on_terminal = |no_color: Option<&str>| -> String {
-        // util-linux `script` runs the command on a pseudo-terminal and copies what it prints.
-        let command = format!(
-            "'{}' --envoy '{}' --admin '{}' status",
-            veerctl_binary().display(),
-            rig.envoy.ecds_dir().display(),
-            rig.envoy.admin_url()
-        );
-        let mut script = Command::new("script");
-        script.args(["-q", "-e", "-c", &command, "/dev/null"]);
-        script.env_remove("NO_COLOR").stdin(Stdio::null());
-        if let Some(v) = no_color {
-            script.env("NO_COLOR", v);
-        }
-        let out = script.output().expect("util-linux script runs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}");
+    let (dir, admin) = (rig.envoy.ecds_dir(), rig.envoy.admin_url());
+    let status_args = [
+        "--envoy",
+        dir.to_str().unwrap(),
+        "--admin",
+        &admin,
+        "status",
+    ];
+    let on_terminal = |env: &[(&str, &str)]| -> String {
+        let (ok, text) = veerctl_on_terminal(&status_args, env, "");
+        assert!(ok.success(), "{text}");
         text
     };
-    let coloured = on_terminal(None);
+    let coloured = on_terminal(&[]);
     assert!(coloured.contains("\x1b[32;1mOK\x1b[0m"), "{coloured}");
-    let plain = on_terminal(Some("1"));
+    let plain = on_terminal(&[("NO_COLOR", "1")]);
     assert!(
         !plain.contains('\x1b'),
         "NO_COLOR=1 on a terminal:\n{plain}"
