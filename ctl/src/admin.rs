@@ -66,31 +66,44 @@ impl Admin {
     /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`).
     pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
         let url = url.trim_end_matches('/');
-        let text = self.get(&format!("{url}/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)"))?;
+        let text = self.get(url, "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)")?;
         let mut snap = parse_stats(&text);
         snap.url = url.to_owned();
-        let json = self.get(&format!(
-            "{url}/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C."
-        ))?;
+        let json = self.get(
+            url,
+            "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.",
+        )?;
         snap.latency = latency::parse_detailed(&json).map_err(|e| {
             CliError::failed(format!(
-                "failed to read the latency histograms of {url}: {e}"
+                "{url} does not answer like an Envoy admin API (its /stats JSON: {e}); {ADMIN_HINT}"
             ))
         })?;
         Ok(snap)
     }
 
-    fn get(&self, url: &str) -> Result<String> {
-        let mut resp = self.agent.get(url).call().map_err(|e| {
-            CliError::failed(format!(
-                "cannot reach Envoy admin at {url}: {e}; is the proxy running and --admin right?"
-            ))
-        })?;
+    /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.
+    fn get(&self, url: &str, path: &str) -> Result<String> {
+        let endpoint = path.split('?').next().unwrap_or(path);
+        let mut resp = self
+            .agent
+            .get(format!("{url}{path}"))
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::StatusCode(code) => CliError::failed(format!(
+                    "Envoy admin at {url} answered GET {endpoint} with HTTP {code}; {ADMIN_HINT}"
+                )),
+                e => CliError::failed(format!(
+                    "cannot reach Envoy admin at {url}: {e}; check that the proxy is running and {ADMIN_HINT}"
+                )),
+            })?;
         resp.body_mut()
             .read_to_string()
-            .map_err(|e| CliError::failed(format!("failed to read {url}: {e}")))
+            .map_err(|e| CliError::failed(format!("failed to read GET {endpoint} from {url}: {e}")))
     }
 }
+
+/// What to check when an admin URL does not work.
+const ADMIN_HINT: &str = "that --admin (or VEER_ADMIN) is its admin address (`admin.address` in its bootstrap), not its listener";
 
 /// Parses `/stats` text lines (`name: value`).
 pub fn parse_stats(text: &str) -> Snapshot {
@@ -114,6 +127,30 @@ pub fn parse_stats(text: &str) -> Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_admin_is_named_with_what_to_check() {
+        // A port that was just free on loopback: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let err = Admin::default().snapshot(&format!("{url}/")).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("cannot reach Envoy admin at {url}: ")),
+            "{msg}"
+        );
+        assert!(msg.contains("check that the proxy is running"), "{msg}");
+        assert!(
+            msg.contains("--admin (or VEER_ADMIN) is its admin address"),
+            "{msg}"
+        );
+        assert!(!msg.contains("filter="), "no query string noise: {msg}");
+    }
 
     #[test]
     fn stats_text_is_split_into_veer_and_ecds_parts() {

@@ -27,6 +27,14 @@ pub fn collect(g: &Global) -> Result<Status> {
         .iter()
         .map(|url| (url.clone(), admin.snapshot(url).map_err(|e| e.to_string())))
         .collect();
+    // With no proxy to read, a table of zeros would look like "no traffic": say why instead.
+    if snapshots.iter().all(|(_, s)| s.is_err()) {
+        let errors: Vec<&str> = snapshots
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().err().map(String::as_str))
+            .collect();
+        return Err(CliError::failed(errors.join("\n")));
+    }
     let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     let history = store.history()?;
     Ok(status::compute(&status::Inputs {
@@ -40,8 +48,22 @@ pub fn collect(g: &Global) -> Result<Status> {
 
 /// `status`.
 pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
+    let mut drawn = false;
     loop {
-        let s = collect(g)?;
+        let s = match collect(g) {
+            Ok(s) => s,
+            // A watch outlives a proxy's restart; a first frame that fails is a wrong setup.
+            Err(e) if a.watch && drawn => {
+                eprintln!(
+                    "error: {e} (retrying every {})",
+                    humantime::format_duration(a.interval)
+                );
+                std::thread::sleep(a.interval);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        drawn = true;
         if a.watch {
             draw_frame(g, a, &s)?;
         } else {

@@ -292,3 +292,76 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     );
     assert!(plain.contains("split check: OK"), "{plain}");
 }
+
+/// A wrong or dead `--admin` is named, with what to check, by `status` and by a change; a change
+/// that cannot verify writes nothing.
+#[test]
+fn an_unreachable_admin_is_named_with_what_to_do() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    // A port that was just free on loopback: nothing listens there.
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let listener = format!("http://127.0.0.1:{}", rig.envoy.port());
+    let dir = rig.envoy.ecds_dir();
+    let veerctl = |admins: &str, args: &[&str]| {
+        let out = Command::new(veerctl_binary())
+            .args(["--envoy", dir.to_str().unwrap(), "--admin", admins])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let unreachable = format!("cannot reach Envoy admin at {dead}: ");
+    let what_to_do =
+        "check that the proxy is running and that --admin (or VEER_ADMIN) is its admin address";
+
+    let (code, _, stderr) = veerctl(&dead, &["status"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {unreachable}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(what_to_do), "{stderr}");
+
+    // One of two proxies down: the other is still shown, the dead one named in its row.
+    let both = format!("{},{dead}", rig.envoy.admin_url());
+    let (code, stdout, stderr) = veerctl(&both, &["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("proxy {dead}  UNREACHABLE: {unreachable}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("proxy {}  runs version 1", rig.envoy.admin_url())),
+        "{stdout}"
+    );
+
+    // The listener is not the admin API.
+    let (code, _, stderr) = veerctl(&listener, &["status"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{listener} does not answer like an Envoy admin API"
+        )) && stderr.contains("not its listener"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = veerctl(&dead, &["canary", "set-weight", "web", "v2", "10"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&unreachable) && stderr.contains(what_to_do),
+        "{stderr}"
+    );
+    assert!(
+        !dir.join(".veer/history.json").exists(),
+        "a change that cannot be verified is not written"
+    );
+}
