@@ -169,7 +169,8 @@ pub struct StatusArgs {
     /// selector, through port-forwards (e.g. `app=frontend`).
     #[arg(long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Refresh until interrupted.
+    /// Refresh until interrupted. A terminal is redrawn in place; piped, frames follow each
+    /// other under a timestamped header (with -o json: one JSON document per line).
     #[arg(short, long)]
     pub watch: bool,
     /// Refresh interval for --watch.

@@ -151,32 +151,13 @@ pub fn compute(i: &Inputs<'_>) -> Status {
             },
         })
         .collect();
-    let live: Vec<&Snapshot> = i
-        .snapshots
-        .iter()
-        .filter_map(|(_, s)| s.as_ref().ok())
-        .collect();
-    let delta = |name: &str| -> u64 {
-        live.iter()
-            .map(|s| {
-                s.get(name)
-                    .saturating_sub(i.baselines.get(&s.url).map_or(0, |b| b.get(name)))
-            })
-            .sum()
-    };
-    let latency = |key: &str| -> Option<Latency> {
-        let empty = Histogram::default();
-        let mut window = Histogram::default();
-        for s in &live {
-            let now = s.latency.get(key).unwrap_or(&empty);
-            let base = i
-                .baselines
-                .get(&s.url)
-                .and_then(|b| b.latency.get(key))
-                .unwrap_or(&empty);
-            window.merge(&now.since(base));
-        }
-        Latency::of(&window)
+    let window = Window {
+        live: i
+            .snapshots
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .collect(),
+        baselines: i.baselines,
     };
     let stale: Vec<String> = proxies
         .iter()
@@ -211,10 +192,10 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                         name: v.name.clone(),
                         cluster: v.cluster.clone(),
                         configured_bp: svc.split.get(&v.name).copied().unwrap_or(0),
-                        split_requests: delta(&format!("split.{key}")),
-                        requests: delta(&format!("rq.{key}")),
-                        errors: responses.then(|| delta(&format!("rs.{key}.5xx"))),
-                        latency: responses.then(|| latency(&key)).flatten(),
+                        split_requests: window.count(&format!("split.{key}")),
+                        requests: window.count(&format!("rq.{key}")),
+                        errors: responses.then(|| window.count(&format!("rs.{key}.5xx"))),
+                        latency: responses.then(|| window.latency(&key)).flatten(),
                     }
                 })
                 .collect();
@@ -241,6 +222,42 @@ pub fn compute(i: &Inputs<'_>) -> Status {
         configured_version: i.version,
         proxies,
         services,
+    }
+}
+
+/// "Since the last change, over every proxy that answered": each proxy's figures minus its
+/// baseline, summed.
+struct Window<'a> {
+    live: Vec<&'a Snapshot>,
+    baselines: &'a Baselines,
+}
+
+impl Window<'_> {
+    /// A counter's increase.
+    fn count(&self, name: &str) -> u64 {
+        self.live
+            .iter()
+            .map(|s| {
+                let base = self.baselines.get(&s.url).map_or(0, |b| b.get(name));
+                s.get(name).saturating_sub(base)
+            })
+            .sum()
+    }
+
+    /// The latency of the responses recorded in the window, per `<service>.<variant>`.
+    fn latency(&self, key: &str) -> Option<Latency> {
+        let empty = Histogram::default();
+        let mut window = Histogram::default();
+        for s in &self.live {
+            let now = s.latency.get(key).unwrap_or(&empty);
+            let base = self
+                .baselines
+                .get(&s.url)
+                .and_then(|b| b.latency.get(key))
+                .unwrap_or(&empty);
+            window.merge(&now.since(base));
+        }
+        Latency::of(&window)
     }
 }
 
