@@ -65,7 +65,12 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
         };
         drawn = true;
         if a.watch {
-            draw_frame(g, a, &s)?;
+            match draw_frame(g, a, &s) {
+                Ok(()) => {}
+                // `status --watch | head` : the reader has all it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(CliError::io("write the status", e)),
+            }
         } else {
             match g.output {
                 Output::Json => print_json(&s)?,
@@ -80,16 +85,14 @@ pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
 /// One `--watch` refresh. A terminal is cleared and redrawn; anything else gets one frame after
 /// another, each table frame under a timestamped header and each JSON frame on one line (JSON
 /// Lines), so a script can read frames as they come.
-fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> Result<()> {
+fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    let written = match g.output {
-        Output::Json => serde_json::to_string(s)
-            .map_err(|e| CliError::failed(format!("failed to encode output: {e}")))
-            .and_then(|line| writeln!(out, "{line}").map_err(|e| CliError::io("write", e))),
+    match g.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string(s)?)?,
         Output::Table => {
             if out.is_terminal() {
                 // Clear the screen and home the cursor.
-                let _ = write!(out, "\x1b[2J\x1b[H");
+                write!(out, "\x1b[2J\x1b[H")?;
             }
             write!(
                 out,
@@ -97,12 +100,10 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> Result<()> {
                 humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
                 humantime::format_duration(a.interval),
                 crate::render::status(s, use_color())
-            )
-            .map_err(|e| CliError::io("write", e))
+            )?;
         }
-    };
-    written?;
-    out.flush().map_err(|e| CliError::io("write", e))
+    }
+    out.flush()
 }
 
 /// `--check`: a mismatch is exit code 6.

@@ -243,6 +243,28 @@ fn watch_refreshes_until_stopped() {
     );
 }
 
+/// `status --watch | head`: when the reader goes away, veerctl ends, successfully.
+#[test]
+fn watch_ends_quietly_when_its_reader_goes_away() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let mut watch = Watching::start(&rig, &["status", "--watch", "--interval", "100ms"]);
+    assert!(watch.next_line().starts_with("== status at "));
+    // Dropping the receiving end makes the reading thread close the pipe at its next line.
+    watch.lines = mpsc::channel().1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = watch.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "veerctl kept running with nobody reading"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
 /// Piped, the table has its bars and no escape codes, and `--watch` prints frame after frame; on
 /// a terminal the verdict is coloured, unless NO_COLOR is set.
 #[test]
