@@ -51,6 +51,14 @@ fn veerctl_binary() -> PathBuf {
     path
 }
 
+/// The veerctl binary aimed at `envoy`'s ECDS directory and admin URL.
+fn veerctl_process(envoy: &Envoy) -> Command {
+    let mut cmd = Command::new(veerctl_binary());
+    cmd.args(["--envoy", envoy.ecds_dir().to_str().unwrap()])
+        .args(["--admin", &envoy.admin_url(), "--timeout", "20s"]);
+    cmd
+}
+
 /// Sends one request per user and checks the split against `expected` (variant, bp).
 fn assert_split(rig: &Rig, label: &str, expected: &[(&str, u64)]) {
     let served = rig.serve_users(label, USERS);
@@ -97,6 +105,47 @@ fn every_change_is_verified_live_with_zero_failed_requests_under_load() {
     assert!(ok > 100, "the load ran ({ok} requests)");
     // Eight changes on top of version 1, each verified from the proxy's own gauge.
     assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 8);
+}
+
+/// `apply -f` without `--no-wait`: the binary writes the file, waits until the proxy reports
+/// the new version, and says so; the load sees no failure and the new split serves at once.
+#[test]
+fn apply_is_verified_live_with_zero_failed_requests_under_load() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    std::fs::write(
+        &file,
+        web_config(0, &[("v1", 5000), ("v2", 5000)]).to_string(),
+    )
+    .unwrap();
+    let load = Load::start(&rig.client, 2);
+    let out = veerctl_process(&rig.envoy)
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("version 2 live on 1 proxy"), "{stdout}");
+    assert_split(&rig, "applied", &[("v1", 5000), ("v2", 5000)]);
+    let (ok, failed, failures) = load.finish();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} failed: {failures:?}",
+        ok + failed
+    );
+    assert!(ok > 100, "the load ran ({ok} requests)");
+    let stats = rig.envoy.stats().unwrap();
+    assert_eq!(stats.veer("config.version"), 2);
+    assert_eq!(
+        stats.text("extension_config_discovery.http_filter.veer.version_text"),
+        "\"2\""
+    );
 }
 
 #[test]
