@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, Snapshot};
 use crate::cli::Global;
 use crate::error::{CliError, Result};
 use crate::report::Progress;
 use crate::status::Baselines;
 use crate::store::{Current, Store};
-use crate::verify;
+use crate::verify::{self, NotLive};
 
 /// How long to wait for another veerctl's change to finish before giving up.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -112,7 +112,7 @@ pub fn change(
     let version = previous.map_or(0, |c: &Current| c.version) + 1;
     wire.version = Some(version);
     veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
-    store.write(&lock, &wire, &wasm, previous.map(|c| c.wire.clone()), what)?;
+    store.write(&lock, &wire, &wasm, previous, what)?;
     drop(lock);
 
     let Some(before) = before else {
@@ -129,11 +129,31 @@ pub fn change(
         ),
         g.quiet,
     );
-    let snaps = verify::wait_live(&admin, &before, version, g.timeout, &progress)?;
+    let outcome = verify::wait_live(&admin, &before, version, g.timeout, &progress);
     drop(progress);
-    // Counters from here on are what `status` calls "since the last change". Under the lock, and
-    // never replacing a baseline taken at a later version by a concurrent change.
+    let snaps = match outcome {
+        Ok(snaps) => snaps,
+        Err(not_live) if not_live.rejected() => {
+            let restored = restore(&store, g, &admin, &not_live, previous)
+                .unwrap_or_else(|e| {
+                    format!("the rejected config is still the live file: restoring the last accepted one failed: {e}")
+                });
+            return Err(CliError::NotVerified(format!("{not_live}\n{restored}")));
+        }
+        Err(not_live) => return Err(not_live.into()),
+    };
     let verified = snaps.iter().map(|s| s.url.clone()).collect();
+    record_baselines(&store, snaps)?;
+    Ok(Applied {
+        version,
+        verified,
+        wire,
+    })
+}
+
+/// Counters from here on are what `status` calls "since the last change". Under the lock, and
+/// never replacing a baseline taken at a later version by a concurrent change.
+fn record_baselines(store: &Store, snaps: Vec<Snapshot>) -> Result<()> {
     let lock = store.lock(LOCK_WAIT)?;
     let mut baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     for s in snaps {
@@ -146,9 +166,58 @@ pub fn change(
     }
     store.write_state("baseline.json", &baselines)?;
     drop(lock);
-    Ok(Applied {
-        version,
-        verified,
-        wire,
+    Ok(())
+}
+
+/// After a proxy rejected a change: makes the last config the proxies accepted the live file
+/// again, as a new version, so that later edits do not build on the rejected config and a
+/// restarting Envoy does not load it. Returns what happened, for the error report.
+fn restore(
+    store: &Store,
+    g: &Global,
+    admin: &Admin,
+    failed: &NotLive,
+    previous: Option<&Current>,
+) -> Result<String> {
+    let Some(running) = failed.still_running() else {
+        return Ok("not restored: the rejecting proxies run different versions; apply a config they accept with `veerctl apply -f FILE`".into());
+    };
+    let before = verify::before(admin, &g.admins)?;
+    let lock = store.lock(LOCK_WAIT)?;
+    let live = store.current()?;
+    let Some(live) = live.filter(|l| l.version == failed.version) else {
+        return Ok(format!("not restored: another change was written on top of version {} meanwhile; check what runs with `veerctl status`", failed.version));
+    };
+    let accepted = match previous.filter(|p| p.version == running) {
+        Some(p) => Some(p.clone()),
+        None => store.config_at(running)?,
+    };
+    let Some(mut accepted) = accepted else {
+        return Ok(format!("not restored: veerctl has no record of version {running}'s config; apply a config the proxies accept with `veerctl apply -f FILE`"));
+    };
+    let version = live.version + 1;
+    accepted.wire.version = Some(version);
+    store.mark_rejected(&lock, live.version)?;
+    let what = format!(
+        "restore version {running} (version {} was rejected)",
+        live.version
+    );
+    store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
+    drop(lock);
+
+    let progress = Progress::start(
+        &format!("restoring version {running} as version {version}"),
+        g.quiet,
+    );
+    let outcome = verify::wait_live(admin, &before, version, g.timeout, &progress);
+    drop(progress);
+    Ok(match outcome {
+        Ok(snaps) => {
+            record_baselines(store, snaps)?;
+            format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again")
+        }
+        Err(e) => format!(
+            "restored the last accepted config (version {running}) as version {version}, but that is not verified either: {e}"
+        ),
     })
 }

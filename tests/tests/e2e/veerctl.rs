@@ -59,6 +59,18 @@ fn veerctl_process(envoy: &Envoy) -> Command {
     cmd
 }
 
+/// The ECDS file `envoy` watches, as veerctl wrote it.
+fn live_file(envoy: &Envoy) -> veer_ctl::ecds::Parsed {
+    let text = std::fs::read_to_string(veer_ctl::ecds::path_in(&envoy.ecds_dir())).unwrap();
+    veer_ctl::ecds::parse(&text).unwrap()
+}
+
+/// veerctl's history of changes for `envoy`, oldest first.
+fn history(envoy: &Envoy) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(envoy.ecds_dir().join(".veer/history.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Sends one request per user and checks the split against `expected` (variant, bp).
 fn assert_split(rig: &Rig, label: &str, expected: &[(&str, u64)]) {
     let served = rig.serve_users(label, USERS);
@@ -183,16 +195,36 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
             "v1"
         );
     }
+    // The last accepted config (version 1, with its filter) is the live file again, as version
+    // 3, verified live: an Envoy restart would load it, and later edits build on it.
+    assert!(
+        err.to_string().contains(
+            "restored the last accepted config (version 1, with its filter) as version 3, live on every proxy"
+        ),
+        "{err}"
+    );
+    let live = live_file(&rig.envoy);
+    assert_eq!(live.version, 3);
+    assert_eq!(live.wasm_path, rig.envoy.wasm());
+    let config: serde_json::Value = serde_json::from_str(&live.config_json).unwrap();
+    assert_eq!(config["services"][0]["split"], json!({ "v1": 10000 }));
+    assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 3);
+    let history = history(&rig.envoy);
+    assert_eq!(history[0]["version"], 2);
+    assert_eq!(history[0]["rejected"], true);
+    assert_eq!(
+        history[1]["what"],
+        "restore version 1 (version 2 was rejected)"
+    );
+
+    // The next change builds on the restored config and goes live.
+    veerctl(&rig.envoy, &["canary", "set-weight", "web", "v2", "50"]).unwrap();
+    assert_eq!(live_file(&rig.envoy).wasm_path, rig.envoy.wasm());
+    assert_split(&rig, "after-restore", &[("v1", 5000), ("v2", 5000)]);
 
     // An invalid config is refused before anything is written (exit 3), with line and path.
     std::fs::write(&file, "{\n  \"services\": [{\"name\": \"web\",\n    \"variants\": [{\"name\": \"v1\", \"cluster\": \"web_v1\"}],\n    \"split\": {\"v1\": 9990}}]\n}\n").unwrap();
-    let out = Command::new(veerctl_binary())
-        .args([
-            "--envoy",
-            rig.envoy.ecds_dir().to_str().unwrap(),
-            "--admin",
-            &rig.envoy.admin_url(),
-        ])
+    let out = veerctl_process(&rig.envoy)
         .args(["apply", "-f", file.to_str().unwrap()])
         .output()
         .unwrap();
@@ -214,14 +246,7 @@ fn two_concurrent_set_weight_calls_are_both_applied() {
         a.join().unwrap().unwrap();
         b.join().unwrap().unwrap();
     });
-    let live: serde_json::Value = serde_json::from_str(
-        &veer_ctl::ecds::parse(
-            &std::fs::read_to_string(veer_ctl::ecds::path_in(&e.ecds_dir())).unwrap(),
-        )
-        .unwrap()
-        .config_json,
-    )
-    .unwrap();
+    let live: serde_json::Value = serde_json::from_str(&live_file(e).config_json).unwrap();
     assert_eq!(
         live["services"][0]["split"],
         json!({ "v1": 7000, "v2": 2000, "v3": 1000 }),
@@ -298,8 +323,9 @@ fn verification_counts_a_later_version_as_live_and_reports_a_missing_one() {
     let snaps = verify::wait_live(&admin, &before, 4, Duration::from_secs(5), &quiet).unwrap();
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0].version(), 5);
-    let err =
-        verify::wait_live(&admin, &before, 6, Duration::from_millis(300), &quiet).unwrap_err();
+    let err = CliError::from(
+        verify::wait_live(&admin, &before, 6, Duration::from_millis(300), &quiet).unwrap_err(),
+    );
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains("runs version 5"), "{err}");
 }
@@ -469,13 +495,10 @@ fn a_progressive_canary_with_a_failing_variant_is_aborted_by_its_error_rate() {
     );
     // Aborted at the first step: all traffic back on the stable variant, 50 % never applied.
     assert_split(&rig, "after-abort", &[("v1", 10000)]);
-    let history: Vec<String> =
-        std::fs::read_to_string(rig.envoy.ecds_dir().join(".veer/history.json"))
-            .map(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).unwrap())
-            .unwrap()
-            .iter()
-            .map(|c| c["what"].as_str().unwrap().to_owned())
-            .collect();
+    let history: Vec<String> = history(&rig.envoy)
+        .iter()
+        .map(|c| c["what"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(
         history,
         ["canary set-weight web broken 10%", "canary abort web"]
