@@ -76,7 +76,7 @@ pub fn change(
         None
     };
 
-    let lock = store.lock(LOCK_WAIT)?;
+    let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let current = store.current()?;
     let (mut wire, wasm, previous) = match (base, &current) {
         (Base::Live, Some(c)) => (c.wire.clone(), c.wasm.clone(), Some(c)),
@@ -143,7 +143,7 @@ pub fn change(
         Err(not_live) => return Err(not_live.into()),
     };
     let verified = snaps.iter().map(|s| s.url.clone()).collect();
-    record_baselines(&store, snaps)?;
+    record_baselines(&store, g, snaps)?;
     Ok(Applied {
         version,
         verified,
@@ -153,8 +153,8 @@ pub fn change(
 
 /// Counters from here on are what `status` calls "since the last change". Under the lock, and
 /// never replacing a baseline taken at a later version by a concurrent change.
-fn record_baselines(store: &Store, snaps: Vec<Snapshot>) -> Result<()> {
-    let lock = store.lock(LOCK_WAIT)?;
+fn record_baselines(store: &Store, g: &Global, snaps: Vec<Snapshot>) -> Result<()> {
+    let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let mut baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     for s in snaps {
         if baselines
@@ -183,7 +183,7 @@ fn restore(
         return Ok("not restored: the rejecting proxies run different versions; apply a config they accept with `veerctl apply -f FILE`".into());
     };
     let before = verify::before(admin, &g.admins)?;
-    let lock = store.lock(LOCK_WAIT)?;
+    let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let live = store.current()?;
     let Some(live) = live.filter(|l| l.version == failed.version) else {
         return Ok(format!("not restored: another change was written on top of version {} meanwhile; check what runs with `veerctl status`", failed.version));
@@ -213,7 +213,7 @@ fn restore(
     drop(progress);
     Ok(match outcome {
         Ok(snaps) => {
-            record_baselines(store, snaps)?;
+            record_baselines(store, g, snaps)?;
             format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again")
         }
         Err(e) => format!(

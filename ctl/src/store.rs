@@ -15,6 +15,7 @@ use veer_filter::config::WireConfig;
 
 use crate::ecds;
 use crate::error::{CliError, Result};
+use crate::report::Progress;
 
 /// How many past configs `.veer/history.json` keeps.
 const HISTORY: usize = 50;
@@ -85,8 +86,9 @@ impl Store {
         Ok(d)
     }
 
-    /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish.
-    pub fn lock(&self, timeout: Duration) -> Result<Lock> {
+    /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish
+    /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang).
+    pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
         let path = self.state_dir()?.join("lock");
         let file = File::options()
             .create(true)
@@ -95,10 +97,20 @@ impl Store {
             .open(&path)
             .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
         let deadline = Instant::now() + timeout;
+        let mut progress = None;
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Lock { _file: file }),
                 Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    progress.get_or_insert_with(|| {
+                        Progress::waiting(
+                            &format!(
+                                "waiting for another veerctl to finish its change (it holds {})",
+                                path.display()
+                            ),
+                            quiet,
+                        )
+                    });
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 Err(fs::TryLockError::WouldBlock) => {

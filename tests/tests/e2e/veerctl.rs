@@ -2,8 +2,9 @@
 //! happens, the observed split right after each change, rejections reported, concurrent changes
 //! both kept, and a stale proxy caught by the split check.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread;
 
 use clap::Parser;
@@ -236,16 +237,58 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
     );
 }
 
+/// Two veerctl processes change the same config at the same time. The test holds the store's
+/// lock while both start, so both are certainly waiting on it (each says so on stderr) before
+/// either may go on: neither change may be lost.
 #[test]
-fn two_concurrent_set_weight_calls_are_both_applied() {
+fn two_concurrent_set_weight_processes_are_both_applied() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
     let e = &rig.envoy;
-    thread::scope(|s| {
-        let a = s.spawn(|| veerctl(e, &["canary", "set-weight", "web", "v2", "20"]));
-        let b = s.spawn(|| veerctl(e, &["canary", "set-weight", "web", "v3", "10"]));
-        a.join().unwrap().unwrap();
-        b.join().unwrap().unwrap();
-    });
+    let state = e.ecds_dir().join(".veer");
+    std::fs::create_dir_all(&state).unwrap();
+    let lock = std::fs::File::create(state.join("lock")).unwrap();
+    lock.lock().unwrap();
+
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let runs: Vec<_> = [["v2", "20"], ["v3", "10"]]
+        .into_iter()
+        .map(|[variant, percent]| {
+            let mut child = veerctl_process(e)
+                .args(["canary", "set-weight", "web", variant, percent])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stderr = child.stderr.take().unwrap();
+            let waiting_tx = waiting_tx.clone();
+            // Reads the child's stderr, reporting when it waits for the lock.
+            let reader = thread::spawn(move || {
+                let mut all = String::new();
+                for line in BufReader::new(stderr).lines() {
+                    let line = line.unwrap();
+                    if line.contains("waiting for another veerctl to finish its change") {
+                        waiting_tx.send(()).unwrap();
+                    }
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                all
+            });
+            (child, reader)
+        })
+        .collect();
+    for _ in &runs {
+        waiting_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("both veerctl processes wait for the lock");
+    }
+    lock.unlock().unwrap();
+    for (child, reader) in runs {
+        let out = child.wait_with_output().unwrap();
+        let stderr = reader.join().unwrap();
+        assert!(out.status.success(), "{stderr}");
+    }
+
     let live: serde_json::Value = serde_json::from_str(&live_file(e).config_json).unwrap();
     assert_eq!(
         live["services"][0]["split"],
@@ -254,6 +297,39 @@ fn two_concurrent_set_weight_calls_are_both_applied() {
     );
     assert_eq!(live["version"], 3);
     assert_split(&rig, "both", &[("v1", 7000), ("v2", 2000), ("v3", 1000)]);
+
+    // `apply --expect-version` refuses (exit 5) when the live version moved on, writing nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    std::fs::write(&file, web_config(0, &[("v1", 10000)]).to_string()).unwrap();
+    let apply = |expected: &str| {
+        veerctl_process(e)
+            .args([
+                "apply",
+                "-f",
+                file.to_str().unwrap(),
+                "--expect-version",
+                expected,
+            ])
+            .output()
+            .unwrap()
+    };
+    let stale = apply("1");
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert_eq!(stale.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("the live version is 3, not 1: someone changed it meanwhile"),
+        "{stderr}"
+    );
+    assert_eq!(live_file(e).version, 3, "a refused apply wrote");
+    let current = apply("3");
+    assert!(
+        current.status.success(),
+        "{}",
+        String::from_utf8_lossy(&current.stderr)
+    );
+    assert_eq!(live_file(e).version, 4);
+    assert_split(&rig, "expected-version", &[("v1", 10000)]);
 }
 
 /// `metrics.responses: false` drops the response phase's metrics (and their hostcalls): routing
