@@ -93,7 +93,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Print the live config (JSON).
     Get,
-    /// Show what `apply -f FILE` would change, and how many users each split change moves.
+    /// Show every field `apply -f FILE` would change, how many users each split change moves,
+    /// and a warning for changes that reshuffle users (salt, stickiness sources).
     Diff {
         /// The config file.
         #[arg(short, long)]

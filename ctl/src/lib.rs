@@ -7,6 +7,7 @@ pub mod admin;
 pub mod change;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod ecds;
 pub mod edit;
 pub mod error;

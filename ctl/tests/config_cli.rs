@@ -1,0 +1,91 @@
+//! `get` and `diff` through the binary, on an ECDS directory and no proxy (`apply --no-wait`
+//! writes the live file): what they print for people and for scripts, and their exit codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn veerctl(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .args(["--envoy", dir.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn web(split: Value) -> Value {
+    json!({
+        "stickiness": { "sources": [{ "cookie": "uid" }] },
+        "services": [{
+            "name": "web",
+            "variants": [{ "name": "v1", "cluster": "web_v1" }, { "name": "v2", "cluster": "web_v2" }],
+            "split": split
+        }]
+    })
+}
+
+#[test]
+fn get_prints_the_live_config_and_diff_every_change_with_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    let ecds = dir.path().join("ecds");
+    std::fs::create_dir(&ecds).unwrap();
+
+    let out = veerctl(&ecds, &["get"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no live config yet"));
+
+    let config = web(json!({ "v1": 8000, "v2": 2000 }));
+    std::fs::write(&file, config.to_string()).unwrap();
+    let f = file.to_str().unwrap();
+    stdout(&veerctl(
+        &ecds,
+        &["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"],
+    ));
+
+    let mut expected = config.clone();
+    expected["version"] = json!(1);
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live, expected);
+
+    assert_eq!(stdout(&veerctl(&ecds, &["diff", "-f", f])), "no changes\n");
+
+    // A user stays on a variant only where independent hashes agree: 0.8 * 0.9 + 0.2 * 0.1 = 74 %.
+    let mut edited = web(json!({ "v1": 9000, "v2": 1000 }));
+    edited["services"][0]["salt"] = json!("web-2");
+    edited["headers"] = json!({ "expose_variant_to_client": true });
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let text = stdout(&veerctl(&ecds, &["diff", "-f", f]));
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            r#"headers: added: {"expose_variant_to_client":true}"#,
+            r#"services[web].salt: added: "web-2""#,
+            r#"  WARNING: the salt of web changes ("web" -> "web-2"): EVERY user of web is hashed into a new bucket, so sticky assignments are reshuffled at random: about 26.0% of users change variant"#,
+            "services[web].split: v1 80% | v2 20% -> v1 90% | v2 10% (users re-bucketed by the salt change)",
+        ],
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_str(&stdout(&veerctl(&ecds, &["-o", "json", "diff", "-f", f]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 3, "{json}");
+    assert_eq!(json[1]["path"], "services[web].salt");
+    assert!(json[1]["warning"].as_str().unwrap().contains("EVERY user"));
+    assert!(json[0].get("warning").is_none(), "{json}");
+
+    // diff wrote nothing.
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live, expected);
+}
