@@ -9,6 +9,7 @@ use veer_filter::config::WireConfig;
 use crate::admin::{Admin, Snapshot};
 use crate::cli::Global;
 use crate::error::{CliError, Result};
+use crate::owned_headers;
 use crate::report::Progress;
 use crate::status::Baselines;
 use crate::store::{Current, Store};
@@ -51,6 +52,8 @@ pub enum Base {
         wasm: Option<PathBuf>,
         /// Refuse unless the live version is this.
         expect_version: Option<u64>,
+        /// Allow renaming a header the filter owns (see [`owned_headers`]).
+        allow_header_rename: bool,
     },
 }
 
@@ -76,6 +79,13 @@ pub fn change(
         None
     };
 
+    let allow_header_rename = matches!(
+        base,
+        Base::Replace {
+            allow_header_rename: true,
+            ..
+        }
+    );
     let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let current = store.current()?;
     let (mut wire, wasm, previous) = match (base, &current) {
@@ -91,6 +101,7 @@ pub fn change(
                 wire,
                 wasm,
                 expect_version,
+                ..
             },
             c,
         ) => {
@@ -111,7 +122,10 @@ pub fn change(
     edit(&mut wire)?;
     let version = previous.map_or(0, |c: &Current| c.version) + 1;
     wire.version = Some(version);
-    veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
+    let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
+    if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
+        owned_headers::check(&live, &config, allow_header_rename)?;
+    }
     store.write(&lock, &wire, &wasm, previous, what)?;
     drop(lock);
 

@@ -138,6 +138,11 @@ pub struct ApplyArgs {
     /// Write and return without waiting for the proxies.
     #[arg(long)]
     pub no_wait: bool,
+    /// Allow renaming a header the filter owns (headers.cluster, .variant, .experiment,
+    /// override.header). Change what reads the old name first, e.g. the route's cluster_header:
+    /// after the rename the filter no longer removes client-sent copies of the old name.
+    #[arg(long)]
+    pub allow_header_rename: bool,
 }
 
 /// `explain`.

@@ -12,6 +12,7 @@ use veer_filter::config::WireConfig;
 use veer_filter::hash::{Bucket, BUCKETS};
 
 use crate::edit::bp_to_percent;
+use crate::owned_headers;
 
 /// One difference.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -39,6 +40,7 @@ pub fn compare(old: &WireConfig, new: &WireConfig) -> Vec<Difference> {
     for d in &mut out {
         d.warning = warning(&d.path, old, new);
     }
+    header_renames(old, new, &mut out);
     for (name, split_path) in changed_service_splits(&out) {
         if let Some(d) = out.iter_mut().find(|d| d.path == split_path) {
             d.change.push_str(&users_moved(old, new, &name));
@@ -228,6 +230,29 @@ fn users_moved(old: &WireConfig, new: &WireConfig, service: &str) -> String {
             Some(m) => format!(" (moves {:.2}% of users)", m * 100.0),
             None => String::new(),
         },
+    }
+}
+
+/// Warns on the difference that renames a header the filter owns (`headers.cluster`, or
+/// `headers` when the whole section appears): apply refuses it without a flag.
+fn header_renames(old: &WireConfig, new: &WireConfig, out: &mut [Difference]) {
+    let (Ok(o), Ok(n)) = (
+        veer_filter::Config::from_wire(old),
+        veer_filter::Config::from_wire(new),
+    ) else {
+        return;
+    };
+    for r in owned_headers::renames(&o, &n) {
+        let prefix = r.field.split('.').next().unwrap_or(r.field);
+        if let Some(d) = out
+            .iter_mut()
+            .find(|d| d.path == r.field || d.path == prefix)
+        {
+            d.warning = Some(format!(
+                "renames the owned header {} from {:?} to {:?}: what reads the old name (the route's cluster_header, the apps) must change first; apply refuses it without --allow-header-rename",
+                r.field, r.from, r.to
+            ));
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod ecds;
 pub mod edit;
 pub mod error;
 pub mod kube;
+pub mod owned_headers;
 pub mod render;
 pub mod report;
 pub mod source;

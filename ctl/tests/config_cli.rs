@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::{json, Value};
@@ -25,6 +25,15 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
+/// A temporary directory (dropped last), a config file path in it, and an empty ECDS directory.
+fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ecds = dir.path().join("ecds");
+    std::fs::create_dir(&ecds).unwrap();
+    let file = dir.path().join("web.json");
+    (dir, file, ecds)
+}
+
 fn web(split: Value) -> Value {
     json!({
         "stickiness": { "sources": [{ "cookie": "uid" }] },
@@ -38,10 +47,7 @@ fn web(split: Value) -> Value {
 
 #[test]
 fn get_prints_the_live_config_and_diff_every_change_with_warnings() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("web.json");
-    let ecds = dir.path().join("ecds");
-    std::fs::create_dir(&ecds).unwrap();
+    let (_dir, file, ecds) = scratch();
 
     let out = veerctl(&ecds, &["get"]);
     assert_eq!(out.status.code(), Some(1));
@@ -88,4 +94,32 @@ fn get_prints_the_live_config_and_diff_every_change_with_warnings() {
     // diff wrote nothing.
     let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
     assert_eq!(live, expected);
+}
+
+#[test]
+fn apply_refuses_to_rename_an_owned_header_without_the_flag() {
+    let (_dir, file, ecds) = scratch();
+    let f = file.to_str().unwrap();
+    let mut config = web(json!({ "v1": 10000 }));
+    std::fs::write(&file, config.to_string()).unwrap();
+    let first = ["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"];
+    stdout(&veerctl(&ecds, &first));
+
+    config["headers"] = json!({ "cluster": "x-pick" });
+    std::fs::write(&file, config.to_string()).unwrap();
+    let out = veerctl(&ecds, &["apply", "-f", f, "--no-wait"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("headers.cluster renames \"x-veer-cluster\" to \"x-pick\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cluster_header"), "{stderr}");
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live["version"], 1, "a refused rename was written");
+
+    let allowed = ["apply", "-f", f, "--no-wait", "--allow-header-rename"];
+    stdout(&veerctl(&ecds, &allowed));
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live["headers"]["cluster"], "x-pick");
 }

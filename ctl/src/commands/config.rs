@@ -33,6 +33,7 @@ pub fn apply(g: &Global, a: &ApplyArgs) -> Result<()> {
         wire: Box::new(loaded.wire),
         wasm: a.wasm.clone(),
         expect_version: a.expect_version,
+        allow_header_rename: a.allow_header_rename,
     };
     let what = format!("apply -f {}", a.file.display());
     let applied = change::change(g, &what, base, !a.no_wait, |_| Ok(()))?;

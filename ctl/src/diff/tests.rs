@@ -43,6 +43,11 @@ fn lines(d: &[Difference]) -> Vec<String> {
         .collect()
 }
 
+fn assert_warns(d: &Difference, text: &str) {
+    let warning = d.warning.as_deref().unwrap_or_default();
+    assert!(warning.contains(text), "{d:?}");
+}
+
 #[test]
 fn the_same_config_at_another_version_has_no_differences() {
     veer_filter::Config::from_wire(&config(base())).expect("the base config is valid");
@@ -169,19 +174,10 @@ fn a_salt_change_is_a_loud_warning_with_the_share_of_users_who_move() {
 #[test]
 fn stickiness_and_experiment_salt_changes_warn() {
     let d = diff_after(|c| c["stickiness"]["sources"] = json!([{ "header": "x-user" }]));
-    assert!(
-        d[0].warning.as_deref().unwrap().contains("stickiness key"),
-        "{d:?}"
-    );
+    assert_warns(&d[0], "stickiness key");
     let d = diff_after(|c| c["services"][0]["experiments"][0]["salt"] = json!("again"));
     assert_eq!(d[0].path, "services[web].experiments[checkout].salt");
-    assert!(
-        d[0].warning
-            .as_deref()
-            .unwrap()
-            .contains("assigned an arm afresh"),
-        "{d:?}"
-    );
+    assert_warns(&d[0], "assigned an arm afresh");
 }
 
 #[test]
@@ -197,4 +193,21 @@ fn override_keys_are_never_printed() {
     without.as_object_mut().unwrap().remove("override");
     let d = compare(&config(without), &config(base()));
     assert!(!format!("{d:?}").contains("secret"), "{d:?}");
+}
+
+#[test]
+fn renaming_an_owned_header_warns_even_when_the_section_is_new() {
+    let d = diff_after(|c| c["headers"]["cluster"] = json!("x-c"));
+    let w = d[0].warning.as_deref().unwrap();
+    assert!(
+        w.contains(r#"headers.cluster from "x-veer-cluster" to "x-c""#),
+        "{w}"
+    );
+    let mut without = base();
+    without.as_object_mut().unwrap().remove("headers");
+    let mut with = base();
+    with["headers"] = json!({ "variant": "x-v" });
+    let d = compare(&config(without), &config(with));
+    assert_eq!(d[0].path, "headers");
+    assert_warns(&d[0], "--allow-header-rename");
 }
