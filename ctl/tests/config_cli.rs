@@ -123,3 +123,23 @@ fn apply_refuses_to_rename_an_owned_header_without_the_flag() {
     let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
     assert_eq!(live["headers"]["cluster"], "x-pick");
 }
+
+#[test]
+fn validate_reports_every_problem_of_a_file_and_exits_3() {
+    let (_dir, file, ecds) = scratch();
+    let yaml = "services:\n  - name: web\n    varaints: []\n    variants:\n      - name: v1\n    split: {v1: lots}\n";
+    std::fs::write(&file, yaml).unwrap();
+    let out = veerctl(&ecds, &["validate", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for problem in [
+        "line 3: services[0].varaints: unknown field `varaints`",
+        "line 5: services[0].variants[0]: missing field `cluster`",
+        "line 6: services[0].split.v1: invalid type: string \"lots\"",
+    ] {
+        assert!(
+            stderr.contains(problem),
+            "{problem} missing from:\n{stderr}"
+        );
+    }
+}
