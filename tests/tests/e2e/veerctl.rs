@@ -423,8 +423,16 @@ fn status_flags_a_proxy_still_running_an_old_config() {
     let err = run(&["--timeout", "2s", "canary", "set-weight", "web", "v2", "50"]).unwrap_err();
     assert_eq!(err.exit_code(), 4);
     assert!(
+        err.to_string().contains(&format!(
+            "{} runs version 1: has not picked up version 2",
+            stale.admin_url()
+        )),
+        "{err}"
+    );
+    // The proxy that did pick it up is listed too: the report says what every proxy runs.
+    assert!(
         err.to_string()
-            .contains(&format!("{} runs version 1", stale.admin_url())),
+            .contains(&format!("{} runs version 2: live", rig.envoy.admin_url())),
         "{err}"
     );
 
