@@ -28,6 +28,8 @@ pub struct Applied {
     /// The new config.
     #[serde(skip)]
     pub wire: WireConfig,
+    /// What the change did, as recorded in the history.
+    pub what: String,
 }
 
 /// Opens the store named by `--envoy`.
@@ -64,6 +66,21 @@ pub fn change(
     base: Base,
     wait: bool,
     edit: impl FnOnce(&mut WireConfig) -> Result<()>,
+) -> Result<Applied> {
+    change_reading_history(g, base, wait, |w, _| {
+        edit(w)?;
+        Ok(what.to_owned())
+    })
+}
+
+/// Runs one change whose edit also reads the store (its history of changes), under the same
+/// lock as the write, so that it sees every change made before its own; the edit returns what
+/// it did, for the history.
+pub fn change_reading_history(
+    g: &Global,
+    base: Base,
+    wait: bool,
+    edit: impl FnOnce(&mut WireConfig, &Store) -> Result<String>,
 ) -> Result<Applied> {
     let store = store(g)?;
     let admin = Admin::default();
@@ -119,14 +136,14 @@ pub fn change(
             (*wire, wasm, c.as_ref())
         }
     };
-    edit(&mut wire)?;
+    let what = edit(&mut wire, &store)?;
     let version = previous.map_or(0, |c: &Current| c.version) + 1;
     wire.version = Some(version);
     let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
     if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
         owned_headers::check(&live, &config, allow_header_rename)?;
     }
-    store.write(&lock, &wire, &wasm, previous, what)?;
+    store.write(&lock, &wire, &wasm, previous, &what)?;
     drop(lock);
 
     let Some(before) = before else {
@@ -134,6 +151,7 @@ pub fn change(
             version,
             verified: Vec::new(),
             wire,
+            what,
         });
     };
     let progress = Progress::start(
@@ -162,6 +180,7 @@ pub fn change(
         version,
         verified,
         wire,
+        what,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 
 use clap::Parser;
@@ -58,6 +58,42 @@ fn veerctl_process(envoy: &Envoy) -> Command {
     cmd.args(["--envoy", envoy.ecds_dir().to_str().unwrap()])
         .args(["--admin", &envoy.admin_url(), "--timeout", "20s"]);
     cmd
+}
+
+/// Starts the veerctl binary with `args` and returns once it says it waits for the store's lock
+/// (which the caller holds), with a thread collecting the rest of its stderr.
+fn start_waiting_for_lock(envoy: &Envoy, args: &[&str]) -> (Child, thread::JoinHandle<String>) {
+    let mut child = veerctl_process(envoy)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if line.contains("waiting for another veerctl to finish its change") {
+                waiting_tx.send(()).unwrap();
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    waiting_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("veerctl {args:?} never waited for the lock"));
+    (child, reader)
+}
+
+/// Waits for a veerctl started by [`start_waiting_for_lock`]; it must succeed.
+fn finish_successfully((child, reader): (Child, thread::JoinHandle<String>)) {
+    let out = child.wait_with_output().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(out.status.success(), "{stderr}");
 }
 
 /// The ECDS file `envoy` watches, as veerctl wrote it.
@@ -249,44 +285,12 @@ fn two_concurrent_set_weight_processes_are_both_applied() {
     let lock = std::fs::File::create(state.join("lock")).unwrap();
     lock.lock().unwrap();
 
-    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
-    let runs: Vec<_> = [["v2", "20"], ["v3", "10"]]
-        .into_iter()
-        .map(|[variant, percent]| {
-            let mut child = veerctl_process(e)
-                .args(["canary", "set-weight", "web", variant, percent])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let stderr = child.stderr.take().unwrap();
-            let waiting_tx = waiting_tx.clone();
-            // Reads the child's stderr, reporting when it waits for the lock.
-            let reader = thread::spawn(move || {
-                let mut all = String::new();
-                for line in BufReader::new(stderr).lines() {
-                    let line = line.unwrap();
-                    if line.contains("waiting for another veerctl to finish its change") {
-                        waiting_tx.send(()).unwrap();
-                    }
-                    all.push_str(&line);
-                    all.push('\n');
-                }
-                all
-            });
-            (child, reader)
-        })
-        .collect();
-    for _ in &runs {
-        waiting_rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("both veerctl processes wait for the lock");
-    }
+    let runs = [["v2", "20"], ["v3", "10"]].map(|[variant, percent]| {
+        start_waiting_for_lock(e, &["canary", "set-weight", "web", variant, percent])
+    });
     lock.unlock().unwrap();
-    for (child, reader) in runs {
-        let out = child.wait_with_output().unwrap();
-        let stderr = reader.join().unwrap();
-        assert!(out.status.success(), "{stderr}");
+    for run in runs {
+        finish_successfully(run);
     }
 
     let live: serde_json::Value = serde_json::from_str(&live_file(e).config_json).unwrap();
@@ -330,6 +334,42 @@ fn two_concurrent_set_weight_processes_are_both_applied() {
     );
     assert_eq!(live_file(e).version, 4);
     assert_split(&rig, "expected-version", &[("v1", 10000)]);
+}
+
+/// `bluegreen rollback` reads the history under the store's lock: a switch another veerctl
+/// makes while the rollback waits for the lock is the one rolled back.
+#[test]
+fn bluegreen_rollback_undoes_the_switch_made_while_it_waited_for_the_lock() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let e = &rig.envoy;
+    veerctl(e, &["bluegreen", "switch", "web", "v2"]).unwrap();
+
+    // This test is the other veerctl: it holds the lock while the rollback starts, switches to
+    // v3 meanwhile, then lets the rollback go on.
+    let store = veer_ctl::store::Store::new(&e.ecds_dir()).unwrap();
+    let lock = store.lock(std::time::Duration::from_secs(5), true).unwrap();
+    let rollback = start_waiting_for_lock(e, &["bluegreen", "rollback", "web"]);
+    let live = store.current().unwrap().unwrap();
+    let mut wire = live.wire.clone();
+    veer_ctl::edit::route_all_to(&mut wire, "web", "v3").unwrap();
+    wire.version = Some(3);
+    store
+        .write(
+            &lock,
+            &wire,
+            &live.wasm,
+            Some(&live),
+            "bluegreen switch web v3",
+        )
+        .unwrap();
+    drop(lock);
+    finish_successfully(rollback);
+
+    // Back to before the v3 switch (v2), not to before the v2 switch (v1).
+    assert_split(&rig, "rolled-back", &[("v2", 10000)]);
+    let last = history(e).pop().unwrap();
+    assert_eq!(last["what"], "bluegreen rollback web (to before version 3)");
+    assert_eq!(e.stats().unwrap().veer("config.version"), 4);
 }
 
 /// `metrics.responses: false` drops the response phase's metrics (and their hostcalls): routing
