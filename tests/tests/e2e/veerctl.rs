@@ -108,19 +108,23 @@ fn history(envoy: &Envoy) -> Vec<serde_json::Value> {
     serde_json::from_str(&text).unwrap()
 }
 
-/// Sends one request per user and checks the split against `expected` (variant, bp).
+/// Sends one request per user and checks the split against `expected` (variant, bp). A variant
+/// at 100 % or 0 % is exact (every request, or none, after a verified change); others are
+/// within a binomial tolerance.
 fn assert_split(rig: &Rig, label: &str, expected: &[(&str, u64)]) {
     let served = rig.serve_users(label, USERS);
     let counts = tally(served.iter().map(|(_, s)| s.as_str()));
     for (variant, bp) in expected {
         let observed = counts.get(*variant).copied().unwrap_or(0);
-        assert_within_tolerance(
-            &format!("{label} {variant}"),
-            observed,
-            USERS as u64,
-            *bp,
-            4.5,
-        );
+        let what = format!("{label} {variant}");
+        match bp {
+            10_000 => assert_eq!(
+                observed, USERS as u64,
+                "{what}: not every request: {counts:?}"
+            ),
+            0 => assert_eq!(observed, 0, "{what}: requests on a 0 % variant: {counts:?}"),
+            _ => assert_within_tolerance(&what, observed, USERS as u64, *bp, 4.5),
+        }
     }
 }
 
