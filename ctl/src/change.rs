@@ -1,5 +1,6 @@
-//! The one path every config change takes: lock, read, edit, validate, write, verify, record a
-//! baseline for `status`. Commands only supply the edit.
+//! The one path every config change takes: lock, read, edit, validate, write, verify (restoring
+//! the last accepted config when a proxy rejects the change), record a baseline for `status`.
+//! Commands only supply the edit.
 
 use std::path::PathBuf;
 
@@ -96,23 +97,57 @@ pub fn change_reading_history(
         None
     };
 
-    let allow_header_rename = matches!(
-        base,
-        Base::Replace {
-            allow_header_rename: true,
-            ..
-        }
-    );
+    let allow_header_rename = base.allows_header_rename();
     let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let current = store.current()?;
-    let (mut wire, wasm, previous) = match (base, &current) {
-        (Base::Live, Some(c)) => (c.wire.clone(), c.wasm.clone(), Some(c)),
-        (Base::Live, None) => {
-            return Err(CliError::failed(format!(
-                "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
-                store.dir().display()
-            )))
-        }
+    let previous = current.as_ref();
+    let (mut wire, wasm) = starting_point(&store, base, previous)?;
+    let what = edit(&mut wire, &store)?;
+    let version = previous.map_or(0, |c| c.version) + 1;
+    wire.version = Some(version);
+    let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
+    if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
+        owned_headers::check(&live, &config, allow_header_rename)?;
+    }
+    store.write(&lock, &wire, &wasm, previous, &what)?;
+    drop(lock);
+
+    let verified = match before {
+        Some(before) => verify_or_restore(&store, g, &admin, &before, version, previous)?,
+        None => Vec::new(),
+    };
+    Ok(Applied {
+        version,
+        verified,
+        wire,
+        what,
+    })
+}
+
+impl Base {
+    fn allows_header_rename(&self) -> bool {
+        matches!(
+            self,
+            Base::Replace {
+                allow_header_rename: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The config a change starts from, and the filter it loads: the live one, or a file's.
+fn starting_point(
+    store: &Store,
+    base: Base,
+    live: Option<&Current>,
+) -> Result<(WireConfig, PathBuf)> {
+    match (base, live) {
+        (Base::Live, Some(c)) => Ok((c.wire.clone(), c.wasm.clone())),
+        (Base::Live, None) => Err(CliError::failed(format!(
+            "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
+            store.dir().display()
+        ))),
         (
             Base::Replace {
                 wire,
@@ -123,37 +158,31 @@ pub fn change_reading_history(
             c,
         ) => {
             if let Some(expected) = expect_version {
-                let live = c.as_ref().map_or(0, |c| c.version);
+                let live = c.map_or(0, |c| c.version);
                 if live != expected {
                     return Err(CliError::Conflict(format!(
                         "the live version is {live}, not {expected}: someone changed it meanwhile; run `veerctl diff` and retry"
                     )));
                 }
             }
-            let wasm = wasm.or_else(|| c.as_ref().map(|c| c.wasm.clone())).ok_or_else(|| {
+            let wasm = wasm.or_else(|| c.map(|c| c.wasm.clone())).ok_or_else(|| {
                 CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host)")
             })?;
-            (*wire, wasm, c.as_ref())
+            Ok((*wire, wasm))
         }
-    };
-    let what = edit(&mut wire, &store)?;
-    let version = previous.map_or(0, |c: &Current| c.version) + 1;
-    wire.version = Some(version);
-    let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
-    if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
-        owned_headers::check(&live, &config, allow_header_rename)?;
     }
-    store.write(&lock, &wire, &wasm, previous, &what)?;
-    drop(lock);
+}
 
-    let Some(before) = before else {
-        return Ok(Applied {
-            version,
-            verified: Vec::new(),
-            wire,
-            what,
-        });
-    };
+/// Waits until every proxy runs `version`; returns their admin URLs. When a proxy rejected it,
+/// the last accepted config is restored first and the error says so.
+fn verify_or_restore(
+    store: &Store,
+    g: &Global,
+    admin: &Admin,
+    before: &verify::Before,
+    version: u64,
+    previous: Option<&Current>,
+) -> Result<Vec<String>> {
     let progress = Progress::start(
         &format!(
             "waiting for version {version} on {} proxies",
@@ -161,27 +190,22 @@ pub fn change_reading_history(
         ),
         g.quiet,
     );
-    let outcome = verify::wait_live(&admin, &before, version, g.timeout, &progress);
+    let outcome = verify::wait_live(admin, before, version, g.timeout, &progress);
     drop(progress);
-    let snaps = match outcome {
-        Ok(snaps) => snaps,
-        Err(not_live) if not_live.rejected() => {
-            let restored = restore(&store, g, &admin, &not_live, previous)
-                .unwrap_or_else(|e| {
-                    format!("the rejected config is still the live file: restoring the last accepted one failed: {e}")
-                });
-            return Err(CliError::NotVerified(format!("{not_live}\n{restored}")));
+    match outcome {
+        Ok(snaps) => {
+            let verified = snaps.iter().map(|s| s.url.clone()).collect();
+            record_baselines(store, g, snaps)?;
+            Ok(verified)
         }
-        Err(not_live) => return Err(not_live.into()),
-    };
-    let verified = snaps.iter().map(|s| s.url.clone()).collect();
-    record_baselines(&store, g, snaps)?;
-    Ok(Applied {
-        version,
-        verified,
-        wire,
-        what,
-    })
+        Err(not_live) if not_live.rejected() => {
+            let restored = restore(store, g, admin, &not_live, previous).unwrap_or_else(|e| {
+                format!("the rejected config is still the live file: restoring the last accepted one failed: {e}")
+            });
+            Err(CliError::NotVerified(format!("{not_live}\n{restored}")))
+        }
+        Err(not_live) => Err(not_live.into()),
+    }
 }
 
 /// Counters from here on are what `status` calls "since the last change". Under the lock, and
