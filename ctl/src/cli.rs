@@ -9,11 +9,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Changes are written to the ECDS file a standalone Envoy watches (--envoy DIR) and then
 /// verified from each proxy's own counters (--admin URL, repeatable): a change that a proxy
-/// rejects or does not pick up fails loudly.
+/// rejects or does not pick up fails loudly, showing what every proxy runs. A rejected change
+/// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
-/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O); 2 usage error;
-/// 3 invalid config (nothing written); 4 written but not verified live; 5 a concurrent change
-/// got in the way; 6 `status --check` found a split mismatch.
+/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
+/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
+/// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
+/// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
+/// split mismatch.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version, max_term_width = 100)]
 pub struct Cli {
@@ -89,11 +92,13 @@ pub enum Command {
         /// The config file (`-` for stdin).
         file: PathBuf,
     },
-    /// Make a config file the live config, then verify every proxy runs it.
+    /// Make a config file the live config, then verify every proxy runs it (a rejected config
+    /// is replaced by the last accepted one again).
     Apply(ApplyArgs),
     /// Print the live config (JSON).
     Get,
-    /// Show what `apply -f FILE` would change, and how many users each split change moves.
+    /// Show every field `apply -f FILE` would change, how many users each split change moves,
+    /// and a warning for changes that reshuffle users (salt, stickiness sources).
     Diff {
         /// The config file.
         #[arg(short, long)]
@@ -137,6 +142,11 @@ pub struct ApplyArgs {
     /// Write and return without waiting for the proxies.
     #[arg(long)]
     pub no_wait: bool,
+    /// Allow renaming a header the filter owns (headers.cluster, .variant, .experiment,
+    /// override.header). Change what reads the old name first, e.g. the route's cluster_header:
+    /// after the rename the filter no longer removes client-sent copies of the old name.
+    #[arg(long)]
+    pub allow_header_rename: bool,
 }
 
 /// `explain`.

@@ -26,6 +26,16 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
+    /// A spinner on a terminal; elsewhere (logs, CI, scripts) the message once as a line, so a
+    /// wait that may be long is never silent.
+    pub fn waiting(message: &str, quiet: bool) -> Progress {
+        let progress = Progress::start(message, quiet);
+        if progress.bar.is_none() && !quiet {
+            eprintln!("{message}");
+        }
+        progress
+    }
+
     /// A progress that shows nothing.
     pub fn hidden() -> Progress {
         Progress { bar: None }
