@@ -222,12 +222,16 @@ fn a_mismatch_that_fits_an_earlier_split_names_that_change() {
             what: "canary set-weight web v2 20".into(),
             at: 0,
             before: Some(config(1, 10000, 0)),
+            before_wasm: None,
+            rejected: false,
         },
         Change {
             version: 3,
             what: "canary set-weight web v2 50".into(),
             at: 0,
             before: Some(config(2, 8000, 2000)),
+            before_wasm: None,
+            rejected: false,
         },
     ];
     let s = case.compute();
@@ -246,6 +250,8 @@ fn a_mismatch_that_fits_nothing_known_lists_the_usual_suspects() {
         what: "canary set-weight web v2 50".into(),
         at: 0,
         before: Some(config(1, 10000, 0)),
+        before_wasm: None,
+        rejected: false,
     }];
     let c = cause(&case.compute()).to_owned();
     assert!(
