@@ -12,11 +12,16 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-/// A fake API server: `GET path` answers from `objects`, anything else is recorded and refused.
-fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Arc<Mutex<Vec<String>>>) {
+/// One request the fake API server received: `METHOD path?query` and the JSON body (null when
+/// empty).
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A fake API server: `GET path` answers from `objects`; a `PUT` to one of those paths answers
+/// with the body it received (a write that succeeds); anything else is recorded and refused.
+fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::default();
     let log = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -37,14 +42,18 @@ fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Arc<Mutex<Vec<String>>
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let mut parts = line.split_whitespace();
             let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
             let path = target.split('?').next().unwrap_or("");
-            log.lock().unwrap().push(format!("{method} {target}"));
-            let found = objects.iter().find(|(p, _)| method == "GET" && *p == path);
-            let (status, doc) = match found {
-                Some((_, obj)) => ("200 OK", obj.clone()),
-                None => (
+            log.lock()
+                .unwrap()
+                .push((format!("{method} {target}"), body.clone()));
+            let known = objects.iter().find(|(p, _)| *p == path);
+            let (status, doc) = match (method, known) {
+                ("GET", Some((_, obj))) => ("200 OK", obj.clone()),
+                ("PUT", Some(_)) => ("200 OK", body),
+                _ => (
                     "404 Not Found",
                     json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
                 ),
@@ -59,6 +68,15 @@ fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Arc<Mutex<Vec<String>>
         }
     });
     (port, seen)
+}
+
+/// The request lines the fake API server received, in order.
+fn lines(seen: &Seen) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|(l, _)| l.clone())
+        .collect()
 }
 
 fn kubeconfig(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
@@ -119,7 +137,7 @@ fn dry_run_switch_plans_the_selector_patch_in_the_contexts_namespace_and_sends_n
             || stdout.contains("\"veer.dev/color\":\"green\""),
         "{stdout}"
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = lines(&seen);
     assert!(
         requests.iter().all(|r| r.starts_with("GET ")),
         "a dry run wrote: {requests:?}"
@@ -148,7 +166,7 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
         stderr.contains("create the Service first"),
         "says what to do: {stderr}"
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = lines(&seen);
     assert_eq!(
         requests,
         ["GET /api/v1/namespaces/other/services/shop"],
@@ -169,9 +187,12 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
     );
 }
 
-#[test]
-fn experiment_list_reads_the_wasmplugins_config() {
-    let plugin = json!({
+const PLUGIN: &str = "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer";
+
+/// WasmPlugin `veer` at resourceVersion 3, config version 4: service shop on v1, experiment
+/// `checkout` running.
+fn shop_plugin() -> Value {
+    json!({
         "apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
         "metadata": {"name": "veer", "namespace": "demo", "resourceVersion": "3"},
         "spec": {
@@ -190,11 +211,12 @@ fn experiment_list_reads_the_wasmplugins_config() {
                 }]
             }
         }
-    });
-    let (port, seen) = fake_api(vec![(
-        "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer",
-        plugin,
-    )]);
+    })
+}
+
+#[test]
+fn experiment_list_reads_the_wasmplugins_config() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
         .env("KUBECONFIG", kubeconfig(dir.path(), port))
@@ -221,9 +243,68 @@ fn experiment_list_reads_the_wasmplugins_config() {
         })
         .collect();
     assert_eq!(arms, [("control", "v1", "50%"), ("one-click", "v2", "50%")]);
-    let requests = seen.lock().unwrap().clone();
+    let requests = lines(&seen);
     assert!(
         requests.iter().all(|r| r.starts_with("GET ")),
         "listing wrote: {requests:?}"
+    );
+}
+
+#[test]
+fn experiment_start_writes_the_wasmplugin_with_the_read_resource_version() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env("KUBECONFIG", kubeconfig(dir.path(), port))
+        .env_remove("VEER_ENVOY_DIR")
+        .args([
+            "experiment",
+            "start",
+            "shop",
+            "banner",
+            "--arm",
+            "old=v1:50",
+            "--arm",
+            "new=v2:50",
+            "--allocation",
+            "20",
+            "--segment",
+            "header:x-beta=1",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("experiment start shop banner: WasmPlugin veer now carries version 5"),
+        "{stdout}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let methods: Vec<&str> = seen.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            format!("GET {PLUGIN}"),
+            format!("PUT {PLUGIN}?&fieldManager=veerctl")
+        ]
+    );
+    let put = &seen[1].1;
+    assert_eq!(put["metadata"]["resourceVersion"], "3", "{put}");
+    let config = &put["spec"]["pluginConfig"];
+    assert_eq!(config["version"], 5, "{config}");
+    let experiments = &config["services"][0]["experiments"];
+    assert_eq!(experiments[0]["id"], "checkout", "the running one is kept");
+    assert_eq!(
+        experiments[1],
+        json!({
+            "id": "banner", "allocation": 2000,
+            "segment": {"header": "x-beta", "equals": "1"},
+            "arms": [{"name": "old", "variant": "v1", "weight": 5000},
+                     {"name": "new", "variant": "v2", "weight": 5000}]
+        })
     );
 }
