@@ -61,7 +61,7 @@ async fn target(g: &Global) -> Result<Target> {
 /// Maps a veer-k8s error to veerctl's exit codes.
 pub fn err(e: veer_k8s::Error) -> CliError {
     let text = e.to_string();
-    if e.is_conflict() {
+    if e.is_conflict() || matches!(e, veer_k8s::Error::Conflict { .. }) {
         CliError::Conflict(text)
     } else {
         match e {
