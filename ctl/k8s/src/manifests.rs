@@ -88,7 +88,12 @@ pub fn demo_mesh() -> MeshSpec {
 /// The demo's mesh objects, in the namespace `veer-demo`.
 pub fn demo_mesh_objects() -> Result<MeshObjects> {
     let mut objects = build(&demo_mesh())?;
-    let ns = Some(DEMO_NAMESPACE.to_owned());
+    in_namespace(&mut objects, DEMO_NAMESPACE);
+    Ok(objects)
+}
+
+fn in_namespace(objects: &mut MeshObjects, namespace: &str) {
+    let ns = Some(namespace.to_owned());
     objects.plugin.metadata.namespace = ns.clone();
     for dr in &mut objects.destination_rules {
         dr.metadata.namespace = ns.clone();
@@ -96,12 +101,11 @@ pub fn demo_mesh_objects() -> Result<MeshObjects> {
     for vs in &mut objects.virtual_services {
         vs.metadata.namespace = ns.clone();
     }
-    Ok(objects)
 }
 
 /// Every kind of object veer-k8s writes whole, built from the demo inputs: the blue/green
 /// Deployments `deploy` applies (first deploy, and the next colour copied from the live one) and
-/// the mesh objects `mesh install` applies.
+/// the mesh objects `mesh install` applies (the demo's and [`mesh_variants`]).
 pub fn generated() -> Result<Vec<Manifest>> {
     let mut out = Vec::new();
     let mut blue = build_deployment(
@@ -130,10 +134,45 @@ pub fn generated() -> Result<Vec<Manifest>> {
         file: "deployment-shop-green.yaml".into(),
         yaml: to_yaml(&green)?,
     });
-    for m in mesh_manifests(&demo_mesh_objects()?)? {
-        out.push(m);
+    out.extend(mesh_manifests(&demo_mesh_objects()?)?);
+    for (prefix, spec) in mesh_variants() {
+        let mut objects = build(&spec)?;
+        in_namespace(&mut objects, DEMO_NAMESPACE);
+        for mut m in mesh_manifests(&objects)? {
+            m.file = format!("{prefix}-{}", m.file);
+            out.push(m);
+        }
     }
     Ok(out)
+}
+
+/// Mesh installs whose objects differ in shape from the demo's, so schema validation sees every
+/// field veer-k8s can write: a plugin limited to some workloads (routes then carry
+/// `sourceLabels`), and one for the ingress gateway (no `match`, routes bound to a gateway, a
+/// fully qualified host, own pod labels for a version).
+fn mesh_variants() -> Vec<(&'static str, MeshSpec)> {
+    let mut selected = demo_mesh();
+    selected.plugin.selector = BTreeMap::from([("app".into(), "client".into())]);
+    selected.plugin.mode = Some(crate::mesh::MatchMode::ClientAndServer);
+    let mut gateway = demo_mesh();
+    gateway.plugin.name = "veer-gateway".into();
+    gateway.plugin.selector = BTreeMap::from([("istio".into(), "ingressgateway".into())]);
+    gateway.plugin.mode = None;
+    gateway.plugin.image_pull_policy = Some("IfNotPresent".into());
+    gateway.routes = vec![ServiceRoutes {
+        service: "web".into(),
+        host: "web.veer-demo.svc.cluster.local".into(),
+        stable: Some("v1".into()),
+        variant_labels: BTreeMap::from([(
+            "v2".into(),
+            BTreeMap::from([
+                ("app".into(), "web".into()),
+                ("track".into(), "canary".into()),
+            ]),
+        )]),
+        gateways: vec!["veer-demo/web-gateway".into()],
+    }];
+    vec![("selected", selected), ("gateway", gateway)]
 }
 
 /// One file per mesh object: `wasmplugin-<name>.yaml`, `destinationrule-<name>.yaml`,

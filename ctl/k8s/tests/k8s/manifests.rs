@@ -21,7 +21,7 @@ fn docs(yaml: &str) -> Vec<Value> {
 #[test]
 fn every_generated_manifest_has_a_kind_a_name_and_a_namespace() {
     let all = generated().expect("generate");
-    assert_eq!(all.len(), 5);
+    assert_eq!(all.len(), 11, "2 Deployments, 3 mesh installs of 3 objects");
     for m in all {
         let v = &docs(&m.yaml)[0];
         assert!(
