@@ -383,9 +383,19 @@ pub enum MeshCommand {
         /// Where Istio fetches the filter (`oci://...`, `https://...`, `file://...`).
         #[arg(long)]
         plugin_url: String,
-        /// Hex SHA-256 of the module (the image digest for oci://).
-        #[arg(long)]
-        sha256: String,
+        /// SHA-256 Istio checks the module against, as 64 hex digits: for oci://, the image
+        /// digest (without `sha256:`). Or give --wasm.
+        #[arg(
+            long,
+            value_name = "HEX",
+            required_unless_present = "wasm",
+            conflicts_with = "wasm"
+        )]
+        sha256: Option<String>,
+        /// The .wasm file --plugin-url serves (https://, http://, file://): veerctl writes its
+        /// SHA-256. Not for oci://, whose digest is the image's: give --sha256.
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
         /// Pod labels of the workloads that run the plugin, `KEY=VALUE` (repeatable; default:
         /// every workload of the namespace).
         #[arg(long = "selector", value_name = "KEY=VALUE")]

@@ -453,3 +453,65 @@ fn a_conflict_that_persists_is_reported_and_nothing_is_overwritten() {
         .collect();
     assert_eq!(puts, ["3", "4", "5", "6", "7"], "each attempt re-read");
 }
+
+/// `mesh install --wasm FILE` writes the file's SHA-256 into the WasmPlugin; a placeholder
+/// digest, and --wasm with an oci:// URL (whose digest is the image's), are refused before
+/// anything is sent.
+#[test]
+fn mesh_install_writes_the_digest_of_wasm_and_refuses_placeholders() {
+    let (port, seen) = fake_api(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("web.yaml");
+    std::fs::write(
+        &config,
+        "services:\n- name: web\n  variants:\n  - {name: v1, cluster: web_v1}\n  - {name: v2, cluster: web_v2}\n  split: {v1: 10000, v2: 0}\n",
+    )
+    .unwrap();
+    let wasm = dir.path().join("veer.wasm");
+    std::fs::write(&wasm, b"abc").unwrap();
+    let (config, wasm) = (config.to_str().unwrap(), wasm.to_str().unwrap());
+    let install = ["mesh", "install", "-f", config, "--plugin-url"];
+
+    let url = "https://files.example/veer.wasm";
+    let out = veerctl(
+        port,
+        &[
+            &["-o", "json", "--dry-run"],
+            &install[..],
+            &[url, "--wasm", wasm],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plugin = &outcome["requests"][0]["body"]["spec"];
+    assert_eq!(plugin["url"], url);
+    assert_eq!(
+        plugin["sha256"],
+        // SHA-256("abc"), FIPS 180-2's test vector.
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+
+    let zeros = "0".repeat(64);
+    let oci = "oci://registry.example/veer:1";
+    for (args, says) in [
+        (
+            [&install[..], &[oci, "--sha256", &zeros]].concat(),
+            "all zeros is a placeholder",
+        ),
+        (
+            [&install[..], &[oci, "--wasm", wasm]].concat(),
+            "for an oci:// URL Istio checks the image's digest",
+        ),
+    ] {
+        let out = veerctl(port, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert!(lines(&seen).is_empty(), "nothing sent: {:?}", lines(&seen));
+}

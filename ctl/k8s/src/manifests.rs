@@ -14,15 +14,12 @@ use veer_filter::config::WireConfig;
 use crate::bluegreen::build_deployment;
 use crate::error::{Error, Result};
 use crate::labels::Colour;
-use crate::mesh::{build, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes};
+use crate::mesh::{build, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 
 /// The demo's namespace.
 pub const DEMO_NAMESPACE: &str = "veer-demo";
 /// The demo's plugin URL: an OCI image in kind's local registry (see the README).
 pub const DEMO_PLUGIN_URL: &str = "oci://kind-registry:5000/veer-filter:0.1.0";
-/// A placeholder digest: replace it with your image's (the README says how).
-pub const DEMO_PLUGIN_SHA256: &str =
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One manifest file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +71,9 @@ pub fn demo_config() -> WireConfig {
 /// The demo's mesh: the plugin in every workload of the namespace, routes for `web`.
 pub fn demo_mesh() -> MeshSpec {
     MeshSpec {
-        plugin: PluginSettings::new(DEMO_PLUGIN_URL, DEMO_PLUGIN_SHA256),
+        // No digest: the demo's image is built by whoever runs it; `veerctl mesh install
+        // --sha256` writes theirs.
+        plugin: PluginSettings::new(DEMO_PLUGIN_URL, None),
         config: demo_config(),
         routes: vec![ServiceRoutes {
             service: "web".into(),
@@ -149,11 +148,13 @@ pub fn generated() -> Result<Vec<Manifest>> {
 /// Mesh installs whose objects differ in shape from the demo's, so schema validation sees every
 /// field veer-k8s can write: a plugin limited to some workloads (routes then carry
 /// `sourceLabels`), and one for the ingress gateway (no `match`, routes bound to a gateway, a
-/// fully qualified host, own pod labels for a version).
+/// fully qualified host, own pod labels for a version). The first carries a digest, so its
+/// format is checked too.
 fn mesh_variants() -> Vec<(&'static str, MeshSpec)> {
     let mut selected = demo_mesh();
     selected.plugin.selector = BTreeMap::from([("app".into(), "client".into())]);
     selected.plugin.mode = Some(crate::mesh::MatchMode::ClientAndServer);
+    selected.plugin.sha256 = Some(Sha256::of(b"an example module"));
     let mut gateway = demo_mesh();
     gateway.plugin.name = "veer-gateway".into();
     gateway.plugin.selector = BTreeMap::from([("istio".into(), "ingressgateway".into())]);

@@ -103,8 +103,9 @@ pub struct PluginSettings {
     pub name: String,
     /// Where Istio fetches the module, e.g. `oci://registry/veer-filter:0.1.0`.
     pub url: String,
-    /// Hex SHA-256: of the module for http(s)/file, the image digest for oci.
-    pub sha256: String,
+    /// SHA-256 Istio checks the module against: of the module for http(s)/file, the image
+    /// digest for oci. `None` writes none, and Istio then loads whatever the URL serves.
+    pub sha256: Option<Sha256>,
     /// Where in the chain.
     pub phase: Phase,
     /// What happens when it fails.
@@ -121,11 +122,11 @@ pub struct PluginSettings {
 impl PluginSettings {
     /// Settings named `veer` with the safe defaults: just before the router, FAIL_RELOAD,
     /// outbound traffic of every workload of the namespace.
-    pub fn new(url: impl Into<String>, sha256: impl Into<String>) -> Self {
+    pub fn new(url: impl Into<String>, sha256: Option<Sha256>) -> Self {
         PluginSettings {
             name: "veer".into(),
             url: url.into(),
-            sha256: sha256.into(),
+            sha256,
             phase: Phase::default(),
             fail_strategy: FailStrategy::default(),
             selector: BTreeMap::new(),
@@ -202,7 +203,6 @@ pub fn subset_name(variant: &str) -> String {
 pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<WasmPlugin> {
     check_name("WasmPlugin name", &settings.name, 63)?;
     Config::from_wire(config).map_err(Error::InvalidConfig)?;
-    check_sha256(&settings.sha256)?;
     let scheme_ok = ["oci://", "http://", "https://", "file://"]
         .iter()
         .any(|s| settings.url.starts_with(s));
@@ -218,7 +218,7 @@ pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<Wa
     })?;
     let spec = WasmPluginSpec {
         url: settings.url.clone(),
-        sha256: Some(settings.sha256.clone()),
+        sha256: settings.sha256.as_ref().map(ToString::to_string),
         image_pull_policy: settings.image_pull_policy.clone(),
         phase: Some(settings.phase.as_str().into()),
         fail_strategy: Some(settings.fail_strategy.as_str().into()),
@@ -239,21 +239,49 @@ pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<Wa
     Ok(plugin)
 }
 
-/// Refuses anything but 64 lowercase hex digits (Istio's pattern `^[a-f0-9]{64}$`).
-pub fn check_sha256(sha: &str) -> Result<()> {
-    if sha.len() == 64
-        && sha
-            .chars()
-            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            what: format!("sha256 {sha:?}"),
-            reason: "give the 64 lowercase hex digits of the module's SHA-256 (`sha256sum target/veer.wasm`) \
-                     or of the OCI image digest"
-                .into(),
-        })
+/// A SHA-256 digest that Istio can check a module against: 64 lowercase hex digits (Istio's
+/// pattern `^[a-f0-9]{64}$`), and not all zeros, which is a placeholder no module hashes to: a
+/// proxy would refuse every module and Veer would never run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sha256(String);
+
+impl Sha256 {
+    /// The digest of `bytes` (a .wasm module, for http(s):// and file:// URLs).
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        Sha256(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// A digest given as hex, e.g. an OCI image digest without its `sha256:` prefix.
+    pub fn parse(hex: &str) -> Result<Sha256> {
+        let invalid = |reason: &str| Error::Invalid {
+            what: format!("sha256 {hex:?}"),
+            reason: reason.to_owned(),
+        };
+        let hex_ok = hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        if !hex_ok {
+            return Err(invalid(
+                "give the 64 lowercase hex digits of the OCI image digest (without `sha256:`), \
+                 or let veerctl compute the module's with --wasm FILE for http(s):// and file:// URLs",
+            ));
+        }
+        if hex.bytes().all(|b| b == b'0') {
+            return Err(invalid(
+                "all zeros is a placeholder, not a digest: Istio would refuse the module; \
+                 give the real digest with --sha256 or --wasm FILE",
+            ));
+        }
+        Ok(Sha256(hex.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -2,10 +2,11 @@
 //! the sidecars or Prometheus.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
-use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes};
+use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 use veer_k8s::observe::{self, ObservedSplit};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::{Colour, WaitOptions};
@@ -210,13 +211,15 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         file,
         plugin_url,
         sha256,
+        wasm,
         selectors,
         routes,
         gateways,
     } = c;
     let loaded = source::load_file(file)?;
     loaded.validate(&file.display().to_string())?;
-    let mut plugin = PluginSettings::new(plugin_url, sha256);
+    let digest = plugin_digest(plugin_url, sha256.as_deref(), wasm.as_deref())?;
+    let mut plugin = PluginSettings::new(plugin_url, Some(digest));
     plugin.selector = pairs(selectors, "--selector")?;
     let hosts = pairs(routes, "--route")?;
     let routes = loaded
@@ -244,6 +247,23 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
     })?;
     let summary = format!("installed, in this order: {}", out.applied.join(", "));
     print(g, &out, &summary, &out.requests)
+}
+
+/// The digest the WasmPlugin carries: --sha256 as given, or the SHA-256 of --wasm FILE.
+fn plugin_digest(url: &str, hex: Option<&str>, wasm: Option<&Path>) -> Result<Sha256> {
+    match (hex, wasm) {
+        (Some(hex), _) => Sha256::parse(hex).map_err(err),
+        (None, Some(_)) if url.starts_with("oci://") => Err(CliError::failed(
+            "--wasm gives the module's SHA-256, but for an oci:// URL Istio checks the image's \
+             digest: give --sha256 with the digest your registry printed on push (without `sha256:`)",
+        )),
+        (None, Some(path)) => std::fs::read(path)
+            .map(|bytes| Sha256::of(&bytes))
+            .map_err(|e| CliError::io(format!("read --wasm {}", path.display()), e)),
+        (None, None) => Err(CliError::failed(
+            "mesh install needs the module's digest: --sha256 HEX or --wasm FILE",
+        )),
+    }
 }
 
 fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
