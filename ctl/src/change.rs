@@ -129,7 +129,7 @@ pub fn change(
         ),
         g.quiet,
     );
-    let snaps = verify::wait_live(&admin, &before, version, g.timeout, &progress)?;
+    let snaps = verify::wait_live(&admin, &before, version, g.envoy_timeout(), &progress)?;
     drop(progress);
     // Counters from here on are what `status` calls "since the last change". Under the lock, and
     // never replacing a baseline taken at a later version by a concurrent change.

@@ -38,9 +38,10 @@ pub struct Global {
         value_name = "URL"
     )]
     pub admins: Vec<String>,
-    /// How long to wait for a change to go live on every proxy.
-    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
-    pub timeout: Duration,
+    /// How long to wait: for a change to go live on every proxy (default 30s), for a
+    /// Kubernetes rollout to finish (default 5m).
+    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
+    pub timeout: Option<Duration>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -61,6 +62,24 @@ pub struct Global {
     /// Kubernetes: the WasmPlugin that carries the routing config.
     #[arg(long, global = true, default_value = "veer", value_name = "NAME")]
     pub plugin: String,
+}
+
+/// --timeout when not given, for a change on the proxies: ECDS is picked up within seconds.
+pub const ENVOY_TIMEOUT: Duration = Duration::from_secs(30);
+/// --timeout when not given, for a Kubernetes rollout: pulling images and starting pods takes
+/// minutes (kubectl's and the Deployment controller's scale).
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Global {
+    /// How long a change may take to go live on every proxy.
+    pub fn envoy_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(ENVOY_TIMEOUT)
+    }
+
+    /// How long a Kubernetes rollout may take.
+    pub fn rollout_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(ROLLOUT_TIMEOUT)
+    }
 }
 
 /// `--dry-run` modes.
@@ -426,4 +445,30 @@ pub enum OverrideCommand {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(args: &[&str]) -> Global {
+        let argv = [&["veerctl"], args, &["rollout", "status", "web"]].concat();
+        Cli::try_parse_from(argv).expect("parses").global
+    }
+
+    /// Without --timeout each wait has its own default; a given --timeout is used as given, also
+    /// when it is shorter than the rollout default.
+    #[test]
+    fn timeout_defaults_differ_per_wait_and_a_given_one_is_used_as_is() {
+        let g = global(&[]);
+        assert_eq!(
+            (g.envoy_timeout(), g.rollout_timeout()),
+            (Duration::from_secs(30), Duration::from_secs(300))
+        );
+        let g = global(&["--timeout", "10s"]);
+        assert_eq!(
+            (g.envoy_timeout(), g.rollout_timeout()),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+    }
 }

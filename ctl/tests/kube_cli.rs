@@ -515,3 +515,23 @@ fn mesh_install_writes_the_digest_of_wasm_and_refuses_placeholders() {
     }
     assert!(lines(&seen).is_empty(), "nothing sent: {:?}", lines(&seen));
 }
+
+/// A --timeout shorter than the rollout default is honoured: the wait gives up after it, says
+/// which timeout ran out and where the rollout stood, and exits 4 (not verified).
+#[test]
+fn a_short_timeout_ends_a_rollout_wait() {
+    let mut objects = objects();
+    objects[1].1["status"]["availableReplicas"] = json!(1);
+    let (port, _) = fake_api(objects);
+    let out = veerctl(
+        port,
+        &["--timeout", "1s", "rollout", "status", "shop-green"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("failed to roll out deployment shop-green within 1s")
+            && stderr.contains("1 of 2 updated replicas are available"),
+        "{stderr}"
+    );
+}

@@ -108,7 +108,8 @@ pub async fn wait_rolled_out(
                 }
             }
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             let why = diagnose(target, &d).await;
             return Err(Error::Timeout {
                 deployment: name.to_owned(),
@@ -116,7 +117,8 @@ pub async fn wait_rolled_out(
                 reason: format!("{last} {why}"),
             });
         }
-        tokio::time::sleep(opts.interval).await;
+        // Never sleep past the deadline: a timeout shorter than the interval is honoured.
+        tokio::time::sleep(opts.interval.min(deadline - now)).await;
     }
 }
 

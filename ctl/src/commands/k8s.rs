@@ -22,7 +22,7 @@ use crate::{edit, source, srm};
 
 fn wait(g: &Global) -> WaitOptions {
     WaitOptions {
-        timeout: g.timeout.max(std::time::Duration::from_secs(300)),
+        timeout: g.rollout_timeout(),
         ..WaitOptions::default()
     }
 }
