@@ -313,24 +313,33 @@ pub enum BluegreenCommand {
         name: String,
         /// Variant (--envoy) or colour (Kubernetes).
         to: Option<String>,
+        /// Kubernetes: keep the previous colour running this long, so rollback stays instant;
+        /// recorded on the Service for `bluegreen scale-down`.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        scale_down_after: Duration,
     },
     /// Undo the last switch.
     Rollback {
         /// Service (--envoy) or app (Kubernetes).
         name: String,
+        /// Kubernetes: as for switch: how long the colour rolled back from keeps running.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        scale_down_after: Duration,
     },
     /// Kubernetes: both colours, their images and readiness, and where the Service points.
     Status {
         /// The app.
         app: String,
     },
-    /// Kubernetes: scale the idle colour to zero once the last switch is older than --after.
+    /// Kubernetes: scale the idle colour to zero once the keep time recorded by the last switch
+    /// (--scale-down-after) has passed; run it later by hand or from a CronJob
+    /// (deploy/k8s/scale-down-cronjob.yaml). A colour being switched to or deployed is left alone.
     ScaleDown {
         /// The app.
         app: String,
-        /// Keep the idle colour this long after a switch, so rollback stays instant.
-        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
-        after: Duration,
+        /// Override the keep time the last switch recorded (default: the recorded one, or 10m).
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        after: Option<Duration>,
     },
 }
 

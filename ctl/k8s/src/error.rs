@@ -95,15 +95,15 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The WasmPlugin kept changing under us: someone else is writing it.
+    /// An object kept changing under us: someone else is writing it.
     #[error(
-        "failed to update WasmPlugin {name}: it was changed by someone else {attempts} times in a row \
+        "failed to update {what}: it was changed by someone else {attempts} times in a row \
          while veerctl was writing; nothing of yours was written, run the command again to apply it on \
          top of their change"
     )]
     Conflict {
-        /// The WasmPlugin.
-        name: String,
+        /// The object, e.g. `WasmPlugin veer`.
+        what: String,
         /// How many writes were refused with 409 Conflict.
         attempts: u32,
     },

@@ -24,6 +24,8 @@ use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::{Colour, Reporter, Target, WaitOptions};
 
 const IMAGE: &str = "hashicorp/http-echo:1.0";
+/// The keep time switches record; scale-down overrides it.
+const KEEP: Duration = Duration::from_secs(600);
 
 struct Stderr;
 
@@ -96,22 +98,22 @@ async fn bluegreen_flow() {
         .await
         .expect("deploy green");
     assert_eq!(green.colour, Colour::Green);
-    bluegreen::switch(&t, "shop", None)
+    bluegreen::switch(&t, "shop", None, KEEP)
         .await
         .expect("switch to green");
     let blue = bluegreen::deploy(&t, &req("hashicorp/http-echo:1.0.0"), &Stderr)
         .await
         .expect("deploy blue");
     assert_eq!(blue.colour, Colour::Blue);
-    bluegreen::switch(&t, "shop", None)
+    bluegreen::switch(&t, "shop", None, KEEP)
         .await
         .expect("switch to blue");
-    bluegreen::rollback(&t, "shop")
+    bluegreen::rollback(&t, "shop", KEEP)
         .await
         .expect("rollback to green");
     let st = bluegreen::status(&t, "shop").await.expect("status");
     assert_eq!(st.live, Some(Colour::Green));
-    let out = bluegreen::scale_down_idle(&t, "shop", Duration::ZERO)
+    let out = bluegreen::scale_down_idle(&t, "shop", Some(Duration::ZERO))
         .await
         .expect("scale down");
     assert!(

@@ -58,10 +58,16 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             );
             print(g, &out, &summary, &out.requests)
         }
-        BluegreenCommand::Switch { name, to } => {
+        BluegreenCommand::Switch {
+            name,
+            to,
+            scale_down_after,
+        } => {
             let colour = to.as_deref().map(parse_colour).transpose()?;
             let out = run(g, |t| async move {
-                bluegreen::switch(&t, name, colour).await.map_err(err)
+                bluegreen::switch(&t, name, colour, *scale_down_after)
+                    .await
+                    .map_err(err)
             })?;
             let summary = if out.changed {
                 format!(
@@ -75,9 +81,14 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             };
             print(g, &out, &summary, &out.requests)
         }
-        BluegreenCommand::Rollback { name } => {
+        BluegreenCommand::Rollback {
+            name,
+            scale_down_after,
+        } => {
             let out = run(g, |t| async move {
-                bluegreen::rollback(&t, name).await.map_err(err)
+                bluegreen::rollback(&t, name, *scale_down_after)
+                    .await
+                    .map_err(err)
             })?;
             let summary = format!("{}: rolled back to {}", out.app, out.to);
             print(g, &out, &summary, &out.requests)
@@ -123,6 +134,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                 ScaleDownOutcome::NotYet { colour, remaining_seconds } => {
                     (format!("{app}: {colour} stays for {remaining_seconds}s more so that rollback is instant"), Vec::new())
                 }
+                ScaleDownOutcome::InUse { colour, reason } => (format!("{app}: {colour} not scaled down: {reason}"), Vec::new()),
                 ScaleDownOutcome::Nothing { reason } => (format!("{app}: nothing to scale down ({reason})"), Vec::new()),
             };
             print(g, &out, &summary, &requests)

@@ -12,6 +12,7 @@ mod contract_rollout;
 mod flows_bluegreen;
 mod flows_plugin_config;
 mod flows_rollout;
+mod flows_scale_down;
 mod manifests;
 mod observe;
 mod support;
