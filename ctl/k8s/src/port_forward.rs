@@ -98,25 +98,43 @@ pub async fn observe_sidecars(
             source: Box::new(source),
             what: format!("pods {selector:?} in namespace {}", target.namespace),
         })?;
+    let scope = format!("{selector:?} in namespace {}", target.namespace);
+    observe_running(&pods.items, &scope, config, reporter, |pod| async move {
+        admin_stats(target, &pod, ENVOY_ADMIN_PORT).await
+    })
+    .await
+}
+
+/// The split summed over the pods of `pods` that are Running (the others have no sidecar to
+/// ask, or one that is going away), each read with `read(pod name)`. Split from
+/// [`observe_sidecars`] so the choice of pods and the sum are tested without a port-forward.
+/// `scope` names where the pods were looked for, for the error when none runs.
+pub async fn observe_running<F, Fut>(
+    pods: &[Pod],
+    scope: &str,
+    config: &WireConfig,
+    reporter: &dyn Reporter,
+    mut read: F,
+) -> Result<ObservedSplit>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<String>>,
+{
     let running: Vec<String> = pods
-        .items
         .iter()
         .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .map(|p| p.name_any())
         .collect();
     if running.is_empty() {
         return Err(Error::NotFound {
-            what: format!(
-                "running pods matching {selector:?} in namespace {}",
-                target.namespace
-            ),
+            what: format!("running pods matching {scope}"),
             hint: "give the labels of the workloads that run the Veer plugin".into(),
         });
     }
     let mut texts = Vec::new();
-    for pod in &running {
+    for pod in running {
         reporter.progress(&format!("Reading Envoy stats of pod {pod}"));
-        texts.push(admin_stats(target, pod, ENVOY_ADMIN_PORT).await?);
+        texts.push(read(pod).await?);
     }
     from_envoy_stats(&texts, config)
 }
