@@ -535,3 +535,57 @@ fn a_short_timeout_ends_a_rollout_wait() {
         "{stderr}"
     );
 }
+
+/// `--context` picks the cluster of that context, not the current one: with two contexts each on
+/// its own fake API server, only the selected one is asked.
+#[test]
+fn context_selects_the_server_of_that_context() {
+    let (current, seen_current) = fake_api(objects());
+    let (chosen, seen_chosen) = fake_api(objects());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    let cluster = |name: &str, port: u16| {
+        format!("- name: {name}\n  cluster:\n    server: http://127.0.0.1:{port}\n")
+    };
+    let context = |name: &str| {
+        format!("- name: {name}\n  context:\n    cluster: {name}\n    user: fake\n    namespace: demo\n")
+    };
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: current\nclusters:\n{}{}contexts:\n{}{}users:\n- name: fake\n  user:\n    token: test\n",
+        cluster("current", current),
+        cluster("chosen", chosen),
+        context("current"),
+        context("chosen"),
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env("KUBECONFIG", &path)
+        .env_remove("VEER_ENVOY_DIR")
+        .args([
+            "--context",
+            "chosen",
+            "-o",
+            "json",
+            "bluegreen",
+            "status",
+            "shop",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["live"], "blue", "{status}");
+    assert!(
+        lines(&seen_current).is_empty(),
+        "{:?}",
+        lines(&seen_current)
+    );
+    assert_eq!(
+        lines(&seen_chosen).first().map(String::as_str),
+        Some("GET /api/v1/namespaces/demo/services/shop")
+    );
+}

@@ -10,6 +10,7 @@ mod contract_mesh;
 mod contract_observe;
 mod contract_rollout;
 mod flows_bluegreen;
+mod flows_diagnose;
 mod flows_plugin_config;
 mod flows_rollout;
 mod flows_scale_down;
