@@ -39,7 +39,7 @@ pub struct Global {
     )]
     pub admins: Vec<String>,
     /// How long to wait: for a change to go live on every proxy (default 30s), for a
-    /// Kubernetes rollout to finish (default 5m).
+    /// Kubernetes rollout or WasmPlugin to be live (default 5m).
     #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
     pub timeout: Option<Duration>,
     /// Output format.
@@ -66,8 +66,8 @@ pub struct Global {
 
 /// --timeout when not given, for a change on the proxies: ECDS is picked up within seconds.
 pub const ENVOY_TIMEOUT: Duration = Duration::from_secs(30);
-/// --timeout when not given, for a Kubernetes rollout: pulling images and starting pods takes
-/// minutes (kubectl's and the Deployment controller's scale).
+/// --timeout when not given, for a Kubernetes wait: pulling images (or a Wasm module) and
+/// starting pods takes minutes (kubectl's and the Deployment controller's scale).
 pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Global {
@@ -76,8 +76,8 @@ impl Global {
         self.timeout.unwrap_or(ENVOY_TIMEOUT)
     }
 
-    /// How long a Kubernetes rollout may take.
-    pub fn rollout_timeout(&self) -> Duration {
+    /// How long a Kubernetes wait (a rollout, a WasmPlugin reaching the sidecars) may take.
+    pub fn kube_timeout(&self) -> Duration {
         self.timeout.unwrap_or(ROLLOUT_TIMEOUT)
     }
 }
@@ -435,6 +435,10 @@ pub enum MeshCommand {
         /// Bind the routes to this gateway (repeatable; default: the mesh's sidecars).
         #[arg(long = "gateway")]
         gateways: Vec<String>,
+        /// Apply the routes right after the WasmPlugin, without waiting until the sidecars it
+        /// selects run it (read through port-forwards to their admin port, up to --timeout).
+        #[arg(long)]
+        no_wait: bool,
     },
 }
 
@@ -471,12 +475,12 @@ mod tests {
     fn timeout_defaults_differ_per_wait_and_a_given_one_is_used_as_is() {
         let g = global(&[]);
         assert_eq!(
-            (g.envoy_timeout(), g.rollout_timeout()),
+            (g.envoy_timeout(), g.kube_timeout()),
             (Duration::from_secs(30), Duration::from_secs(300))
         );
         let g = global(&["--timeout", "10s"]);
         assert_eq!(
-            (g.envoy_timeout(), g.rollout_timeout()),
+            (g.envoy_timeout(), g.kube_timeout()),
             (Duration::from_secs(10), Duration::from_secs(10))
         );
     }

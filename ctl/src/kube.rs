@@ -74,9 +74,9 @@ pub fn err(e: veer_k8s::Error) -> CliError {
     } else {
         match e {
             veer_k8s::Error::InvalidConfig(_) => CliError::failed(text),
-            veer_k8s::Error::Timeout { .. } | veer_k8s::Error::NotAvailable { .. } => {
-                CliError::NotVerified(text)
-            }
+            veer_k8s::Error::Timeout { .. }
+            | veer_k8s::Error::NotAvailable { .. }
+            | veer_k8s::Error::PluginNotLive { .. } => CliError::NotVerified(text),
             _ => CliError::failed(text),
         }
     }

@@ -107,6 +107,20 @@ pub enum Error {
         /// How many writes were refused with 409 Conflict.
         attempts: u32,
     },
+    /// The plugin did not run in every sidecar in time, so the routes were not applied.
+    #[error(
+        "failed to see WasmPlugin {plugin} live in every sidecar within {timeout:?}: {behind}; the routes \
+         were not applied (they would obey a client-sent header); check the pods' istio-proxy logs for \
+         the Wasm fetch and run `veerctl mesh install` again, or add --no-wait to apply them anyway"
+    )]
+    PluginNotLive {
+        /// The WasmPlugin.
+        plugin: String,
+        /// The timeout that ran out.
+        timeout: Duration,
+        /// The sidecars not running the new config, each with what it reported.
+        behind: String,
+    },
     /// A WasmPlugin would let traffic bypass the filter when it fails.
     #[error(
         "failed to accept WasmPlugin {name}: failStrategy FAIL_OPEN skips Veer when the plugin fails, so a \

@@ -8,7 +8,8 @@
 //!
 //! Order matters: routes that obey the header, written before the plugin is live, would obey a
 //! header a client sent itself (and public reports show 500/503s in that window). So the plugin is
-//! applied first, the routes after, and the outcome records the order. The header routes are also
+//! applied first, the routes after (by default once the sidecars run it, [`crate::plugin_live`]),
+//! and the outcome records the order. The header routes are also
 //! limited to the workloads the plugin runs in (`sourceLabels`) and to the namespace
 //! (`exportTo: ["."]`), so proxies without Veer never obey a client's header.
 
@@ -28,6 +29,7 @@ use crate::istio::{
     WasmPlugin, WasmPluginSpec, WorkloadSelector,
 };
 use crate::labels::MANAGED_BY_LABEL;
+use crate::plugin_live::{wait_plugin_live, PluginWait, PortForward, SidecarReader};
 use crate::report::Reporter;
 use crate::target::{check_name, Target};
 
@@ -426,11 +428,32 @@ fn build_routes(
 }
 
 /// Applies (server-side apply, field manager `veerctl`, forced) the WasmPlugin first, then the
-/// DestinationRules, then the VirtualServices. Nothing is sent if the config or settings are
-/// invalid.
+/// DestinationRules, then the VirtualServices, without waiting in between (see
+/// [`mesh_install_waiting`]). Nothing is sent if the config or settings are invalid.
 pub async fn mesh_install(
     target: &Target,
     spec: &MeshSpec,
+    reporter: &dyn Reporter,
+) -> Result<MeshInstallOutcome> {
+    install(target, spec, None::<&PluginWait<PortForward>>, reporter).await
+}
+
+/// [`mesh_install`], waiting after the WasmPlugin until every sidecar it selects runs the config
+/// just written ([`wait_plugin_live`]), so no route obeys the header before the filter sets it.
+/// Not in dry-run, where nothing changes.
+pub async fn mesh_install_waiting<R: SidecarReader>(
+    target: &Target,
+    spec: &MeshSpec,
+    wait: &PluginWait<R>,
+    reporter: &dyn Reporter,
+) -> Result<MeshInstallOutcome> {
+    install(target, spec, Some(wait), reporter).await
+}
+
+async fn install<R: SidecarReader>(
+    target: &Target,
+    spec: &MeshSpec,
+    wait: Option<&PluginWait<R>>,
     reporter: &dyn Reporter,
 ) -> Result<MeshInstallOutcome> {
     let objects = build(spec)?;
@@ -442,6 +465,18 @@ pub async fn mesh_install(
         .apply(&target.api::<WasmPlugin>(), &plugin_name, &objects.plugin)
         .await?;
     applied.push(format!("WasmPlugin/{plugin_name}"));
+    if let Some(wait) = wait.filter(|_| writer.persists()) {
+        let version = spec.config.version.unwrap_or(0);
+        wait_plugin_live(
+            target,
+            &plugin_name,
+            &spec.plugin.selector,
+            version,
+            wait,
+            reporter,
+        )
+        .await?;
+    }
     for dr in &objects.destination_rules {
         let name = dr.name_any();
         reporter.progress(&format!("Applying DestinationRule {name}"));

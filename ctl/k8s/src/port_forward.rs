@@ -57,8 +57,16 @@ where
     Ok(text)
 }
 
+/// Only the config version the filter runs: `filter=^wasmcustom\.veer\.config\.version$`.
+pub const VERSION_PATH: &str = "/stats?filter=%5Ewasmcustom%5C.veer%5C.config%5C.version%24";
+
 /// Veer's counters from one pod's Envoy admin endpoint, through a port-forward.
 pub async fn admin_stats(target: &Target, pod: &str, port: u16) -> Result<String> {
+    admin_get(target, pod, port, STATS_PATH).await
+}
+
+/// `GET path` on one pod's Envoy admin endpoint, through a port-forward.
+pub async fn admin_get(target: &Target, pod: &str, port: u16, path: &str) -> Result<String> {
     let mut forwarder = target
         .api::<Pod>()
         .portforward(pod, &[port])
@@ -72,12 +80,10 @@ pub async fn admin_stats(target: &Target, pod: &str, port: u16) -> Result<String
         source_name: format!("pod {pod}"),
         reason: "the port-forward opened no stream".into(),
     })?;
-    let text = http_get(stream, STATS_PATH)
-        .await
-        .map_err(|reason| Error::Stats {
-            source_name: format!("pod {pod} port {port}"),
-            reason,
-        });
+    let text = http_get(stream, path).await.map_err(|reason| Error::Stats {
+        source_name: format!("pod {pod} port {port}"),
+        reason,
+    });
     forwarder.abort();
     text
 }

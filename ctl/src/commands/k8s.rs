@@ -8,6 +8,7 @@ use serde::Serialize;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
 use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 use veer_k8s::observe::{self, ObservedSplit};
+use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::{Colour, WaitOptions};
 
@@ -22,7 +23,7 @@ use crate::{edit, source, srm};
 
 fn wait(g: &Global) -> WaitOptions {
     WaitOptions {
-        timeout: g.rollout_timeout(),
+        timeout: g.kube_timeout(),
         ..WaitOptions::default()
     }
 }
@@ -227,6 +228,7 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         selectors,
         routes,
         gateways,
+        no_wait,
     } = c;
     let loaded = source::load_file(file)?;
     loaded.validate(&file.display().to_string())?;
@@ -254,8 +256,17 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         routes,
     };
     let reporter = StderrReporter::new(g);
+    let wait = PluginWait {
+        opts: wait(g),
+        reader: PortForward,
+    };
     let out = run(g, |t| async move {
-        mesh::mesh_install(&t, &spec, &reporter).await.map_err(err)
+        if *no_wait {
+            mesh::mesh_install(&t, &spec, &reporter).await
+        } else {
+            mesh::mesh_install_waiting(&t, &spec, &wait, &reporter).await
+        }
+        .map_err(err)
     })?;
     let summary = format!("installed, in this order: {}", out.applied.join(", "));
     print(g, &out, &summary, &out.requests)

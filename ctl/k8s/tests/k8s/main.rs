@@ -8,6 +8,7 @@
 mod contract_bluegreen;
 mod contract_mesh;
 mod contract_observe;
+mod contract_plugin_live;
 mod contract_rollout;
 mod flows_bluegreen;
 mod flows_diagnose;
