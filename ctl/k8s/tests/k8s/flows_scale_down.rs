@@ -13,7 +13,7 @@ use kube::{Api, Client};
 use kube_fake_client::interceptor::PatchContext;
 use serde_json::{json, Value};
 use veer_k8s::bluegreen::{self, ScaleDownOutcome};
-use veer_k8s::Colour;
+use veer_k8s::{Colour, Target};
 
 use crate::support::*;
 
@@ -40,6 +40,12 @@ fn switched_long_ago() -> Vec<Value> {
 fn stamp(ctx: &PatchContext, key: &str) -> kube_fake_client::Result<()> {
     let patch = json!({ "metadata": { "annotations": { key: Timestamp::now().to_string() } } });
     patch_metadata(ctx, &patch).map(|_| ())
+}
+
+async fn scale_down(t: &Target) -> ScaleDownOutcome {
+    bluegreen::scale_down_idle(t, "shop", None)
+        .await
+        .expect("scale down")
 }
 
 async fn replicas(client: &Client, name: &str) -> Option<i32> {
@@ -73,9 +79,7 @@ async fn a_rollback_stamp_after_the_scale_downs_read_makes_it_look_again_and_lea
     })
     .await;
     let t = target(client.clone(), "demo");
-    let out = bluegreen::scale_down_idle(&t, "shop", None)
-        .await
-        .expect("scale down");
+    let out = scale_down(&t).await;
     assert!(
         matches!(&out, ScaleDownOutcome::InUse { colour: Colour::Blue, reason } if reason.contains("was switched to at")),
         "{out:?}"
@@ -130,9 +134,7 @@ async fn a_rollback_in_flight_keeps_its_colour_and_then_the_other_waits_its_keep
         .patch("shop-blue", &PatchParams::default(), &Patch::Merge(&stamp))
         .await
         .expect("stamp");
-    let out = bluegreen::scale_down_idle(&t, "shop", None)
-        .await
-        .expect("scale down");
+    let out = scale_down(&t).await;
     assert!(
         matches!(
             out,
@@ -146,9 +148,7 @@ async fn a_rollback_in_flight_keeps_its_colour_and_then_the_other_waits_its_keep
     bluegreen::rollback(&t, "shop", KEEP)
         .await
         .expect("rollback");
-    let out = bluegreen::scale_down_idle(&t, "shop", None)
-        .await
-        .expect("scale down");
+    let out = scale_down(&t).await;
     assert!(
         matches!(out, ScaleDownOutcome::NotYet { colour: Colour::Green, remaining_seconds } if remaining_seconds > 500),
         "the rollback recorded its keep time: {out:?}"
@@ -161,9 +161,7 @@ async fn a_rollback_in_flight_keeps_its_colour_and_then_the_other_waits_its_keep
 async fn a_finished_scale_down_makes_the_rollback_refuse() {
     let client = fake(switched_long_ago()).await;
     let t = target(client.clone(), "demo");
-    let out = bluegreen::scale_down_idle(&t, "shop", None)
-        .await
-        .expect("scale down");
+    let out = scale_down(&t).await;
     assert!(
         matches!(
             out,
@@ -194,9 +192,7 @@ async fn a_colour_deployed_after_the_last_switch_is_not_scaled_down() {
     objects[1]["metadata"]["annotations"] =
         json!({ "veer.dev/deployed-at": Timestamp::now().to_string() });
     let client = fake(objects).await;
-    let out = bluegreen::scale_down_idle(&target(client.clone(), "demo"), "shop", None)
-        .await
-        .expect("scale down");
+    let out = scale_down(&target(client.clone(), "demo")).await;
     assert!(
         matches!(&out, ScaleDownOutcome::InUse { colour: Colour::Blue, reason } if reason.contains("was deployed at")),
         "{out:?}"
