@@ -169,7 +169,14 @@ fn dry_run_switch_plans_the_selector_patch_in_the_contexts_namespace_and_sends_n
     let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
         .env("KUBECONFIG", kubeconfig(dir.path(), port))
         .env_remove("VEER_ENVOY_DIR")
-        .args(["--dry-run", "bluegreen", "switch", "shop"])
+        .args([
+            "--dry-run",
+            "bluegreen",
+            "switch",
+            "shop",
+            "--scale-down-after",
+            "5m",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -178,10 +185,18 @@ fn dry_run_switch_plans_the_selector_patch_in_the_contexts_namespace_and_sends_n
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stamp = stdout
+        .find("PATCH /apis/apps/v1/namespaces/demo/deployments/shop-green?fieldManager=veerctl")
+        .expect("the colour is stamped");
+    let switch = stdout
+        .find("PATCH /api/v1/namespaces/demo/services/shop?fieldManager=veerctl")
+        .expect("the Service is patched");
+    assert!(stamp < switch, "stamp first: {stdout}");
     assert!(
-        stdout.contains("PATCH /api/v1/namespaces/demo/services/shop"),
+        stdout.contains("\"veer.dev/scale-down-after-seconds\": \"300\""),
         "{stdout}"
     );
+    assert!(stdout.contains("blue keeps running for 5m"), "{stdout}");
     assert!(stdout.contains("application/merge-patch+json"), "{stdout}");
     assert!(
         stdout.contains("\"veer.dev/color\": \"green\"")

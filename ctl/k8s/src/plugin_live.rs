@@ -95,14 +95,14 @@ pub async fn wait_plugin_live<R: SidecarReader>(
         let mut behind = Vec::new();
         for pod in &sidecars {
             let seen = match wait.reader.read(target, pod, VERSION_PATH).await {
-                Ok(text) => reported_version(&text).map_or("no Veer filter yet".to_owned(), |v| {
-                    format!("config version {v}")
-                }),
+                Ok(text) => match reported_version(&text) {
+                    Some(v) if v == version => continue,
+                    Some(v) => format!("config version {v}"),
+                    None => "no Veer filter yet".to_owned(),
+                },
                 Err(e) => e.to_string(),
             };
-            if seen != format!("config version {version}") {
-                behind.push(format!("{pod} ({seen})"));
-            }
+            behind.push(format!("{pod} ({seen})"));
         }
         if behind.is_empty() {
             reporter.progress(&format!(

@@ -72,10 +72,11 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             })?;
             let summary = if out.changed {
                 format!(
-                    "{}: Service now selects {} (was {})",
+                    "{}: Service now selects {} (was {}); {}",
                     out.app,
                     out.to,
-                    out.from.map_or("nothing".into(), |c| c.to_string())
+                    out.from.map_or("nothing".into(), |c| c.to_string()),
+                    keeps(out.from, &out.app, *scale_down_after)
                 )
             } else {
                 format!("{}: Service already selects {}", out.app, out.to)
@@ -91,7 +92,12 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                     .await
                     .map_err(err)
             })?;
-            let summary = format!("{}: rolled back to {}", out.app, out.to);
+            let summary = format!(
+                "{}: rolled back to {}; {}",
+                out.app,
+                out.to,
+                keeps(out.from, &out.app, *scale_down_after)
+            );
             print(g, &out, &summary, &out.requests)
         }
         BluegreenCommand::Status { app } => {
@@ -140,6 +146,17 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             };
             print(g, &out, &summary, &requests)
         }
+    }
+}
+
+/// What happens to the colour switched away from, for the summary of a switch or rollback.
+fn keeps(from: Option<Colour>, app: &str, after: std::time::Duration) -> String {
+    match from {
+        Some(c) => format!(
+            "{c} keeps running for {} so that rollback is instant; `veerctl bluegreen scale-down {app}` (or the CronJob) scales it down after that",
+            humantime::format_duration(after)
+        ),
+        None => "no previous colour to keep".into(),
     }
 }
 
