@@ -190,7 +190,7 @@ fn verify_or_restore(
         ),
         g.quiet,
     );
-    let outcome = verify::wait_live(admin, before, version, g.timeout, &progress);
+    let outcome = verify::wait_live(admin, before, version, g.envoy_timeout(), &progress);
     drop(progress);
     match outcome {
         Ok(snaps) => {
@@ -266,7 +266,7 @@ fn restore(
         &format!("restoring version {running} as version {version}"),
         g.quiet,
     );
-    let outcome = verify::wait_live(admin, &before, version, g.timeout, &progress);
+    let outcome = verify::wait_live(admin, &before, version, g.envoy_timeout(), &progress);
     drop(progress);
     Ok(match outcome {
         Ok(snaps) => {

@@ -41,9 +41,10 @@ pub struct Global {
         value_name = "URL"
     )]
     pub admins: Vec<String>,
-    /// How long to wait for a change to go live on every proxy.
-    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
-    pub timeout: Duration,
+    /// How long to wait: for a change to go live on every proxy (default 30s), for a
+    /// Kubernetes rollout or WasmPlugin to be live (default 5m).
+    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
+    pub timeout: Option<Duration>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -64,6 +65,24 @@ pub struct Global {
     /// Kubernetes: the WasmPlugin that carries the routing config.
     #[arg(long, global = true, default_value = "veer", value_name = "NAME")]
     pub plugin: String,
+}
+
+/// --timeout when not given, for a change on the proxies: ECDS is picked up within seconds.
+pub const ENVOY_TIMEOUT: Duration = Duration::from_secs(30);
+/// --timeout when not given, for a Kubernetes wait: pulling images (or a Wasm module) and
+/// starting pods takes minutes (kubectl's and the Deployment controller's scale).
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Global {
+    /// How long a change may take to go live on every proxy.
+    pub fn envoy_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(ENVOY_TIMEOUT)
+    }
+
+    /// How long a Kubernetes wait (a rollout, a WasmPlugin reaching the sidecars) may take.
+    pub fn kube_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(ROLLOUT_TIMEOUT)
+    }
 }
 
 /// `--dry-run` modes.
@@ -306,24 +325,33 @@ pub enum BluegreenCommand {
         name: String,
         /// Variant (--envoy) or colour (Kubernetes).
         to: Option<String>,
+        /// Kubernetes: keep the previous colour running this long, so rollback stays instant;
+        /// recorded on the Service for `bluegreen scale-down`.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        scale_down_after: Duration,
     },
     /// Undo the last switch.
     Rollback {
         /// Service (--envoy) or app (Kubernetes).
         name: String,
+        /// Kubernetes: as for switch: how long the colour rolled back from keeps running.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        scale_down_after: Duration,
     },
     /// Kubernetes: both colours, their images and readiness, and where the Service points.
     Status {
         /// The app.
         app: String,
     },
-    /// Kubernetes: scale the idle colour to zero once the last switch is older than --after.
+    /// Kubernetes: scale the idle colour to zero once the keep time recorded by the last switch
+    /// (--scale-down-after) has passed; run it later by hand or from a CronJob
+    /// (deploy/k8s/scale-down-cronjob.yaml). A colour being switched to or deployed is left alone.
     ScaleDown {
         /// The app.
         app: String,
-        /// Keep the idle colour this long after a switch, so rollback stays instant.
-        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
-        after: Duration,
+        /// Override the keep time the last switch recorded (default: the recorded one, or 10m).
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        after: Option<Duration>,
     },
 }
 
@@ -395,9 +423,19 @@ pub enum MeshCommand {
         /// Where Istio fetches the filter (`oci://...`, `https://...`, `file://...`).
         #[arg(long)]
         plugin_url: String,
-        /// Hex SHA-256 of the module (the image digest for oci://).
-        #[arg(long)]
-        sha256: String,
+        /// SHA-256 Istio checks the module against, as 64 hex digits: for oci://, the image
+        /// digest (without `sha256:`). Or give --wasm.
+        #[arg(
+            long,
+            value_name = "HEX",
+            required_unless_present = "wasm",
+            conflicts_with = "wasm"
+        )]
+        sha256: Option<String>,
+        /// The .wasm file --plugin-url serves (https://, http://, file://): veerctl writes its
+        /// SHA-256. Not for oci://, whose digest is the image's: give --sha256.
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
         /// Pod labels of the workloads that run the plugin, `KEY=VALUE` (repeatable; default:
         /// every workload of the namespace).
         #[arg(long = "selector", value_name = "KEY=VALUE")]
@@ -409,6 +447,10 @@ pub enum MeshCommand {
         /// Bind the routes to this gateway (repeatable; default: the mesh's sidecars).
         #[arg(long = "gateway")]
         gateways: Vec<String>,
+        /// Apply the routes right after the WasmPlugin, without waiting until the sidecars it
+        /// selects run it (read through port-forwards to their admin port, up to --timeout).
+        #[arg(long)]
+        no_wait: bool,
     },
 }
 
@@ -428,4 +470,30 @@ pub enum OverrideCommand {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(args: &[&str]) -> Global {
+        let argv = [&["veerctl"], args, &["rollout", "status", "web"]].concat();
+        Cli::try_parse_from(argv).expect("parses").global
+    }
+
+    /// Without --timeout each wait has its own default; a given --timeout is used as given, also
+    /// when it is shorter than the rollout default.
+    #[test]
+    fn timeout_defaults_differ_per_wait_and_a_given_one_is_used_as_is() {
+        let g = global(&[]);
+        assert_eq!(
+            (g.envoy_timeout(), g.kube_timeout()),
+            (Duration::from_secs(30), Duration::from_secs(300))
+        );
+        let g = global(&["--timeout", "10s"]);
+        assert_eq!(
+            (g.envoy_timeout(), g.kube_timeout()),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+    }
 }

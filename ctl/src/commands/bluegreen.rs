@@ -12,7 +12,9 @@ pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
         return super::k8s::bluegreen(g, c);
     }
     match c {
-        BluegreenCommand::Switch { name: service, to } => {
+        BluegreenCommand::Switch {
+            name: service, to, ..
+        } => {
             let variant = to
                 .as_deref()
                 .ok_or_else(|| CliError::failed("with --envoy, switch takes SERVICE VARIANT"))?;
@@ -27,7 +29,7 @@ pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
         | BluegreenCommand::ScaleDown { .. } => Err(CliError::failed(
             "this is a Kubernetes command (Deployments and a Service); run it without --envoy",
         )),
-        BluegreenCommand::Rollback { name: service } => {
+        BluegreenCommand::Rollback { name: service, .. } => {
             // The switch to undo is looked up under the lock: a switch made meanwhile by another
             // veerctl is the one rolled back, not an older one.
             let applied = change::change_reading_history(g, Base::Live, true, |w, store| {
