@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, Result};
+use crate::latency::{self, Histogram};
 
 const ECDS: &str = "extension_config_discovery.http_filter.veer.";
 
@@ -20,17 +21,10 @@ pub struct Snapshot {
     pub ecds: BTreeMap<String, u64>,
     /// The version Envoy's ECDS holds (`version_text`).
     pub ecds_version: Option<u64>,
-    /// Latency quantiles per `<service>.<variant>`, in microseconds, since Envoy started.
-    pub latency: BTreeMap<String, Quantiles>,
-}
-
-/// p50 / p99 in microseconds.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-pub struct Quantiles {
-    /// Median.
-    pub p50: Option<f64>,
-    /// 99th percentile.
-    pub p99: Option<f64>,
+    /// Latency histograms (us) per `<service>.<variant>`, since Envoy started. Absent from
+    /// baselines written before veerctl recorded them, hence the default.
+    #[serde(default)]
+    pub latency: BTreeMap<String, Histogram>,
 }
 
 impl Snapshot {
@@ -72,26 +66,44 @@ impl Admin {
     /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`).
     pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
         let url = url.trim_end_matches('/');
-        let text = self.get(&format!("{url}/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)"))?;
+        let text = self.get(url, "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)")?;
         let mut snap = parse_stats(&text);
         snap.url = url.to_owned();
-        if let Ok(json) = self.get(&format!("{url}/stats?format=json&filter=latency_us")) {
-            snap.latency = parse_latency(&json);
-        }
+        let json = self.get(
+            url,
+            "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.",
+        )?;
+        snap.latency = latency::parse_detailed(&json).map_err(|e| {
+            CliError::failed(format!(
+                "{url} does not answer like an Envoy admin API (its /stats JSON: {e}); {ADMIN_HINT}"
+            ))
+        })?;
         Ok(snap)
     }
 
-    fn get(&self, url: &str) -> Result<String> {
-        let mut resp = self.agent.get(url).call().map_err(|e| {
-            CliError::failed(format!(
-                "cannot reach Envoy admin at {url}: {e}; is the proxy running and --admin right?"
-            ))
-        })?;
+    /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.
+    fn get(&self, url: &str, path: &str) -> Result<String> {
+        let endpoint = path.split('?').next().unwrap_or(path);
+        let mut resp = self
+            .agent
+            .get(format!("{url}{path}"))
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::StatusCode(code) => CliError::failed(format!(
+                    "Envoy admin at {url} answered GET {endpoint} with HTTP {code}; {ADMIN_HINT}"
+                )),
+                e => CliError::failed(format!(
+                    "cannot reach Envoy admin at {url}: {e}; check that the proxy is running and {ADMIN_HINT}"
+                )),
+            })?;
         resp.body_mut()
             .read_to_string()
-            .map_err(|e| CliError::failed(format!("failed to read {url}: {e}")))
+            .map_err(|e| CliError::failed(format!("failed to read GET {endpoint} from {url}: {e}")))
     }
 }
+
+/// What to check when an admin URL does not work.
+const ADMIN_HINT: &str = "that --admin (or VEER_ADMIN) is its admin address (`admin.address` in its bootstrap), not its listener";
 
 /// Parses `/stats` text lines (`name: value`).
 pub fn parse_stats(text: &str) -> Snapshot {
@@ -112,45 +124,33 @@ pub fn parse_stats(text: &str) -> Snapshot {
     snap
 }
 
-/// Parses the computed quantiles of `/stats?format=json` for `latency_us` histograms.
-pub fn parse_latency(json: &str) -> BTreeMap<String, Quantiles> {
-    let mut out = BTreeMap::new();
-    let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
-        return out;
-    };
-    let Some(stats) = doc["stats"].as_array() else {
-        return out;
-    };
-    for s in stats {
-        let h = &s["histograms"];
-        let Some(supported) = h["supported_quantiles"].as_array() else {
-            continue;
-        };
-        let index_of = |q: f64| supported.iter().position(|v| v.as_f64() == Some(q));
-        let (i50, i99) = (index_of(50.0), index_of(99.0));
-        for cq in h["computed_quantiles"].as_array().into_iter().flatten() {
-            let Some(name) = cq["name"]
-                .as_str()
-                .and_then(|n| n.strip_prefix("wasmcustom.veer.latency_us."))
-            else {
-                continue;
-            };
-            let at = |i: Option<usize>| i.and_then(|i| cq["values"][i]["cumulative"].as_f64());
-            out.insert(
-                name.to_owned(),
-                Quantiles {
-                    p50: at(i50),
-                    p99: at(i99),
-                },
-            );
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_admin_is_named_with_what_to_check() {
+        // A port that was just free on loopback: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let err = Admin::default().snapshot(&format!("{url}/")).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("cannot reach Envoy admin at {url}: ")),
+            "{msg}"
+        );
+        assert!(msg.contains("check that the proxy is running"), "{msg}");
+        assert!(
+            msg.contains("--admin (or VEER_ADMIN) is its admin address"),
+            "{msg}"
+        );
+        assert!(!msg.contains("filter="), "no query string noise: {msg}");
+    }
 
     #[test]
     fn stats_text_is_split_into_veer_and_ecds_parts() {
@@ -164,23 +164,5 @@ mod tests {
         assert_eq!(s.rejected(), 2);
         assert_eq!(s.ecds_version, Some(7));
         assert!(!s.veer.contains_key("latency_us.web.v1"));
-    }
-
-    #[test]
-    fn latency_quantiles_come_from_cumulative_values() {
-        let json = r#"{"stats":[{"histograms":{"supported_quantiles":[0,25,50,75,90,95,99,99.5,99.9,100],
-          "computed_quantiles":[{"name":"wasmcustom.veer.latency_us.web.v2","values":[
-            {"interval":null,"cumulative":1},{"interval":null,"cumulative":2},{"interval":null,"cumulative":350},
-            {"interval":null,"cumulative":4},{"interval":null,"cumulative":5},{"interval":null,"cumulative":6},
-            {"interval":null,"cumulative":990},{"interval":null,"cumulative":8},{"interval":null,"cumulative":9},
-            {"interval":null,"cumulative":10}]}]}}]}"#;
-        let l = parse_latency(json);
-        assert_eq!(
-            l["web.v2"],
-            Quantiles {
-                p50: Some(350.0),
-                p99: Some(990.0)
-            }
-        );
     }
 }

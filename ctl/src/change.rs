@@ -1,18 +1,20 @@
-//! The one path every config change takes: lock, read, edit, validate, write, verify, record a
-//! baseline for `status`. Commands only supply the edit.
+//! The one path every config change takes: lock, read, edit, validate, write, verify (restoring
+//! the last accepted config when a proxy rejects the change), record a baseline for `status`.
+//! Commands only supply the edit.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, Snapshot};
 use crate::cli::Global;
 use crate::error::{CliError, Result};
+use crate::owned_headers;
 use crate::report::Progress;
 use crate::status::Baselines;
 use crate::store::{Current, Store};
-use crate::verify;
+use crate::verify::{self, NotLive};
 
 /// How long to wait for another veerctl's change to finish before giving up.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -27,6 +29,8 @@ pub struct Applied {
     /// The new config.
     #[serde(skip)]
     pub wire: WireConfig,
+    /// What the change did, as recorded in the history.
+    pub what: String,
 }
 
 /// Opens the store named by `--envoy`.
@@ -51,6 +55,8 @@ pub enum Base {
         wasm: Option<PathBuf>,
         /// Refuse unless the live version is this.
         expect_version: Option<u64>,
+        /// Allow renaming a header the filter owns (see [`owned_headers`]).
+        allow_header_rename: bool,
     },
 }
 
@@ -61,6 +67,21 @@ pub fn change(
     base: Base,
     wait: bool,
     edit: impl FnOnce(&mut WireConfig) -> Result<()>,
+) -> Result<Applied> {
+    change_reading_history(g, base, wait, |w, _| {
+        edit(w)?;
+        Ok(what.to_owned())
+    })
+}
+
+/// Runs one change whose edit also reads the store (its history of changes), under the same
+/// lock as the write, so that it sees every change made before its own; the edit returns what
+/// it did, for the history.
+pub fn change_reading_history(
+    g: &Global,
+    base: Base,
+    wait: bool,
+    edit: impl FnOnce(&mut WireConfig, &Store) -> Result<String>,
 ) -> Result<Applied> {
     let store = store(g)?;
     let admin = Admin::default();
@@ -76,52 +97,92 @@ pub fn change(
         None
     };
 
-    let lock = store.lock(LOCK_WAIT)?;
+    let allow_header_rename = base.allows_header_rename();
+    let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let current = store.current()?;
-    let (mut wire, wasm, previous) = match (base, &current) {
-        (Base::Live, Some(c)) => (c.wire.clone(), c.wasm.clone(), Some(c)),
-        (Base::Live, None) => {
-            return Err(CliError::failed(format!(
-                "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
-                store.dir().display()
-            )))
-        }
+    let previous = current.as_ref();
+    let (mut wire, wasm) = starting_point(&store, base, previous)?;
+    let what = edit(&mut wire, &store)?;
+    let version = previous.map_or(0, |c| c.version) + 1;
+    wire.version = Some(version);
+    let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
+    if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
+        owned_headers::check(&live, &config, allow_header_rename)?;
+    }
+    store.write(&lock, &wire, &wasm, previous, &what)?;
+    drop(lock);
+
+    let verified = match before {
+        Some(before) => verify_or_restore(&store, g, &admin, &before, version, previous)?,
+        None => Vec::new(),
+    };
+    Ok(Applied {
+        version,
+        verified,
+        wire,
+        what,
+    })
+}
+
+impl Base {
+    fn allows_header_rename(&self) -> bool {
+        matches!(
+            self,
+            Base::Replace {
+                allow_header_rename: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The config a change starts from, and the filter it loads: the live one, or a file's.
+fn starting_point(
+    store: &Store,
+    base: Base,
+    live: Option<&Current>,
+) -> Result<(WireConfig, PathBuf)> {
+    match (base, live) {
+        (Base::Live, Some(c)) => Ok((c.wire.clone(), c.wasm.clone())),
+        (Base::Live, None) => Err(CliError::failed(format!(
+            "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
+            store.dir().display()
+        ))),
         (
             Base::Replace {
                 wire,
                 wasm,
                 expect_version,
+                ..
             },
             c,
         ) => {
             if let Some(expected) = expect_version {
-                let live = c.as_ref().map_or(0, |c| c.version);
+                let live = c.map_or(0, |c| c.version);
                 if live != expected {
                     return Err(CliError::Conflict(format!(
                         "the live version is {live}, not {expected}: someone changed it meanwhile; run `veerctl diff` and retry"
                     )));
                 }
             }
-            let wasm = wasm.or_else(|| c.as_ref().map(|c| c.wasm.clone())).ok_or_else(|| {
+            let wasm = wasm.or_else(|| c.map(|c| c.wasm.clone())).ok_or_else(|| {
                 CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host)")
             })?;
-            (*wire, wasm, c.as_ref())
+            Ok((*wire, wasm))
         }
-    };
-    edit(&mut wire)?;
-    let version = previous.map_or(0, |c: &Current| c.version) + 1;
-    wire.version = Some(version);
-    veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
-    store.write(&lock, &wire, &wasm, previous.map(|c| c.wire.clone()), what)?;
-    drop(lock);
+    }
+}
 
-    let Some(before) = before else {
-        return Ok(Applied {
-            version,
-            verified: Vec::new(),
-            wire,
-        });
-    };
+/// Waits until every proxy runs `version`; returns their admin URLs. When a proxy rejected it,
+/// the last accepted config is restored first and the error says so.
+fn verify_or_restore(
+    store: &Store,
+    g: &Global,
+    admin: &Admin,
+    before: &verify::Before,
+    version: u64,
+    previous: Option<&Current>,
+) -> Result<Vec<String>> {
     let progress = Progress::start(
         &format!(
             "waiting for version {version} on {} proxies",
@@ -129,12 +190,28 @@ pub fn change(
         ),
         g.quiet,
     );
-    let snaps = verify::wait_live(&admin, &before, version, g.timeout, &progress)?;
+    let outcome = verify::wait_live(admin, before, version, g.envoy_timeout(), &progress);
     drop(progress);
-    // Counters from here on are what `status` calls "since the last change". Under the lock, and
-    // never replacing a baseline taken at a later version by a concurrent change.
-    let verified = snaps.iter().map(|s| s.url.clone()).collect();
-    let lock = store.lock(LOCK_WAIT)?;
+    match outcome {
+        Ok(snaps) => {
+            let verified = snaps.iter().map(|s| s.url.clone()).collect();
+            record_baselines(store, g, snaps)?;
+            Ok(verified)
+        }
+        Err(not_live) if not_live.rejected() => {
+            let restored = restore(store, g, admin, &not_live, previous).unwrap_or_else(|e| {
+                format!("the rejected config is still the live file: restoring the last accepted one failed: {e}")
+            });
+            Err(CliError::NotVerified(format!("{not_live}\n{restored}")))
+        }
+        Err(not_live) => Err(not_live.into()),
+    }
+}
+
+/// Counters from here on are what `status` calls "since the last change". Under the lock, and
+/// never replacing a baseline taken at a later version by a concurrent change.
+fn record_baselines(store: &Store, g: &Global, snaps: Vec<Snapshot>) -> Result<()> {
+    let lock = store.lock(LOCK_WAIT, g.quiet)?;
     let mut baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     for s in snaps {
         if baselines
@@ -146,9 +223,58 @@ pub fn change(
     }
     store.write_state("baseline.json", &baselines)?;
     drop(lock);
-    Ok(Applied {
-        version,
-        verified,
-        wire,
+    Ok(())
+}
+
+/// After a proxy rejected a change: makes the last config the proxies accepted the live file
+/// again, as a new version, so that later edits do not build on the rejected config and a
+/// restarting Envoy does not load it. Returns what happened, for the error report.
+fn restore(
+    store: &Store,
+    g: &Global,
+    admin: &Admin,
+    failed: &NotLive,
+    previous: Option<&Current>,
+) -> Result<String> {
+    let Some(running) = failed.still_running() else {
+        return Ok("not restored: the rejecting proxies run different versions; apply a config they accept with `veerctl apply -f FILE`".into());
+    };
+    let before = verify::before(admin, &g.admins)?;
+    let lock = store.lock(LOCK_WAIT, g.quiet)?;
+    let live = store.current()?;
+    let Some(live) = live.filter(|l| l.version == failed.version) else {
+        return Ok(format!("not restored: another change was written on top of version {} meanwhile; check what runs with `veerctl status`", failed.version));
+    };
+    let accepted = match previous.filter(|p| p.version == running) {
+        Some(p) => Some(p.clone()),
+        None => store.config_at(running)?,
+    };
+    let Some(mut accepted) = accepted else {
+        return Ok(format!("not restored: veerctl has no record of version {running}'s config; apply a config the proxies accept with `veerctl apply -f FILE`"));
+    };
+    let version = live.version + 1;
+    accepted.wire.version = Some(version);
+    store.mark_rejected(&lock, live.version)?;
+    let what = format!(
+        "restore version {running} (version {} was rejected)",
+        live.version
+    );
+    store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
+    drop(lock);
+
+    let progress = Progress::start(
+        &format!("restoring version {running} as version {version}"),
+        g.quiet,
+    );
+    let outcome = verify::wait_live(admin, &before, version, g.envoy_timeout(), &progress);
+    drop(progress);
+    Ok(match outcome {
+        Ok(snaps) => {
+            record_baselines(store, g, snaps)?;
+            format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again")
+        }
+        Err(e) => format!(
+            "restored the last accepted config (version {running}) as version {version}, but that is not verified either: {e}"
+        ),
     })
 }

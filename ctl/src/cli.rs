@@ -9,11 +9,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Changes are written to the ECDS file a standalone Envoy watches (--envoy DIR) and then
 /// verified from each proxy's own counters (--admin URL, repeatable): a change that a proxy
-/// rejects or does not pick up fails loudly.
+/// rejects or does not pick up fails loudly, showing what every proxy runs. A rejected change
+/// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
-/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O); 2 usage error;
-/// 3 invalid config (nothing written); 4 written but not verified live; 5 a concurrent change
-/// got in the way; 6 `status --check` found a split mismatch.
+/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
+/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
+/// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
+/// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
+/// split mismatch.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version, max_term_width = 100)]
 pub struct Cli {
@@ -38,9 +41,10 @@ pub struct Global {
         value_name = "URL"
     )]
     pub admins: Vec<String>,
-    /// How long to wait for a change to go live on every proxy.
-    #[arg(long, global = true, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
-    pub timeout: Duration,
+    /// How long to wait: for a change to go live on every proxy (default 30s), for a
+    /// Kubernetes rollout or WasmPlugin to be live (default 5m).
+    #[arg(long, global = true, value_parser = humantime::parse_duration, value_name = "DURATION", overrides_with = "timeout")]
+    pub timeout: Option<Duration>,
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
@@ -61,6 +65,24 @@ pub struct Global {
     /// Kubernetes: the WasmPlugin that carries the routing config.
     #[arg(long, global = true, default_value = "veer", value_name = "NAME")]
     pub plugin: String,
+}
+
+/// --timeout when not given, for a change on the proxies: ECDS is picked up within seconds.
+pub const ENVOY_TIMEOUT: Duration = Duration::from_secs(30);
+/// --timeout when not given, for a Kubernetes wait: pulling images (or a Wasm module) and
+/// starting pods takes minutes (kubectl's and the Deployment controller's scale).
+pub const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(300);
+
+impl Global {
+    /// How long a change may take to go live on every proxy.
+    pub fn envoy_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(ENVOY_TIMEOUT)
+    }
+
+    /// How long a Kubernetes wait (a rollout, a WasmPlugin reaching the sidecars) may take.
+    pub fn kube_timeout(&self) -> Duration {
+        self.timeout.unwrap_or(ROLLOUT_TIMEOUT)
+    }
 }
 
 /// `--dry-run` modes.
@@ -89,11 +111,13 @@ pub enum Command {
         /// The config file (`-` for stdin).
         file: PathBuf,
     },
-    /// Make a config file the live config, then verify every proxy runs it.
+    /// Make a config file the live config, then verify every proxy runs it (a rejected config
+    /// is replaced by the last accepted one again).
     Apply(ApplyArgs),
     /// Print the live config (JSON).
     Get,
-    /// Show what `apply -f FILE` would change, and how many users each split change moves.
+    /// Show every field `apply -f FILE` would change, how many users each split change moves,
+    /// and a warning for changes that reshuffle users (salt, stickiness sources).
     Diff {
         /// The config file.
         #[arg(short, long)]
@@ -137,6 +161,11 @@ pub struct ApplyArgs {
     /// Write and return without waiting for the proxies.
     #[arg(long)]
     pub no_wait: bool,
+    /// Allow renaming a header the filter owns (headers.cluster, .variant, .experiment,
+    /// override.header). Change what reads the old name first, e.g. the route's cluster_header:
+    /// after the rename the filter no longer removes client-sent copies of the old name.
+    #[arg(long)]
+    pub allow_header_rename: bool,
 }
 
 /// `explain`.
@@ -169,7 +198,8 @@ pub struct StatusArgs {
     /// selector, through port-forwards (e.g. `app=frontend`).
     #[arg(long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Refresh until interrupted.
+    /// Refresh until interrupted. A terminal is redrawn in place; piped, frames follow each
+    /// other under a timestamped header (with -o json: one JSON document per line).
     #[arg(short, long)]
     pub watch: bool,
     /// Refresh interval for --watch.
@@ -221,16 +251,17 @@ pub struct CanaryRunArgs {
     /// Percent steps.
     #[arg(long, value_delimiter = ',', default_value = "5,25,50,100")]
     pub steps: Vec<String>,
-    /// Pause between steps.
+    /// Pause after each step (and before --promote), watching the canary's error rate.
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Ask for confirmation on the terminal before each step instead of pausing.
+    /// Ask for confirmation on the terminal before each step (and before --promote) instead of
+    /// pausing.
     #[arg(long)]
     pub manual: bool,
     /// Abort when the canary's 5xx rate over a step exceeds this percent.
     #[arg(long, default_value = "1")]
     pub max_error_rate: f64,
-    /// Promote the canary after the last step.
+    /// Promote the canary after the last step has passed the error-rate gate.
     #[arg(long)]
     pub promote: bool,
 }
@@ -294,24 +325,33 @@ pub enum BluegreenCommand {
         name: String,
         /// Variant (--envoy) or colour (Kubernetes).
         to: Option<String>,
+        /// Kubernetes: keep the previous colour running this long, so rollback stays instant;
+        /// recorded on the Service for `bluegreen scale-down`.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        scale_down_after: Duration,
     },
     /// Undo the last switch.
     Rollback {
         /// Service (--envoy) or app (Kubernetes).
         name: String,
+        /// Kubernetes: as for switch: how long the colour rolled back from keeps running.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+        scale_down_after: Duration,
     },
     /// Kubernetes: both colours, their images and readiness, and where the Service points.
     Status {
         /// The app.
         app: String,
     },
-    /// Kubernetes: scale the idle colour to zero once the last switch is older than --after.
+    /// Kubernetes: scale the idle colour to zero once the keep time recorded by the last switch
+    /// (--scale-down-after) has passed; run it later by hand or from a CronJob
+    /// (deploy/k8s/scale-down-cronjob.yaml). A colour being switched to or deployed is left alone.
     ScaleDown {
         /// The app.
         app: String,
-        /// Keep the idle colour this long after a switch, so rollback stays instant.
-        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
-        after: Duration,
+        /// Override the keep time the last switch recorded (default: the recorded one, or 10m).
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        after: Option<Duration>,
     },
 }
 
@@ -383,9 +423,19 @@ pub enum MeshCommand {
         /// Where Istio fetches the filter (`oci://...`, `https://...`, `file://...`).
         #[arg(long)]
         plugin_url: String,
-        /// Hex SHA-256 of the module (the image digest for oci://).
-        #[arg(long)]
-        sha256: String,
+        /// SHA-256 Istio checks the module against, as 64 hex digits: for oci://, the image
+        /// digest (without `sha256:`). Or give --wasm.
+        #[arg(
+            long,
+            value_name = "HEX",
+            required_unless_present = "wasm",
+            conflicts_with = "wasm"
+        )]
+        sha256: Option<String>,
+        /// The .wasm file --plugin-url serves (https://, http://, file://): veerctl writes its
+        /// SHA-256. Not for oci://, whose digest is the image's: give --sha256.
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
         /// Pod labels of the workloads that run the plugin, `KEY=VALUE` (repeatable; default:
         /// every workload of the namespace).
         #[arg(long = "selector", value_name = "KEY=VALUE")]
@@ -397,6 +447,10 @@ pub enum MeshCommand {
         /// Bind the routes to this gateway (repeatable; default: the mesh's sidecars).
         #[arg(long = "gateway")]
         gateways: Vec<String>,
+        /// Apply the routes right after the WasmPlugin, without waiting until the sidecars it
+        /// selects run it (read through port-forwards to their admin port, up to --timeout).
+        #[arg(long)]
+        no_wait: bool,
     },
 }
 
@@ -416,4 +470,30 @@ pub enum OverrideCommand {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(args: &[&str]) -> Global {
+        let argv = [&["veerctl"], args, &["rollout", "status", "web"]].concat();
+        Cli::try_parse_from(argv).expect("parses").global
+    }
+
+    /// Without --timeout each wait has its own default; a given --timeout is used as given, also
+    /// when it is shorter than the rollout default.
+    #[test]
+    fn timeout_defaults_differ_per_wait_and_a_given_one_is_used_as_is() {
+        let g = global(&[]);
+        assert_eq!(
+            (g.envoy_timeout(), g.kube_timeout()),
+            (Duration::from_secs(30), Duration::from_secs(300))
+        );
+        let g = global(&["--timeout", "10s"]);
+        assert_eq!(
+            (g.envoy_timeout(), g.kube_timeout()),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+    }
 }

@@ -105,3 +105,37 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         version,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered() -> serde_json::Value {
+        let text = Resource {
+            config_json: r#"{"services":[]}"#,
+            wasm_path: Path::new("/opt/veer.wasm"),
+            version: 7,
+        }
+        .render();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Envoy reads the failure policy from the ECDS resource, not from the bootstrap: without
+    /// FAIL_RELOAD here a crashed VM means FAIL_CLOSED (every request 503), and FAIL_OPEN would
+    /// skip the filter and let a client-sent cluster header choose the route.
+    #[test]
+    fn the_resource_pins_the_fail_reload_policy() {
+        let doc = rendered();
+        let config = &doc["resources"][0]["typed_config"]["config"];
+        assert_eq!(config["failure_policy"], "FAIL_RELOAD", "{doc:#}");
+    }
+
+    #[test]
+    fn a_rendered_resource_parses_back() {
+        let text = rendered().to_string();
+        let parsed = parse(&text).unwrap();
+        assert_eq!(parsed.version, 7);
+        assert_eq!(parsed.wasm_path, Path::new("/opt/veer.wasm"));
+        assert_eq!(parsed.config_json, r#"{"services":[]}"#);
+    }
+}

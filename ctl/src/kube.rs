@@ -39,7 +39,15 @@ async fn target(g: &Global) -> Result<Target> {
         context: g.context.clone(),
         ..Default::default()
     };
-    let config = kube::Config::from_kubeconfig(&options).await.map_err(|e| {
+    let config = match g.context {
+        // Without --context, a pod's service account is used when there is no kubeconfig: the
+        // scale-down CronJob (deploy/k8s/scale-down-cronjob.yaml) runs veerctl in the cluster.
+        None => kube::Config::infer().await.map_err(|e| e.to_string()),
+        Some(_) => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| e.to_string()),
+    }
+    .map_err(|e| {
         CliError::failed(format!(
             "failed to load the kubeconfig ({e}); set KUBECONFIG or --context for Kubernetes, or pass --envoy DIR for a standalone Envoy"
         ))
@@ -61,14 +69,14 @@ async fn target(g: &Global) -> Result<Target> {
 /// Maps a veer-k8s error to veerctl's exit codes.
 pub fn err(e: veer_k8s::Error) -> CliError {
     let text = e.to_string();
-    if e.is_conflict() {
+    if e.is_conflict() || matches!(e, veer_k8s::Error::Conflict { .. }) {
         CliError::Conflict(text)
     } else {
         match e {
             veer_k8s::Error::InvalidConfig(_) => CliError::failed(text),
-            veer_k8s::Error::Timeout { .. } | veer_k8s::Error::NotAvailable { .. } => {
-                CliError::NotVerified(text)
-            }
+            veer_k8s::Error::Timeout { .. }
+            | veer_k8s::Error::NotAvailable { .. }
+            | veer_k8s::Error::PluginNotLive { .. } => CliError::NotVerified(text),
             _ => CliError::failed(text),
         }
     }

@@ -23,6 +23,25 @@ fn table(color: bool) -> Table {
     t
 }
 
+/// How a word in the report reads at a glance; drawn green or red on a terminal.
+#[derive(Debug, Clone, Copy)]
+enum Tone {
+    Good,
+    Bad,
+}
+
+/// `text` in its tone's colour when `color`, as is otherwise.
+fn paint(text: &str, tone: Tone, color: bool) -> String {
+    if !color {
+        return text.to_owned();
+    }
+    let code = match tone {
+        Tone::Good => 32,
+        Tone::Bad => 31,
+    };
+    format!("\x1b[{code};1m{text}\x1b[0m")
+}
+
 fn micros(us: Option<f64>) -> String {
     match us {
         Some(us) if us >= 1000.0 => format!("{:.1} ms", us / 1000.0),
@@ -38,14 +57,19 @@ pub fn status(s: &Status, color: bool) -> String {
         let state = match (p.version, &p.error) {
             (Some(v), _) if v == s.configured_version => format!("runs version {v}"),
             (Some(v), _) => format!(
-                "runs version {v}  << STALE: configured {}",
+                "runs version {v}  << {}: configured {}",
+                paint("STALE", Tone::Bad, color),
                 s.configured_version
             ),
-            (None, Some(e)) => format!("UNREACHABLE: {e}"),
+            (None, Some(e)) => format!("{}: {e}", paint("UNREACHABLE", Tone::Bad, color)),
             (None, None) => "unknown".into(),
         };
         out.push_str(&format!("proxy {}  {state}\n", p.url));
     }
+    out.push_str(
+        "counts, 5xx and p50/p99: since the last verified change, summed over the proxies above \
+         (latency trails the counts by up to Envoy's stats flush interval, 5 s by default)\n",
+    );
     for svc in &s.services {
         out.push_str(&format!(
             "\nservice {}  (default-split requests since the last change: {})\n",
@@ -83,8 +107,8 @@ pub fn status(s: &Status, color: bool) -> String {
                     (Some(errors), Some(rate)) => format!("{errors} ({:.2}%)", rate * 100.0),
                     _ => "off".to_owned(),
                 }),
-                Cell::new(micros(v.p50_us)),
-                Cell::new(micros(v.p99_us)),
+                Cell::new(micros(v.latency.map(|l| l.p50_us))),
+                Cell::new(micros(v.latency.map(|l| l.p99_us))),
             ]);
         }
         out.push_str(&t.to_string());
@@ -95,13 +119,15 @@ pub fn status(s: &Status, color: bool) -> String {
             ),
             Some(v) if !v.mismatch => {
                 out.push_str(&format!(
-                    "split check: OK (chi-square p = {:.3})\n",
+                    "split check: {} (chi-square p = {:.3})\n",
+                    paint("OK", Tone::Good, color),
                     v.p_value
                 ));
             }
             Some(v) => {
                 out.push_str(&format!(
-                    "split check: MISMATCH (chi-square p = {:.2e}{})\n",
+                    "split check: {} (chi-square p = {:.2e}{})\n",
+                    paint("MISMATCH", Tone::Bad, color),
                     v.p_value,
                     if v.unexpected.is_empty() {
                         String::new()
@@ -116,4 +142,68 @@ pub fn status(s: &Status, color: bool) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::srm;
+    use crate::status::{Proxy, ServiceStatus, VariantStatus};
+
+    /// One proxy and service `web` whose default split sent `v1` and `v2` requests (80/20
+    /// configured).
+    fn status(v1: u64, v2: u64) -> Status {
+        let variant = |name: &str, bp: i64, n: u64| VariantStatus {
+            name: name.into(),
+            cluster: format!("web_{name}"),
+            configured_bp: bp,
+            split_requests: n,
+            requests: n,
+            errors: Some(0),
+            latency: None,
+        };
+        Status {
+            configured_version: 2,
+            proxies: vec![Proxy {
+                url: "http://127.0.0.1:9901".into(),
+                version: Some(2),
+                error: None,
+            }],
+            services: vec![ServiceStatus {
+                name: "web".into(),
+                variants: vec![variant("v1", 8000, v1), variant("v2", 2000, v2)],
+                split_requests: v1 + v2,
+                srm: srm::test(&[("v1".into(), v1, 8000), ("v2".into(), v2, 2000)]),
+                cause: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn bars_show_the_configured_and_observed_shares() {
+        assert_eq!(bar(0.8, 10), "████████░░");
+        assert_eq!(bar(0.0, 4), "░░░░");
+        assert_eq!(bar(1.7, 4), "████");
+        let out = super::status(&status(500, 500), false);
+        // Configured 20 %, observed 50 %.
+        assert!(out.contains("██░░░░░░░░ █████░░░░░"), "{out}");
+        assert!(out.contains("50.0% (500)"), "{out}");
+    }
+
+    #[test]
+    fn without_colour_there_is_no_escape_code() {
+        for s in [status(800, 200), status(500, 500), status(0, 0)] {
+            let out = super::status(&s, false);
+            assert!(!out.contains('\x1b'), "{out}");
+        }
+        assert!(super::status(&status(500, 500), false).contains("split check: MISMATCH"));
+    }
+
+    #[test]
+    fn with_colour_the_verdict_is_green_or_red() {
+        let ok = super::status(&status(800, 200), true);
+        assert!(ok.contains("\x1b[32;1mOK\x1b[0m"), "{ok}");
+        let bad = super::status(&status(500, 500), true);
+        assert!(bad.contains("\x1b[31;1mMISMATCH\x1b[0m"), "{bad}");
+    }
 }

@@ -15,6 +15,12 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::error::{CliError, LinedProblems, Result};
 
+mod decode;
+
+use decode::decode_all;
+#[cfg(test)]
+use decode::MAX_DECODE_PROBLEMS;
+
 /// A config read from a file.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -27,14 +33,7 @@ pub struct Loaded {
 impl Loaded {
     /// The line of `path`, or of its closest enclosing field.
     pub fn line_of(&self, path: &str) -> Option<usize> {
-        let mut p = path;
-        loop {
-            if let Some(l) = self.lines.get(p) {
-                return Some(*l);
-            }
-            let cut = p.rfind(['.', '['])?;
-            p = &p[..cut];
-        }
+        line_of(&self.lines, path)
     }
 
     /// Validates with the engine; every problem gets its line.
@@ -79,16 +78,6 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
     }
     let value = builder.root.unwrap_or(Value::Null);
     let lines = builder.lines;
-    if let Some((path, line)) = builder.duplicate {
-        let problem = Problem {
-            path,
-            message: "this key appears twice in the same map".into(),
-        };
-        return Err(CliError::Invalid {
-            source_name: name.into(),
-            problems: LinedProblems(vec![(Some(line), problem)]),
-        });
-    }
     if !value.is_object() {
         let problem = Problem {
             path: "$".into(),
@@ -99,26 +88,37 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
             problems: LinedProblems(vec![(Some(1), problem)]),
         });
     }
-    let wire: WireConfig = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_owned() } else { path };
-        let loaded = Loaded {
-            wire: WireConfig::default(),
-            lines: lines.clone(),
-        };
-        let line = loaded.line_of(&path);
-        CliError::Invalid {
+    let mut problems: Vec<(Option<usize>, Problem)> = builder
+        .duplicates
+        .into_iter()
+        .map(|(path, line)| {
+            let message = "this key appears twice in the same map".to_owned();
+            (Some(line), Problem { path, message })
+        })
+        .collect();
+    let wire = decode_all(value, &mut |path, message| {
+        problems.push((line_of(&lines, &path), Problem { path, message }));
+    });
+    problems.sort_by_key(|(line, _)| *line);
+    match wire {
+        Some(wire) if problems.is_empty() => Ok(Loaded { wire, lines }),
+        _ => Err(CliError::Invalid {
             source_name: name.into(),
-            problems: LinedProblems(vec![(
-                line,
-                Problem {
-                    path,
-                    message: e.inner().to_string(),
-                },
-            )]),
+            problems: LinedProblems(problems),
+        }),
+    }
+}
+
+/// The line of `path`, or of its closest enclosing field.
+fn line_of(lines: &BTreeMap<String, usize>, path: &str) -> Option<usize> {
+    let mut p = path;
+    loop {
+        if let Some(l) = lines.get(p) {
+            return Some(*l);
         }
-    })?;
-    Ok(Loaded { wire, lines })
+        let cut = p.rfind(['.', '['])?;
+        p = &p[..cut];
+    }
 }
 
 /// Builds a JSON value from YAML events, recording each node's path and line.
@@ -127,8 +127,8 @@ struct Builder {
     stack: Vec<Frame>,
     root: Option<Value>,
     lines: BTreeMap<String, usize>,
-    /// The first key that appeared twice in one map, and its line.
-    duplicate: Option<(String, usize)>,
+    /// Every key that appeared twice in one map, and its line.
+    duplicates: Vec<(String, usize)>,
 }
 
 enum Frame {
@@ -196,8 +196,8 @@ impl MarkedEventReceiver for Builder {
                 if self.expecting_key() {
                     if let Some(Frame::Map { path, map, .. }) = self.stack.last() {
                         let p = join(path, &s);
-                        if map.contains_key(&s) && self.duplicate.is_none() {
-                            self.duplicate = Some((p.clone(), line));
+                        if map.contains_key(&s) {
+                            self.duplicates.push((p.clone(), line));
                         }
                         self.lines.insert(p, line);
                     }
@@ -329,6 +329,80 @@ services:
         );
         let err = parse("[5]", "x.yaml").unwrap_err().to_string();
         assert!(err.contains("$: the config must be a map"), "{err}");
+    }
+
+    /// Every parse-level problem of a file, in line order, each once: no "missing field" for a
+    /// field that is there with the wrong type.
+    #[test]
+    fn every_decode_problem_is_reported_with_its_line() {
+        let yaml = "\
+version: 3
+services:
+  - name: web
+    varaints: []
+    variants:
+      - name: v1
+        cluster: 7
+      - name: v2
+    split:
+      v1: lots
+      v2: 1000
+      v2: 2000
+    hosts: example.com
+";
+        let json = "{\n  \"version\": \"3\",\n  \"services\": [{\n    \"name\": \"web\",\n    \"colour\": \"red\",\n    \"variants\": [{\"name\": \"v1\"}],\n    \"split\": {\"v1\": true}\n  }]\n}\n";
+        let cases = [
+            (
+                yaml,
+                vec![
+                    "line 4: services[0].varaints: unknown field `varaints`",
+                    "line 7: services[0].variants[0].cluster: invalid type: integer `7`, expected a string",
+                    "line 8: services[0].variants[1]: missing field `cluster`",
+                    "line 10: services[0].split.v1: invalid type: string \"lots\", expected i64",
+                    "line 12: services[0].split.v2: this key appears twice in the same map",
+                    "line 13: services[0].hosts: invalid type: string \"example.com\", expected a sequence",
+                ],
+            ),
+            (
+                json,
+                vec![
+                    "line 2: version: invalid type: string \"3\", expected u64",
+                    "line 5: services[0].colour: unknown field `colour`",
+                    "line 6: services[0].variants[0]: missing field `cluster`",
+                    "line 7: services[0].split.v1: invalid type: boolean `true`, expected i64",
+                ],
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(text, "x").unwrap_err();
+            let CliError::Invalid { problems, .. } = &err else {
+                panic!("{err}");
+            };
+            let lines: Vec<String> = problems
+                .to_string()
+                .lines()
+                .map(|l| l.trim().to_owned())
+                .collect();
+            assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+            for (line, want) in lines.iter().zip(&expected) {
+                assert!(
+                    line.starts_with(want),
+                    "{line}\n  does not start with\n{want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_stops_at_the_cap_instead_of_looping() {
+        let fields: String = (0..MAX_DECODE_PROBLEMS + 10)
+            .map(|i| format!("typo{i}: 1\n"))
+            .collect();
+        let err = parse(&format!("services: []\n{fields}"), "x").unwrap_err();
+        let CliError::Invalid { problems, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(problems.0.len(), MAX_DECODE_PROBLEMS);
     }
 
     #[test]

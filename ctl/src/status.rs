@@ -8,6 +8,7 @@ use serde::Serialize;
 use veer_filter::config::WireConfig;
 
 use crate::admin::Snapshot;
+use crate::latency::Histogram;
 use crate::srm::{self, Verdict};
 use crate::store::Change;
 
@@ -66,10 +67,35 @@ pub struct VariantStatus {
     pub requests: u64,
     /// 5xx responses since the last change (`None`: the config turns response metrics off).
     pub errors: Option<u64>,
-    /// p50 latency (us, since the proxy started).
-    pub p50_us: Option<f64>,
-    /// p99 latency (us, since the proxy started).
-    pub p99_us: Option<f64>,
+    /// Latency since the last change over all proxies (`None`: no response recorded yet, or
+    /// response metrics are off).
+    pub latency: Option<Latency>,
+}
+
+/// Latency percentiles of one variant, from request headers to response headers at the proxy.
+///
+/// The window is the same as the counts' (since the last verified change, all proxies), but it
+/// trails them by up to Envoy's stats flush interval (5 s by default): Envoy publishes histogram
+/// bins to its admin API only at each flush.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Latency {
+    /// Responses the percentiles are computed from.
+    pub samples: u64,
+    /// Median (us).
+    pub p50_us: f64,
+    /// 99th percentile (us).
+    pub p99_us: f64,
+}
+
+impl Latency {
+    /// The percentiles of `h`, if it holds anything.
+    pub fn of(h: &Histogram) -> Option<Latency> {
+        Some(Latency {
+            samples: h.count(),
+            p50_us: h.percentile(50.0)?,
+            p99_us: h.percentile(99.0)?,
+        })
+    }
 }
 
 impl VariantStatus {
@@ -125,18 +151,13 @@ pub fn compute(i: &Inputs<'_>) -> Status {
             },
         })
         .collect();
-    let live: Vec<&Snapshot> = i
-        .snapshots
-        .iter()
-        .filter_map(|(_, s)| s.as_ref().ok())
-        .collect();
-    let delta = |name: &str| -> u64 {
-        live.iter()
-            .map(|s| {
-                s.get(name)
-                    .saturating_sub(i.baselines.get(&s.url).map_or(0, |b| b.get(name)))
-            })
-            .sum()
+    let window = Window {
+        live: i
+            .snapshots
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().ok())
+            .collect(),
+        baselines: i.baselines,
     };
     let stale: Vec<String> = proxies
         .iter()
@@ -167,19 +188,14 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                 .iter()
                 .map(|v| {
                     let key = format!("{}.{}", svc.name, v.name);
-                    let latency = live
-                        .iter()
-                        .find_map(|s| s.latency.get(&key).copied())
-                        .unwrap_or_default();
                     VariantStatus {
                         name: v.name.clone(),
                         cluster: v.cluster.clone(),
                         configured_bp: svc.split.get(&v.name).copied().unwrap_or(0),
-                        split_requests: delta(&format!("split.{key}")),
-                        requests: delta(&format!("rq.{key}")),
-                        errors: responses.then(|| delta(&format!("rs.{key}.5xx"))),
-                        p50_us: latency.p50,
-                        p99_us: latency.p99,
+                        split_requests: window.count(&format!("split.{key}")),
+                        requests: window.count(&format!("rq.{key}")),
+                        errors: responses.then(|| window.count(&format!("rs.{key}.5xx"))),
+                        latency: responses.then(|| window.latency(&key)).flatten(),
                     }
                 })
                 .collect();
@@ -206,6 +222,42 @@ pub fn compute(i: &Inputs<'_>) -> Status {
         configured_version: i.version,
         proxies,
         services,
+    }
+}
+
+/// "Since the last change, over every proxy that answered": each proxy's figures minus its
+/// baseline, summed.
+struct Window<'a> {
+    live: Vec<&'a Snapshot>,
+    baselines: &'a Baselines,
+}
+
+impl Window<'_> {
+    /// A counter's increase.
+    fn count(&self, name: &str) -> u64 {
+        self.live
+            .iter()
+            .map(|s| {
+                let base = self.baselines.get(&s.url).map_or(0, |b| b.get(name));
+                s.get(name).saturating_sub(base)
+            })
+            .sum()
+    }
+
+    /// The latency of the responses recorded in the window, per `<service>.<variant>`.
+    fn latency(&self, key: &str) -> Option<Latency> {
+        let empty = Histogram::default();
+        let mut window = Histogram::default();
+        for s in &self.live {
+            let now = s.latency.get(key).unwrap_or(&empty);
+            let base = self
+                .baselines
+                .get(&s.url)
+                .and_then(|b| b.latency.get(key))
+                .unwrap_or(&empty);
+            window.merge(&now.since(base));
+        }
+        Latency::of(&window)
     }
 }
 
@@ -251,3 +303,6 @@ fn likely_cause(
     }
     "the split differs from the configured one beyond chance; look for a second routing layer with its own weights, retries that favour one variant, clients without a stickiness key, or bot traffic".to_owned()
 }
+
+#[cfg(test)]
+mod tests;

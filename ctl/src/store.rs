@@ -15,6 +15,7 @@ use veer_filter::config::WireConfig;
 
 use crate::ecds;
 use crate::error::{CliError, Result};
+use crate::report::Progress;
 
 /// How many past configs `.veer/history.json` keeps.
 const HISTORY: usize = 50;
@@ -47,6 +48,12 @@ pub struct Change {
     pub at: u64,
     /// The config before the change (absent for the first one).
     pub before: Option<WireConfig>,
+    /// The filter the config before the change loaded, so that it can be restored whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_wasm: Option<PathBuf>,
+    /// A proxy rejected this change and veerctl restored the config before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejected: bool,
 }
 
 /// Held while a change is in progress; releases the lock when dropped.
@@ -79,8 +86,9 @@ impl Store {
         Ok(d)
     }
 
-    /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish.
-    pub fn lock(&self, timeout: Duration) -> Result<Lock> {
+    /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish
+    /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang).
+    pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
         let path = self.state_dir()?.join("lock");
         let file = File::options()
             .create(true)
@@ -89,10 +97,20 @@ impl Store {
             .open(&path)
             .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
         let deadline = Instant::now() + timeout;
+        let mut progress = None;
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Lock { _file: file }),
                 Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    progress.get_or_insert_with(|| {
+                        Progress::waiting(
+                            &format!(
+                                "waiting for another veerctl to finish its change (it holds {})",
+                                path.display()
+                            ),
+                            quiet,
+                        )
+                    });
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -138,7 +156,7 @@ impl Store {
         _lock: &Lock,
         wire: &WireConfig,
         wasm: &Path,
-        before: Option<WireConfig>,
+        before: Option<&Current>,
         what: &str,
     ) -> Result<()> {
         let version = wire.version.unwrap_or(0);
@@ -173,10 +191,34 @@ impl Store {
             version,
             what: what.to_owned(),
             at: now(),
-            before,
+            before: before.map(|c| c.wire.clone()),
+            before_wasm: before.map(|c| c.wasm.clone()),
+            rejected: false,
         });
         let excess = history.len().saturating_sub(HISTORY);
         history.drain(..excess);
+        self.write_state("history.json", &history)
+    }
+
+    /// The config that was live at `version` (with its filter), from the history: what the
+    /// change that wrote the next version started from.
+    pub fn config_at(&self, version: u64) -> Result<Option<Current>> {
+        Ok(self.history()?.into_iter().find_map(|c| {
+            let wire = c.before.filter(|_| c.version == version + 1)?;
+            Some(Current {
+                wire,
+                version,
+                wasm: c.before_wasm?,
+            })
+        }))
+    }
+
+    /// Marks the change that wrote `version` as rejected by a proxy. Call with the lock held.
+    pub fn mark_rejected(&self, _lock: &Lock, version: u64) -> Result<()> {
+        let mut history = self.history()?;
+        for c in history.iter_mut().filter(|c| c.version == version) {
+            c.rejected = true;
+        }
         self.write_state("history.json", &history)
     }
 

@@ -1,7 +1,8 @@
 //! veerctl's Kubernetes wiring, end to end through the binary: kubeconfig and context namespace,
-//! `--dry-run` planning without writing, and exit codes. The API server is a fake on 127.0.0.1
-//! that serves fixed objects and records every request; the operations themselves are tested in
-//! veer-k8s (contract tests and flows).
+//! `--dry-run` planning without writing, the exact WasmPlugin writes of the canary and experiment
+//! commands (their edits live in veerctl), conflicts, and exit codes. The API server is a fake on
+//! 127.0.0.1 that stores objects, refuses stale writes with 409 and records every request; the
+//! other operations are tested in veer-k8s (contract tests and flows).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,12 +13,30 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-/// A fake API server: `GET path` answers from `objects`, anything else is recorded and refused.
-fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Arc<Mutex<Vec<String>>>) {
+/// One request the fake API server received.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// `METHOD path?query`.
+    line: String,
+    content_type: Option<String>,
+    /// The JSON body; null when empty.
+    body: Value,
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// A fake API server holding `objects` by path. `GET` answers the stored object; `PUT` replaces
+/// it when the body carries the stored resourceVersion (which then goes up by one) and answers
+/// 409 Conflict otherwise, as the API server does. Before each of the first `concurrent` PUTs,
+/// another writer replaces the object first (label `other-writer`, resourceVersion up by one).
+/// Anything else is recorded and answered 404.
+fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> (u16, Log) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Log = Arc::default();
     let log = seen.clone();
+    let mut objects = objects;
+    let mut concurrent = concurrent;
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -25,29 +44,52 @@ fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Arc<Mutex<Vec<String>>
             if reader.read_line(&mut line).is_err() {
                 continue;
             }
-            let mut length = 0usize;
+            let (mut length, mut content_type) = (0usize, None);
             loop {
                 let mut h = String::new();
                 if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
                     break;
                 }
-                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                let lower = h.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
                     length = v.trim().parse().unwrap_or(0);
+                }
+                if let Some(v) = lower.strip_prefix("content-type:") {
+                    content_type = Some(v.trim().to_owned());
                 }
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let mut parts = line.split_whitespace();
             let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
             let path = target.split('?').next().unwrap_or("");
-            log.lock().unwrap().push(format!("{method} {target}"));
-            let found = objects.iter().find(|(p, _)| method == "GET" && *p == path);
-            let (status, doc) = match found {
-                Some((_, obj)) => ("200 OK", obj.clone()),
-                None => (
-                    "404 Not Found",
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
-                ),
+            log.lock().unwrap().push(Seen {
+                line: format!("{method} {target}"),
+                content_type,
+                body: body.clone(),
+            });
+            let stored = objects.iter_mut().find(|(p, _)| *p == path).map(|(_, o)| o);
+            let (status, doc) = match (method, stored) {
+                ("GET", Some(obj)) => ("200 OK", obj.clone()),
+                ("PUT", Some(obj)) => {
+                    if concurrent > 0 {
+                        concurrent -= 1;
+                        obj["metadata"]["labels"]["other-writer"] = json!("yes");
+                        bump(obj);
+                    }
+                    if body["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"] {
+                        *obj = body;
+                        bump(obj);
+                        ("200 OK", obj.clone())
+                    } else {
+                        (
+                            "409 Conflict",
+                            status(409, "Conflict", "the object has been modified"),
+                        )
+                    }
+                }
+                _ => ("404 Not Found", status(404, "NotFound", "not found")),
             };
             let text = doc.to_string();
             let mut out = stream;
@@ -59,6 +101,33 @@ fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Arc<Mutex<Vec<String>>
         }
     });
     (port, seen)
+}
+
+/// A fake API server with no concurrent writer.
+fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Log) {
+    fake_api_with(objects, 0)
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code, "message": message})
+}
+
+/// Raises an object's resourceVersion by one, as every write on the API server does.
+fn bump(obj: &mut Value) {
+    let rv: u64 = obj["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    obj["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
+}
+
+/// The request lines the fake API server received, in order.
+fn lines(seen: &Log) -> Vec<String> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.line.clone())
+        .collect()
 }
 
 fn kubeconfig(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
@@ -100,7 +169,14 @@ fn dry_run_switch_plans_the_selector_patch_in_the_contexts_namespace_and_sends_n
     let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
         .env("KUBECONFIG", kubeconfig(dir.path(), port))
         .env_remove("VEER_ENVOY_DIR")
-        .args(["--dry-run", "bluegreen", "switch", "shop"])
+        .args([
+            "--dry-run",
+            "bluegreen",
+            "switch",
+            "shop",
+            "--scale-down-after",
+            "5m",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -109,17 +185,25 @@ fn dry_run_switch_plans_the_selector_patch_in_the_contexts_namespace_and_sends_n
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stamp = stdout
+        .find("PATCH /apis/apps/v1/namespaces/demo/deployments/shop-green?fieldManager=veerctl")
+        .expect("the colour is stamped");
+    let switch = stdout
+        .find("PATCH /api/v1/namespaces/demo/services/shop?fieldManager=veerctl")
+        .expect("the Service is patched");
+    assert!(stamp < switch, "stamp first: {stdout}");
     assert!(
-        stdout.contains("PATCH /api/v1/namespaces/demo/services/shop"),
+        stdout.contains("\"veer.dev/scale-down-after-seconds\": \"300\""),
         "{stdout}"
     );
+    assert!(stdout.contains("blue keeps running for 5m"), "{stdout}");
     assert!(stdout.contains("application/merge-patch+json"), "{stdout}");
     assert!(
         stdout.contains("\"veer.dev/color\": \"green\"")
             || stdout.contains("\"veer.dev/color\":\"green\""),
         "{stdout}"
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = lines(&seen);
     assert!(
         requests.iter().all(|r| r.starts_with("GET ")),
         "a dry run wrote: {requests:?}"
@@ -148,7 +232,7 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
         stderr.contains("create the Service first"),
         "says what to do: {stderr}"
     );
-    let requests = seen.lock().unwrap().clone();
+    let requests = lines(&seen);
     assert_eq!(
         requests,
         ["GET /api/v1/namespaces/other/services/shop"],
@@ -169,9 +253,12 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
     );
 }
 
-#[test]
-fn experiment_list_reads_the_wasmplugins_config() {
-    let plugin = json!({
+const PLUGIN: &str = "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer";
+
+/// WasmPlugin `veer` at resourceVersion 3, config version 4: service shop, v2 a canary at 20%,
+/// experiment `checkout` running.
+fn shop_plugin() -> Value {
+    json!({
         "apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
         "metadata": {"name": "veer", "namespace": "demo", "resourceVersion": "3"},
         "spec": {
@@ -181,7 +268,7 @@ fn experiment_list_reads_the_wasmplugins_config() {
                 "services": [{
                     "name": "shop",
                     "variants": [{"name": "v1", "cluster": "shop_v1"}, {"name": "v2", "cluster": "shop_v2"}],
-                    "split": {"v1": 10000},
+                    "split": {"v1": 8000, "v2": 2000},
                     "experiments": [{
                         "id": "checkout", "allocation": 5000,
                         "arms": [{"name": "control", "variant": "v1", "weight": 5000},
@@ -190,11 +277,12 @@ fn experiment_list_reads_the_wasmplugins_config() {
                 }]
             }
         }
-    });
-    let (port, seen) = fake_api(vec![(
-        "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer",
-        plugin,
-    )]);
+    })
+}
+
+#[test]
+fn experiment_list_reads_the_wasmplugins_config() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
         .env("KUBECONFIG", kubeconfig(dir.path(), port))
@@ -221,9 +309,298 @@ fn experiment_list_reads_the_wasmplugins_config() {
         })
         .collect();
     assert_eq!(arms, [("control", "v1", "50%"), ("one-click", "v2", "50%")]);
-    let requests = seen.lock().unwrap().clone();
+    let requests = lines(&seen);
     assert!(
         requests.iter().all(|r| r.starts_with("GET ")),
         "listing wrote: {requests:?}"
+    );
+}
+
+/// Runs the built veerctl against the fake API server on `port` (context namespace `demo`).
+fn veerctl(port: u16, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env("KUBECONFIG", kubeconfig(dir.path(), port))
+        .env_remove("VEER_ENVOY_DIR")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// An edit of the expected pluginConfig.
+type Edit = fn(&mut Value);
+
+/// Each canary and experiment command on Kubernetes reads the WasmPlugin once and replaces it
+/// (PUT, JSON, field manager veerctl) with the resourceVersion it read, the rest of the spec
+/// unchanged and exactly the edited pluginConfig, its version one up.
+#[test]
+fn canary_and_experiment_commands_replace_the_wasmplugin_with_the_edited_config() {
+    let cases: [(&[&str], Edit); 5] = [
+        (&["canary", "set-weight", "shop", "v2", "50"], |c| {
+            c["services"][0]["split"] = json!({"v1": 5000, "v2": 5000});
+        }),
+        (&["canary", "promote", "shop", "v2"], |c| {
+            c["services"][0]["split"] = json!({"v1": 0, "v2": 10000});
+            c["services"][0]["variants"] =
+                json!([{"name": "v2", "cluster": "shop_v2"}, {"name": "v1", "cluster": "shop_v1"}]);
+        }),
+        (&["canary", "abort", "shop"], |c| {
+            c["services"][0]["split"] = json!({"v1": 10000, "v2": 0});
+        }),
+        (&["experiment", "stop", "shop", "checkout"], |c| {
+            c["services"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("experiments");
+        }),
+        (
+            &[
+                "experiment",
+                "start",
+                "shop",
+                "banner",
+                "--arm",
+                "old=v1:50",
+                "--arm",
+                "new=v2:50",
+                "--allocation",
+                "20",
+                "--segment",
+                "header:x-beta=1",
+            ],
+            |c| {
+                c["services"][0]["experiments"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({
+                        "id": "banner", "allocation": 2000,
+                        "segment": {"header": "x-beta", "equals": "1"},
+                        "arms": [{"name": "old", "variant": "v1", "weight": 5000},
+                                 {"name": "new", "variant": "v2", "weight": 5000}]
+                    }));
+            },
+        ),
+    ];
+    for (args, edit) in cases {
+        let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
+        let out = veerctl(port, args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("WasmPlugin veer now carries version 5 (1 attempt)"),
+            "{args:?}: {stdout}"
+        );
+        assert_eq!(
+            lines(&seen),
+            [
+                format!("GET {PLUGIN}"),
+                format!("PUT {PLUGIN}?&fieldManager=veerctl")
+            ],
+            "{args:?}"
+        );
+        let put = seen.lock().unwrap()[1].clone();
+        assert_eq!(put.content_type.as_deref(), Some("application/json"));
+        assert_eq!(put.body["metadata"]["resourceVersion"], "3", "{args:?}");
+        let mut expected = shop_plugin()["spec"].clone();
+        edit(&mut expected["pluginConfig"]);
+        expected["pluginConfig"]["version"] = json!(5);
+        assert_eq!(put.body["spec"], expected, "{args:?}");
+    }
+}
+
+/// Another operator writes the WasmPlugin between veerctl's read and its write: the API server
+/// refuses the stale write (409), veerctl reads again and writes its edit on top of their change.
+#[test]
+fn a_conflicting_write_is_retried_on_a_fresh_read() {
+    let (port, seen) = fake_api_with(vec![(PLUGIN, shop_plugin())], 1);
+    let out = veerctl(port, &["canary", "set-weight", "shop", "v2", "50"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("(2 attempts)"), "{stdout}");
+    assert!(
+        stderr.contains("WasmPlugin veer was changed by someone else; re-reading"),
+        "{stderr}"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let methods: Vec<&str> = seen.iter().map(|s| &s.line[..4]).collect();
+    assert_eq!(methods, ["GET ", "PUT ", "GET ", "PUT "]);
+    assert_eq!(seen[1].body["metadata"]["resourceVersion"], "3");
+    assert_eq!(
+        seen[3].body["metadata"]["resourceVersion"], "4",
+        "the fresh read's"
+    );
+    assert_eq!(
+        seen[3].body["metadata"]["labels"]["other-writer"], "yes",
+        "their change is kept"
+    );
+    assert_eq!(
+        seen[3].body["spec"]["pluginConfig"]["services"][0]["split"],
+        json!({"v1": 5000, "v2": 5000})
+    );
+}
+
+/// When every write meets a newer version, veerctl gives up after its attempts with exit code 5
+/// and says that nothing of the user's was written.
+#[test]
+fn a_conflict_that_persists_is_reported_and_nothing_is_overwritten() {
+    let (port, seen) = fake_api_with(vec![(PLUGIN, shop_plugin())], usize::MAX);
+    let out = veerctl(port, &["canary", "set-weight", "shop", "v2", "50"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("changed by someone else 5 times in a row")
+            && stderr.contains("nothing of yours was written, run the command again"),
+        "{stderr}"
+    );
+    let puts: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.line.starts_with("PUT "))
+        .map(|s| s.body["metadata"]["resourceVersion"].clone())
+        .collect();
+    assert_eq!(puts, ["3", "4", "5", "6", "7"], "each attempt re-read");
+}
+
+/// `mesh install --wasm FILE` writes the file's SHA-256 into the WasmPlugin; a placeholder
+/// digest, and --wasm with an oci:// URL (whose digest is the image's), are refused before
+/// anything is sent.
+#[test]
+fn mesh_install_writes_the_digest_of_wasm_and_refuses_placeholders() {
+    let (port, seen) = fake_api(vec![]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("web.yaml");
+    std::fs::write(
+        &config,
+        "services:\n- name: web\n  variants:\n  - {name: v1, cluster: web_v1}\n  - {name: v2, cluster: web_v2}\n  split: {v1: 10000, v2: 0}\n",
+    )
+    .unwrap();
+    let wasm = dir.path().join("veer.wasm");
+    std::fs::write(&wasm, b"abc").unwrap();
+    let (config, wasm) = (config.to_str().unwrap(), wasm.to_str().unwrap());
+    let install = ["mesh", "install", "-f", config, "--plugin-url"];
+
+    let url = "https://files.example/veer.wasm";
+    let out = veerctl(
+        port,
+        &[
+            &["-o", "json", "--dry-run"],
+            &install[..],
+            &[url, "--wasm", wasm],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plugin = &outcome["requests"][0]["body"]["spec"];
+    assert_eq!(plugin["url"], url);
+    assert_eq!(
+        plugin["sha256"],
+        // SHA-256("abc"), FIPS 180-2's test vector.
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+
+    let zeros = "0".repeat(64);
+    let oci = "oci://registry.example/veer:1";
+    for (args, says) in [
+        (
+            [&install[..], &[oci, "--sha256", &zeros]].concat(),
+            "all zeros is a placeholder",
+        ),
+        (
+            [&install[..], &[oci, "--wasm", wasm]].concat(),
+            "for an oci:// URL Istio checks the image's digest",
+        ),
+    ] {
+        let out = veerctl(port, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert!(lines(&seen).is_empty(), "nothing sent: {:?}", lines(&seen));
+}
+
+/// A --timeout shorter than the rollout default is honoured: the wait gives up after it, says
+/// which timeout ran out and where the rollout stood, and exits 4 (not verified).
+#[test]
+fn a_short_timeout_ends_a_rollout_wait() {
+    let mut objects = objects();
+    objects[1].1["status"]["availableReplicas"] = json!(1);
+    let (port, _) = fake_api(objects);
+    let out = veerctl(
+        port,
+        &["--timeout", "1s", "rollout", "status", "shop-green"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("failed to roll out deployment shop-green within 1s")
+            && stderr.contains("1 of 2 updated replicas are available"),
+        "{stderr}"
+    );
+}
+
+/// `--context` picks the cluster of that context, not the current one: with two contexts each on
+/// its own fake API server, only the selected one is asked.
+#[test]
+fn context_selects_the_server_of_that_context() {
+    let (current, seen_current) = fake_api(objects());
+    let (chosen, seen_chosen) = fake_api(objects());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    let cluster = |name: &str, port: u16| {
+        format!("- name: {name}\n  cluster:\n    server: http://127.0.0.1:{port}\n")
+    };
+    let context = |name: &str| {
+        format!("- name: {name}\n  context:\n    cluster: {name}\n    user: fake\n    namespace: demo\n")
+    };
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: current\nclusters:\n{}{}contexts:\n{}{}users:\n- name: fake\n  user:\n    token: test\n",
+        cluster("current", current),
+        cluster("chosen", chosen),
+        context("current"),
+        context("chosen"),
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env("KUBECONFIG", &path)
+        .env_remove("VEER_ENVOY_DIR")
+        .args([
+            "--context",
+            "chosen",
+            "-o",
+            "json",
+            "bluegreen",
+            "status",
+            "shop",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["live"], "blue", "{status}");
+    assert!(
+        lines(&seen_current).is_empty(),
+        "{:?}",
+        lines(&seen_current)
+    );
+    assert_eq!(
+        lines(&seen_chosen).first().map(String::as_str),
+        Some("GET /api/v1/namespaces/demo/services/shop")
     );
 }

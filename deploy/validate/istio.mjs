@@ -1,9 +1,11 @@
 // Validates Istio documents (JSON files written by split.py) against Istio's CRD schemas
 // (@kubernetes-models/istio, generated from Istio 1.29's CRDs), then checks the rules those
 // schemas do not enforce (the CRDs' CEL rules and Veer's own safety rules):
-// - WasmPlugin: `selector` and `targetRefs` (or `targetRef`) not both; `sha256` is 64 hex digits;
-//   `failStrategy` is not FAIL_OPEN (a skipped filter lets a client-sent x-veer-cluster route);
-// - every subset a VirtualService routes to exists in a DestinationRule of the same set.
+// - WasmPlugin: `selector` and `targetRefs` (or `targetRef`) not both; `sha256` is 64 hex digits
+//   and not all zeros (a placeholder); `failStrategy` is not FAIL_OPEN (a skipped filter lets a
+//   client-sent x-veer-cluster route);
+// - every subset a VirtualService routes to exists in a DestinationRule of the same set;
+// - no field the CRD does not declare (the models accept unknown fields; structure.mjs).
 // usage: node istio.mjs FILE.json...   exit 1 on any problem.
 
 import { readFileSync } from "node:fs";
@@ -11,6 +13,7 @@ import { WasmPlugin } from "@kubernetes-models/istio/extensions.istio.io/v1alpha
 import * as v1 from "@kubernetes-models/istio/networking.istio.io/v1";
 import * as v1beta1 from "@kubernetes-models/istio/networking.istio.io/v1beta1";
 import * as v1alpha3 from "@kubernetes-models/istio/networking.istio.io/v1alpha3";
+import { structureOf, unknownFields } from "./structure.mjs";
 
 const models = {
   "extensions.istio.io/v1alpha1/WasmPlugin": WasmPlugin,
@@ -44,6 +47,8 @@ for (const { origin, doc } of docs) {
     fail(origin, `no Istio schema for ${key}: unknown kind or version`);
     continue;
   }
+  const structure = structureOf(`@kubernetes-models/istio/${key}`, doc.kind);
+  for (const u of unknownFields(structure, doc)) fail(origin, `${doc.kind} ${doc.metadata?.name}: ${u}`);
   try {
     new Model(doc).validate();
   } catch (e) {
@@ -59,6 +64,8 @@ for (const { origin, doc } of docs) {
     }
     if (spec.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(spec.sha256)) {
       fail(origin, `WasmPlugin sha256 ${JSON.stringify(spec.sha256)} is not 64 lowercase hex digits`);
+    } else if (/^0+$/.test(spec.sha256 ?? "")) {
+      fail(origin, "WasmPlugin sha256 is all zeros, a placeholder: Istio would refuse every module; give the real digest (veerctl mesh install --sha256 or --wasm) or leave sha256 out");
     }
     if (spec.failStrategy === "FAIL_OPEN") {
       fail(origin, "WasmPlugin failStrategy FAIL_OPEN: a failed filter is skipped and a client-sent x-veer-cluster would choose the route; use FAIL_CLOSE or FAIL_RELOAD");

@@ -1,5 +1,6 @@
 //! A tiny upstream app: answers every request with its version name, and echoes back the Veer
 //! headers it received (`x-seen-<header>`), so tests can see exactly what the app was told.
+//! It can be made slow ([`Upstream::set_delay`]), for tests of what the proxies measure.
 //!
 //! Built on hyper because the tests send hostile bytes (non-UTF-8 header values) through Envoy
 //! and the upstream must take whatever Envoy forwards, as a real app server would.
@@ -8,6 +9,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -21,6 +23,7 @@ pub struct Upstream {
     name: String,
     port: u16,
     served: Arc<AtomicU64>,
+    delay_us: Arc<AtomicU64>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -35,12 +38,17 @@ impl Upstream {
         let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))?;
         let port = listener.local_addr()?.port();
         let served = Arc::new(AtomicU64::new(0));
+        let delay_us = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = oneshot::channel();
-        let (label, count) = (Arc::<str>::from(name), served.clone());
+        let app = App {
+            name: Arc::from(name),
+            served: served.clone(),
+            delay_us: delay_us.clone(),
+        };
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
-                    _ = accept_loop(listener, label, count) => {}
+                    _ = accept_loop(listener, app) => {}
                     _ = stopped => {}
                 }
             });
@@ -50,6 +58,7 @@ impl Upstream {
             name: name.to_owned(),
             port,
             served,
+            delay_us,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -69,18 +78,39 @@ impl Upstream {
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
+
+    /// Makes every later request wait `delay` before it is answered.
+    pub fn set_delay(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.delay_us.store(us, Ordering::Relaxed);
+    }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, name: Arc<str>, served: Arc<AtomicU64>) {
+/// What each connection's handler shares.
+#[derive(Clone)]
+struct App {
+    name: Arc<str>,
+    served: Arc<AtomicU64>,
+    delay_us: Arc<AtomicU64>,
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, app: App) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (name, served) = (name.clone(), served.clone());
+        let app = app.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                served.fetch_add(1, Ordering::Relaxed);
-                answer(req, name.clone())
+                app.served.fetch_add(1, Ordering::Relaxed);
+                let delay = Duration::from_micros(app.delay_us.load(Ordering::Relaxed));
+                let name = app.name.clone();
+                async move {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    answer(req, name).await
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

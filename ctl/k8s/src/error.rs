@@ -95,17 +95,31 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// The WasmPlugin kept changing under us: someone else is writing it.
+    /// An object kept changing under us: someone else is writing it.
     #[error(
-        "failed to update WasmPlugin {name}: it was changed by someone else {attempts} times in a row \
+        "failed to update {what}: it was changed by someone else {attempts} times in a row \
          while veerctl was writing; nothing of yours was written, run the command again to apply it on \
          top of their change"
     )]
     Conflict {
-        /// The WasmPlugin.
-        name: String,
+        /// The object, e.g. `WasmPlugin veer`.
+        what: String,
         /// How many writes were refused with 409 Conflict.
         attempts: u32,
+    },
+    /// The plugin did not run in every sidecar in time, so the routes were not applied.
+    #[error(
+        "failed to see WasmPlugin {plugin} live in every sidecar within {timeout:?}: {behind}; the routes \
+         were not applied (they would obey a client-sent header); check the pods' istio-proxy logs for \
+         the Wasm fetch and run `veerctl mesh install` again, or add --no-wait to apply them anyway"
+    )]
+    PluginNotLive {
+        /// The WasmPlugin.
+        plugin: String,
+        /// The timeout that ran out.
+        timeout: Duration,
+        /// The sidecars not running the new config, each with what it reported.
+        behind: String,
     },
     /// A WasmPlugin would let traffic bypass the filter when it fails.
     #[error(

@@ -18,6 +18,15 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const PREVIOUS_COLOUR_ANNOTATION: &str = "veer.dev/previous-color";
 /// Service annotation: when the last switch happened (RFC 3339, UTC).
 pub const SWITCHED_AT_ANNOTATION: &str = "veer.dev/switched-at";
+/// Service annotation: how long (seconds) the previous colour keeps running after the last
+/// switch, so rollback stays instant; `bluegreen scale-down` honours it.
+pub const SCALE_DOWN_AFTER_ANNOTATION: &str = "veer.dev/scale-down-after-seconds";
+/// Deployment annotation: when a switch or rollback started sending traffic to it (RFC 3339,
+/// UTC). Written before the Service changes, so a scale-down knows to leave it alone.
+pub const ACTIVATED_AT_ANNOTATION: &str = "veer.dev/activated-at";
+/// Deployment annotation: when `bluegreen deploy` last wrote it (RFC 3339, UTC), so a scale-down
+/// does not stop a colour that is being deployed to be switched to.
+pub const DEPLOYED_AT_ANNOTATION: &str = "veer.dev/deployed-at";
 /// Deployment annotation: when `scale_down_idle` scaled it to zero (RFC 3339, UTC).
 pub const SCALED_DOWN_AT_ANNOTATION: &str = "veer.dev/scaled-down-at";
 /// Deployment annotation: its replicas before `scale_down_idle`, to scale it back up by hand.

@@ -19,6 +19,7 @@ pub mod manifests;
 pub mod mesh;
 pub mod observe;
 pub mod plugin_config;
+pub mod plugin_live;
 pub mod port_forward;
 pub mod progress;
 pub mod report;

@@ -14,15 +14,12 @@ use veer_filter::config::WireConfig;
 use crate::bluegreen::build_deployment;
 use crate::error::{Error, Result};
 use crate::labels::Colour;
-use crate::mesh::{build, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes};
+use crate::mesh::{build, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 
 /// The demo's namespace.
 pub const DEMO_NAMESPACE: &str = "veer-demo";
 /// The demo's plugin URL: an OCI image in kind's local registry (see the README).
 pub const DEMO_PLUGIN_URL: &str = "oci://kind-registry:5000/veer-filter:0.1.0";
-/// A placeholder digest: replace it with your image's (the README says how).
-pub const DEMO_PLUGIN_SHA256: &str =
-    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One manifest file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +71,9 @@ pub fn demo_config() -> WireConfig {
 /// The demo's mesh: the plugin in every workload of the namespace, routes for `web`.
 pub fn demo_mesh() -> MeshSpec {
     MeshSpec {
-        plugin: PluginSettings::new(DEMO_PLUGIN_URL, DEMO_PLUGIN_SHA256),
+        // No digest: the demo's image is built by whoever runs it; `veerctl mesh install
+        // --sha256` writes theirs.
+        plugin: PluginSettings::new(DEMO_PLUGIN_URL, None),
         config: demo_config(),
         routes: vec![ServiceRoutes {
             service: "web".into(),
@@ -88,7 +87,12 @@ pub fn demo_mesh() -> MeshSpec {
 /// The demo's mesh objects, in the namespace `veer-demo`.
 pub fn demo_mesh_objects() -> Result<MeshObjects> {
     let mut objects = build(&demo_mesh())?;
-    let ns = Some(DEMO_NAMESPACE.to_owned());
+    in_namespace(&mut objects, DEMO_NAMESPACE);
+    Ok(objects)
+}
+
+fn in_namespace(objects: &mut MeshObjects, namespace: &str) {
+    let ns = Some(namespace.to_owned());
     objects.plugin.metadata.namespace = ns.clone();
     for dr in &mut objects.destination_rules {
         dr.metadata.namespace = ns.clone();
@@ -96,12 +100,11 @@ pub fn demo_mesh_objects() -> Result<MeshObjects> {
     for vs in &mut objects.virtual_services {
         vs.metadata.namespace = ns.clone();
     }
-    Ok(objects)
 }
 
 /// Every kind of object veer-k8s writes whole, built from the demo inputs: the blue/green
 /// Deployments `deploy` applies (first deploy, and the next colour copied from the live one) and
-/// the mesh objects `mesh install` applies.
+/// the mesh objects `mesh install` applies (the demo's and [`mesh_variants`]).
 pub fn generated() -> Result<Vec<Manifest>> {
     let mut out = Vec::new();
     let mut blue = build_deployment(
@@ -130,10 +133,47 @@ pub fn generated() -> Result<Vec<Manifest>> {
         file: "deployment-shop-green.yaml".into(),
         yaml: to_yaml(&green)?,
     });
-    for m in mesh_manifests(&demo_mesh_objects()?)? {
-        out.push(m);
+    out.extend(mesh_manifests(&demo_mesh_objects()?)?);
+    for (prefix, spec) in mesh_variants() {
+        let mut objects = build(&spec)?;
+        in_namespace(&mut objects, DEMO_NAMESPACE);
+        for mut m in mesh_manifests(&objects)? {
+            m.file = format!("{prefix}-{}", m.file);
+            out.push(m);
+        }
     }
     Ok(out)
+}
+
+/// Mesh installs whose objects differ in shape from the demo's, so schema validation sees every
+/// field veer-k8s can write: a plugin limited to some workloads (routes then carry
+/// `sourceLabels`), and one for the ingress gateway (no `match`, routes bound to a gateway, a
+/// fully qualified host, own pod labels for a version). The first carries a digest, so its
+/// format is checked too.
+fn mesh_variants() -> Vec<(&'static str, MeshSpec)> {
+    let mut selected = demo_mesh();
+    selected.plugin.selector = BTreeMap::from([("app".into(), "client".into())]);
+    selected.plugin.mode = Some(crate::mesh::MatchMode::ClientAndServer);
+    selected.plugin.sha256 = Some(Sha256::of(b"an example module"));
+    let mut gateway = demo_mesh();
+    gateway.plugin.name = "veer-gateway".into();
+    gateway.plugin.selector = BTreeMap::from([("istio".into(), "ingressgateway".into())]);
+    gateway.plugin.mode = None;
+    gateway.plugin.image_pull_policy = Some("IfNotPresent".into());
+    gateway.routes = vec![ServiceRoutes {
+        service: "web".into(),
+        host: "web.veer-demo.svc.cluster.local".into(),
+        stable: Some("v1".into()),
+        variant_labels: BTreeMap::from([(
+            "v2".into(),
+            BTreeMap::from([
+                ("app".into(), "web".into()),
+                ("track".into(), "canary".into()),
+            ]),
+        )]),
+        gateways: vec!["veer-demo/web-gateway".into()],
+    }];
+    vec![("selected", selected), ("gateway", gateway)]
 }
 
 /// One file per mesh object: `wasmplugin-<name>.yaml`, `destinationrule-<name>.yaml`,

@@ -8,7 +8,8 @@
 //!
 //! Order matters: routes that obey the header, written before the plugin is live, would obey a
 //! header a client sent itself (and public reports show 500/503s in that window). So the plugin is
-//! applied first, the routes after, and the outcome records the order. The header routes are also
+//! applied first, the routes after (by default once the sidecars run it, [`crate::plugin_live`]),
+//! and the outcome records the order. The header routes are also
 //! limited to the workloads the plugin runs in (`sourceLabels`) and to the namespace
 //! (`exportTo: ["."]`), so proxies without Veer never obey a client's header.
 
@@ -28,6 +29,7 @@ use crate::istio::{
     WasmPlugin, WasmPluginSpec, WorkloadSelector,
 };
 use crate::labels::MANAGED_BY_LABEL;
+use crate::plugin_live::{wait_plugin_live, PluginWait, PortForward, SidecarReader};
 use crate::report::Reporter;
 use crate::target::{check_name, Target};
 
@@ -103,8 +105,9 @@ pub struct PluginSettings {
     pub name: String,
     /// Where Istio fetches the module, e.g. `oci://registry/veer-filter:0.1.0`.
     pub url: String,
-    /// Hex SHA-256: of the module for http(s)/file, the image digest for oci.
-    pub sha256: String,
+    /// SHA-256 Istio checks the module against: of the module for http(s)/file, the image
+    /// digest for oci. `None` writes none, and Istio then loads whatever the URL serves.
+    pub sha256: Option<Sha256>,
     /// Where in the chain.
     pub phase: Phase,
     /// What happens when it fails.
@@ -121,11 +124,11 @@ pub struct PluginSettings {
 impl PluginSettings {
     /// Settings named `veer` with the safe defaults: just before the router, FAIL_RELOAD,
     /// outbound traffic of every workload of the namespace.
-    pub fn new(url: impl Into<String>, sha256: impl Into<String>) -> Self {
+    pub fn new(url: impl Into<String>, sha256: Option<Sha256>) -> Self {
         PluginSettings {
             name: "veer".into(),
             url: url.into(),
-            sha256: sha256.into(),
+            sha256,
             phase: Phase::default(),
             fail_strategy: FailStrategy::default(),
             selector: BTreeMap::new(),
@@ -202,7 +205,6 @@ pub fn subset_name(variant: &str) -> String {
 pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<WasmPlugin> {
     check_name("WasmPlugin name", &settings.name, 63)?;
     Config::from_wire(config).map_err(Error::InvalidConfig)?;
-    check_sha256(&settings.sha256)?;
     let scheme_ok = ["oci://", "http://", "https://", "file://"]
         .iter()
         .any(|s| settings.url.starts_with(s));
@@ -218,7 +220,7 @@ pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<Wa
     })?;
     let spec = WasmPluginSpec {
         url: settings.url.clone(),
-        sha256: Some(settings.sha256.clone()),
+        sha256: settings.sha256.as_ref().map(ToString::to_string),
         image_pull_policy: settings.image_pull_policy.clone(),
         phase: Some(settings.phase.as_str().into()),
         fail_strategy: Some(settings.fail_strategy.as_str().into()),
@@ -239,21 +241,49 @@ pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<Wa
     Ok(plugin)
 }
 
-/// Refuses anything but 64 lowercase hex digits (Istio's pattern `^[a-f0-9]{64}$`).
-pub fn check_sha256(sha: &str) -> Result<()> {
-    if sha.len() == 64
-        && sha
-            .chars()
-            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    {
-        Ok(())
-    } else {
-        Err(Error::Invalid {
-            what: format!("sha256 {sha:?}"),
-            reason: "give the 64 lowercase hex digits of the module's SHA-256 (`sha256sum target/veer.wasm`) \
-                     or of the OCI image digest"
-                .into(),
-        })
+/// A SHA-256 digest that Istio can check a module against: 64 lowercase hex digits (Istio's
+/// pattern `^[a-f0-9]{64}$`), and not all zeros, which is a placeholder no module hashes to: a
+/// proxy would refuse every module and Veer would never run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sha256(String);
+
+impl Sha256 {
+    /// The digest of `bytes` (a .wasm module, for http(s):// and file:// URLs).
+    pub fn of(bytes: &[u8]) -> Sha256 {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(bytes);
+        Sha256(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// A digest given as hex, e.g. an OCI image digest without its `sha256:` prefix.
+    pub fn parse(hex: &str) -> Result<Sha256> {
+        let invalid = |reason: &str| Error::Invalid {
+            what: format!("sha256 {hex:?}"),
+            reason: reason.to_owned(),
+        };
+        let hex_ok = hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        if !hex_ok {
+            return Err(invalid(
+                "give the 64 lowercase hex digits of the OCI image digest (without `sha256:`), \
+                 or let veerctl compute the module's with --wasm FILE for http(s):// and file:// URLs",
+            ));
+        }
+        if hex.bytes().all(|b| b == b'0') {
+            return Err(invalid(
+                "all zeros is a placeholder, not a digest: Istio would refuse the module; \
+                 give the real digest with --sha256 or --wasm FILE",
+            ));
+        }
+        Ok(Sha256(hex.to_owned()))
+    }
+}
+
+impl std::fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -398,11 +428,32 @@ fn build_routes(
 }
 
 /// Applies (server-side apply, field manager `veerctl`, forced) the WasmPlugin first, then the
-/// DestinationRules, then the VirtualServices. Nothing is sent if the config or settings are
-/// invalid.
+/// DestinationRules, then the VirtualServices, without waiting in between (see
+/// [`mesh_install_waiting`]). Nothing is sent if the config or settings are invalid.
 pub async fn mesh_install(
     target: &Target,
     spec: &MeshSpec,
+    reporter: &dyn Reporter,
+) -> Result<MeshInstallOutcome> {
+    install(target, spec, None::<&PluginWait<PortForward>>, reporter).await
+}
+
+/// [`mesh_install`], waiting after the WasmPlugin until every sidecar it selects runs the config
+/// just written ([`wait_plugin_live`]), so no route obeys the header before the filter sets it.
+/// Not in dry-run, where nothing changes.
+pub async fn mesh_install_waiting<R: SidecarReader>(
+    target: &Target,
+    spec: &MeshSpec,
+    wait: &PluginWait<R>,
+    reporter: &dyn Reporter,
+) -> Result<MeshInstallOutcome> {
+    install(target, spec, Some(wait), reporter).await
+}
+
+async fn install<R: SidecarReader>(
+    target: &Target,
+    spec: &MeshSpec,
+    wait: Option<&PluginWait<R>>,
     reporter: &dyn Reporter,
 ) -> Result<MeshInstallOutcome> {
     let objects = build(spec)?;
@@ -414,6 +465,18 @@ pub async fn mesh_install(
         .apply(&target.api::<WasmPlugin>(), &plugin_name, &objects.plugin)
         .await?;
     applied.push(format!("WasmPlugin/{plugin_name}"));
+    if let Some(wait) = wait.filter(|_| writer.persists()) {
+        let version = spec.config.version.unwrap_or(0);
+        wait_plugin_live(
+            target,
+            &plugin_name,
+            &spec.plugin.selector,
+            version,
+            wait,
+            reporter,
+        )
+        .await?;
+    }
     for dr in &objects.destination_rules {
         let name = dr.name_any();
         reporter.progress(&format!("Applying DestinationRule {name}"));

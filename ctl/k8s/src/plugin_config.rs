@@ -142,7 +142,7 @@ pub async fn update_plugin_config(
         }
     }
     Err(Error::Conflict {
-        name: name.to_owned(),
+        what: format!("WasmPlugin {name}"),
         attempts,
     })
 }

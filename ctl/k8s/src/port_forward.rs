@@ -57,8 +57,16 @@ where
     Ok(text)
 }
 
+/// Only the config version the filter runs: `filter=^wasmcustom\.veer\.config\.version$`.
+pub const VERSION_PATH: &str = "/stats?filter=%5Ewasmcustom%5C.veer%5C.config%5C.version%24";
+
 /// Veer's counters from one pod's Envoy admin endpoint, through a port-forward.
 pub async fn admin_stats(target: &Target, pod: &str, port: u16) -> Result<String> {
+    admin_get(target, pod, port, STATS_PATH).await
+}
+
+/// `GET path` on one pod's Envoy admin endpoint, through a port-forward.
+pub async fn admin_get(target: &Target, pod: &str, port: u16, path: &str) -> Result<String> {
     let mut forwarder = target
         .api::<Pod>()
         .portforward(pod, &[port])
@@ -72,12 +80,10 @@ pub async fn admin_stats(target: &Target, pod: &str, port: u16) -> Result<String
         source_name: format!("pod {pod}"),
         reason: "the port-forward opened no stream".into(),
     })?;
-    let text = http_get(stream, STATS_PATH)
-        .await
-        .map_err(|reason| Error::Stats {
-            source_name: format!("pod {pod} port {port}"),
-            reason,
-        });
+    let text = http_get(stream, path).await.map_err(|reason| Error::Stats {
+        source_name: format!("pod {pod} port {port}"),
+        reason,
+    });
     forwarder.abort();
     text
 }
@@ -98,25 +104,43 @@ pub async fn observe_sidecars(
             source: Box::new(source),
             what: format!("pods {selector:?} in namespace {}", target.namespace),
         })?;
+    let scope = format!("{selector:?} in namespace {}", target.namespace);
+    observe_running(&pods.items, &scope, config, reporter, |pod| async move {
+        admin_stats(target, &pod, ENVOY_ADMIN_PORT).await
+    })
+    .await
+}
+
+/// The split summed over the pods of `pods` that are Running (the others have no sidecar to
+/// ask, or one that is going away), each read with `read(pod name)`. Split from
+/// [`observe_sidecars`] so the choice of pods and the sum are tested without a port-forward.
+/// `scope` names where the pods were looked for, for the error when none runs.
+pub async fn observe_running<F, Fut>(
+    pods: &[Pod],
+    scope: &str,
+    config: &WireConfig,
+    reporter: &dyn Reporter,
+    mut read: F,
+) -> Result<ObservedSplit>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<String>>,
+{
     let running: Vec<String> = pods
-        .items
         .iter()
         .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .map(|p| p.name_any())
         .collect();
     if running.is_empty() {
         return Err(Error::NotFound {
-            what: format!(
-                "running pods matching {selector:?} in namespace {}",
-                target.namespace
-            ),
+            what: format!("running pods matching {scope}"),
             hint: "give the labels of the workloads that run the Veer plugin".into(),
         });
     }
     let mut texts = Vec::new();
-    for pod in &running {
+    for pod in running {
         reporter.progress(&format!("Reading Envoy stats of pod {pod}"));
-        texts.push(admin_stats(target, pod, ENVOY_ADMIN_PORT).await?);
+        texts.push(read(pod).await?);
     }
     from_envoy_stats(&texts, config)
 }

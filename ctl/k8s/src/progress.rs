@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::ListParams;
 use kube::ResourceExt;
@@ -108,7 +108,8 @@ pub async fn wait_rolled_out(
                 }
             }
         }
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             let why = diagnose(target, &d).await;
             return Err(Error::Timeout {
                 deployment: name.to_owned(),
@@ -116,53 +117,80 @@ pub async fn wait_rolled_out(
                 reason: format!("{last} {why}"),
             });
         }
-        tokio::time::sleep(opts.interval).await;
+        // Never sleep past the deadline: a timeout shorter than the interval is honoured.
+        tokio::time::sleep(opts.interval.min(deadline - now)).await;
     }
 }
 
 /// Why a Deployment's pods are not available: waiting container reasons (ImagePullBackOff,
-/// CrashLoopBackOff, ...), pod conditions that are false (Unschedulable) and Warning events.
-/// Identical reasons of several pods are reported once with the pods named. Best effort: a read
-/// that fails here never hides the error being explained.
+/// CrashLoopBackOff, ...), pod conditions that are false (Unschedulable), and Warning events of
+/// its pods, its ReplicaSets (FailedCreate: a quota or an admission webhook refused the pods, so
+/// there is no pod to ask) and itself. Identical reasons are reported once with the objects
+/// named. Best effort: a read that fails here never hides the error being explained.
 pub async fn diagnose(target: &Target, d: &Deployment) -> String {
     let lp = crate::labels::pods_of(d);
     let pods = match target.api::<Pod>().list(&lp).await {
         Ok(list) => list.items,
         Err(e) => return format!("(could not list its pods: {e})"),
     };
-    if pods.is_empty() {
-        return "no pod was created; check `kubectl describe deployment` for quota or admission errors"
-            .into();
-    }
+    let uid = d.metadata.uid.as_deref();
+    let replica_sets: Vec<String> = match target.api::<ReplicaSet>().list(&lp).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .filter(|rs| {
+                rs.owner_references()
+                    .iter()
+                    .any(|o| Some(o.uid.as_str()) == uid)
+            })
+            .map(|rs| rs.name_any())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pod in &pods {
         for reason in pod_reasons(pod) {
-            reasons.entry(reason).or_default().push(pod.name_any());
+            reasons
+                .entry(reason)
+                .or_default()
+                .push(format!("pod {}", pod.name_any()));
         }
     }
-    let names: Vec<String> = pods.iter().map(|p| p.name_any()).collect();
+    let ours = |kind: &str, name: &str| match kind {
+        "Pod" => pods.iter().any(|p| p.name_any() == name),
+        "ReplicaSet" => replica_sets.iter().any(|r| r == name),
+        "Deployment" => d.name_any() == name,
+        _ => false,
+    };
     if let Ok(events) = target.api::<Event>().list(&ListParams::default()).await {
         for e in events.items {
+            let kind = e.involved_object.kind.clone().unwrap_or_default();
             let about = e.involved_object.name.clone().unwrap_or_default();
-            if e.type_.as_deref() == Some("Warning") && names.contains(&about) {
+            if e.type_.as_deref() == Some("Warning") && ours(&kind, &about) {
                 let reason = format!(
                     "event {}: {}",
                     e.reason.unwrap_or_default(),
                     e.message.unwrap_or_default().trim()
                 );
-                reasons.entry(reason).or_default().push(about);
+                let object = format!("{} {about}", kind.to_ascii_lowercase());
+                let objects = reasons.entry(reason).or_default();
+                if !objects.contains(&object) {
+                    objects.push(object);
+                }
             }
         }
     }
     if reasons.is_empty() {
-        return "its pods report no error yet".into();
+        return if pods.is_empty() {
+            "no pod was created and no Warning event says why; check `kubectl describe deployment`"
+                .into()
+        } else {
+            "its pods report no error yet".into()
+        };
     }
     reasons
         .into_iter()
-        .map(|(reason, mut pods)| {
-            pods.dedup();
-            format!("{reason} (pod {})", pods.join(", "))
-        })
+        .map(|(reason, objects)| format!("{reason} ({})", objects.join(", ")))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -1,13 +1,17 @@
 //! Opt-in: the blue/green, rollout and mesh flows against a real cluster.
 //!
 //! `cargo test -p veer-k8s --features cluster-tests --test cluster` (or `make test-cluster`).
-//! Each test creates its own namespace `veer-test-<n>` and deletes it at the end. Without
-//! KUBECONFIG every test prints why it is skipped and passes. The mesh test also needs Istio's
-//! CRDs; it skips without them.
+//! Each test creates its own namespace `veer-test-<n>`, deleted when the test ends, also when it
+//! fails (a guard's Drop). Without KUBECONFIG every test says on stderr why it is skipped (past
+//! the test harness's capture) and passes. The mesh tests also need Istio's CRDs; they skip
+//! without them.
 
 // Tests state their expectations with expect(): a failed one is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -19,11 +23,13 @@ use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
 use veer_k8s::istio::WasmPlugin;
 use veer_k8s::manifests::demo_mesh;
 use veer_k8s::mesh;
-use veer_k8s::plugin_config::{update_plugin_config, UpdateOptions};
+use veer_k8s::plugin_config::{read_config, update_plugin_config, UpdateOptions};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
-use veer_k8s::{Colour, Reporter, Target, WaitOptions};
+use veer_k8s::{Colour, Error, Reporter, Target, WaitOptions};
 
 const IMAGE: &str = "hashicorp/http-echo:1.0";
+/// The keep time switches record; scale-down overrides it.
+const KEEP: Duration = Duration::from_secs(600);
 
 struct Stderr;
 
@@ -40,10 +46,63 @@ fn wait() -> WaitOptions {
     }
 }
 
-/// A client and a fresh namespace, or `None` (with the reason printed) without KUBECONFIG.
-async fn cluster(test: &str) -> Option<Target> {
+/// Says why a test is skipped where it is seen: straight to stderr, which the test harness does
+/// not capture (its capture only takes `eprintln!`).
+fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// A fresh namespace for one test, deleted when the guard is dropped: at the end of the test or
+/// while a failed assertion unwinds. The delete runs on its own thread, runtime and client, since
+/// Drop cannot await and the test's runtime may be the one unwinding.
+struct TestNamespace {
+    target: Target,
+}
+
+impl std::ops::Deref for TestNamespace {
+    type Target = Target;
+
+    fn deref(&self) -> &Target {
+        &self.target
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let ns = self.target.namespace.clone();
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let client = Client::try_default().await.map_err(|e| e.to_string())?;
+                Api::<Namespace>::all(client)
+                    .delete(&ns, &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = deleted {
+            let _ = writeln!(
+                std::io::stderr(),
+                "failed to delete namespace {}: {e}; delete it with `kubectl delete namespace {}`",
+                self.target.namespace,
+                self.target.namespace
+            );
+        }
+    }
+}
+
+/// A client and a fresh namespace, or `None` (with the reason on stderr) without KUBECONFIG.
+async fn cluster(test: &str) -> Option<TestNamespace> {
     if std::env::var_os("KUBECONFIG").is_none() {
-        eprintln!("skipping {test}: KUBECONFIG is not set (point it at a test cluster, e.g. kind, to run this suite)");
+        skip(
+            test,
+            "KUBECONFIG is not set (point it at a test cluster, e.g. kind, to run this suite)",
+        );
         return None;
     }
     let client = Client::try_default()
@@ -52,8 +111,8 @@ async fn cluster(test: &str) -> Option<Target> {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
-        .as_millis()
-        % 1_000_000_000;
+        .as_nanos()
+        % 1_000_000_000_000;
     let ns = format!("veer-test-{n}");
     let namespace: Namespace =
         serde_json::from_value(json!({ "metadata": { "name": ns } })).expect("namespace");
@@ -61,13 +120,30 @@ async fn cluster(test: &str) -> Option<Target> {
         .create(&PostParams::default(), &namespace)
         .await
         .expect("create namespace");
-    Some(Target::new(client, ns))
+    Some(TestNamespace {
+        target: Target::new(client, ns),
+    })
 }
 
-async fn cleanup(t: &Target) {
-    let _ = Api::<Namespace>::all(t.client.clone())
-        .delete(&t.namespace, &DeleteParams::default())
-        .await;
+/// The namespace with the demo mesh installed, or `None` (with the reason) without Istio.
+async fn mesh_cluster(test: &str) -> Option<TestNamespace> {
+    let t = cluster(test).await?;
+    if t.api::<WasmPlugin>()
+        .list(&Default::default())
+        .await
+        .is_err()
+    {
+        skip(
+            test,
+            "Istio's CRDs (WasmPlugin) are not installed in this cluster",
+        );
+        return None;
+    }
+    let out = mesh::mesh_install(&t, &demo_mesh(), &Stderr)
+        .await
+        .expect("install");
+    assert_eq!(out.applied[0], "WasmPlugin/veer");
+    Some(t)
 }
 
 #[tokio::test]
@@ -96,22 +172,22 @@ async fn bluegreen_flow() {
         .await
         .expect("deploy green");
     assert_eq!(green.colour, Colour::Green);
-    bluegreen::switch(&t, "shop", None)
+    bluegreen::switch(&t, "shop", None, KEEP)
         .await
         .expect("switch to green");
     let blue = bluegreen::deploy(&t, &req("hashicorp/http-echo:1.0.0"), &Stderr)
         .await
         .expect("deploy blue");
     assert_eq!(blue.colour, Colour::Blue);
-    bluegreen::switch(&t, "shop", None)
+    bluegreen::switch(&t, "shop", None, KEEP)
         .await
         .expect("switch to blue");
-    bluegreen::rollback(&t, "shop")
+    bluegreen::rollback(&t, "shop", KEEP)
         .await
         .expect("rollback to green");
     let st = bluegreen::status(&t, "shop").await.expect("status");
     assert_eq!(st.live, Some(Colour::Green));
-    let out = bluegreen::scale_down_idle(&t, "shop", Duration::ZERO)
+    let out = bluegreen::scale_down_idle(&t, "shop", Some(Duration::ZERO))
         .await
         .expect("scale down");
     assert!(
@@ -124,7 +200,6 @@ async fn bluegreen_flow() {
         ),
         "{out:?}"
     );
-    cleanup(&t).await;
 }
 
 #[tokio::test]
@@ -168,29 +243,13 @@ async fn rollout_flow() {
     rollout::rollout_status(&t, "web", &wait(), &Stderr)
         .await
         .expect("undone");
-    cleanup(&t).await;
 }
 
 #[tokio::test]
 async fn mesh_flow() {
-    let Some(t) = cluster("mesh_flow").await else {
+    let Some(t) = mesh_cluster("mesh_flow").await else {
         return;
     };
-    if t.api::<WasmPlugin>()
-        .list(&Default::default())
-        .await
-        .is_err()
-    {
-        eprintln!(
-            "skipping mesh_flow: Istio's CRDs (WasmPlugin) are not installed in this cluster"
-        );
-        cleanup(&t).await;
-        return;
-    }
-    let out = mesh::mesh_install(&t, &demo_mesh(), &Stderr)
-        .await
-        .expect("install");
-    assert_eq!(out.applied[0], "WasmPlugin/veer");
     let half = |mut c: veer_filter::config::WireConfig| {
         c.services[0].split = [("v1".to_owned(), 5000), ("v2".to_owned(), 5000)].into();
         Ok(c)
@@ -199,5 +258,84 @@ async fn mesh_flow() {
         .await
         .expect("update");
     assert_eq!(update.version, 2);
-    cleanup(&t).await;
+}
+
+/// Both callers have read the WasmPlugin before either writes (waits at most 30 s for the other).
+fn rendezvous(met: &(Mutex<u32>, Condvar)) {
+    let (count, cv) = met;
+    let mut n = count.lock().expect("lock");
+    *n += 1;
+    cv.notify_all();
+    let _ = cv
+        .wait_timeout_while(n, Duration::from_secs(30), |n| *n < 2)
+        .expect("lock");
+}
+
+/// Two operators update the WasmPlugin at once: both read before either writes, so the API
+/// server refuses one write (409); that one reads again and applies its change on top of the
+/// other's. Both changes are live, the version counts both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_flow() {
+    let Some(t) = mesh_cluster("concurrent_updates_flow").await else {
+        return;
+    };
+    let met = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let updater = |edit: fn(&mut veer_filter::config::WireConfig)| {
+        let (t, met) = (t.target.clone(), met.clone());
+        let first = Arc::new(AtomicBool::new(true));
+        tokio::spawn(async move {
+            let f = move |mut c: veer_filter::config::WireConfig| {
+                if first.swap(false, Ordering::SeqCst) {
+                    rendezvous(&met);
+                }
+                edit(&mut c);
+                Ok(c)
+            };
+            update_plugin_config(&t, "veer", f, &UpdateOptions::default(), &Stderr).await
+        })
+    };
+    let a = updater(|c| {
+        c.services[0].split = [("v1".to_owned(), 5000), ("v2".to_owned(), 5000)].into();
+    });
+    let b = updater(|c| c.services[0].hosts.push("web.example".into()));
+    let (a, b) = (
+        a.await.expect("task").expect("a"),
+        b.await.expect("task").expect("b"),
+    );
+    assert_eq!(a.attempts + b.attempts, 3, "exactly one write conflicted");
+    let live =
+        read_config(&t.api::<WasmPlugin>().get("veer").await.expect("plugin")).expect("config");
+    assert_eq!(live.version, Some(3));
+    assert_eq!(live.services[0].split["v2"], 5000);
+    assert!(live.services[0].hosts.contains(&"web.example".to_owned()));
+}
+
+/// A deploy whose image cannot be pulled fails with the reason the kubelet gives.
+#[tokio::test]
+async fn failure_reason_flow() {
+    let Some(t) = cluster("failure_reason_flow").await else {
+        return;
+    };
+    let req = DeployRequest {
+        app: "broken".into(),
+        image: "registry.invalid/veer/nope:0".into(),
+        container: None,
+        replicas: Some(1),
+        wait: WaitOptions {
+            timeout: Duration::from_secs(90),
+            interval: Duration::from_secs(2),
+        },
+    };
+    let err = bluegreen::deploy(&t, &req, &Stderr)
+        .await
+        .expect_err("cannot pull");
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        ["ErrImagePull", "ImagePullBackOff"]
+            .iter()
+            .any(|r| text.contains(r)),
+        "{text}"
+    );
+    assert!(text.contains("(pod broken-blue-"), "{text}");
 }

@@ -12,7 +12,9 @@ pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
         return super::k8s::bluegreen(g, c);
     }
     match c {
-        BluegreenCommand::Switch { name: service, to } => {
+        BluegreenCommand::Switch {
+            name: service, to, ..
+        } => {
             let variant = to
                 .as_deref()
                 .ok_or_else(|| CliError::failed("with --envoy, switch takes SERVICE VARIANT"))?;
@@ -27,32 +29,33 @@ pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
         | BluegreenCommand::ScaleDown { .. } => Err(CliError::failed(
             "this is a Kubernetes command (Deployments and a Service); run it without --envoy",
         )),
-        BluegreenCommand::Rollback { name: service } => {
-            let store = change::store(g)?;
-            let prefix = format!("bluegreen switch {service} ");
-            let switch = store
-                .history()?
-                .into_iter()
-                .rev()
-                .find(|c| c.what.starts_with(&prefix))
-                .ok_or_else(|| {
-                    CliError::failed(format!(
-                        "no `bluegreen switch {service}` in the history to roll back"
-                    ))
+        BluegreenCommand::Rollback { name: service, .. } => {
+            // The switch to undo is looked up under the lock: a switch made meanwhile by another
+            // veerctl is the one rolled back, not an older one.
+            let applied = change::change_reading_history(g, Base::Live, true, |w, store| {
+                let prefix = format!("bluegreen switch {service} ");
+                let switch = store
+                    .history()?
+                    .into_iter()
+                    .rev()
+                    .find(|c| c.what.starts_with(&prefix) && !c.rejected)
+                    .ok_or_else(|| {
+                        CliError::failed(format!(
+                            "no `bluegreen switch {service}` in the history to roll back"
+                        ))
+                    })?;
+                let before = switch.before.ok_or_else(|| {
+                    CliError::failed(
+                        "the switch was the first config; there is nothing to roll back to",
+                    )
                 })?;
-            let before = switch.before.ok_or_else(|| {
-                CliError::failed(
-                    "the switch was the first config; there is nothing to roll back to",
-                )
+                edit::restore_split(w, service, &before)?;
+                Ok(format!(
+                    "bluegreen rollback {service} (to before version {})",
+                    switch.version
+                ))
             })?;
-            let what = format!(
-                "bluegreen rollback {service} (to before version {})",
-                switch.version
-            );
-            let applied = change::change(g, &what, Base::Live, true, |w| {
-                edit::restore_split(w, service, &before).map(|_| ())
-            })?;
-            print_applied(g, &applied, Some(service), &what)
+            print_applied(g, &applied, Some(service), &applied.what)
         }
     }
 }

@@ -1,13 +1,13 @@
 //! `canary set-weight | promote | abort | run`.
 
 use std::io::{BufRead, IsTerminal};
-use std::time::Instant;
 
 use super::print_applied;
 use crate::change::{self, Base};
 use crate::cli::{CanaryCommand, CanaryRunArgs, Global};
 use crate::edit;
 use crate::error::{CliError, Result};
+use crate::report;
 
 /// Dispatches `canary ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
@@ -74,58 +74,36 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
         .iter()
         .map(|s| edit::percent_to_bp(s))
         .collect::<Result<_>>()?;
+    if a.manual && !std::io::stdin().is_terminal() {
+        return Err(CliError::failed(
+            "--manual asks before each step and needs a terminal to ask on; without one, pause with --interval",
+        ));
+    }
     for (i, bp) in steps.iter().enumerate() {
-        set_weight(g, &a.service, &a.variant, &edit::bp_to_percent(*bp), None)?;
-        let last = i + 1 == steps.len();
-        if a.manual && !last {
-            if !std::io::stdin().is_terminal() {
-                return Err(CliError::failed("--manual needs a terminal to ask on"));
-            }
-            eprint!(
-                "{} at {}. Continue to {}? [y/N] ",
-                a.variant,
-                edit::bp_to_percent(*bp),
-                edit::bp_to_percent(steps[i + 1])
-            );
-            let mut answer = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut answer)
-                .map_err(|e| CliError::io("read the answer", e))?;
-            if !answer.trim().eq_ignore_ascii_case("y") {
-                eprintln!(
-                    "stopped at {}; nothing else changed",
-                    edit::bp_to_percent(*bp)
-                );
+        let at = edit::bp_to_percent(*bp);
+        set_weight(g, &a.service, &a.variant, &at, None)?;
+        // What comes after this step, if anything: the gate only matters before something.
+        let next = match steps.get(i + 1) {
+            Some(next) => edit::bp_to_percent(*next),
+            None if a.promote => "promotion".to_owned(),
+            None => break,
+        };
+        if a.manual {
+            if !confirm(&format!(
+                "{} at {at}. Continue to {next}? [y/N] ",
+                a.variant
+            ))? {
+                eprintln!("stopped at {at}; nothing else changed");
                 return Ok(());
             }
-        } else if !last {
-            let until = Instant::now() + a.interval;
-            while Instant::now() < until {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
+        } else {
+            report::pause(
+                &format!("{} at {at}; {next} next", a.variant),
+                a.interval,
+                g.quiet,
+            );
         }
-        let s = super::status::collect(g)?;
-        if let Some(v) = s
-            .services
-            .iter()
-            .find(|x| x.name == a.service)
-            .and_then(|x| x.variants.iter().find(|v| v.name == a.variant))
-        {
-            let rate = v.error_rate().unwrap_or(0.0) * 100.0;
-            if v.requests > 0 && rate > a.max_error_rate {
-                abort(g, &a.service)?;
-                return Err(CliError::failed(format!(
-                    "{} had {:.2}% 5xx ({} of {}) at {}, above --max-error-rate {}%: aborted, all traffic is back on the stable variant",
-                    a.variant,
-                    rate,
-                    v.errors.unwrap_or(0),
-                    v.requests,
-                    edit::bp_to_percent(*bp),
-                    a.max_error_rate
-                )));
-            }
-        }
+        gate(g, a, &at)?;
     }
     if a.promote {
         let what = format!("canary promote {} {}", a.service, a.variant);
@@ -133,6 +111,56 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
             edit::promote(w, &a.service, &a.variant)
         })?;
         print_applied(g, &applied, Some(&a.service), &what)?;
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; only `y` goes on.
+fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::io("read the answer", e))?;
+    Ok(answer.trim().eq_ignore_ascii_case("y"))
+}
+
+/// The error-rate gate after a step at `at`: aborts the canary when its 5xx rate since the step
+/// is above `--max-error-rate`, and says what it saw either way.
+fn gate(g: &Global, a: &CanaryRunArgs, at: &str) -> Result<()> {
+    let s = super::status::collect(g)?;
+    let Some(v) = s
+        .services
+        .iter()
+        .find(|x| x.name == a.service)
+        .and_then(|x| x.variants.iter().find(|v| v.name == a.variant))
+    else {
+        return Ok(());
+    };
+    let rate = v.error_rate().unwrap_or(0.0) * 100.0;
+    if v.requests > 0 && rate > a.max_error_rate {
+        abort(g, &a.service)?;
+        return Err(CliError::failed(format!(
+            "{} had {rate:.2}% 5xx ({} of {}) at {at}, above --max-error-rate {}%: aborted, all traffic is back on the stable variant",
+            a.variant,
+            v.errors.unwrap_or(0),
+            v.requests,
+            a.max_error_rate
+        )));
+    }
+    if !g.quiet {
+        let seen = if v.requests == 0 {
+            "no requests reached it, so the error gate saw nothing".to_owned()
+        } else {
+            format!(
+                "{rate:.2}% 5xx ({} of {} requests), within --max-error-rate {}%",
+                v.errors.unwrap_or(0),
+                v.requests,
+                a.max_error_rate
+            )
+        };
+        eprintln!("{} at {at}: {seen}", a.variant);
     }
     Ok(())
 }

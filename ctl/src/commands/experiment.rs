@@ -35,6 +35,12 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
                 salt: salt.clone(),
             };
             let what = format!("experiment start {service} {id}");
+            if on_kubernetes {
+                // Cloned per attempt: a conflict re-applies the edit on a fresh read.
+                return crate::kube::change(g, &what, |w| {
+                    edit::start_experiment(w, service, e.clone())
+                });
+            }
             let applied = change::change(g, &what, Base::Live, true, |w| {
                 edit::start_experiment(w, service, e)
             })?;

@@ -2,11 +2,13 @@
 //! the sidecars or Prometheus.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
-use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes};
+use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 use veer_k8s::observe::{self, ObservedSplit};
+use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::{Colour, WaitOptions};
 
@@ -21,7 +23,7 @@ use crate::{edit, source, srm};
 
 fn wait(g: &Global) -> WaitOptions {
     WaitOptions {
-        timeout: g.timeout.max(std::time::Duration::from_secs(300)),
+        timeout: g.kube_timeout(),
         ..WaitOptions::default()
     }
 }
@@ -57,28 +59,45 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             );
             print(g, &out, &summary, &out.requests)
         }
-        BluegreenCommand::Switch { name, to } => {
+        BluegreenCommand::Switch {
+            name,
+            to,
+            scale_down_after,
+        } => {
             let colour = to.as_deref().map(parse_colour).transpose()?;
             let out = run(g, |t| async move {
-                bluegreen::switch(&t, name, colour).await.map_err(err)
+                bluegreen::switch(&t, name, colour, *scale_down_after)
+                    .await
+                    .map_err(err)
             })?;
             let summary = if out.changed {
                 format!(
-                    "{}: Service now selects {} (was {})",
+                    "{}: Service now selects {} (was {}); {}",
                     out.app,
                     out.to,
-                    out.from.map_or("nothing".into(), |c| c.to_string())
+                    out.from.map_or("nothing".into(), |c| c.to_string()),
+                    keeps(out.from, &out.app, *scale_down_after)
                 )
             } else {
                 format!("{}: Service already selects {}", out.app, out.to)
             };
             print(g, &out, &summary, &out.requests)
         }
-        BluegreenCommand::Rollback { name } => {
+        BluegreenCommand::Rollback {
+            name,
+            scale_down_after,
+        } => {
             let out = run(g, |t| async move {
-                bluegreen::rollback(&t, name).await.map_err(err)
+                bluegreen::rollback(&t, name, *scale_down_after)
+                    .await
+                    .map_err(err)
             })?;
-            let summary = format!("{}: rolled back to {}", out.app, out.to);
+            let summary = format!(
+                "{}: rolled back to {}; {}",
+                out.app,
+                out.to,
+                keeps(out.from, &out.app, *scale_down_after)
+            );
             print(g, &out, &summary, &out.requests)
         }
         BluegreenCommand::Status { app } => {
@@ -122,10 +141,22 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                 ScaleDownOutcome::NotYet { colour, remaining_seconds } => {
                     (format!("{app}: {colour} stays for {remaining_seconds}s more so that rollback is instant"), Vec::new())
                 }
+                ScaleDownOutcome::InUse { colour, reason } => (format!("{app}: {colour} not scaled down: {reason}"), Vec::new()),
                 ScaleDownOutcome::Nothing { reason } => (format!("{app}: nothing to scale down ({reason})"), Vec::new()),
             };
             print(g, &out, &summary, &requests)
         }
+    }
+}
+
+/// What happens to the colour switched away from, for the summary of a switch or rollback.
+fn keeps(from: Option<Colour>, app: &str, after: std::time::Duration) -> String {
+    match from {
+        Some(c) => format!(
+            "{c} keeps running for {} so that rollback is instant; `veerctl bluegreen scale-down {app}` (or the CronJob) scales it down after that",
+            humantime::format_duration(after)
+        ),
+        None => "no previous colour to keep".into(),
     }
 }
 
@@ -210,13 +241,16 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         file,
         plugin_url,
         sha256,
+        wasm,
         selectors,
         routes,
         gateways,
+        no_wait,
     } = c;
     let loaded = source::load_file(file)?;
     loaded.validate(&file.display().to_string())?;
-    let mut plugin = PluginSettings::new(plugin_url, sha256);
+    let digest = plugin_digest(plugin_url, sha256.as_deref(), wasm.as_deref())?;
+    let mut plugin = PluginSettings::new(plugin_url, Some(digest));
     plugin.selector = pairs(selectors, "--selector")?;
     let hosts = pairs(routes, "--route")?;
     let routes = loaded
@@ -239,11 +273,37 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         routes,
     };
     let reporter = StderrReporter::new(g);
+    let wait = PluginWait {
+        opts: wait(g),
+        reader: PortForward,
+    };
     let out = run(g, |t| async move {
-        mesh::mesh_install(&t, &spec, &reporter).await.map_err(err)
+        if *no_wait {
+            mesh::mesh_install(&t, &spec, &reporter).await
+        } else {
+            mesh::mesh_install_waiting(&t, &spec, &wait, &reporter).await
+        }
+        .map_err(err)
     })?;
     let summary = format!("installed, in this order: {}", out.applied.join(", "));
     print(g, &out, &summary, &out.requests)
+}
+
+/// The digest the WasmPlugin carries: --sha256 as given, or the SHA-256 of --wasm FILE.
+fn plugin_digest(url: &str, hex: Option<&str>, wasm: Option<&Path>) -> Result<Sha256> {
+    match (hex, wasm) {
+        (Some(hex), _) => Sha256::parse(hex).map_err(err),
+        (None, Some(_)) if url.starts_with("oci://") => Err(CliError::failed(
+            "--wasm gives the module's SHA-256, but for an oci:// URL Istio checks the image's \
+             digest: give --sha256 with the digest your registry printed on push (without `sha256:`)",
+        )),
+        (None, Some(path)) => std::fs::read(path)
+            .map(|bytes| Sha256::of(&bytes))
+            .map_err(|e| CliError::io(format!("read --wasm {}", path.display()), e)),
+        (None, None) => Err(CliError::failed(
+            "mesh install needs the module's digest: --sha256 HEX or --wasm FILE",
+        )),
+    }
 }
 
 fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {

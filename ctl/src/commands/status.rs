@@ -1,6 +1,6 @@
 //! `status`: configured beside observed, from the proxies' own counters.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use super::print_json;
 use crate::admin::{Admin, Snapshot};
@@ -27,6 +27,14 @@ pub fn collect(g: &Global) -> Result<Status> {
         .iter()
         .map(|url| (url.clone(), admin.snapshot(url).map_err(|e| e.to_string())))
         .collect();
+    // With no proxy to read, a table of zeros would look like "no traffic": say why instead.
+    if snapshots.iter().all(|(_, s)| s.is_err()) {
+        let errors: Vec<&str> = snapshots
+            .iter()
+            .filter_map(|(_, s)| s.as_ref().err().map(String::as_str))
+            .collect();
+        return Err(CliError::failed(errors.join("\n")));
+    }
     let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     let history = store.history()?;
     Ok(status::compute(&status::Inputs {
@@ -40,34 +48,77 @@ pub fn collect(g: &Global) -> Result<Status> {
 
 /// `status`.
 pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
+    let mut drawn = false;
     loop {
-        let s = collect(g)?;
-        match g.output {
-            Output::Json => print_json(&s)?,
-            Output::Table => {
-                if a.watch && use_color() {
-                    // Clear the screen and home the cursor between refreshes.
-                    print!("\x1b[2J\x1b[H");
-                }
-                print!("{}", crate::render::status(&s, use_color()));
-                let _ = std::io::stdout().flush();
+        let s = match collect(g) {
+            Ok(s) => s,
+            // A watch outlives a proxy's restart; a first frame that fails is a wrong setup.
+            Err(e) if a.watch && drawn => {
+                eprintln!(
+                    "error: {e} (retrying every {})",
+                    humantime::format_duration(a.interval)
+                );
+                std::thread::sleep(a.interval);
+                continue;
             }
-        }
-        if !a.watch {
-            let mismatched: Vec<&str> = s
-                .services
-                .iter()
-                .filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch))
-                .map(|v| v.name.as_str())
-                .collect();
-            if a.check && !mismatched.is_empty() {
-                return Err(CliError::Mismatch(format!(
-                    "observed split mismatches the configured one for: {}",
-                    mismatched.join(", ")
-                )));
+            Err(e) => return Err(e),
+        };
+        drawn = true;
+        if a.watch {
+            match draw_frame(g, a, &s) {
+                Ok(()) => {}
+                // `status --watch | head` : the reader has all it wanted.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(CliError::io("write the status", e)),
             }
-            return Ok(());
+        } else {
+            match g.output {
+                Output::Json => print_json(&s)?,
+                Output::Table => print!("{}", crate::render::status(&s, use_color())),
+            }
+            return check(a, &s);
         }
         std::thread::sleep(a.interval);
     }
+}
+
+/// One `--watch` refresh. A terminal is cleared and redrawn; anything else gets one frame after
+/// another, each table frame under a timestamped header and each JSON frame on one line (JSON
+/// Lines), so a script can read frames as they come.
+fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match g.output {
+        Output::Json => writeln!(out, "{}", serde_json::to_string(s)?)?,
+        Output::Table => {
+            if out.is_terminal() {
+                // Clear the screen and home the cursor.
+                write!(out, "\x1b[2J\x1b[H")?;
+            }
+            write!(
+                out,
+                "== status at {} (every {}; Ctrl-C stops) ==\n{}",
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+                humantime::format_duration(a.interval),
+                crate::render::status(s, use_color())
+            )?;
+        }
+    }
+    out.flush()
+}
+
+/// `--check`: a mismatch is exit code 6.
+fn check(a: &StatusArgs, s: &Status) -> Result<()> {
+    let mismatched: Vec<&str> = s
+        .services
+        .iter()
+        .filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch))
+        .map(|v| v.name.as_str())
+        .collect();
+    if a.check && !mismatched.is_empty() {
+        return Err(CliError::Mismatch(format!(
+            "observed split mismatches the configured one for: {}",
+            mismatched.join(", ")
+        )));
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod canary_run;
 mod cohorts;
 mod experiments;
 mod hostile;
@@ -12,5 +13,6 @@ mod live_config;
 mod metrics;
 mod security;
 mod split;
+mod status;
 mod support;
 mod veerctl;

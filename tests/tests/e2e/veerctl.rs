@@ -2,8 +2,9 @@
 //! happens, the observed split right after each change, rejections reported, concurrent changes
 //! both kept, and a stale proxy caught by the split check.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::thread;
 
 use clap::Parser;
@@ -23,7 +24,11 @@ fn veerctl(envoy: &Envoy, args: &[&str]) -> Result<(), CliError> {
 }
 
 /// Runs veerctl in-process with an ECDS directory and admin URLs (comma-separated).
-fn veerctl_with(dir: &std::path::Path, admins: &str, args: &[&str]) -> Result<(), CliError> {
+pub(crate) fn veerctl_with(
+    dir: &std::path::Path,
+    admins: &str,
+    args: &[&str],
+) -> Result<(), CliError> {
     let mut argv = vec![
         "veerctl",
         "-q",
@@ -39,7 +44,7 @@ fn veerctl_with(dir: &std::path::Path, admins: &str, args: &[&str]) -> Result<()
 }
 
 /// The built veerctl binary (`make test` builds it before the end-to-end tests).
-fn veerctl_binary() -> PathBuf {
+pub(crate) fn veerctl_binary() -> PathBuf {
     let path = std::env::var_os("VEER_CTL")
         .map(PathBuf::from)
         .unwrap_or_else(|| veer_e2e::paths::workspace().join("target/debug/veerctl"));
@@ -51,19 +56,80 @@ fn veerctl_binary() -> PathBuf {
     path
 }
 
-/// Sends one request per user and checks the split against `expected` (variant, bp).
+/// The veerctl binary aimed at `envoy`'s ECDS directory and admin URL.
+fn veerctl_process(envoy: &Envoy) -> Command {
+    let mut cmd = Command::new(veerctl_binary());
+    cmd.args(["--envoy", envoy.ecds_dir().to_str().unwrap()])
+        .args(["--admin", &envoy.admin_url(), "--timeout", "20s"]);
+    cmd
+}
+
+/// Starts the veerctl binary with `args` and returns once it says it waits for the store's lock
+/// (which the caller holds), with a thread collecting the rest of its stderr.
+fn start_waiting_for_lock(envoy: &Envoy, args: &[&str]) -> (Child, thread::JoinHandle<String>) {
+    let mut child = veerctl_process(envoy)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            // It may wait again later (to record its baselines); only the first wait is awaited.
+            if line.contains("waiting for another veerctl to finish its change") {
+                let _ = waiting_tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    waiting_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("veerctl {args:?} never waited for the lock"));
+    (child, reader)
+}
+
+/// Waits for a veerctl started by [`start_waiting_for_lock`]; it must succeed.
+fn finish_successfully((child, reader): (Child, thread::JoinHandle<String>)) {
+    let out = child.wait_with_output().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(out.status.success(), "{stderr}");
+}
+
+/// The ECDS file `envoy` watches, as veerctl wrote it.
+fn live_file(envoy: &Envoy) -> veer_ctl::ecds::Parsed {
+    let text = std::fs::read_to_string(veer_ctl::ecds::path_in(&envoy.ecds_dir())).unwrap();
+    veer_ctl::ecds::parse(&text).unwrap()
+}
+
+/// veerctl's history of changes for `envoy`, oldest first.
+fn history(envoy: &Envoy) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(envoy.ecds_dir().join(".veer/history.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Sends one request per user and checks the split against `expected` (variant, bp). A variant
+/// at 100 % or 0 % is exact (every request, or none, after a verified change); others are
+/// within a binomial tolerance.
 fn assert_split(rig: &Rig, label: &str, expected: &[(&str, u64)]) {
     let served = rig.serve_users(label, USERS);
     let counts = tally(served.iter().map(|(_, s)| s.as_str()));
     for (variant, bp) in expected {
         let observed = counts.get(*variant).copied().unwrap_or(0);
-        assert_within_tolerance(
-            &format!("{label} {variant}"),
-            observed,
-            USERS as u64,
-            *bp,
-            4.5,
-        );
+        let what = format!("{label} {variant}");
+        match bp {
+            10_000 => assert_eq!(
+                observed, USERS as u64,
+                "{what}: not every request: {counts:?}"
+            ),
+            0 => assert_eq!(observed, 0, "{what}: requests on a 0 % variant: {counts:?}"),
+            _ => assert_within_tolerance(&what, observed, USERS as u64, *bp, 4.5),
+        }
     }
 }
 
@@ -97,6 +163,47 @@ fn every_change_is_verified_live_with_zero_failed_requests_under_load() {
     assert!(ok > 100, "the load ran ({ok} requests)");
     // Eight changes on top of version 1, each verified from the proxy's own gauge.
     assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 8);
+}
+
+/// `apply -f` without `--no-wait`: the binary writes the file, waits until the proxy reports
+/// the new version, and says so; the load sees no failure and the new split serves at once.
+#[test]
+fn apply_is_verified_live_with_zero_failed_requests_under_load() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    std::fs::write(
+        &file,
+        web_config(0, &[("v1", 5000), ("v2", 5000)]).to_string(),
+    )
+    .unwrap();
+    let load = Load::start(&rig.client, 2);
+    let out = veerctl_process(&rig.envoy)
+        .args(["apply", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("version 2 live on 1 proxy"), "{stdout}");
+    assert_split(&rig, "applied", &[("v1", 5000), ("v2", 5000)]);
+    let (ok, failed, failures) = load.finish();
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} failed: {failures:?}",
+        ok + failed
+    );
+    assert!(ok > 100, "the load ran ({ok} requests)");
+    let stats = rig.envoy.stats().unwrap();
+    assert_eq!(stats.veer("config.version"), 2);
+    assert_eq!(
+        stats.text("extension_config_discovery.http_filter.veer.version_text"),
+        "\"2\""
+    );
 }
 
 #[test]
@@ -134,16 +241,36 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
             "v1"
         );
     }
+    // The last accepted config (version 1, with its filter) is the live file again, as version
+    // 3, verified live: an Envoy restart would load it, and later edits build on it.
+    assert!(
+        err.to_string().contains(
+            "restored the last accepted config (version 1, with its filter) as version 3, live on every proxy"
+        ),
+        "{err}"
+    );
+    let live = live_file(&rig.envoy);
+    assert_eq!(live.version, 3);
+    assert_eq!(live.wasm_path, rig.envoy.wasm());
+    let config: serde_json::Value = serde_json::from_str(&live.config_json).unwrap();
+    assert_eq!(config["services"][0]["split"], json!({ "v1": 10000 }));
+    assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 3);
+    let history = history(&rig.envoy);
+    assert_eq!(history[0]["version"], 2);
+    assert_eq!(history[0]["rejected"], true);
+    assert_eq!(
+        history[1]["what"],
+        "restore version 1 (version 2 was rejected)"
+    );
+
+    // The next change builds on the restored config and goes live.
+    veerctl(&rig.envoy, &["canary", "set-weight", "web", "v2", "50"]).unwrap();
+    assert_eq!(live_file(&rig.envoy).wasm_path, rig.envoy.wasm());
+    assert_split(&rig, "after-restore", &[("v1", 5000), ("v2", 5000)]);
 
     // An invalid config is refused before anything is written (exit 3), with line and path.
     std::fs::write(&file, "{\n  \"services\": [{\"name\": \"web\",\n    \"variants\": [{\"name\": \"v1\", \"cluster\": \"web_v1\"}],\n    \"split\": {\"v1\": 9990}}]\n}\n").unwrap();
-    let out = Command::new(veerctl_binary())
-        .args([
-            "--envoy",
-            rig.envoy.ecds_dir().to_str().unwrap(),
-            "--admin",
-            &rig.envoy.admin_url(),
-        ])
+    let out = veerctl_process(&rig.envoy)
         .args(["apply", "-f", file.to_str().unwrap()])
         .output()
         .unwrap();
@@ -155,24 +282,27 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
     );
 }
 
+/// Two veerctl processes change the same config at the same time. The test holds the store's
+/// lock while both start, so both are certainly waiting on it (each says so on stderr) before
+/// either may go on: neither change may be lost.
 #[test]
-fn two_concurrent_set_weight_calls_are_both_applied() {
+fn two_concurrent_set_weight_processes_are_both_applied() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
     let e = &rig.envoy;
-    thread::scope(|s| {
-        let a = s.spawn(|| veerctl(e, &["canary", "set-weight", "web", "v2", "20"]));
-        let b = s.spawn(|| veerctl(e, &["canary", "set-weight", "web", "v3", "10"]));
-        a.join().unwrap().unwrap();
-        b.join().unwrap().unwrap();
+    let state = e.ecds_dir().join(".veer");
+    std::fs::create_dir_all(&state).unwrap();
+    let lock = std::fs::File::create(state.join("lock")).unwrap();
+    lock.lock().unwrap();
+
+    let runs = [["v2", "20"], ["v3", "10"]].map(|[variant, percent]| {
+        start_waiting_for_lock(e, &["canary", "set-weight", "web", variant, percent])
     });
-    let live: serde_json::Value = serde_json::from_str(
-        &veer_ctl::ecds::parse(
-            &std::fs::read_to_string(veer_ctl::ecds::path_in(&e.ecds_dir())).unwrap(),
-        )
-        .unwrap()
-        .config_json,
-    )
-    .unwrap();
+    lock.unlock().unwrap();
+    for run in runs {
+        finish_successfully(run);
+    }
+
+    let live: serde_json::Value = serde_json::from_str(&live_file(e).config_json).unwrap();
     assert_eq!(
         live["services"][0]["split"],
         json!({ "v1": 7000, "v2": 2000, "v3": 1000 }),
@@ -180,6 +310,75 @@ fn two_concurrent_set_weight_calls_are_both_applied() {
     );
     assert_eq!(live["version"], 3);
     assert_split(&rig, "both", &[("v1", 7000), ("v2", 2000), ("v3", 1000)]);
+
+    // `apply --expect-version` refuses (exit 5) when the live version moved on, writing nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("web.json");
+    std::fs::write(&file, web_config(0, &[("v1", 10000)]).to_string()).unwrap();
+    let apply = |expected: &str| {
+        veerctl_process(e)
+            .args([
+                "apply",
+                "-f",
+                file.to_str().unwrap(),
+                "--expect-version",
+                expected,
+            ])
+            .output()
+            .unwrap()
+    };
+    let stale = apply("1");
+    let stderr = String::from_utf8_lossy(&stale.stderr);
+    assert_eq!(stale.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("the live version is 3, not 1: someone changed it meanwhile"),
+        "{stderr}"
+    );
+    assert_eq!(live_file(e).version, 3, "a refused apply wrote");
+    let current = apply("3");
+    assert!(
+        current.status.success(),
+        "{}",
+        String::from_utf8_lossy(&current.stderr)
+    );
+    assert_eq!(live_file(e).version, 4);
+    assert_split(&rig, "expected-version", &[("v1", 10000)]);
+}
+
+/// `bluegreen rollback` reads the history under the store's lock: a switch another veerctl
+/// makes while the rollback waits for the lock is the one rolled back.
+#[test]
+fn bluegreen_rollback_undoes_the_switch_made_while_it_waited_for_the_lock() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let e = &rig.envoy;
+    veerctl(e, &["bluegreen", "switch", "web", "v2"]).unwrap();
+
+    // This test is the other veerctl: it holds the lock while the rollback starts, switches to
+    // v3 meanwhile, then lets the rollback go on.
+    let store = veer_ctl::store::Store::new(&e.ecds_dir()).unwrap();
+    let lock = store.lock(std::time::Duration::from_secs(5), true).unwrap();
+    let rollback = start_waiting_for_lock(e, &["bluegreen", "rollback", "web"]);
+    let live = store.current().unwrap().unwrap();
+    let mut wire = live.wire.clone();
+    veer_ctl::edit::route_all_to(&mut wire, "web", "v3").unwrap();
+    wire.version = Some(3);
+    store
+        .write(
+            &lock,
+            &wire,
+            &live.wasm,
+            Some(&live),
+            "bluegreen switch web v3",
+        )
+        .unwrap();
+    drop(lock);
+    finish_successfully(rollback);
+
+    // Back to before the v3 switch (v2), not to before the v2 switch (v1).
+    assert_split(&rig, "rolled-back", &[("v2", 10000)]);
+    let last = history(e).pop().unwrap();
+    assert_eq!(last["what"], "bluegreen rollback web (to before version 3)");
+    assert_eq!(e.stats().unwrap().veer("config.version"), 4);
 }
 
 /// `metrics.responses: false` drops the response phase's metrics (and their hostcalls): routing
@@ -249,8 +448,9 @@ fn verification_counts_a_later_version_as_live_and_reports_a_missing_one() {
     let snaps = verify::wait_live(&admin, &before, 4, Duration::from_secs(5), &quiet).unwrap();
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0].version(), 5);
-    let err =
-        verify::wait_live(&admin, &before, 6, Duration::from_millis(300), &quiet).unwrap_err();
+    let err = CliError::from(
+        verify::wait_live(&admin, &before, 6, Duration::from_millis(300), &quiet).unwrap_err(),
+    );
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains("runs version 5"), "{err}");
 }
@@ -272,8 +472,16 @@ fn status_flags_a_proxy_still_running_an_old_config() {
     let err = run(&["--timeout", "2s", "canary", "set-weight", "web", "v2", "50"]).unwrap_err();
     assert_eq!(err.exit_code(), 4);
     assert!(
+        err.to_string().contains(&format!(
+            "{} runs version 1: has not picked up version 2",
+            stale.admin_url()
+        )),
+        "{err}"
+    );
+    // The proxy that did pick it up is listed too: the report says what every proxy runs.
+    assert!(
         err.to_string()
-            .contains(&format!("{} runs version 1", stale.admin_url())),
+            .contains(&format!("{} runs version 2: live", rig.envoy.admin_url())),
         "{err}"
     );
 
@@ -420,13 +628,10 @@ fn a_progressive_canary_with_a_failing_variant_is_aborted_by_its_error_rate() {
     );
     // Aborted at the first step: all traffic back on the stable variant, 50 % never applied.
     assert_split(&rig, "after-abort", &[("v1", 10000)]);
-    let history: Vec<String> =
-        std::fs::read_to_string(rig.envoy.ecds_dir().join(".veer/history.json"))
-            .map(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).unwrap())
-            .unwrap()
-            .iter()
-            .map(|c| c["what"].as_str().unwrap().to_owned())
-            .collect();
+    let history: Vec<String> = history(&rig.envoy)
+        .iter()
+        .map(|c| c["what"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(
         history,
         ["canary set-weight web broken 10%", "canary abort web"]

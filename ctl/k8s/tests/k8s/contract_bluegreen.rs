@@ -1,5 +1,8 @@
 //! Exact requests of the blue/green operations.
 
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
 use veer_k8s::{Colour, DryRun, Error, NoReporter};
@@ -46,6 +49,26 @@ fn first_deploy_body() -> serde_json::Value {
     })
 }
 
+/// The body of a deploy's apply without its `veer.dev/deployed-at` annotation, which must be
+/// there and be an RFC 3339 time (it tells a scale-down that this colour is being deployed).
+fn without_deployed_at(body: &serde_json::Value) -> serde_json::Value {
+    let mut body = body.clone();
+    let annotations = body["metadata"]
+        .as_object_mut()
+        .and_then(|m| m.remove("annotations"))
+        .expect("annotations");
+    assert_eq!(
+        annotations.as_object().map(|a| a.len()),
+        Some(1),
+        "{annotations}"
+    );
+    let at = annotations["veer.dev/deployed-at"]
+        .as_str()
+        .expect("deployed-at");
+    assert!(at.parse::<Timestamp>().is_ok(), "{at}");
+    body
+}
+
 #[tokio::test]
 async fn first_deploy_reads_then_applies_blue_then_waits() {
     let (client, server) = scripted(vec![
@@ -85,9 +108,9 @@ async fn first_deploy_reads_then_applies_blue_then_waits() {
             ("fieldManager".into(), "veerctl".into())
         ]
     );
-    assert_eq!(apply.body, first_deploy_body());
+    assert_eq!(without_deployed_at(&apply.body), first_deploy_body());
     assert_eq!(out.requests.len(), 1);
-    assert_eq!(out.requests[0].body, first_deploy_body());
+    assert_eq!(out.requests[0].body, apply.body);
     assert_eq!(
         out.rolled_out.as_deref(),
         Some("deployment \"shop-blue\" successfully rolled out")
@@ -157,7 +180,7 @@ async fn client_dry_run_reads_but_sends_no_write_and_does_not_wait() {
     let r = &out.requests[0];
     assert_eq!((r.method.as_str(), r.path.as_str()), ("PATCH", BLUE));
     assert_eq!(r.content_type, "application/apply-patch+yaml");
-    assert_eq!(r.body, first_deploy_body());
+    assert_eq!(without_deployed_at(&r.body), first_deploy_body());
     assert!(r
         .to_string()
         .starts_with(&format!("PATCH {BLUE}?force=true&fieldManager=veerctl\n")));
@@ -181,17 +204,44 @@ async fn server_dry_run_sends_dry_run_all_and_does_not_wait() {
     assert_eq!(out.rolled_out, None);
 }
 
+const KEEP: Duration = Duration::from_secs(900);
+
+/// Asserts a merge patch as field manager veerctl, with `resource_version` as precondition.
+fn assert_merge_patch(seen: &Seen, path: &str, resource_version: &str) {
+    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("PATCH", path));
+    assert_eq!(
+        seen.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(seen.query, vec![("fieldManager".into(), "veerctl".into())]);
+    assert_eq!(
+        seen.body["metadata"]["resourceVersion"], resource_version,
+        "{path}"
+    );
+}
+
+/// An RFC 3339 timestamp at `key` of a patch's annotations.
+fn stamped(seen: &Seen, key: &str) -> Timestamp {
+    let at = seen.body["metadata"]["annotations"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {}", seen.body));
+    at.parse().expect("RFC 3339")
+}
+
+/// A switch reads the Service and the new colour, stamps the colour (with its resourceVersion),
+/// then patches the Service's selector and annotations (with its resourceVersion).
 #[tokio::test]
-async fn switch_patches_selector_and_annotations_with_resource_version() {
+async fn switch_stamps_the_colour_then_patches_the_service_with_resource_versions() {
     let (client, server) = scripted(vec![
         Answer(200, service("shop", blue_labels(), json!({}))),
         Answer(
             200,
             deployment("shop-green", green_labels(), "echo:2", 2, 2),
         ),
+        Answer(200, ECHO()),
         Answer(200, service("shop", green_labels(), json!({}))),
     ]);
-    let out = bluegreen::switch(&target(client, "demo"), "shop", None)
+    let out = bluegreen::switch(&target(client, "demo"), "shop", None, KEEP)
         .await
         .expect("switch");
     let seen = server.await.expect("server");
@@ -203,30 +253,37 @@ async fn switch_patches_selector_and_annotations_with_resource_version() {
         seen.iter()
             .map(|s| (s.method.as_str(), s.path.as_str()))
             .collect::<Vec<_>>(),
-        vec![("GET", SVC), ("GET", GREEN), ("PATCH", SVC)]
+        vec![
+            ("GET", SVC),
+            ("GET", GREEN),
+            ("PATCH", GREEN),
+            ("PATCH", SVC)
+        ]
     );
-    let patch = &seen[2];
+    assert_merge_patch(&seen[2], GREEN, "1");
+    let activated = stamped(&seen[2], "veer.dev/activated-at");
     assert_eq!(
-        patch.content_type.as_deref(),
-        Some("application/merge-patch+json")
+        seen[2].body["metadata"]["annotations"]
+            .as_object()
+            .map(|a| a.len()),
+        Some(1),
+        "the stamp changes nothing else: {}",
+        seen[2].body
     );
-    assert_eq!(patch.query, vec![("fieldManager".into(), "veerctl".into())]);
+    assert!(seen[2].body.get("spec").is_none());
+    assert_merge_patch(&seen[3], SVC, "7");
     assert_eq!(
-        patch.body["spec"],
+        seen[3].body["spec"],
         json!({ "selector": { "veer.dev/color": "green" } })
     );
-    assert_eq!(patch.body["metadata"]["resourceVersion"], "7");
-    assert_eq!(
-        patch.body["metadata"]["annotations"]["veer.dev/previous-color"],
-        "blue"
-    );
-    let at = patch.body["metadata"]["annotations"]["veer.dev/switched-at"]
-        .as_str()
-        .expect("time");
+    let annotations = &seen[3].body["metadata"]["annotations"];
+    assert_eq!(annotations["veer.dev/previous-color"], "blue");
+    assert_eq!(annotations["veer.dev/scale-down-after-seconds"], "900");
     assert!(
-        at.parse::<k8s_openapi::jiff::Timestamp>().is_ok(),
-        "{at} is RFC 3339"
+        stamped(&seen[3], "veer.dev/switched-at") > activated,
+        "the colour is stamped before the Service switches"
     );
+    assert_eq!(out.requests.len(), 2);
 }
 
 #[tokio::test]
@@ -238,10 +295,14 @@ async fn switch_is_refused_while_the_new_colour_is_not_fully_available() {
             deployment("shop-green", green_labels(), "echo:2", 3, 1),
         ),
     ]);
-    let err = bluegreen::switch(&target(client, "demo"), "shop", None)
+    let err = bluegreen::switch(&target(client, "demo"), "shop", None, KEEP)
         .await
         .expect_err("refused");
-    assert_eq!(server.await.expect("server").len(), 2, "no write");
+    assert_eq!(
+        server.await.expect("server").len(),
+        2,
+        "no write, not even the stamp"
+    );
     assert!(
         matches!(
             err,
@@ -258,8 +319,9 @@ async fn switch_is_refused_while_the_new_colour_is_not_fully_available() {
         .starts_with("failed to switch shop to green: only 1 of 3 replicas"));
 }
 
+/// Rollback is a switch to the previous colour: the same requests, in the same order.
 #[tokio::test]
-async fn rollback_points_back_at_the_previous_colour() {
+async fn rollback_stamps_the_previous_colour_then_points_the_service_back() {
     let (client, server) = scripted(vec![
         Answer(
             200,
@@ -270,35 +332,47 @@ async fn rollback_points_back_at_the_previous_colour() {
             ),
         ),
         Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 2, 2)),
+        Answer(200, ECHO()),
         Answer(200, service("shop", blue_labels(), json!({}))),
     ]);
-    let out = bluegreen::rollback(&target(client, "demo"), "shop")
+    let out = bluegreen::rollback(&target(client, "demo"), "shop", KEEP)
         .await
         .expect("rollback");
     let seen = server.await.expect("server");
     assert_eq!((out.from, out.to), (Some(Colour::Green), Colour::Blue));
-    assert_eq!(seen[2].body["spec"]["selector"]["veer.dev/color"], "blue");
     assert_eq!(
-        seen[2].body["metadata"]["annotations"]["veer.dev/previous-color"],
-        "green"
+        seen.iter()
+            .map(|s| (s.method.as_str(), s.path.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("GET", SVC), ("GET", BLUE), ("PATCH", BLUE), ("PATCH", SVC)]
     );
+    assert_merge_patch(&seen[2], BLUE, "1");
+    stamped(&seen[2], "veer.dev/activated-at");
+    assert_merge_patch(&seen[3], SVC, "7");
+    assert_eq!(
+        seen[3].body["spec"],
+        json!({ "selector": { "veer.dev/color": "blue" } })
+    );
+    let annotations = &seen[3].body["metadata"]["annotations"];
+    assert_eq!(annotations["veer.dev/previous-color"], "green");
+    assert_eq!(annotations["veer.dev/scale-down-after-seconds"], "900");
+    stamped(&seen[3], "veer.dev/switched-at");
 }
 
+/// The keep time recorded at the switch (600 s, long passed) applies when no override is given;
+/// the patch carries the read resourceVersion as precondition.
 #[tokio::test]
-async fn scale_down_idle_patches_replicas_to_zero_once_the_delay_passed() {
-    let annotations = json!({ "veer.dev/switched-at": "2020-01-01T00:00:00Z", "veer.dev/previous-color": "blue" });
+async fn scale_down_idle_patches_replicas_to_zero_once_the_recorded_keep_time_passed() {
+    let annotations = json!({ "veer.dev/switched-at": "2020-01-01T00:00:00Z",
+        "veer.dev/previous-color": "blue", "veer.dev/scale-down-after-seconds": "600" });
     let (client, server) = scripted(vec![
         Answer(200, service("shop", green_labels(), annotations)),
         Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 2, 2)),
         Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 0, 0)),
     ]);
-    let out = bluegreen::scale_down_idle(
-        &target(client, "demo"),
-        "shop",
-        std::time::Duration::from_secs(600),
-    )
-    .await
-    .expect("scale down");
+    let out = bluegreen::scale_down_idle(&target(client, "demo"), "shop", None)
+        .await
+        .expect("scale down");
     let seen = server.await.expect("server");
     assert!(matches!(
         out,
@@ -309,17 +383,88 @@ async fn scale_down_idle_patches_replicas_to_zero_once_the_delay_passed() {
         }
     ));
     assert_eq!(
-        (seen[2].method.as_str(), seen[2].path.as_str()),
-        ("PATCH", BLUE)
+        seen.iter()
+            .map(|s| (s.method.as_str(), s.path.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("GET", SVC), ("GET", BLUE), ("PATCH", BLUE)]
     );
-    assert_eq!(
-        seen[2].content_type.as_deref(),
-        Some("application/merge-patch+json")
-    );
+    assert_merge_patch(&seen[2], BLUE, "1");
     assert_eq!(seen[2].body["spec"], json!({ "replicas": 0 }));
     assert_eq!(
         seen[2].body["metadata"]["annotations"]["veer.dev/replicas-before-scale-down"],
         "2"
+    );
+    stamped(&seen[2], "veer.dev/scaled-down-at");
+}
+
+/// A keep time recorded at the switch that has not passed keeps the idle colour; an override
+/// replaces it.
+#[tokio::test]
+async fn scale_down_idle_honours_the_recorded_keep_time_unless_overridden() {
+    let switched = Timestamp::now().to_string();
+    let annotations = json!({ "veer.dev/switched-at": switched,
+        "veer.dev/previous-color": "blue", "veer.dev/scale-down-after-seconds": "86400" });
+    let (client, server) = scripted(vec![
+        Answer(200, service("shop", green_labels(), annotations.clone())),
+        Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 2, 2)),
+        Answer(200, service("shop", green_labels(), annotations)),
+        Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 2, 2)),
+        Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 0, 0)),
+    ]);
+    let t = target(client, "demo");
+    let out = bluegreen::scale_down_idle(&t, "shop", None)
+        .await
+        .expect("not yet");
+    assert!(
+        matches!(out, ScaleDownOutcome::NotYet { colour: Colour::Blue, remaining_seconds }
+            if remaining_seconds > 86_000 && remaining_seconds <= 86_400),
+        "{out:?}"
+    );
+    let out = bluegreen::scale_down_idle(&t, "shop", Some(Duration::ZERO))
+        .await
+        .expect("override");
+    assert!(
+        matches!(out, ScaleDownOutcome::ScaledDown { .. }),
+        "{out:?}"
+    );
+    let seen = server.await.expect("server");
+    assert_eq!(seen.iter().filter(|s| s.method == "PATCH").count(), 1);
+}
+
+/// A 409 on the scale-down patch (someone wrote the Deployment since it was read) makes it read
+/// both objects again and decide anew.
+#[tokio::test]
+async fn a_conflicting_scale_down_reads_again_and_decides_anew() {
+    let annotations = json!({ "veer.dev/switched-at": "2020-01-01T00:00:00Z",
+        "veer.dev/previous-color": "blue" });
+    let mut stamped_blue = deployment("shop-blue", blue_labels(), "echo:1", 2, 2);
+    stamped_blue["metadata"]["resourceVersion"] = json!("2");
+    stamped_blue["metadata"]["annotations"] =
+        json!({ "veer.dev/activated-at": Timestamp::now().to_string() });
+    let (client, server) = scripted(vec![
+        Answer(200, service("shop", green_labels(), annotations.clone())),
+        Answer(200, deployment("shop-blue", blue_labels(), "echo:1", 2, 2)),
+        conflict("shop-blue"),
+        Answer(200, service("shop", green_labels(), annotations)),
+        Answer(200, stamped_blue),
+    ]);
+    let out = bluegreen::scale_down_idle(&target(client, "demo"), "shop", None)
+        .await
+        .expect("decided");
+    assert!(
+        matches!(
+            out,
+            ScaleDownOutcome::InUse {
+                colour: Colour::Blue,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen.iter().map(|s| s.method.as_str()).collect::<Vec<_>>(),
+        vec!["GET", "GET", "PATCH", "GET", "GET"]
     );
 }
 

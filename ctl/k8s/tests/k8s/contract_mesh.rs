@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use veer_filter::config::wire::WireVariant;
-use veer_k8s::manifests::{demo_config, demo_mesh};
-use veer_k8s::mesh::{self};
+use veer_k8s::manifests::{demo_config, demo_mesh, DEMO_PLUGIN_URL};
+use veer_k8s::mesh::{self, Sha256};
 use veer_k8s::plugin_config::{update_plugin_config, UpdateOptions};
 use veer_k8s::{DryRun, Error, NoReporter};
 
@@ -20,7 +20,9 @@ async fn mesh_install_applies_the_plugin_first_then_the_routes() {
         Answer(200, ECHO()),
         Answer(200, ECHO()),
     ]);
-    let out = mesh::mesh_install(&target(client, "demo"), &demo_mesh(), &NoReporter)
+    let mut spec = demo_mesh();
+    spec.plugin.sha256 = Some(Sha256::of(b"abc"));
+    let out = mesh::mesh_install(&target(client, "demo"), &spec, &NoReporter)
         .await
         .expect("install");
     let seen = server.await.expect("server");
@@ -56,7 +58,12 @@ async fn mesh_install_applies_the_plugin_first_then_the_routes() {
     assert_eq!(plugin["spec"]["failStrategy"], "FAIL_RELOAD");
     assert_eq!(plugin["spec"]["phase"], "UNSPECIFIED_PHASE");
     assert_eq!(plugin["spec"]["match"], json!([{ "mode": "CLIENT" }]));
-    assert_eq!(plugin["spec"]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(plugin["spec"]["url"], DEMO_PLUGIN_URL);
+    assert_eq!(
+        plugin["spec"]["sha256"],
+        // SHA-256("abc"), FIPS 180-2's test vector.
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
     assert_eq!(
         plugin["spec"]["pluginConfig"],
         serde_json::to_value(demo_config()).expect("json")
@@ -117,7 +124,7 @@ async fn mesh_install_dry_run_sends_nothing_and_returns_the_ordered_requests() {
 }
 
 #[tokio::test]
-async fn an_invalid_config_or_sha_is_refused_before_anything_is_sent() {
+async fn an_invalid_config_is_refused_before_anything_is_sent() {
     let (client, server) = scripted(vec![]);
     let t = target(client, "demo");
     let mut spec = demo_mesh();
@@ -129,18 +136,25 @@ async fn an_invalid_config_or_sha_is_refused_before_anything_is_sent() {
     assert!(err
         .to_string()
         .starts_with("failed to validate the routing config, nothing was sent"));
-    let mut spec = demo_mesh();
-    spec.plugin.sha256 = "abc".into();
-    let err = mesh::mesh_install(&t, &spec, &NoReporter)
-        .await
-        .expect_err("bad sha");
-    assert!(err.to_string().contains("64 lowercase hex digits"), "{err}");
-    assert!(
-        mesh::check_sha256(&"A".repeat(64)).is_err(),
-        "Istio accepts lowercase only"
-    );
-    assert!(mesh::check_sha256(&"a".repeat(64)).is_ok());
     assert!(server.await.expect("server").is_empty());
+}
+
+#[test]
+fn a_malformed_or_placeholder_digest_is_refused_and_none_writes_no_sha256() {
+    for (hex, why) in [
+        ("abc", "64 lowercase hex digits"),
+        (&"A".repeat(64), "64 lowercase hex digits"),
+        (&"0".repeat(64), "all zeros is a placeholder"),
+    ] {
+        let err = Sha256::parse(hex).expect_err(hex);
+        assert!(err.to_string().contains(why), "{hex}: {err}");
+        assert!(err.to_string().contains("--wasm FILE"), "{err}");
+    }
+    let hex = format!("{}1", "0".repeat(63));
+    assert_eq!(Sha256::parse(&hex).expect("valid").to_string(), hex);
+    let plugin =
+        serde_json::to_value(mesh::build(&demo_mesh()).expect("build").plugin).expect("json");
+    assert!(plugin["spec"].get("sha256").is_none(), "{plugin}");
 }
 
 fn plugin(resource_version: &str, fail_strategy: &str) -> serde_json::Value {

@@ -70,8 +70,29 @@ async fn recreate_clears_rolling_update() {
         .expect("rollout");
     let seen = server.await.expect("server");
     assert_eq!(
-        seen[1].body["spec"]["strategy"],
-        json!({ "type": "Recreate", "rollingUpdate": null })
+        seen.iter()
+            .map(|s| (s.method.as_str(), s.path.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("GET", WEB), ("PATCH", WEB)]
+    );
+    assert_eq!(
+        seen[1].content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(
+        seen[1].query,
+        vec![("fieldManager".into(), "veerctl".into())]
+    );
+    assert_eq!(
+        seen[1].body,
+        json!({
+            "metadata": { "resourceVersion": "1" },
+            "spec": {
+                "strategy": { "type": "Recreate", "rollingUpdate": null },
+                "template": { "spec": { "containers": [ { "name": "app", "image": "echo:2", "args": ["-text=v1"] } ] } }
+            }
+        }),
+        "the whole body: strategy, image, precondition; nothing else"
     );
 }
 
@@ -171,6 +192,10 @@ async fn undo_copies_the_previous_revisions_template_with_a_json_patch() {
     assert_eq!(
         seen[2].content_type.as_deref(),
         Some("application/json-patch+json")
+    );
+    assert_eq!(
+        seen[2].query,
+        vec![("fieldManager".into(), "veerctl".into())]
     );
     assert_eq!(
         seen[2].body,

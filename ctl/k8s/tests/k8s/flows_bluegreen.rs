@@ -13,6 +13,9 @@ use veer_k8s::{Colour, Error, NoReporter, WaitOptions};
 
 use crate::support::*;
 
+/// The keep time switches record in these flows: long, so only an override scales down.
+const KEEP: Duration = Duration::from_secs(3600);
+
 fn selector(colour: &str) -> serde_json::Value {
     json!({ "app": "shop", "veer.dev/color": colour })
 }
@@ -81,7 +84,9 @@ async fn deploy_switch_rollback_scale_down() {
         .ends_with("successfully rolled out"));
 
     // switch to green
-    let out = bluegreen::switch(&t, "shop", None).await.expect("switch");
+    let out = bluegreen::switch(&t, "shop", None, KEEP)
+        .await
+        .expect("switch");
     assert_eq!((out.from, out.to), (Some(Colour::Blue), Colour::Green));
     let svc = services.get("shop").await.expect("svc");
     assert_eq!(
@@ -98,7 +103,9 @@ async fn deploy_switch_rollback_scale_down() {
     );
 
     // rollback is instant: blue still runs
-    let out = bluegreen::rollback(&t, "shop").await.expect("rollback");
+    let out = bluegreen::rollback(&t, "shop", KEEP)
+        .await
+        .expect("rollback");
     assert_eq!(out.to, Colour::Blue);
     let st = bluegreen::status(&t, "shop").await.expect("status");
     assert_eq!(
@@ -106,11 +113,12 @@ async fn deploy_switch_rollback_scale_down() {
         (Some(Colour::Blue), Some(Colour::Green))
     );
 
-    // switch again; too early to scale blue down, then the delay has passed
-    bluegreen::switch(&t, "shop", Some(Colour::Green))
+    // switch again; too early to scale blue down (the switch recorded KEEP), then with the keep
+    // time overridden
+    bluegreen::switch(&t, "shop", Some(Colour::Green), KEEP)
         .await
         .expect("switch again");
-    let early = bluegreen::scale_down_idle(&t, "shop", Duration::from_secs(3600))
+    let early = bluegreen::scale_down_idle(&t, "shop", None)
         .await
         .expect("early");
     assert!(
@@ -133,7 +141,7 @@ async fn deploy_switch_rollback_scale_down() {
             .replicas,
         Some(2)
     );
-    let done = bluegreen::scale_down_idle(&t, "shop", Duration::ZERO)
+    let done = bluegreen::scale_down_idle(&t, "shop", Some(Duration::ZERO))
         .await
         .expect("scale down");
     assert!(
@@ -157,13 +165,13 @@ async fn deploy_switch_rollback_scale_down() {
             .replicas,
         Some(0)
     );
-    let again = bluegreen::scale_down_idle(&t, "shop", Duration::ZERO)
+    let again = bluegreen::scale_down_idle(&t, "shop", Some(Duration::ZERO))
         .await
         .expect("idempotent");
     assert!(matches!(again, ScaleDownOutcome::Nothing { .. }));
 
     // once scaled down, rollback says what to do instead of sending traffic to nothing
-    let err = bluegreen::rollback(&t, "shop")
+    let err = bluegreen::rollback(&t, "shop", KEEP)
         .await
         .expect_err("blue is at zero");
     assert!(

@@ -8,10 +8,13 @@
 mod contract_bluegreen;
 mod contract_mesh;
 mod contract_observe;
+mod contract_plugin_live;
 mod contract_rollout;
 mod flows_bluegreen;
+mod flows_diagnose;
 mod flows_plugin_config;
 mod flows_rollout;
+mod flows_scale_down;
 mod manifests;
 mod observe;
 mod support;

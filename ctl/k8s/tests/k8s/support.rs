@@ -6,8 +6,10 @@ use std::time::Duration;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{PatchParams, PostParams};
 use kube::client::Body;
 use kube::Client;
+use kube_fake_client::interceptor::{Funcs, PatchContext};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tower_test::mock::Handle;
@@ -127,15 +129,65 @@ pub fn conflict(name: &str) -> Answer {
 
 /// A fake cluster with Deployment status as a subresource and Istio's kinds registered.
 pub async fn fake(objects: Vec<Value>) -> Client {
+    fake_with(objects, |_| Ok(())).await
+}
+
+/// A hook that runs before each patch reaches the fake cluster (another writer's change).
+pub type BeforePatch = fn(&PatchContext) -> kube_fake_client::Result<()>;
+
+/// [`fake`], with `before` run ahead of every patch. Two differences from the API server are
+/// evened out: the tracker numbers resourceVersions itself and could hand out one a fixture
+/// already carries (so fixtures' are dropped), and it raises a Deployment's generation on a
+/// metadata-only patch such as veerctl's stamps, where the API server does not (so those are
+/// applied with [`patch_metadata`]).
+pub async fn fake_with(objects: Vec<Value>, before: BeforePatch) -> Client {
+    let objects = objects
+        .into_iter()
+        .map(|mut o| {
+            if let Some(meta) = o["metadata"].as_object_mut() {
+                meta.remove("resourceVersion");
+            }
+            o
+        })
+        .collect();
+    let funcs = Funcs::new().patch(move |ctx| {
+        before(&ctx)?;
+        let merge = ctx.patch_type == kube_fake_client::PatchType::MergePatch;
+        if merge && ctx.patch.get("spec").is_none() && ctx.patch.get("status").is_none() {
+            return patch_metadata(&ctx, ctx.patch).map(Some);
+        }
+        Ok(None)
+    });
     kube_fake_client::ClientBuilder::new()
         .with_status_subresource::<Deployment>()
         .with_resource::<WasmPlugin>()
         .with_resource::<DestinationRule>()
         .with_resource::<VirtualService>()
         .with_runtime_objects(objects)
+        .with_interceptor_funcs(funcs)
         .build()
         .await
         .expect("fake client")
+}
+
+/// Applies a metadata-only merge patch to the Deployment `ctx` names as the API server does:
+/// its rollout stays observed if it was (the fake raised the generation: catch the status up).
+pub fn patch_metadata(ctx: &PatchContext, patch: &Value) -> kube_fake_client::Result<Value> {
+    let before: Deployment = ctx.client.get(ctx.namespace, ctx.name)?;
+    let observed =
+        before.status.as_ref().and_then(|s| s.observed_generation) == before.metadata.generation;
+    let mut after: Deployment =
+        ctx.client
+            .patch(ctx.namespace, ctx.name, patch, &PatchParams::default())?;
+    if observed {
+        if let Some(status) = after.status.as_mut() {
+            status.observed_generation = after.metadata.generation;
+        }
+        after = ctx
+            .client
+            .update_status(ctx.namespace, &after, &PostParams::default())?;
+    }
+    Ok(serde_json::to_value(after)?)
 }
 
 pub fn target(client: Client, ns: &str) -> Target {

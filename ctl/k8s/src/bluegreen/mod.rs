@@ -4,11 +4,21 @@
 //! - [`deploy`] writes the idle colour (a copy of the live colour's Deployment with the new image)
 //!   and waits until every replica is available.
 //! - [`switch`] points the Service at the other colour, only when it is fully available, and
-//!   records the previous colour and the time on the Service.
+//!   records on the Service the previous colour, the time, and how long the previous colour keeps
+//!   running.
 //! - [`rollback`] points it back: instant, because the old colour keeps running until
-//!   [`scale_down_idle`] scales it to zero, which the operator (or a CronJob running veerctl) calls
-//!   once the delay has passed. An explicit call instead of a background timer keeps veerctl a
-//!   CLI with no daemon, and the state (the switch time) lives on the Service for any run to read.
+//!   [`scale_down_idle`] scales it to zero once that time has passed. The operator or a CronJob
+//!   (deploy/k8s/scale-down-cronjob.yaml) calls it: an explicit call instead of a background
+//!   timer keeps veerctl a CLI with no daemon, and the state lives on the objects for any run to
+//!   read.
+//!
+//! Scale-down races with switch, rollback and deploy, which may be about to send traffic to the
+//! colour it is stopping. They stamp the Deployment first ([`ACTIVATED_AT_ANNOTATION`],
+//! [`DEPLOYED_AT_ANNOTATION`]); the scale-down module explains how it uses the stamps.
+
+mod scale_down;
+
+pub use scale_down::{scale_down_idle, ScaleDownOutcome};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,11 +31,12 @@ use kube::ResourceExt;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::dry_run::PlannedRequest;
+use crate::dry_run::{PlannedRequest, Writer};
 use crate::error::{Error, Result};
 use crate::labels::{
-    deployment_name, Colour, APP_LABEL, COLOUR_LABEL, MANAGED_BY_LABEL, PREVIOUS_COLOUR_ANNOTATION,
-    REPLICAS_BEFORE_SCALE_DOWN_ANNOTATION, SCALED_DOWN_AT_ANNOTATION, SWITCHED_AT_ANNOTATION,
+    deployment_name, Colour, ACTIVATED_AT_ANNOTATION, APP_LABEL, COLOUR_LABEL,
+    DEPLOYED_AT_ANNOTATION, MANAGED_BY_LABEL, PREVIOUS_COLOUR_ANNOTATION,
+    SCALE_DOWN_AFTER_ANNOTATION, SWITCHED_AT_ANNOTATION,
 };
 use crate::progress::wait_rolled_out;
 use crate::report::Reporter;
@@ -74,35 +85,6 @@ pub struct SwitchOutcome {
     pub changed: bool,
     /// The writes, in order.
     pub requests: Vec<PlannedRequest>,
-}
-
-/// What [`scale_down_idle`] did.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum ScaleDownOutcome {
-    /// The idle colour was scaled to zero.
-    ScaledDown {
-        /// The idle colour.
-        colour: Colour,
-        /// Its Deployment.
-        deployment: String,
-        /// Its replicas before.
-        replicas_before: i32,
-        /// The writes.
-        requests: Vec<PlannedRequest>,
-    },
-    /// The delay since the last switch has not passed: rollback is still instant.
-    NotYet {
-        /// The idle colour.
-        colour: Colour,
-        /// Seconds until it may be scaled down.
-        remaining_seconds: u64,
-    },
-    /// Nothing to scale down.
-    Nothing {
-        /// Why (never switched, already at zero, no idle Deployment).
-        reason: String,
-    },
 }
 
 /// One colour in [`BlueGreenStatus`].
@@ -186,7 +168,7 @@ pub async fn deploy(
         .replicas
         .or_else(|| base.and_then(|d| d.spec.as_ref()?.replicas))
         .unwrap_or(1);
-    let dep = build_deployment(
+    let mut dep = build_deployment(
         &req.app,
         colour,
         &req.image,
@@ -194,6 +176,10 @@ pub async fn deploy(
         replicas,
         base,
     )?;
+    dep.metadata.annotations = Some(BTreeMap::from([(
+        DEPLOYED_AT_ANNOTATION.to_owned(),
+        Timestamp::now().to_string(),
+    )]));
     reporter.progress(&format!(
         "Writing deployment {name:?} (idle colour {colour}) with image {}",
         req.image
@@ -321,19 +307,37 @@ pub(crate) fn set_image(
     }
 }
 
+/// How long the previous colour keeps running after a switch when nobody said: long enough to
+/// see that the new colour works and roll back instantly if not.
+pub const DEFAULT_SCALE_DOWN_AFTER: Duration = Duration::from_secs(600);
+
+/// Reads and writes tried when another writer changes the same object meanwhile.
+const ATTEMPTS: u32 = 3;
+
 /// Points Service `<app>` at `to` (default: the colour it does not point at), only when that
-/// colour's Deployment is fully available. Records the previous colour and the time on the
-/// Service; carries the Service's resourceVersion so two concurrent switches cannot both win.
-pub async fn switch(target: &Target, app: &str, to: Option<Colour>) -> Result<SwitchOutcome> {
+/// colour's Deployment is fully available. Records on the Service the previous colour, the time,
+/// and `scale_down_after` (how long the previous colour keeps running, for [`scale_down_idle`]);
+/// carries the Service's resourceVersion so two concurrent switches cannot both win.
+pub async fn switch(
+    target: &Target,
+    app: &str,
+    to: Option<Colour>,
+    scale_down_after: Duration,
+) -> Result<SwitchOutcome> {
     let svc: Service = target.get("Service", app, SERVICE_HINT).await?;
     let from = live_colour(&svc);
     let to = to.or(from.map(Colour::other)).unwrap_or(Colour::Blue);
-    switch_service(target, app, &svc, from, to).await
+    switch_service(target, app, &svc, from, to, scale_down_after).await
 }
 
 /// Points Service `<app>` back at the colour it pointed at before the last switch. Instant: the
-/// previous colour is still running unless [`scale_down_idle`] ran since.
-pub async fn rollback(target: &Target, app: &str) -> Result<SwitchOutcome> {
+/// previous colour is still running unless [`scale_down_idle`] ran since, and then it is refused
+/// with what to do.
+pub async fn rollback(
+    target: &Target,
+    app: &str,
+    scale_down_after: Duration,
+) -> Result<SwitchOutcome> {
     let svc: Service = target.get("Service", app, SERVICE_HINT).await?;
     let previous = annotation(&svc, PREVIOUS_COLOUR_ANNOTATION).and_then(Colour::parse);
     let Some(previous) = previous else {
@@ -344,7 +348,15 @@ pub async fn rollback(target: &Target, app: &str) -> Result<SwitchOutcome> {
             ),
         });
     };
-    switch_service(target, app, &svc, live_colour(&svc), previous).await
+    switch_service(
+        target,
+        app,
+        &svc,
+        live_colour(&svc),
+        previous,
+        scale_down_after,
+    )
+    .await
 }
 
 async fn switch_service(
@@ -353,6 +365,7 @@ async fn switch_service(
     svc: &Service,
     from: Option<Colour>,
     to: Colour,
+    scale_down_after: Duration,
 ) -> Result<SwitchOutcome> {
     if from == Some(to) {
         return Ok(SwitchOutcome {
@@ -363,18 +376,19 @@ async fn switch_service(
             requests: Vec::new(),
         });
     }
-    ensure_available(target, app, to).await?;
+    let mut writer = target.writer();
+    activate(target, &mut writer, app, to).await?;
     let patch = json!({
         "metadata": {
             "resourceVersion": svc.resource_version(),
             "annotations": {
                 PREVIOUS_COLOUR_ANNOTATION: from.map(|c| c.to_string()),
                 SWITCHED_AT_ANNOTATION: Timestamp::now().to_string(),
+                SCALE_DOWN_AFTER_ANNOTATION: scale_down_after.as_secs().to_string(),
             },
         },
         "spec": { "selector": { COLOUR_LABEL: to.to_string() } },
     });
-    let mut writer = target.writer();
     writer
         .merge_patch(&target.api::<Service>(), app, &patch)
         .await?;
@@ -387,22 +401,50 @@ async fn switch_service(
     })
 }
 
-/// Refuses to send traffic to a colour that is missing, scaled down or not fully available.
-async fn ensure_available(target: &Target, app: &str, colour: Colour) -> Result<()> {
+/// Stamps `colour`'s Deployment with [`ACTIVATED_AT_ANNOTATION`] once it is fully available,
+/// before the Service is pointed at it. The stamp carries the resourceVersion it was read at, so
+/// it only lands on the Deployment that was checked (a scale-down in between makes it re-read
+/// and refuse); and it changes that resourceVersion, so a scale-down that read the Deployment
+/// before fails its own precondition and looks again, then sees the stamp.
+async fn activate(target: &Target, writer: &mut Writer, app: &str, colour: Colour) -> Result<()> {
     let name = deployment_name(app, colour);
     let hint = format!("deploy it first with `veerctl bluegreen deploy {app} --image ...`");
-    let dep: Deployment = target.get("Deployment", &name, &hint).await?;
+    for _ in 0..ATTEMPTS {
+        let dep: Deployment = target.get("Deployment", &name, &hint).await?;
+        check_available(app, colour, &dep)?;
+        let stamp = json!({ "metadata": {
+            "resourceVersion": dep.resource_version(),
+            "annotations": { ACTIVATED_AT_ANNOTATION: Timestamp::now().to_string() },
+        }});
+        match writer
+            .merge_patch(&target.api::<Deployment>(), &name, &stamp)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict {
+        what: target.what("Deployment", &name),
+        attempts: ATTEMPTS,
+    })
+}
+
+/// Refuses to send traffic to a colour that is scaled down or not fully available.
+fn check_available(app: &str, colour: Colour, dep: &Deployment) -> Result<()> {
+    let name = dep.name_any();
     let desired = dep.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     if desired == 0 {
         return Err(Error::Invalid {
             what: format!("{colour} of {app}"),
             reason: format!(
-                "deployment {name} was scaled down to 0 replicas; scale it up \
-                 (`kubectl scale deployment/{name} --replicas=N`) and wait, or deploy again"
+                "deployment {name} was scaled down to 0 replicas, so switching to it is not instant; \
+                 scale it up (`kubectl scale deployment/{name} --replicas=N`) and wait, or deploy again"
             ),
         });
     }
-    let available = match crate::progress::evaluate(&dep) {
+    let available = match crate::progress::evaluate(dep) {
         crate::progress::Progress::Done(_) => desired,
         _ => dep
             .status
@@ -420,65 +462,6 @@ async fn ensure_available(target: &Target, app: &str, colour: Colour) -> Result<
         });
     }
     Ok(())
-}
-
-/// Scales the idle colour to zero if the last switch is at least `after` old; otherwise says how
-/// long is left. Call it from a later veerctl run or a CronJob: the state is on the Service.
-pub async fn scale_down_idle(
-    target: &Target,
-    app: &str,
-    after: Duration,
-) -> Result<ScaleDownOutcome> {
-    let svc: Service = target.get("Service", app, SERVICE_HINT).await?;
-    let Some(live) = live_colour(&svc) else {
-        return Ok(ScaleDownOutcome::Nothing {
-            reason: format!("Service {app} selects no colour"),
-        });
-    };
-    let idle = live.other();
-    let switched_at =
-        annotation(&svc, SWITCHED_AT_ANNOTATION).and_then(|t| t.parse::<Timestamp>().ok());
-    let Some(switched_at) = switched_at else {
-        return Ok(ScaleDownOutcome::Nothing {
-            reason: format!("Service {app} was never switched by veerctl"),
-        });
-    };
-    let elapsed = Timestamp::now().duration_since(switched_at);
-    let elapsed = Duration::try_from(elapsed).unwrap_or(Duration::ZERO);
-    if elapsed < after {
-        return Ok(ScaleDownOutcome::NotYet {
-            colour: idle,
-            remaining_seconds: (after - elapsed).as_secs().max(1),
-        });
-    }
-    let name = deployment_name(app, idle);
-    let dep: Option<Deployment> = target.get_opt("Deployment", &name).await?;
-    let replicas = dep
-        .as_ref()
-        .and_then(|d| d.spec.as_ref()?.replicas)
-        .unwrap_or(0);
-    if dep.is_none() || replicas == 0 {
-        return Ok(ScaleDownOutcome::Nothing {
-            reason: format!("deployment {name} is already scaled down or absent"),
-        });
-    }
-    let patch = json!({
-        "metadata": { "annotations": {
-            SCALED_DOWN_AT_ANNOTATION: Timestamp::now().to_string(),
-            REPLICAS_BEFORE_SCALE_DOWN_ANNOTATION: replicas.to_string(),
-        }},
-        "spec": { "replicas": 0 },
-    });
-    let mut writer = target.writer();
-    writer
-        .merge_patch(&target.api::<Deployment>(), &name, &patch)
-        .await?;
-    Ok(ScaleDownOutcome::ScaledDown {
-        colour: idle,
-        deployment: name,
-        replicas_before: replicas,
-        requests: writer.into_requests(),
-    })
 }
 
 /// Both colours (images, ready/desired replicas) and where the Service points.

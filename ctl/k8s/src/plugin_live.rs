@@ -1,0 +1,147 @@
+//! Waiting until the WasmPlugin runs in the sidecars, before `mesh install` applies the routes.
+//!
+//! Routes that obey the cluster header, live before the plugin, would obey a header a client
+//! sent (and public reports show 500/503s in that window). Applying the plugin first is not
+//! enough: istiod pushes it and each proxy fetches the module on its own time. So the install
+//! reads, from each sidecar the plugin selects, the config version the filter reports
+//! (`veer.config.version`), until every one runs the version just written.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::ResourceExt;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::port_forward::{admin_get, ENVOY_ADMIN_PORT, VERSION_PATH};
+use crate::report::Reporter;
+use crate::target::{Target, WaitOptions};
+
+/// The container Istio injects into every pod of the mesh.
+const SIDECAR: &str = "istio-proxy";
+
+/// Reads `path` from the Envoy admin endpoint of a pod's sidecar.
+pub trait SidecarReader {
+    /// The body of `GET path`, or why it could not be read.
+    fn read(&self, target: &Target, pod: &str, path: &str) -> impl Future<Output = Result<String>>;
+}
+
+/// Reads through a port-forward to the sidecar's admin port: what veerctl uses.
+pub struct PortForward;
+
+impl SidecarReader for PortForward {
+    async fn read(&self, target: &Target, pod: &str, path: &str) -> Result<String> {
+        admin_get(target, pod, ENVOY_ADMIN_PORT, path).await
+    }
+}
+
+/// How to wait for the plugin: how long, how often, and how to read a sidecar.
+pub struct PluginWait<R> {
+    /// Timeout and poll interval.
+    pub opts: WaitOptions,
+    /// The sidecar reader.
+    pub reader: R,
+}
+
+/// The config version a filter reports in a stats text, `None` when it reports none (the module
+/// is not loaded yet).
+pub fn reported_version(stats: &str) -> Option<u64> {
+    stats.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (name.trim() == "wasmcustom.veer.config.version")
+            .then(|| value.trim().parse().ok())
+            .flatten()
+    })
+}
+
+/// Waits until every running, injected pod that matches `selector` (every one of the namespace
+/// when empty) reports config `version`. No such pod: returns at once with a warning, since no
+/// proxy can obey a header then. Gives up after `wait.opts.timeout` with [`Error::PluginNotLive`].
+pub async fn wait_plugin_live<R: SidecarReader>(
+    target: &Target,
+    plugin: &str,
+    selector: &BTreeMap<String, String>,
+    version: u64,
+    wait: &PluginWait<R>,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let lp = ListParams::default().labels(&labels.join(","));
+    let deadline = Instant::now() + wait.opts.timeout;
+    let mut last = String::new();
+    loop {
+        let pods = target
+            .api::<Pod>()
+            .list(&lp)
+            .await
+            .map_err(|source| Error::Read {
+                source: Box::new(source),
+                what: format!("the pods of WasmPlugin {plugin}"),
+            })?;
+        let sidecars: Vec<String> = pods
+            .items
+            .iter()
+            .filter(|p| injected_and_running(p))
+            .map(|p| p.name_any())
+            .collect();
+        if sidecars.is_empty() {
+            reporter.warning(&format!(
+                "no running pod with a sidecar matches WasmPlugin {plugin}'s selector; nothing to wait for"
+            ));
+            return Ok(());
+        }
+        let mut behind = Vec::new();
+        for pod in &sidecars {
+            let seen = match wait.reader.read(target, pod, VERSION_PATH).await {
+                Ok(text) => match reported_version(&text) {
+                    Some(v) if v == version => continue,
+                    Some(v) => format!("config version {v}"),
+                    None => "no Veer filter yet".to_owned(),
+                },
+                Err(e) => e.to_string(),
+            };
+            behind.push(format!("{pod} ({seen})"));
+        }
+        if behind.is_empty() {
+            reporter.progress(&format!(
+                "WasmPlugin {plugin} runs config version {version} in {} sidecar(s)",
+                sidecars.len()
+            ));
+            return Ok(());
+        }
+        let message = format!(
+            "Waiting for WasmPlugin {plugin} in {} of {} sidecar(s): {}",
+            behind.len(),
+            sidecars.len(),
+            behind.join(", ")
+        );
+        if message != last {
+            reporter.progress(&message);
+            last = message;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::PluginNotLive {
+                plugin: plugin.to_owned(),
+                timeout: wait.opts.timeout,
+                behind: behind.join(", "),
+            });
+        }
+        tokio::time::sleep(wait.opts.interval.min(deadline - now)).await;
+    }
+}
+
+/// A pod that runs now and has Istio's sidecar (a container, or a native-sidecar init container).
+fn injected_and_running(pod: &Pod) -> bool {
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    let spec = pod.spec.as_ref();
+    let sidecar = spec.is_some_and(|s| {
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+            .any(|c| c.name == SIDECAR)
+    });
+    running && sidecar
+}

@@ -1,0 +1,145 @@
+//! `get` and `diff` through the binary, on an ECDS directory and no proxy (`apply --no-wait`
+//! writes the live file): what they print for people and for scripts, and their exit codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn veerctl(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .args(["--envoy", dir.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// A temporary directory (dropped last), a config file path in it, and an empty ECDS directory.
+fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ecds = dir.path().join("ecds");
+    std::fs::create_dir(&ecds).unwrap();
+    let file = dir.path().join("web.json");
+    (dir, file, ecds)
+}
+
+fn web(split: Value) -> Value {
+    json!({
+        "stickiness": { "sources": [{ "cookie": "uid" }] },
+        "services": [{
+            "name": "web",
+            "variants": [{ "name": "v1", "cluster": "web_v1" }, { "name": "v2", "cluster": "web_v2" }],
+            "split": split
+        }]
+    })
+}
+
+#[test]
+fn get_prints_the_live_config_and_diff_every_change_with_warnings() {
+    let (_dir, file, ecds) = scratch();
+
+    let out = veerctl(&ecds, &["get"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no live config yet"));
+
+    let config = web(json!({ "v1": 8000, "v2": 2000 }));
+    std::fs::write(&file, config.to_string()).unwrap();
+    let f = file.to_str().unwrap();
+    stdout(&veerctl(
+        &ecds,
+        &["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"],
+    ));
+
+    let mut expected = config.clone();
+    expected["version"] = json!(1);
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live, expected);
+
+    assert_eq!(stdout(&veerctl(&ecds, &["diff", "-f", f])), "no changes\n");
+
+    // A user stays on a variant only where independent hashes agree: 0.8 * 0.9 + 0.2 * 0.1 = 74 %.
+    let mut edited = web(json!({ "v1": 9000, "v2": 1000 }));
+    edited["services"][0]["salt"] = json!("web-2");
+    edited["headers"] = json!({ "expose_variant_to_client": true });
+    std::fs::write(&file, edited.to_string()).unwrap();
+    let text = stdout(&veerctl(&ecds, &["diff", "-f", f]));
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            r#"headers: added: {"expose_variant_to_client":true}"#,
+            r#"services[web].salt: added: "web-2""#,
+            r#"  WARNING: the salt of web changes ("web" -> "web-2"): EVERY user of web is hashed into a new bucket, so sticky assignments are reshuffled at random: about 26.0% of users change variant"#,
+            "services[web].split: v1 80% | v2 20% -> v1 90% | v2 10% (users re-bucketed by the salt change)",
+        ],
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_str(&stdout(&veerctl(&ecds, &["-o", "json", "diff", "-f", f]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 3, "{json}");
+    assert_eq!(json[1]["path"], "services[web].salt");
+    assert!(json[1]["warning"].as_str().unwrap().contains("EVERY user"));
+    assert!(json[0].get("warning").is_none(), "{json}");
+
+    // diff wrote nothing.
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live, expected);
+}
+
+#[test]
+fn apply_refuses_to_rename_an_owned_header_without_the_flag() {
+    let (_dir, file, ecds) = scratch();
+    let f = file.to_str().unwrap();
+    let mut config = web(json!({ "v1": 10000 }));
+    std::fs::write(&file, config.to_string()).unwrap();
+    let first = ["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"];
+    stdout(&veerctl(&ecds, &first));
+
+    config["headers"] = json!({ "cluster": "x-pick" });
+    std::fs::write(&file, config.to_string()).unwrap();
+    let out = veerctl(&ecds, &["apply", "-f", f, "--no-wait"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("headers.cluster renames \"x-veer-cluster\" to \"x-pick\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cluster_header"), "{stderr}");
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live["version"], 1, "a refused rename was written");
+
+    let allowed = ["apply", "-f", f, "--no-wait", "--allow-header-rename"];
+    stdout(&veerctl(&ecds, &allowed));
+    let live: Value = serde_json::from_str(&stdout(&veerctl(&ecds, &["get"]))).unwrap();
+    assert_eq!(live["headers"]["cluster"], "x-pick");
+}
+
+#[test]
+fn validate_reports_every_problem_of_a_file_and_exits_3() {
+    let (_dir, file, ecds) = scratch();
+    let yaml = "services:\n  - name: web\n    varaints: []\n    variants:\n      - name: v1\n    split: {v1: lots}\n";
+    std::fs::write(&file, yaml).unwrap();
+    let out = veerctl(&ecds, &["validate", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    for problem in [
+        "line 3: services[0].varaints: unknown field `varaints`",
+        "line 5: services[0].variants[0]: missing field `cluster`",
+        "line 6: services[0].split.v1: invalid type: string \"lots\"",
+    ] {
+        assert!(
+            stderr.contains(problem),
+            "{problem} missing from:\n{stderr}"
+        );
+    }
+}
