@@ -3,6 +3,7 @@
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
 use crate::edit::bp_to_percent;
+use crate::srm::Verdict;
 use crate::status::Status;
 
 /// A bar of `width` cells for a share in 0..=1.
@@ -113,35 +114,96 @@ pub fn status(s: &Status, color: bool) -> String {
         }
         out.push_str(&t.to_string());
         out.push('\n');
-        match &svc.srm {
-            None => out.push_str(
-                "split check: not enough traffic yet (needs 100 default-split requests)\n",
-            ),
-            Some(v) if !v.mismatch => {
-                out.push_str(&format!(
-                    "split check: {} (chi-square p = {:.3})\n",
-                    paint("OK", Tone::Good, color),
-                    v.p_value
-                ));
+        verdict(
+            &mut out,
+            "split check",
+            "default-split requests",
+            &svc.srm,
+            &svc.cause,
+            color,
+        );
+        for e in &svc.experiments {
+            out.push_str(&format!(
+                "\nexperiment {}  (enrols {} of its segment; assignments since the last change: {})\n",
+                e.id,
+                bp_to_percent(e.allocation_bp),
+                e.assigned
+            ));
+            let mut t = table(color);
+            t.set_header([
+                "arm",
+                "variant",
+                "configured",
+                "observed",
+                "configured | observed",
+            ]);
+            for a in &e.arms {
+                let share = if e.assigned == 0 {
+                    0.0
+                } else {
+                    a.assigned as f64 / e.assigned as f64
+                };
+                let configured = a.configured_bp as f64 / 10_000.0;
+                t.add_row(vec![
+                    Cell::new(&a.name),
+                    Cell::new(&a.variant),
+                    Cell::new(bp_to_percent(a.configured_bp)),
+                    Cell::new(format!("{:.1}% ({})", share * 100.0, a.assigned)),
+                    Cell::new(format!("{} {}", bar(configured, 10), bar(share, 10))),
+                ]);
             }
-            Some(v) => {
-                out.push_str(&format!(
-                    "split check: {} (chi-square p = {:.2e}{})\n",
-                    paint("MISMATCH", Tone::Bad, color),
-                    v.p_value,
-                    if v.unexpected.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; traffic to 0% variants: {}", v.unexpected.join(", "))
-                    }
-                ));
-                if let Some(c) = &svc.cause {
-                    out.push_str(&format!("likely cause: {c}\n"));
-                }
-            }
+            out.push_str(&t.to_string());
+            out.push('\n');
+            verdict(
+                &mut out,
+                "arm check",
+                "assignments",
+                &e.srm,
+                &e.cause,
+                color,
+            );
         }
     }
     out
+}
+
+/// The line under a table: the sample-ratio verdict (`what`: "split check") and, on a
+/// mismatch, its likely cause.
+fn verdict(
+    out: &mut String,
+    what: &str,
+    counted: &str,
+    srm: &Option<Verdict>,
+    cause: &Option<String>,
+    color: bool,
+) {
+    match srm {
+        None => out.push_str(&format!(
+            "{what}: not enough traffic yet (needs 100 {counted})\n"
+        )),
+        Some(v) if !v.mismatch => {
+            out.push_str(&format!(
+                "{what}: {} (chi-square p = {:.3})\n",
+                paint("OK", Tone::Good, color),
+                v.p_value
+            ));
+        }
+        Some(v) => {
+            out.push_str(&format!(
+                "{what}: {} (chi-square p = {:.2e}{})\n",
+                paint("MISMATCH", Tone::Bad, color),
+                v.p_value,
+                if v.unexpected.is_empty() {
+                    String::new()
+                } else {
+                    format!("; traffic to 0% shares: {}", v.unexpected.join(", "))
+                }
+            ));
+            if let Some(c) = cause {
+                out.push_str(&format!("likely cause: {c}\n"));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +237,7 @@ mod tests {
                 split_requests: v1 + v2,
                 srm: srm::test(&[("v1".into(), v1, 8000), ("v2".into(), v2, 2000)]),
                 cause: None,
+                experiments: Vec::new(),
             }],
         }
     }
@@ -197,6 +260,33 @@ mod tests {
             assert!(!out.contains('\x1b'), "{out}");
         }
         assert!(super::status(&status(500, 500), false).contains("split check: MISMATCH"));
+    }
+
+    #[test]
+    fn experiments_get_a_table_of_arms_and_their_own_check() {
+        use crate::status::{ArmStatus, ExperimentStatus};
+        let mut s = status(800, 200);
+        let arm = |name: &str, variant: &str, n: u64| ArmStatus {
+            name: name.into(),
+            variant: variant.into(),
+            configured_bp: 5000,
+            assigned: n,
+        };
+        s.services[0].experiments.push(ExperimentStatus {
+            id: "checkout".into(),
+            allocation_bp: 2000,
+            arms: vec![arm("a", "v1", 700), arm("b", "v2", 300)],
+            assigned: 1000,
+            srm: srm::test(&[("a".into(), 700, 5000), ("b".into(), 300, 5000)]),
+            cause: Some("the arms' shares differ beyond chance".into()),
+        });
+        let out = super::status(&s, false);
+        assert!(out.contains("experiment checkout  (enrols 20%"), "{out}");
+        assert!(out.contains("70.0% (700)"), "{out}");
+        assert!(out.contains("█████░░░░░ ███████░░░"), "{out}");
+        assert!(out.contains("split check: OK"), "{out}");
+        assert!(out.contains("arm check: MISMATCH"), "{out}");
+        assert!(out.contains("likely cause: the arms' shares"), "{out}");
     }
 
     #[test]

@@ -50,6 +50,41 @@ pub struct ServiceStatus {
     pub srm: Option<Verdict>,
     /// The likely cause when the split mismatches.
     pub cause: Option<String>,
+    /// Each experiment the config runs in this service, with its arms.
+    pub experiments: Vec<ExperimentStatus>,
+}
+
+/// One experiment: its arms' configured shares of the enrolled traffic beside the observed ones.
+///
+/// A sample-ratio mismatch between arms is the classic sign of a broken experiment (an arm that
+/// loses or duplicates users), so it is tested like the default split.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExperimentStatus {
+    /// Experiment id.
+    pub id: String,
+    /// Share of the segment enrolled (bp).
+    pub allocation_bp: i64,
+    /// Per arm.
+    pub arms: Vec<ArmStatus>,
+    /// Assignments since the last change, over all arms.
+    pub assigned: u64,
+    /// The SRM verdict over the arms (`None`: not enough traffic yet).
+    pub srm: Option<Verdict>,
+    /// The likely cause when the arms mismatch.
+    pub cause: Option<String>,
+}
+
+/// One arm of an experiment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmStatus {
+    /// Arm name (what the app and the client see).
+    pub name: String,
+    /// The variant that serves it.
+    pub variant: String,
+    /// Configured share of the enrolled traffic (bp).
+    pub configured_bp: i64,
+    /// Requests assigned to it since the last change.
+    pub assigned: u64,
 }
 
 /// One variant.
@@ -209,12 +244,18 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                 .as_ref()
                 .filter(|v| v.mismatch)
                 .map(|_| likely_cause(&svc.name, &observed, &stale, i.history));
+            let experiments = svc
+                .experiments
+                .iter()
+                .map(|e| experiment(&svc.name, e, &window, &stale))
+                .collect();
             ServiceStatus {
                 name: svc.name.clone(),
                 variants,
                 split_requests,
                 srm,
                 cause,
+                experiments,
             }
         })
         .collect();
@@ -222,6 +263,48 @@ pub fn compute(i: &Inputs<'_>) -> Status {
         configured_version: i.version,
         proxies,
         services,
+    }
+}
+
+/// The arms of experiment `e` of `service`, as observed in `window`.
+fn experiment(
+    service: &str,
+    e: &veer_filter::config::wire::WireExperiment,
+    window: &Window<'_>,
+    stale: &[String],
+) -> ExperimentStatus {
+    let arms: Vec<ArmStatus> = e
+        .arms
+        .iter()
+        .map(|a| ArmStatus {
+            name: a.name.clone(),
+            variant: a.variant.clone(),
+            configured_bp: a.weight,
+            assigned: window.count(&format!("exp.{service}.{}.{}", e.id, a.name)),
+        })
+        .collect();
+    let observed: Vec<(String, u64, i64)> = arms
+        .iter()
+        .map(|a| (a.name.clone(), a.assigned, a.configured_bp))
+        .collect();
+    let srm = srm::test(&observed);
+    let cause = srm.as_ref().filter(|v| v.mismatch).map(|_| {
+        if stale.is_empty() {
+            "the arms' shares differ beyond chance. Counts are per request, so an arm whose users send more requests (retries, redirects, a slower or a broken page) is over-counted; otherwise look for an arm that drops users (errors, a redirect that loses the stickiness cookie) or bot traffic".to_owned()
+        } else {
+            format!(
+                "a proxy still runs an old config: {}. Its traffic follows the old experiment",
+                stale.join("; ")
+            )
+        }
+    });
+    ExperimentStatus {
+        id: e.id.clone(),
+        allocation_bp: e.allocation.unwrap_or(10_000),
+        assigned: arms.iter().map(|a| a.assigned).sum(),
+        arms,
+        srm,
+        cause,
     }
 }
 

@@ -108,12 +108,16 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
 
 /// `--check`: a mismatch is exit code 6.
 fn check(a: &StatusArgs, s: &Status) -> Result<()> {
-    let mismatched: Vec<&str> = s
-        .services
-        .iter()
-        .filter(|v| v.srm.as_ref().is_some_and(|r| r.mismatch))
-        .map(|v| v.name.as_str())
-        .collect();
+    let off = |srm: &Option<crate::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
+    let mut mismatched: Vec<String> = Vec::new();
+    for svc in &s.services {
+        if off(&svc.srm) {
+            mismatched.push(svc.name.clone());
+        }
+        for e in svc.experiments.iter().filter(|e| off(&e.srm)) {
+            mismatched.push(format!("{} (experiment {})", svc.name, e.id));
+        }
+    }
     if a.check && !mismatched.is_empty() {
         return Err(CliError::Mismatch(format!(
             "observed split mismatches the configured one for: {}",

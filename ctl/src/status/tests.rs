@@ -269,3 +269,102 @@ fn traffic_to_a_zero_weight_variant_is_a_mismatch_even_when_the_rest_fits() {
     assert_eq!(verdict.unexpected, ["v2"]);
     assert!(web(&s).cause.is_some());
 }
+
+/// `config(version, 5000, 5000)` with experiment `checkout` enrolling 20 % into arms a (v1) and
+/// b (v2), 50/50.
+fn with_experiment(version: u64) -> WireConfig {
+    let mut c = config(version, 5000, 5000);
+    c.services[0].experiments = vec![serde_json::from_value(json!({
+        "id": "checkout",
+        "allocation": 2000,
+        "arms": [
+            { "name": "a", "variant": "v1", "weight": 5000 },
+            { "name": "b", "variant": "v2", "weight": 5000 }
+        ]
+    }))
+    .unwrap()];
+    c
+}
+
+/// `s` with `a` and `b` assignments to experiment `checkout`.
+fn assigned(mut s: Snapshot, a: u64, b: u64) -> Snapshot {
+    s.veer.insert("exp.web.checkout.a".into(), a);
+    s.veer.insert("exp.web.checkout.b".into(), b);
+    s
+}
+
+#[test]
+fn experiment_arms_are_counted_since_the_change_over_proxies_and_tested_for_a_mismatch() {
+    let mut case = Case::new(
+        with_experiment(2),
+        vec![
+            assigned(snap(A, 2, 500, 500), 130, 120),
+            assigned(snap(B, 2, 500, 500), 100, 100),
+        ],
+    );
+    case.baselines
+        .insert(A.into(), assigned(snap(A, 2, 0, 0), 30, 20));
+    let s = case.compute();
+    let e = &web(&s).experiments[0];
+    assert_eq!((e.id.as_str(), e.allocation_bp), ("checkout", 2000));
+    let arms: Vec<(&str, &str, i64, u64)> = e
+        .arms
+        .iter()
+        .map(|a| {
+            (
+                a.name.as_str(),
+                a.variant.as_str(),
+                a.configured_bp,
+                a.assigned,
+            )
+        })
+        .collect();
+    assert_eq!(arms, [("a", "v1", 5000, 200), ("b", "v2", 5000, 200)]);
+    assert_eq!(e.assigned, 400);
+    assert!(!e.srm.as_ref().expect("a verdict").mismatch);
+    assert_eq!(e.cause, None);
+
+    let s = Case::new(
+        with_experiment(2),
+        vec![assigned(snap(A, 2, 500, 500), 700, 300)],
+    )
+    .compute();
+    let e = &web(&s).experiments[0];
+    assert!(e.srm.as_ref().expect("a verdict").mismatch);
+    assert!(
+        e.cause
+            .as_deref()
+            .unwrap()
+            .starts_with("the arms' shares differ beyond chance"),
+        "{:?}",
+        e.cause
+    );
+    // The default split itself is fine: only the experiment is flagged.
+    assert!(!web(&s).srm.as_ref().unwrap().mismatch);
+}
+
+#[test]
+fn an_experiment_mismatch_with_a_stale_proxy_names_that_proxy_and_little_traffic_gives_no_verdict()
+{
+    let s = Case::new(
+        with_experiment(3),
+        vec![assigned(snap(A, 2, 500, 500), 700, 300)],
+    )
+    .compute();
+    let cause = web(&s).experiments[0].cause.as_deref().unwrap().to_owned();
+    assert!(
+        cause.contains(&format!("{A} runs version 2 (configured 3)")),
+        "{cause}"
+    );
+
+    let s = Case::new(
+        with_experiment(1),
+        vec![assigned(snap(A, 1, 500, 500), 60, 20)],
+    )
+    .compute();
+    let e = &web(&s).experiments[0];
+    assert_eq!(
+        (e.assigned, e.srm.is_none(), e.cause.is_none()),
+        (80, true, true)
+    );
+}

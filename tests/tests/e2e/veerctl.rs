@@ -671,6 +671,42 @@ fn experiments_started_and_stopped_by_veerctl_take_effect() {
         }
     }
     assert_within_tolerance("arm b", b, a + b, 5000, 4.5);
+    // status shows the arms beside their configured shares, counted as the clients saw them,
+    // and `--check` passes on them.
+    let out = Command::new(veerctl_binary())
+        .args(["--envoy", rig.envoy.ecds_dir().to_str().unwrap()])
+        .args([
+            "--admin",
+            &rig.envoy.admin_url(),
+            "-o",
+            "json",
+            "status",
+            "--check",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &status["services"][0]["experiments"][0];
+    assert_eq!(e["id"], "checkout", "{status}");
+    let arms: Vec<(String, i64, u64)> = e["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["configured_bp"].as_i64().unwrap(),
+                a["assigned"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(arms, [("a".into(), 5000, a), ("b".into(), 5000, b)]);
+    assert_eq!(e["srm"]["mismatch"], false, "{e}");
     assert_eq!(
         rig.client
             .get_as("outside")
