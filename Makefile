@@ -97,6 +97,7 @@ test-wasm: targets node wasm-test-runner
 # Also the README's worked config example, validated as veerctl and the filter read it.
 test-e2e: envoy wasm
 	$(CARGO) build -p veer-ctl
+	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
 	$(CARGO) test -p veer-e2e --lib --test e2e --test readme
 
 # make demo as a test (tests/tests/demo.rs): every step's verification passes with 150 requests a

@@ -30,6 +30,19 @@ impl Envoy {
     /// point at a closed port) with `config_json` as the first routing config, and waits until
     /// that config serves.
     pub fn start(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
+        let envoy = Envoy::start_with_wasm(config_json, upstreams, paths::wasm())?;
+        envoy.wait_for_version(config_version(config_json), Duration::from_secs(20))?;
+        Ok(envoy)
+    }
+
+    /// Like [`Envoy::start`], but loads `wasm` in the ECDS resource veerctl renders (same
+    /// failure policy) and waits only until Envoy's ECDS holds that resource: a filter other than
+    /// Veer's reports no config version of its own.
+    pub fn start_with_wasm(
+        config_json: &str,
+        upstreams: &[&Upstream],
+        wasm: PathBuf,
+    ) -> Result<Envoy, Error> {
         let dir = tempfile::Builder::new().prefix("veer-envoy-").tempdir()?;
         let ecds_dir = dir.path().join("ecds");
         fs::create_dir(&ecds_dir)?;
@@ -43,7 +56,6 @@ impl Envoy {
             .replace("{{V3_PORT}}", &port_of(2));
         let bootstrap_path = dir.path().join("envoy.yaml");
         fs::write(&bootstrap_path, bootstrap)?;
-        let wasm = paths::wasm();
         let version = config_version(config_json);
         ecds::write_atomically(&ecds_dir, &resource(config_json, &wasm, version))?;
 
@@ -83,7 +95,7 @@ impl Envoy {
         };
         envoy.admin_port = envoy.wait_for_admin(&admin_file)?;
         envoy.port = envoy.wait_for_listener()?;
-        envoy.wait_for_version(version, Duration::from_secs(20))?;
+        envoy.wait_for_ecds_version(version, Duration::from_secs(20))?;
         Ok(envoy)
     }
 
@@ -147,13 +159,28 @@ impl Envoy {
     /// Waits until the filter reports config `version` (gauge `veer.config.version`) and Envoy's
     /// ECDS reports it as its version text.
     pub fn wait_for_version(&self, version: u64, timeout: Duration) -> Result<(), Error> {
+        self.wait_for_stats(version, timeout, |stats| {
+            stats.veer("config.version") == version
+        })
+    }
+
+    /// Waits until Envoy's ECDS reports `version` as its version text.
+    fn wait_for_ecds_version(&self, version: u64, timeout: Duration) -> Result<(), Error> {
+        self.wait_for_stats(version, timeout, |_| true)
+    }
+
+    /// Waits until the ECDS version text is `version` and `also` holds for the stats.
+    fn wait_for_stats(
+        &self,
+        version: u64,
+        timeout: Duration,
+        also: impl Fn(&Stats) -> bool,
+    ) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(stats) = self.stats() {
                 let text = stats.text("extension_config_discovery.http_filter.veer.version_text");
-                if stats.veer("config.version") == version
-                    && text.trim_matches('"') == version.to_string()
-                {
+                if text.trim_matches('"') == version.to_string() && also(&stats) {
                     return Ok(());
                 }
             }

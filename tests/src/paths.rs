@@ -20,6 +20,20 @@ pub fn wasm() -> PathBuf {
     path
 }
 
+/// The test filter that crashes on purpose (`tests/crash-filter`, built for wasm32-wasip1 by
+/// `make test-e2e`), or `$VEER_CRASH_WASM`.
+pub fn crash_wasm() -> PathBuf {
+    let path = std::env::var_os("VEER_CRASH_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/wasm32-wasip1/release/veer_test_crash.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build --release -p veer-test-crash --target wasm32-wasip1` (make test-e2e does)",
+        path.display()
+    );
+    path
+}
+
 /// The Envoy binary (`make envoy` installs it into .venv), or `$VEER_ENVOY`.
 pub fn envoy() -> PathBuf {
     let path = std::env::var_os("VEER_ENVOY")

@@ -8,6 +8,7 @@
 mod canary_run;
 mod cohorts;
 mod experiments;
+mod failure_policy;
 mod hostile;
 mod live_config;
 mod metrics;
