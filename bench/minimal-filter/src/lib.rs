@@ -2,28 +2,14 @@
 //! cluster header the route uses (80/20), with nothing else: no config, no metrics, no response
 //! phase. `make bench` measures it as setup (f), so Veer's cost above it is Veer's own.
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
 
 proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| Box::new(Root));
+    veer_stateless_root::register::<Minimal>();
 }}
 
-struct Root;
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Minimal))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
+#[derive(Default)]
 struct Minimal;
 
 impl Context for Minimal {}

@@ -1,28 +1,14 @@
 //! A proxy-wasm HTTP filter that returns Continue and makes no hostcalls: the cost floor of
 //! loading any wasm filter, against which `make bench` measures Veer's own cost.
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
 
 proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| Box::new(Root));
+    veer_stateless_root::register::<Noop>();
 }}
 
-struct Root;
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Noop))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
+#[derive(Default)]
 struct Noop;
 
 impl Context for Noop {}

@@ -6,28 +6,14 @@
 //! Veer's own filter never panics on request data; this stand-in exists only to test the failure
 //! policy that veerctl writes into the ECDS resource and the bootstrap around it.
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
 
 proxy_wasm::main! {{
-    proxy_wasm::set_log_level(LogLevel::Warn);
-    proxy_wasm::set_root_context(|_| Box::new(Root));
+    veer_stateless_root::register::<Crash>();
 }}
 
-struct Root;
-
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Crash))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
+#[derive(Default)]
 struct Crash;
 
 impl Context for Crash {}
