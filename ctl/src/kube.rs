@@ -8,7 +8,8 @@ use std::future::Future;
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 use veer_k8s::plugin_config::UpdateOptions;
-use veer_k8s::{DryRun, PlannedRequest, Reporter, Target};
+use veer_k8s::plugin_live::{PluginWait, PortForward};
+use veer_k8s::{DryRun, PlannedRequest, Reporter, Target, WaitOptions};
 
 use crate::cli::{DryRunMode, Global, Output};
 use crate::commands::print_json;
@@ -66,6 +67,14 @@ async fn target(g: &Global) -> Result<Target> {
     Ok(Target::new(client, namespace).with_dry_run(dry_run))
 }
 
+/// How long a Kubernetes wait may take (--timeout), polled at the default interval.
+pub fn wait_options(g: &Global) -> WaitOptions {
+    WaitOptions {
+        timeout: g.kube_timeout(),
+        ..WaitOptions::default()
+    }
+}
+
 /// Maps a veer-k8s error to veerctl's exit codes.
 pub fn err(e: veer_k8s::Error) -> CliError {
     let text = e.to_string();
@@ -76,7 +85,8 @@ pub fn err(e: veer_k8s::Error) -> CliError {
             veer_k8s::Error::InvalidConfig(_) => CliError::failed(text),
             veer_k8s::Error::Timeout { .. }
             | veer_k8s::Error::NotAvailable { .. }
-            | veer_k8s::Error::PluginNotLive { .. } => CliError::NotVerified(text),
+            | veer_k8s::Error::PluginNotLive { .. }
+            | veer_k8s::Error::ConfigNotLive { .. } => CliError::NotVerified(text),
             _ => CliError::failed(text),
         }
     }
@@ -136,10 +146,16 @@ pub fn print<T: Serialize>(
     }
 }
 
-/// Applies a config edit to the WasmPlugin's pluginConfig with optimistic concurrency: a
-/// concurrent writer makes it re-read and re-apply the edit, never overwrite.
+/// Applies a config edit to the WasmPlugin's pluginConfig with optimistic concurrency (a
+/// concurrent writer makes it re-read and re-apply the edit, never overwrite), then waits up to
+/// --timeout until every sidecar the plugin runs in runs it (exit code 4 otherwise), as the
+/// Envoy path verifies every change.
 pub fn change(g: &Global, what: &str, edit: impl Fn(&mut WireConfig) -> Result<()>) -> Result<()> {
     let reporter = StderrReporter::new(g);
+    let wait = PluginWait {
+        opts: wait_options(g),
+        reader: PortForward,
+    };
     let update = run(g, |target| async move {
         let f = |mut wire: WireConfig| -> veer_k8s::Result<WireConfig> {
             edit(&mut wire).map_err(|e| veer_k8s::Error::Invalid {
@@ -148,11 +164,12 @@ pub fn change(g: &Global, what: &str, edit: impl Fn(&mut WireConfig) -> Result<(
             })?;
             Ok(wire)
         };
-        veer_k8s::plugin_config::update_plugin_config(
+        veer_k8s::plugin_config::update_plugin_config_waiting(
             &target,
             &g.plugin,
             f,
             &UpdateOptions::default(),
+            &wait,
             &reporter,
         )
         .await
@@ -174,8 +191,13 @@ pub fn change(g: &Global, what: &str, edit: impl Fn(&mut WireConfig) -> Result<(
     for (s, p) in splits {
         summary.push_str(&format!("\n  {s}: {p}"));
     }
+    match update.live_in {
+        Some(0) => summary.push_str("\n  not verified: no sidecar runs the plugin"),
+        Some(n) => summary.push_str(&format!("\n  verified live in {n} sidecar(s)")),
+        None => {}
+    }
     summary.push_str(
-        "\n  check the sidecars with `veerctl status --selector <pod labels>` or --prometheus URL",
+        "\n  observed split: `veerctl status --selector <pod labels>` or --prometheus URL",
     );
     print(g, &update, &summary, &update.requests)
 }

@@ -254,6 +254,16 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
 }
 
 const PLUGIN: &str = "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer";
+const PODS: &str = "/api/v1/namespaces/demo/pods";
+
+/// The namespace's pods: none (the fake cannot port-forward to a sidecar).
+fn no_pods() -> Value {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": []})
+}
+
+/// What veerctl warns when a change has no sidecar to be verified in.
+const NOT_VERIFIED: &str = "warning: no running pod with a sidecar matches WasmPlugin veer's \
+                            selector (namespace demo); no proxy runs it, so nothing was verified live";
 
 /// WasmPlugin `veer` at resourceVersion 3, config version 4: service shop, v2 a canary at 20%,
 /// experiment `checkout` running.
@@ -332,7 +342,9 @@ type Edit = fn(&mut Value);
 
 /// Each canary and experiment command on Kubernetes reads the WasmPlugin once and replaces it
 /// (PUT, JSON, field manager veerctl) with the resourceVersion it read, the rest of the spec
-/// unchanged and exactly the edited pluginConfig, its version one up.
+/// unchanged and exactly the edited pluginConfig, its version one up; then it lists the pods the
+/// plugin runs in (all of the namespace: it has no selector) to verify the change, and warns
+/// that none runs a sidecar.
 #[test]
 fn canary_and_experiment_commands_replace_the_wasmplugin_with_the_edited_config() {
     let cases: [(&[&str], Edit); 5] = [
@@ -382,23 +394,25 @@ fn canary_and_experiment_commands_replace_the_wasmplugin_with_the_edited_config(
         ),
     ];
     for (args, edit) in cases {
-        let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
+        let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
         let out = veerctl(port, args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{args:?}: {stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
         );
+        assert!(out.status.success(), "{args:?}: {stdout}\n{stderr}");
         assert!(
-            stdout.contains("WasmPlugin veer now carries version 5 (1 attempt)"),
+            stdout.contains("WasmPlugin veer now carries version 5 (1 attempt)")
+                && stdout.contains("not verified: no sidecar runs the plugin"),
             "{args:?}: {stdout}"
         );
+        assert!(stderr.contains(NOT_VERIFIED), "{args:?}: {stderr}");
         assert_eq!(
             lines(&seen),
             [
                 format!("GET {PLUGIN}"),
-                format!("PUT {PLUGIN}?&fieldManager=veerctl")
+                format!("PUT {PLUGIN}?&fieldManager=veerctl"),
+                format!("GET {PODS}?&labelSelector=")
             ],
             "{args:?}"
         );
@@ -416,7 +430,7 @@ fn canary_and_experiment_commands_replace_the_wasmplugin_with_the_edited_config(
 /// refuses the stale write (409), veerctl reads again and writes its edit on top of their change.
 #[test]
 fn a_conflicting_write_is_retried_on_a_fresh_read() {
-    let (port, seen) = fake_api_with(vec![(PLUGIN, shop_plugin())], 1);
+    let (port, seen) = fake_api_with(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())], 1);
     let out = veerctl(port, &["canary", "set-weight", "shop", "v2", "50"]);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -430,7 +444,8 @@ fn a_conflicting_write_is_retried_on_a_fresh_read() {
     );
     let seen = seen.lock().unwrap().clone();
     let methods: Vec<&str> = seen.iter().map(|s| &s.line[..4]).collect();
-    assert_eq!(methods, ["GET ", "PUT ", "GET ", "PUT "]);
+    assert_eq!(methods, ["GET ", "PUT ", "GET ", "PUT ", "GET "]);
+    assert!(stderr.contains(NOT_VERIFIED), "{stderr}");
     assert_eq!(seen[1].body["metadata"]["resourceVersion"], "3");
     assert_eq!(
         seen[3].body["metadata"]["resourceVersion"], "4",

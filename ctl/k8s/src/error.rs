@@ -121,6 +121,23 @@ pub enum Error {
         /// The sidecars not running the new config, each with what it reported.
         behind: String,
     },
+    /// An edit of the routing config was written, but not every sidecar ran it in time.
+    #[error(
+        "failed to see config version {version} of WasmPlugin {plugin} live in every sidecar within \
+         {timeout:?}: {behind}; the change is written but not verified live: check those pods' \
+         istio-proxy logs (`kubectl logs POD -c istio-proxy`) for a rejected config or a failed Wasm \
+         fetch, then `veerctl status --selector LABELS` to see what each sidecar runs"
+    )]
+    ConfigNotLive {
+        /// The WasmPlugin.
+        plugin: String,
+        /// The config version written.
+        version: u64,
+        /// The timeout that ran out.
+        timeout: Duration,
+        /// The sidecars not running the new config, each with what it reported.
+        behind: String,
+    },
     /// A WasmPlugin would let traffic bypass the filter when it fails.
     #[error(
         "failed to accept WasmPlugin {name}: failStrategy FAIL_OPEN skips Veer when the plugin fails, so a \

@@ -4,7 +4,8 @@
 //! write it back with the resourceVersion it was read at. If another operator wrote in between,
 //! the API server answers 409 Conflict and this module re-reads and re-applies the change on top
 //! of theirs, a bounded number of times, so two operators never overwrite each other silently.
-//! A config that does not validate is refused before anything is sent.
+//! A config that does not validate is refused before anything is sent. After the write,
+//! [`update_plugin_config_waiting`] waits until the sidecars run it ([`crate::plugin_live`]).
 
 use std::time::Duration;
 
@@ -13,9 +14,10 @@ use serde::Serialize;
 use veer_filter::config::WireConfig;
 use veer_filter::Config;
 
-use crate::dry_run::PlannedRequest;
+use crate::dry_run::{DryRun, PlannedRequest};
 use crate::error::{Error, Result};
 use crate::istio::WasmPlugin;
+use crate::plugin_live::{plugin_pods, wait_plugin_live, PluginWait, SidecarReader};
 use crate::report::Reporter;
 use crate::target::Target;
 
@@ -52,6 +54,12 @@ pub struct PluginConfigUpdate {
     pub config: WireConfig,
     /// Every write tried, conflicting ones included, in order.
     pub requests: Vec<PlannedRequest>,
+    /// Sidecars seen running the version (or a later one); `None` when not waited for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_in: Option<usize>,
+    /// The WasmPlugin as written: its selector or targetRefs say which sidecars to wait for.
+    #[serde(skip)]
+    pub plugin: WasmPlugin,
 }
 
 /// Refuses a WasmPlugin whose failure policy would let the filter be skipped.
@@ -128,6 +136,8 @@ pub async fn update_plugin_config(
                     resource_version: written.and_then(|w| w.resource_version()),
                     config: next,
                     requests: writer.into_requests(),
+                    live_in: None,
+                    plugin: updated,
                 })
             }
             Err(e) if e.is_conflict() && attempt < attempts => {
@@ -145,4 +155,50 @@ pub async fn update_plugin_config(
         what: format!("WasmPlugin {name}"),
         attempts,
     })
+}
+
+/// [`update_plugin_config`], then waits until every sidecar the WasmPlugin runs in (its selector,
+/// or the gateways of its targetRefs) runs the version written or a later one, so an edit is
+/// verified in the data plane as on the Envoy path. Not in dry-run, where nothing changes. Gives
+/// up after `wait.opts.timeout` with [`Error::ConfigNotLive`], the write staying in place.
+pub async fn update_plugin_config_waiting<R: SidecarReader>(
+    target: &Target,
+    name: &str,
+    f: impl Fn(WireConfig) -> Result<WireConfig>,
+    opts: &UpdateOptions,
+    wait: &PluginWait<R>,
+    reporter: &dyn Reporter,
+) -> Result<PluginConfigUpdate> {
+    let mut update = update_plugin_config(target, name, f, opts, reporter).await?;
+    if target.dry_run != DryRun::Off {
+        return Ok(update);
+    }
+    let (selectors, unknown) = plugin_pods(&update.plugin);
+    if !unknown.is_empty() {
+        reporter.warning(&format!(
+            "WasmPlugin {name} targets {}: veerctl cannot tell which pods run it, so those are not \
+             verified; check them with `veerctl status --selector LABELS`",
+            unknown.join(", ")
+        ));
+    }
+    let mut live_in = 0;
+    for selector in &selectors {
+        live_in += wait_plugin_live(target, name, selector, update.version, wait, reporter)
+            .await
+            .map_err(|e| match e {
+                Error::PluginNotLive {
+                    plugin,
+                    timeout,
+                    behind,
+                } => Error::ConfigNotLive {
+                    plugin,
+                    version: update.version,
+                    timeout,
+                    behind,
+                },
+                e => e,
+            })?;
+    }
+    update.live_in = Some(live_in);
+    Ok(update)
 }

@@ -1,10 +1,12 @@
-//! Waiting until the WasmPlugin runs in the sidecars, before `mesh install` applies the routes.
+//! Waiting until the WasmPlugin runs in the sidecars: before `mesh install` applies the routes,
+//! and after every edit of its config (`canary ...`, `experiment start|stop`).
 //!
 //! Routes that obey the cluster header, live before the plugin, would obey a header a client
 //! sent (and public reports show 500/503s in that window). Applying the plugin first is not
-//! enough: istiod pushes it and each proxy fetches the module on its own time. So the install
-//! reads, from each sidecar the plugin selects, the config version the filter reports
-//! (`veer.config.version`), until every one runs the version just written.
+//! enough: istiod pushes it and each proxy fetches the module on its own time. So veerctl reads,
+//! from each sidecar the plugin selects, the config version the filter reports
+//! (`veer.config.version`), until every one runs the version just written or a later one
+//! (another operator may have written on top: the Envoy path counts it live too).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -12,9 +14,11 @@ use std::future::Future;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::ResourceExt;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::{Error, Result};
+use crate::istio::WasmPlugin;
 use crate::port_forward::{admin_get, ENVOY_ADMIN_PORT, VERSION_PATH};
 use crate::report::Reporter;
 use crate::target::{Target, WaitOptions};
@@ -56,9 +60,36 @@ pub fn reported_version(stats: &str) -> Option<u64> {
     })
 }
 
+/// `KEY=VALUE,...`: a label selector as the API takes it (empty: every pod).
+pub fn label_selector(labels: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join(",")
+}
+
+/// The names of the running pods with Istio's sidecar that match label `selector` (every pod of
+/// the namespace when empty): the proxies that can run the plugin now. `what` names them in
+/// errors.
+pub async fn running_sidecars(target: &Target, selector: &str, what: &str) -> Result<Vec<String>> {
+    let pods = target
+        .api::<Pod>()
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|source| Error::Read {
+            source: Box::new(source),
+            what: what.to_owned(),
+        })?;
+    Ok(pods
+        .items
+        .iter()
+        .filter(|p| injected_and_running(p))
+        .map(|p| p.name_any())
+        .collect())
+}
+
 /// Waits until every running, injected pod that matches `selector` (every one of the namespace
-/// when empty) reports config `version`. No such pod: returns at once with a warning, since no
-/// proxy can obey a header then. Gives up after `wait.opts.timeout` with [`Error::PluginNotLive`].
+/// when empty) reports config `version` or a later one, and returns how many there are. No such
+/// pod: returns 0 at once with a warning, since no proxy can obey a header then. Gives up after
+/// `wait.opts.timeout` with [`Error::PluginNotLive`].
 pub async fn wait_plugin_live<R: SidecarReader>(
     target: &Target,
     plugin: &str,
@@ -66,37 +97,30 @@ pub async fn wait_plugin_live<R: SidecarReader>(
     version: u64,
     wait: &PluginWait<R>,
     reporter: &dyn Reporter,
-) -> Result<()> {
-    let labels: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let lp = ListParams::default().labels(&labels.join(","));
+) -> Result<usize> {
+    let labels = label_selector(selector);
     let deadline = Instant::now() + wait.opts.timeout;
     let mut last = String::new();
     loop {
-        let pods = target
-            .api::<Pod>()
-            .list(&lp)
-            .await
-            .map_err(|source| Error::Read {
-                source: Box::new(source),
-                what: format!("the pods of WasmPlugin {plugin}"),
-            })?;
-        let sidecars: Vec<String> = pods
-            .items
-            .iter()
-            .filter(|p| injected_and_running(p))
-            .map(|p| p.name_any())
-            .collect();
+        let what = format!("the pods of WasmPlugin {plugin}");
+        let sidecars = running_sidecars(target, &labels, &what).await?;
         if sidecars.is_empty() {
+            let scope = if labels.is_empty() {
+                format!("namespace {}", target.namespace)
+            } else {
+                labels.clone()
+            };
             reporter.warning(&format!(
-                "no running pod with a sidecar matches WasmPlugin {plugin}'s selector; nothing to wait for"
+                "no running pod with a sidecar matches WasmPlugin {plugin}'s selector ({scope}); \
+                 no proxy runs it, so nothing was verified live"
             ));
-            return Ok(());
+            return Ok(0);
         }
         let mut behind = Vec::new();
         for pod in &sidecars {
             let seen = match wait.reader.read(target, pod, VERSION_PATH).await {
                 Ok(text) => match reported_version(&text) {
-                    Some(v) if v == version => continue,
+                    Some(v) if v >= version => continue,
                     Some(v) => format!("config version {v}"),
                     None => "no Veer filter yet".to_owned(),
                 },
@@ -106,10 +130,10 @@ pub async fn wait_plugin_live<R: SidecarReader>(
         }
         if behind.is_empty() {
             reporter.progress(&format!(
-                "WasmPlugin {plugin} runs config version {version} in {} sidecar(s)",
+                "WasmPlugin {plugin} runs config version {version} (or later) in {} sidecar(s)",
                 sidecars.len()
             ));
-            return Ok(());
+            return Ok(sidecars.len());
         }
         let message = format!(
             "Waiting for WasmPlugin {plugin} in {} of {} sidecar(s): {}",
@@ -144,4 +168,44 @@ fn injected_and_running(pod: &Pod) -> bool {
             .any(|c| c.name == SIDECAR)
     });
     running && sidecar
+}
+
+/// Istio's label on the pods of a gateway it deploys for a Gateway API `Gateway`.
+const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+
+/// The pods a WasmPlugin runs in, as label selectors: its `selector.matchLabels` (every pod of
+/// its namespace when absent), or for `targetRefs` to Gateways, each gateway's pods (Istio labels
+/// them with the Gateway's name). A targetRef of another kind (a Service of a waypoint, a
+/// GatewayClass) has no pod label veerctl can derive: it is returned in the second list, to be
+/// named in a warning rather than guessed.
+pub fn plugin_pods(plugin: &WasmPlugin) -> (Vec<BTreeMap<String, String>>, Vec<String>) {
+    let refs: Vec<&Value> = match (
+        plugin.spec.other.get("targetRefs"),
+        plugin.spec.other.get("targetRef"),
+    ) {
+        (Some(Value::Array(refs)), _) => refs.iter().collect(),
+        (None, Some(one)) => vec![one],
+        _ => {
+            let labels = plugin
+                .spec
+                .selector
+                .as_ref()
+                .map(|s| s.match_labels.clone())
+                .unwrap_or_default();
+            return (vec![labels], Vec::new());
+        }
+    };
+    let mut selectors = Vec::new();
+    let mut unknown = Vec::new();
+    for r in refs {
+        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+        match (field("kind"), field("name")) {
+            ("Gateway", name) if !name.is_empty() => selectors.push(BTreeMap::from([(
+                GATEWAY_NAME_LABEL.to_owned(),
+                name.to_owned(),
+            )])),
+            (kind, name) => unknown.push(format!("{kind} {name}")),
+        }
+    }
+    (selectors, unknown)
 }

@@ -10,7 +10,7 @@ use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 use veer_k8s::observe::{self, ObservedSplit};
 use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
-use veer_k8s::{Colour, WaitOptions};
+use veer_k8s::Colour;
 
 use super::print_json;
 use crate::cli::{
@@ -18,15 +18,8 @@ use crate::cli::{
     StrategyArg,
 };
 use crate::error::{CliError, Result};
-use crate::kube::{err, print, run, StderrReporter};
+use crate::kube::{err, print, run, wait_options as wait, StderrReporter};
 use crate::{edit, source, srm};
-
-fn wait(g: &Global) -> WaitOptions {
-    WaitOptions {
-        timeout: g.kube_timeout(),
-        ..WaitOptions::default()
-    }
-}
 
 /// `bluegreen ...` on Kubernetes.
 pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {

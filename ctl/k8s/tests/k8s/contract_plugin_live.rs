@@ -1,5 +1,5 @@
 //! `mesh install` waits, after the WasmPlugin and before the routes, until every sidecar the
-//! plugin selects runs the config just written.
+//! plugin selects runs the config just written; config edits wait the same way after the write.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use veer_k8s::manifests::demo_mesh;
 use veer_k8s::mesh;
+use veer_k8s::plugin_config::{update_plugin_config_waiting, UpdateOptions};
 use veer_k8s::plugin_live::{reported_version, PluginWait, SidecarReader};
 use veer_k8s::port_forward::VERSION_PATH;
 use veer_k8s::{Error, NoReporter, Target, WaitOptions};
@@ -167,4 +168,186 @@ async fn no_route_is_applied_when_a_sidecar_never_runs_the_new_config() {
         [PLUGIN, PODS],
         "no route"
     );
+}
+
+/// WasmPlugin `veer` as `mesh install` wrote it (selector `app=client`, config version 1), as
+/// the API server holds it, with `edit` applied to its spec.
+fn stored_plugin(edit: impl FnOnce(&mut Value)) -> Value {
+    let built = mesh::build(&spec()).expect("build").plugin;
+    let mut p = serde_json::to_value(built).expect("json");
+    p["metadata"]["namespace"] = json!("demo");
+    p["metadata"]["resourceVersion"] = json!("41");
+    edit(&mut p["spec"]);
+    p
+}
+
+fn to_half(
+    mut c: veer_filter::config::WireConfig,
+) -> veer_k8s::Result<veer_filter::config::WireConfig> {
+    c.services[0].split = [("v1".to_owned(), 5000), ("v2".to_owned(), 5000)].into();
+    Ok(c)
+}
+
+/// A canary or experiment edit is verified like an install: after the write, the pods of the
+/// plugin's selector are read until each runs the version written (2) or a later one (3: another
+/// operator wrote on top, and that one carries this edit too).
+#[tokio::test]
+async fn a_config_edit_is_verified_in_every_selected_sidecar() {
+    let (client, server) = scripted(vec![
+        Answer(200, stored_plugin(|_| ())),
+        Answer(200, ECHO()),
+        pods(),
+        pods(),
+    ]);
+    let wait = wait(Sidecars::new(&[
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 1\n",
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 3\n",
+    ]));
+    let rec = Recorder::new();
+    let t = target(client, "demo");
+    let out = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &rec)
+        .await
+        .expect("verified");
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen.iter()
+            .map(|s| (s.method.as_str(), s.path.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("GET", PLUGIN),
+            ("PUT", PLUGIN),
+            ("GET", PODS),
+            ("GET", PODS)
+        ]
+    );
+    assert_eq!(seen[2].q("labelSelector"), Some("app=client"));
+    assert_eq!((out.version, out.live_in), (2, Some(2)));
+    let progress = rec.all();
+    assert!(
+        progress.contains(
+            &"Waiting for WasmPlugin veer in 1 of 2 sidecar(s): client-d (config version 1)"
+                .to_owned()
+        ),
+        "{progress:?}"
+    );
+    assert!(
+        progress.contains(
+            &"WasmPlugin veer runs config version 2 (or later) in 2 sidecar(s)".to_owned()
+        ),
+        "{progress:?}"
+    );
+}
+
+/// A sidecar that stays on the old version: the edit stays written, and the error (exit code 4
+/// in veerctl) names the sidecar, what it runs, and where to look.
+#[tokio::test]
+async fn a_sidecar_stuck_on_the_old_version_fails_the_edit_as_not_live() {
+    let (client, server) = scripted(vec![
+        Answer(200, stored_plugin(|_| ())),
+        Answer(200, ECHO()),
+        pods(),
+    ]);
+    let mut wait = wait(Sidecars::new(&[
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 1\n",
+    ]));
+    wait.opts.timeout = Duration::ZERO;
+    let t = target(client, "demo");
+    let err = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &NoReporter)
+        .await
+        .expect_err("not live");
+    assert!(
+        matches!(err, Error::ConfigNotLive { version: 2, .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("config version 2 of WasmPlugin veer")
+            && text.contains(": client-d (config version 1);")
+            && !text.contains("client-a")
+            && text.contains("written but not verified live")
+            && text.contains("kubectl logs POD -c istio-proxy"),
+        "{text}"
+    );
+    assert_eq!(server.await.expect("server").len(), 3);
+}
+
+/// A plugin bound to a Gateway through targetRefs runs in that gateway's pods: those are the ones
+/// read. A target whose pods veerctl cannot derive is named in a warning, not guessed.
+#[tokio::test]
+async fn a_gateway_plugin_is_verified_in_the_gateways_pods() {
+    let plugin = stored_plugin(|spec| {
+        spec.as_object_mut().expect("spec").remove("selector");
+        spec["targetRefs"] = json!([
+            { "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "edge" },
+            { "group": "", "kind": "Service", "name": "waypoint" }
+        ]);
+    });
+    let (client, server) = scripted(vec![Answer(200, plugin), Answer(200, ECHO()), pods()]);
+    let wait = wait(Sidecars::new(&[
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 2\n",
+    ]));
+    let rec = Recorder::new();
+    let t = target(client, "demo");
+    let out = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &rec)
+        .await
+        .expect("verified");
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen[2].q("labelSelector"),
+        Some("gateway.networking.k8s.io/gateway-name=edge")
+    );
+    assert_eq!(out.live_in, Some(2));
+    assert!(
+        rec.all()
+            .iter()
+            .any(|m| m.contains("targets Service waypoint: veerctl cannot tell which pods")),
+        "{:?}",
+        rec.all()
+    );
+}
+
+/// In dry-run nothing changes, so no sidecar is read.
+#[tokio::test]
+async fn a_dry_run_edit_reads_no_sidecar() {
+    let (client, server) = scripted(vec![Answer(200, stored_plugin(|_| ()))]);
+    let wait = wait(Sidecars::new(&[]));
+    let t = target(client, "demo").with_dry_run(veer_k8s::DryRun::Client);
+    let out = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &NoReporter)
+        .await
+        .expect("planned");
+    assert_eq!(server.await.expect("server").len(), 1, "only the read");
+    assert_eq!((out.live_in, out.requests.len()), (None, 1));
+    assert!(wait.reader.asked.lock().expect("lock").is_empty());
+}
+
+/// `mesh install` also counts a later version live: someone edited the config on top already.
+#[tokio::test]
+async fn a_later_version_counts_as_live_for_an_install() {
+    let (client, server) = scripted(vec![
+        Answer(200, ECHO()),
+        pods(),
+        Answer(200, ECHO()),
+        Answer(200, ECHO()),
+    ]);
+    let mut wait = wait(Sidecars::new(&[
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 1\n",
+    ]));
+    wait.opts.timeout = Duration::ZERO;
+    let out = mesh::mesh_install_waiting(&target(client, "demo"), &spec(), &wait, &NoReporter)
+        .await
+        .expect("live");
+    assert_eq!(out.applied.len(), 3);
+    assert_eq!(server.await.expect("server").len(), 4);
+}
+
+fn updates() -> UpdateOptions {
+    UpdateOptions {
+        max_attempts: 1,
+        retry_delay: Duration::ZERO,
+    }
 }
