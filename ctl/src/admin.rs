@@ -66,19 +66,13 @@ impl Admin {
     /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`).
     pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
         let url = url.trim_end_matches('/');
-        let text = self.get(url, "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)")?;
-        let mut snap = parse_stats(&text);
-        snap.url = url.to_owned();
-        let json = self.get(
-            url,
-            "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.",
-        )?;
-        snap.latency = latency::parse_detailed(&json).map_err(|e| {
+        let text = self.get(url, STATS_PATH)?;
+        let json = self.get(url, LATENCY_PATH)?;
+        snapshot_from(url, &text, &json).map_err(|e| {
             CliError::failed(format!(
-                "{url} does not answer like an Envoy admin API (its /stats JSON: {e}); {ADMIN_HINT}"
+                "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"
             ))
-        })?;
-        Ok(snap)
+        })
     }
 
     /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.
@@ -104,6 +98,29 @@ impl Admin {
 
 /// What to check when an admin URL does not work.
 const ADMIN_HINT: &str = "that --admin (or VEER_ADMIN) is its admin address (`admin.address` in its bootstrap), not its listener";
+
+/// Veer's counters and gauges and Envoy's ECDS counters for the filter, as text.
+pub const STATS_PATH: &str =
+    "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
+
+/// Veer's latency histograms, as JSON with every bucket.
+pub const LATENCY_PATH: &str =
+    "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.";
+
+/// A snapshot from a proxy's answers to [`STATS_PATH`] and [`LATENCY_PATH`], however they were
+/// fetched (`--admin`, or a port-forward to a sidecar), so both paths read the same figures.
+/// Fails only on latency JSON that is not Envoy's.
+pub fn snapshot_from(
+    url: &str,
+    stats: &str,
+    latency_json: &str,
+) -> std::result::Result<Snapshot, String> {
+    let mut snap = parse_stats(stats);
+    snap.url = url.to_owned();
+    snap.latency =
+        latency::parse_detailed(latency_json).map_err(|e| format!("its /stats JSON: {e}"))?;
+    Ok(snap)
+}
 
 /// Parses `/stats` text lines (`name: value`).
 pub fn parse_stats(text: &str) -> Snapshot {

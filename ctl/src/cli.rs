@@ -195,9 +195,15 @@ pub struct StatusArgs {
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// Kubernetes: read the observed split from the sidecars of the pods matching this label
-    /// selector, through port-forwards (e.g. `app=frontend`).
+    /// selector, through port-forwards (e.g. `app=frontend`; default: the pods the WasmPlugin
+    /// runs in).
     #[arg(long, value_name = "SELECTOR")]
     pub selector: Option<String>,
+    /// Kubernetes: count over this window. From the sidecars (default 10s), each is read at its
+    /// start and at its end, and `0` counts since each sidecar started; with --prometheus, the
+    /// increase over it (default: totals since each proxy started).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub window: Option<Duration>,
     /// Refresh until interrupted. A terminal is redrawn in place; piped, frames follow each
     /// other under a timestamped header (with -o json: one JSON document per line).
     #[arg(short, long)]

@@ -197,7 +197,7 @@ pub fn change(g: &Global, what: &str, edit: impl Fn(&mut WireConfig) -> Result<(
         None => {}
     }
     summary.push_str(
-        "\n  observed split: `veerctl status --selector <pod labels>` or --prometheus URL",
+        "\n  observed split: `veerctl status` (the plugin's sidecars, or --selector LABELS)",
     );
     print(g, &update, &summary, &update.requests)
 }

@@ -67,14 +67,15 @@ pub fn status(s: &Status, color: bool) -> String {
         };
         out.push_str(&format!("proxy {}  {state}\n", p.url));
     }
-    out.push_str(
-        "counts, 5xx and p50/p99: since the last verified change, summed over the proxies above \
+    out.push_str(&format!(
+        "counts, 5xx and p50/p99: {}, summed over the proxies above \
          (latency trails the counts by up to Envoy's stats flush interval, 5 s by default)\n",
-    );
+        s.window
+    ));
     for svc in &s.services {
         out.push_str(&format!(
-            "\nservice {}  (default-split requests since the last change: {})\n",
-            svc.name, svc.split_requests
+            "\nservice {}  (default-split requests {}: {})\n",
+            svc.name, s.window, svc.split_requests
         ));
         let mut t = table(color);
         t.set_header([
@@ -124,9 +125,10 @@ pub fn status(s: &Status, color: bool) -> String {
         );
         for e in &svc.experiments {
             out.push_str(&format!(
-                "\nexperiment {}  (enrols {} of its segment; assignments since the last change: {})\n",
+                "\nexperiment {}  (enrols {} of its segment; assignments {}: {})\n",
                 e.id,
                 bp_to_percent(e.allocation_bp),
+                s.window,
                 e.assigned
             ));
             let mut t = table(color);
@@ -226,6 +228,7 @@ mod tests {
         };
         Status {
             configured_version: 2,
+            window: "over the last 10s".into(),
             proxies: vec![Proxy {
                 url: "http://127.0.0.1:9901".into(),
                 version: Some(2),
@@ -287,6 +290,40 @@ mod tests {
         assert!(out.contains("split check: OK"), "{out}");
         assert!(out.contains("arm check: MISMATCH"), "{out}");
         assert!(out.contains("likely cause: the arms' shares"), "{out}");
+    }
+
+    /// The window is the caller's: the same tables say "since the last verified change" on the
+    /// Envoy path and "over the last 10s" on Kubernetes.
+    #[test]
+    fn every_count_is_labelled_with_the_status_window() {
+        let mut s = status(800, 200);
+        s.services[0]
+            .experiments
+            .push(crate::status::ExperimentStatus {
+                id: "checkout".into(),
+                allocation_bp: 10_000,
+                arms: Vec::new(),
+                assigned: 7,
+                srm: None,
+                cause: None,
+            });
+        let out = super::status(&s, false);
+        assert!(
+            out.contains("counts, 5xx and p50/p99: over the last 10s, summed over the proxies"),
+            "{out}"
+        );
+        assert!(
+            out.contains("(default-split requests over the last 10s: 1000)"),
+            "{out}"
+        );
+        assert!(out.contains("assignments over the last 10s: 7)"), "{out}");
+        s.window = crate::status::SINCE_LAST_CHANGE.into();
+        let out = super::status(&s, false);
+        assert!(
+            out.contains("(default-split requests since the last verified change: 1000)"),
+            "{out}"
+        );
+        assert!(!out.contains("10s"), "{out}");
     }
 
     #[test]

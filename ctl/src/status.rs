@@ -15,11 +15,17 @@ use crate::store::Change;
 /// Counter snapshots taken right after the last verified change, per admin URL.
 pub type Baselines = BTreeMap<String, Snapshot>;
 
+/// The window of `status --envoy`: baselines are taken when a change is verified.
+pub const SINCE_LAST_CHANGE: &str = "since the last verified change";
+
 /// Everything `status` reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     /// The version veerctl last wrote.
     pub configured_version: u64,
+    /// What the counts cover, as the output says it (e.g. [`SINCE_LAST_CHANGE`], "over the last
+    /// 10s"): each caller's baselines mean something else.
+    pub window: String,
     /// Each proxy.
     pub proxies: Vec<Proxy>,
     /// Each service.
@@ -162,10 +168,22 @@ pub struct Inputs<'a> {
     pub version: u64,
     /// Per admin URL: a snapshot or why it failed.
     pub snapshots: &'a [(String, Result<Snapshot, String>)],
-    /// Baselines from the last change.
+    /// What each proxy's figures are counted from (an absent proxy: since it started).
     pub baselines: &'a Baselines,
+    /// What the baselines make of the counts, for the output ([`Status::window`]).
+    pub window: &'a str,
     /// Past changes, for naming the config a stale split matches.
     pub history: &'a [Change],
+}
+
+/// Why no proxy could be read, one line each, when none could: a table of zeros would read as
+/// "no traffic".
+pub fn all_unreadable(snapshots: &[(String, Result<Snapshot, String>)]) -> Option<String> {
+    let errors: Vec<&str> = snapshots
+        .iter()
+        .map(|(_, s)| s.as_ref().err().map(String::as_str))
+        .collect::<Option<_>>()?;
+    Some(errors.join("\n"))
 }
 
 /// Builds the status.
@@ -261,6 +279,7 @@ pub fn compute(i: &Inputs<'_>) -> Status {
         .collect();
     Status {
         configured_version: i.version,
+        window: i.window.to_owned(),
         proxies,
         services,
     }
@@ -353,7 +372,7 @@ fn likely_cause(
 ) -> String {
     if !stale.is_empty() {
         return format!(
-            "a proxy still runs an old config: {}. Its traffic follows the old weights; check that it watches the file veerctl writes and that its filter accepted the update",
+            "a proxy still runs an old config: {}. Its traffic follows the old weights; check that it received the update (the file it watches, or istiod's push) and that its filter accepted it",
             stale.join("; ")
         );
     }

@@ -484,6 +484,41 @@ fn a_conflict_that_persists_is_reported_and_nothing_is_overwritten() {
     assert_eq!(puts, ["3", "4", "5", "6", "7"], "each attempt re-read");
 }
 
+/// `status` on Kubernetes reads the WasmPlugin, then the sidecars of its pods (without
+/// --selector: the plugin's selector, here none, so every pod of the namespace) or of
+/// --selector's; with no running sidecar it says so and what to give, instead of zeros.
+#[test]
+fn status_reads_the_sidecars_of_the_plugins_pods_or_of_the_selector() {
+    for (args, selector, scope) in [
+        (&["status"][..], "", "any labels"),
+        (
+            &["status", "--selector", "app=shop"][..],
+            "app%3Dshop",
+            "app=shop",
+        ),
+    ] {
+        let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
+        let out = veerctl(port, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "failed to find a running pod with an istio-proxy sidecar matching {scope} in \
+                 namespace demo: give --selector with the labels"
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(
+            lines(&seen),
+            [
+                format!("GET {PLUGIN}"),
+                format!("GET {PODS}?&labelSelector={selector}")
+            ],
+            "{args:?}"
+        );
+    }
+}
+
 /// `mesh install --wasm FILE` writes the file's SHA-256 into the WasmPlugin; a placeholder
 /// digest, and --wasm with an oci:// URL (whose digest is the image's), are refused before
 /// anything is sent.

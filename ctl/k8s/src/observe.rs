@@ -1,4 +1,6 @@
-//! The observed split: how many requests each variant actually got, from the filter's counters.
+//! The observed split from Prometheus: how many requests each variant actually got, from the
+//! filter's counters. (From the sidecars themselves, veerctl builds the same snapshots as for a
+//! standalone Envoy.)
 //!
 //! The filter counts `veer.rq.<service>.<variant>`; Envoy shows it as
 //! `wasmcustom.veer.rq.<service>.<variant>` in `/stats` and as `veer_rq_<service>_<variant>` in
@@ -42,11 +44,6 @@ pub struct VariantCount {
     pub requests: u64,
     /// Its share of the service's requests in basis points (10000 = 100 %), like the config.
     pub share_bp: u64,
-}
-
-/// `/stats` name of a counter: `wasmcustom.veer.rq.<service>.<variant>`.
-pub fn stats_name(service: &str, variant: &str) -> String {
-    format!("wasmcustom.veer.rq.{service}.{variant}")
 }
 
 /// Prometheus name of a counter: `veer_rq_<service>_<variant>`, characters Prometheus does not
@@ -107,34 +104,6 @@ fn assemble(config: &WireConfig, mut counts: Counts) -> ObservedSplit {
             })
             .collect(),
     }
-}
-
-/// Sums the counters of several proxies' `/stats` texts (one per sidecar, e.g. read through
-/// port-forwards), in the order of `config`.
-pub fn from_envoy_stats(texts: &[String], config: &WireConfig) -> Result<ObservedSplit> {
-    let mut counts = Counts::new();
-    for (i, text) in texts.iter().enumerate() {
-        for line in text.lines() {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let Some(rest) = name.trim().strip_prefix("wasmcustom.veer.rq.") else {
-                continue;
-            };
-            let Some((service, variant)) = rest.split_once('.') else {
-                continue;
-            };
-            let n: u64 = value.trim().parse().map_err(|_| Error::Stats {
-                source_name: format!("stats text #{}", i + 1),
-                reason: format!(
-                    "counter {} has a value that is not a count: {value:?}",
-                    name.trim()
-                ),
-            })?;
-            *counts.entry((service.into(), variant.into())).or_default() += n;
-        }
-    }
-    Ok(assemble(config, counts))
 }
 
 /// The label that carries `service/variant` in [`prometheus_query`]'s answer.

@@ -84,7 +84,7 @@ pub fn read_config(plugin: &WasmPlugin) -> Result<WireConfig> {
 }
 
 /// WasmPlugin `name`, or what to do when it is missing.
-async fn get_plugin(target: &Target, name: &str) -> Result<WasmPlugin> {
+pub async fn get_plugin(target: &Target, name: &str) -> Result<WasmPlugin> {
     target
         .get(
             "WasmPlugin",

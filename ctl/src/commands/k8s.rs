@@ -4,22 +4,22 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
 use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
-use veer_k8s::observe::{self, ObservedSplit};
 use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::Colour;
 
 use super::print_json;
 use crate::cli::{
-    BluegreenCommand, Global, MeshCommand, Output, RolloutArgs, RolloutCommand, StatusArgs,
-    StrategyArg,
+    BluegreenCommand, Global, MeshCommand, Output, RolloutArgs, RolloutCommand, StrategyArg,
 };
 use crate::error::{CliError, Result};
 use crate::kube::{err, print, run, wait_options as wait, StderrReporter};
-use crate::{edit, source, srm};
+use crate::source;
+
+mod status;
+pub use status::status;
 
 /// `bluegreen ...` on Kubernetes.
 pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
@@ -308,98 +308,4 @@ fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
                 .ok_or_else(|| CliError::failed(format!("{flag} {i:?} must look like KEY=VALUE")))
         })
         .collect()
-}
-
-/// What `status` shows on Kubernetes.
-#[derive(Debug, Serialize)]
-struct MeshStatus {
-    version: u64,
-    observed: ObservedSplit,
-    checks: Vec<(String, Option<srm::Verdict>)>,
-}
-
-/// `status` on Kubernetes: the configured split from the WasmPlugin beside the counts read from
-/// the sidecars (port-forward) or Prometheus.
-pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
-    let reporter = StderrReporter::new(g);
-    let wire = run(g, |t| async move {
-        let plugin = t
-            .api::<veer_k8s::istio::WasmPlugin>()
-            .get(&g.plugin)
-            .await
-            .map_err(|e| {
-                CliError::failed(format!(
-                    "failed to read WasmPlugin {}: {e}; install it with `veerctl mesh install`",
-                    g.plugin
-                ))
-            })?;
-        veer_k8s::plugin_config::read_config(&plugin).map_err(err)
-    })?;
-    let observed = match (&a.prometheus, &a.selector) {
-        (Some(url), _) => observe::from_prometheus(url, &wire, None).map_err(err)?,
-        (None, Some(sel)) => {
-            let w = wire.clone();
-            run(g, |t| async move { veer_k8s::port_forward::observe_sidecars(&t, sel, &w, &reporter).await.map_err(err) })?
-        }
-        (None, None) => {
-            return Err(CliError::failed(
-                "on Kubernetes, status reads the observed split from --prometheus URL or from the sidecars of --selector LABELS",
-            ))
-        }
-    };
-    let mut checks = Vec::new();
-    for s in &observed.services {
-        let configured = wire.services.iter().find(|c| c.name == s.service);
-        let rows: Vec<(String, u64, i64)> = s
-            .variants
-            .iter()
-            .map(|v| {
-                (
-                    v.variant.clone(),
-                    v.requests,
-                    configured
-                        .and_then(|c| c.split.get(&v.variant).copied())
-                        .unwrap_or(0),
-                )
-            })
-            .collect();
-        checks.push((s.service.clone(), srm::test(&rows)));
-    }
-    let status = MeshStatus {
-        version: wire.version.unwrap_or(0),
-        observed,
-        checks,
-    };
-    if g.output == Output::Json {
-        return print_json(&status);
-    }
-    println!(
-        "WasmPlugin {} carries config version {}",
-        g.plugin, status.version
-    );
-    for (s, (_, verdict)) in status.observed.services.iter().zip(&status.checks) {
-        println!("\nservice {} ({} requests)", s.service, s.total);
-        let configured = wire.services.iter().find(|c| c.name == s.service);
-        for v in &s.variants {
-            let bp = configured
-                .and_then(|c| c.split.get(&v.variant).copied())
-                .unwrap_or(0);
-            println!(
-                "  {:<12} configured {:>7}  observed {:>7} ({})",
-                v.variant,
-                edit::bp_to_percent(bp),
-                edit::bp_to_percent(i64::try_from(v.share_bp).unwrap_or(0)),
-                v.requests
-            );
-        }
-        match verdict {
-            None => println!("  split check: not enough traffic yet"),
-            Some(v) if v.mismatch => println!(
-                "  split check: MISMATCH (chi-square p = {:.2e}); note these counts include cohort rules and experiments",
-                v.p_value
-            ),
-            Some(v) => println!("  split check: OK (p = {:.3})", v.p_value),
-        }
-    }
-    Ok(())
 }

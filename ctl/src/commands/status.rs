@@ -27,13 +27,8 @@ pub fn collect(g: &Global) -> Result<Status> {
         .iter()
         .map(|url| (url.clone(), admin.snapshot(url).map_err(|e| e.to_string())))
         .collect();
-    // With no proxy to read, a table of zeros would look like "no traffic": say why instead.
-    if snapshots.iter().all(|(_, s)| s.is_err()) {
-        let errors: Vec<&str> = snapshots
-            .iter()
-            .filter_map(|(_, s)| s.as_ref().err().map(String::as_str))
-            .collect();
-        return Err(CliError::failed(errors.join("\n")));
+    if let Some(errors) = status::all_unreadable(&snapshots) {
+        return Err(CliError::failed(errors));
     }
     let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
     let history = store.history()?;
@@ -42,6 +37,7 @@ pub fn collect(g: &Global) -> Result<Status> {
         version: current.version,
         snapshots: &snapshots,
         baselines: &baselines,
+        window: status::SINCE_LAST_CHANGE,
         history: &history,
     }))
 }
@@ -107,7 +103,7 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
 }
 
 /// `--check`: a mismatch is exit code 6.
-fn check(a: &StatusArgs, s: &Status) -> Result<()> {
+pub(crate) fn check(a: &StatusArgs, s: &Status) -> Result<()> {
     let off = |srm: &Option<crate::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
     let mut mismatched: Vec<String> = Vec::new();
     for svc in &s.services {

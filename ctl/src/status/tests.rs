@@ -72,6 +72,7 @@ impl Case {
             config: &self.config,
             snapshots: &self.snapshots,
             baselines: &self.baselines,
+            window: SINCE_LAST_CHANGE,
             history: &self.history,
         })
     }

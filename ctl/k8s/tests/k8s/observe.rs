@@ -1,4 +1,4 @@
-//! The observed split from Envoy stats texts, from Prometheus, and the admin HTTP exchange.
+//! The observed split from Prometheus, and the admin HTTP exchange.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -7,39 +7,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use veer_k8s::manifests::demo_config;
 use veer_k8s::observe::{
-    from_envoy_stats, from_prometheus, from_prometheus_response, prometheus_name, prometheus_query,
+    from_prometheus, from_prometheus_response, prometheus_name, prometheus_query,
 };
-use veer_k8s::port_forward::{http_get, observe_running, STATS_PATH};
-use veer_k8s::NoReporter;
-
-#[test]
-fn envoy_stats_of_several_proxies_are_summed_in_config_order() {
-    let a =
-        "wasmcustom.veer.rq.web.v2: 10\nwasmcustom.veer.rq.web.v1: 80\ncluster.x.upstream_rq: 5\n"
-            .to_owned();
-    let b = "wasmcustom.veer.rq.web.v1: 10\nwasmcustom.veer.rq.api.blue: 4\n".to_owned();
-    let split = from_envoy_stats(&[a, b], &demo_config()).expect("parse");
-    let json = serde_json::to_value(&split).expect("json");
-    assert_eq!(
-        json,
-        json!({ "services": [
-            { "service": "web", "total": 100, "variants": [
-                { "variant": "v1", "requests": 90, "share_bp": 9000 },
-                { "variant": "v2", "requests": 10, "share_bp": 1000 } ] },
-            { "service": "api", "total": 4, "variants": [ { "variant": "blue", "requests": 4, "share_bp": 10000 } ] }
-        ] })
-    );
-}
-
-#[test]
-fn a_garbled_counter_is_an_error_not_a_zero() {
-    let err = from_envoy_stats(
-        &["wasmcustom.veer.rq.web.v1: lots".to_owned()],
-        &demo_config(),
-    )
-    .expect_err("garbled");
-    assert!(err.to_string().contains("not a count"), "{err}");
-}
+use veer_k8s::port_forward::{http_get, VERSION_PATH};
 
 #[test]
 fn prometheus_names_and_query_label_each_pair() {
@@ -118,69 +88,11 @@ async fn the_admin_stats_request_over_a_stream() {
             .expect("write");
         request
     });
-    let text = http_get(ours, STATS_PATH).await.expect("stats");
+    let text = http_get(ours, VERSION_PATH).await.expect("stats");
     let request = admin.await.expect("admin");
     assert!(
-        request.starts_with(&format!("GET {STATS_PATH} HTTP/1.1\r\n")),
+        request.starts_with(&format!("GET {VERSION_PATH} HTTP/1.1\r\n")),
         "{request}"
     );
     assert_eq!(text, "wasmcustom.veer.rq.web.v1: 3\n");
-}
-
-fn pod(name: &str, phase: &str) -> k8s_openapi::api::core::v1::Pod {
-    serde_json::from_value(json!({ "metadata": { "name": name }, "status": { "phase": phase } }))
-        .expect("pod")
-}
-
-/// Only Running pods are read, each once, and their counters are summed.
-#[tokio::test]
-async fn sidecars_of_running_pods_only_are_read_and_summed() {
-    let pods = [
-        pod("client-a", "Running"),
-        pod("client-b", "Pending"),
-        pod("client-c", "Running"),
-        pod("client-d", "Succeeded"),
-    ];
-    let asked = std::sync::Mutex::new(Vec::new());
-    let split = observe_running(&pods, "app=client", &demo_config(), &NoReporter, |name| {
-        asked.lock().expect("lock").push(name.clone());
-        async move {
-            Ok(match name.as_str() {
-                "client-a" => "wasmcustom.veer.rq.web.v1: 30\nwasmcustom.veer.rq.web.v2: 5\n",
-                _ => "wasmcustom.veer.rq.web.v1: 60\nwasmcustom.veer.rq.web.v2: 5\n",
-            }
-            .to_owned())
-        }
-    })
-    .await
-    .expect("split");
-    assert_eq!(*asked.lock().expect("lock"), ["client-a", "client-c"]);
-    let web = &serde_json::to_value(&split).expect("json")["services"][0];
-    assert_eq!(
-        web,
-        &json!({ "service": "web", "total": 100, "variants": [
-            { "variant": "v1", "requests": 90, "share_bp": 9000 },
-            { "variant": "v2", "requests": 10, "share_bp": 1000 } ] })
-    );
-}
-
-/// No Running pod: an error that names the selector and says what to give, not an empty split.
-#[tokio::test]
-async fn no_running_pod_is_an_error_that_names_the_selector() {
-    let pods = [pod("client-b", "Pending")];
-    let err = observe_running(
-        &pods,
-        "\"app=client\" in namespace demo",
-        &demo_config(),
-        &NoReporter,
-        |name| async move { panic!("{name} is not running and must not be read") },
-    )
-    .await
-    .expect_err("none running");
-    let text = err.to_string();
-    assert!(
-        text.contains("running pods matching \"app=client\" in namespace demo")
-            && text.contains("give the labels of the workloads that run the Veer plugin"),
-        "{text}"
-    );
 }

@@ -1,0 +1,300 @@
+//! `status` on Kubernetes. From the sidecars, it is the Envoy path's status (configured beside
+//! observed, stale sidecars, 5xx, latency, experiment arms, `--check`): each sidecar's Envoy
+//! stats are read through a port-forward with the same admin paths as `--admin` and turned into
+//! the same snapshots, named by pod. A window comes from two readings of every sidecar,
+//! `--window` apart: Kubernetes has no store of baselines taken at the last change. From
+//! Prometheus, only the request counts are shown (its own window: the increase over --window).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use veer_filter::config::WireConfig;
+use veer_k8s::observe::{self, ObservedSplit};
+use veer_k8s::plugin_live::{
+    label_selector, plugin_pods, running_sidecars, PortForward, SidecarReader,
+};
+use veer_k8s::{Reporter, Target};
+
+use crate::admin::{self, Snapshot};
+use crate::cli::{Global, Output, StatusArgs};
+use crate::commands::print_json;
+use crate::error::{CliError, Result};
+use crate::kube::{err, run, StderrReporter};
+use crate::report::use_color;
+use crate::status::{self, Baselines};
+use crate::{edit, srm};
+
+/// The window when --window is not given: long enough for a few requests, short for a shell.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(10);
+
+/// Each sidecar (pod name) with its snapshot or why it could not be read.
+type Readings = Vec<(String, std::result::Result<Snapshot, String>)>;
+
+/// `status` on Kubernetes.
+pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
+    if a.watch {
+        return Err(CliError::failed(
+            "--watch redraws from a standalone Envoy's admin API (--envoy DIR); on Kubernetes, run \
+             `veerctl status` again: each run counts over its own --window",
+        ));
+    }
+    let reporter = &StderrReporter::new(g);
+    let plugin = run(g, |t| async move {
+        veer_k8s::plugin_config::get_plugin(&t, &g.plugin)
+            .await
+            .map_err(err)
+    })?;
+    let wire = veer_k8s::plugin_config::read_config(&plugin).map_err(err)?;
+    if let Some(url) = &a.prometheus {
+        return prometheus(g, url, a.window, &wire);
+    }
+    let selectors = match &a.selector {
+        Some(s) => vec![s.clone()],
+        None => {
+            let (selectors, unknown) = plugin_pods(&plugin);
+            if !unknown.is_empty() {
+                reporter.warning(&format!(
+                    "WasmPlugin {} targets {}: give --selector with the labels of their pods to read them too",
+                    g.plugin,
+                    unknown.join(", ")
+                ));
+            }
+            selectors.iter().map(label_selector).collect()
+        }
+    };
+    let window = a.window.unwrap_or(DEFAULT_WINDOW);
+    let (snapshots, baselines) = read_window(g, &selectors, window, reporter)?;
+    let s = status::compute(&status::Inputs {
+        config: &wire,
+        version: wire.version.unwrap_or(0),
+        snapshots: &snapshots,
+        baselines: &baselines,
+        window: &window_label(window),
+        history: &[],
+    });
+    match g.output {
+        Output::Json => print_json(&s)?,
+        Output::Table => print!("{}", crate::render::status(&s, use_color())),
+    }
+    crate::commands::status::check(a, &s)
+}
+
+/// Every sidecar of `selectors` read once (`window` zero: counts since each one started) or twice,
+/// `window` apart: the snapshots and baselines of [`status::compute`]. No sidecar readable: an
+/// error with each one's reason, before waiting and instead of a table of zeros.
+fn read_window(
+    g: &Global,
+    selectors: &[String],
+    window: Duration,
+    reporter: &StderrReporter,
+) -> Result<(Readings, Baselines)> {
+    let (pods, first) = run(g, |t| async move {
+        let pods = sidecars(&t, selectors).await?;
+        let first = read_all(&t, &PortForward, &pods, reporter).await;
+        Ok((pods, first))
+    })?;
+    if let Some(errors) = status::all_unreadable(&first) {
+        return Err(CliError::failed(errors));
+    }
+    if window.is_zero() {
+        return Ok((first, Baselines::new()));
+    }
+    reporter.progress(&format!(
+        "Counting for {} before the second reading",
+        humantime::format_duration(window)
+    ));
+    std::thread::sleep(window);
+    let pods = &pods;
+    let second = run(g, |t| async move {
+        Ok(read_all(&t, &PortForward, pods, reporter).await)
+    })?;
+    let (snapshots, baselines) = over_window(first, second);
+    if let Some(errors) = status::all_unreadable(&snapshots) {
+        return Err(CliError::failed(errors));
+    }
+    Ok((snapshots, baselines))
+}
+
+/// How the output names the window.
+fn window_label(window: Duration) -> String {
+    if window.is_zero() {
+        "since each sidecar started".to_owned()
+    } else {
+        format!("over the last {}", humantime::format_duration(window))
+    }
+}
+
+/// The running pods with a sidecar matching any of `selectors` (each pod once), or what to do
+/// when there is none.
+async fn sidecars(t: &Target, selectors: &[String]) -> Result<Vec<String>> {
+    let mut pods: Vec<String> = Vec::new();
+    for selector in selectors {
+        let what = format!("pods {selector:?} in namespace {}", t.namespace);
+        for pod in running_sidecars(t, selector, &what).await.map_err(err)? {
+            if !pods.contains(&pod) {
+                pods.push(pod);
+            }
+        }
+    }
+    if pods.is_empty() {
+        return Err(CliError::failed(format!(
+            "failed to find a running pod with an istio-proxy sidecar matching {} in namespace {}: \
+             give --selector with the labels of the workloads that run the Veer plugin \
+             (`kubectl get pods --show-labels`)",
+            if selectors.is_empty() {
+                "the WasmPlugin's targets".to_owned()
+            } else {
+                selectors
+                    .iter()
+                    .map(|s| if s.is_empty() { "any labels" } else { s })
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            },
+            t.namespace
+        )));
+    }
+    Ok(pods)
+}
+
+/// One sidecar's snapshot, named by its pod: what `--admin` reads ([`admin::STATS_PATH`] and
+/// [`admin::LATENCY_PATH`]), read through `reader`.
+async fn snapshot<R: SidecarReader>(
+    t: &Target,
+    reader: &R,
+    pod: &str,
+) -> std::result::Result<Snapshot, String> {
+    let stats = reader
+        .read(t, pod, admin::STATS_PATH)
+        .await
+        .map_err(|e| e.to_string())?;
+    let latency = reader
+        .read(t, pod, admin::LATENCY_PATH)
+        .await
+        .map_err(|e| e.to_string())?;
+    admin::snapshot_from(pod, &stats, &latency)
+        .map_err(|e| format!("pod {pod}'s sidecar does not answer like an Envoy admin API ({e})"))
+}
+
+/// Every pod's snapshot, one after the other.
+async fn read_all<R: SidecarReader>(
+    t: &Target,
+    reader: &R,
+    pods: &[String],
+    reporter: &dyn Reporter,
+) -> Readings {
+    let mut out = Vec::new();
+    for pod in pods {
+        reporter.progress(&format!("Reading Envoy stats of pod {pod}"));
+        out.push((pod.clone(), snapshot(t, reader, pod).await));
+    }
+    out
+}
+
+/// The second reading of each sidecar counted from its first: the snapshots and baselines of
+/// [`status::compute`]. A sidecar whose first reading failed has no baseline, so it is shown as
+/// unreadable rather than counted since it started.
+fn over_window(first: Readings, second: Readings) -> (Readings, Baselines) {
+    let mut baselines = Baselines::new();
+    let mut failed = BTreeMap::new();
+    for (pod, reading) in first {
+        match reading {
+            Ok(s) => {
+                baselines.insert(pod, s);
+            }
+            Err(e) => {
+                failed.insert(pod, e);
+            }
+        }
+    }
+    let snapshots = second
+        .into_iter()
+        .map(|(pod, reading)| match failed.remove(&pod) {
+            Some(e) => (
+                pod,
+                Err(format!(
+                    "its first reading failed, so nothing is counted: {e}"
+                )),
+            ),
+            None => (pod, reading),
+        })
+        .collect();
+    (snapshots, baselines)
+}
+
+/// What `status --prometheus` shows.
+#[derive(Debug, Serialize)]
+struct PrometheusStatus {
+    version: u64,
+    window: String,
+    observed: ObservedSplit,
+    checks: Vec<(String, Option<srm::Verdict>)>,
+}
+
+/// `status --prometheus`: the request counts per variant (the increase over `window`, or totals
+/// since the proxies started) beside the default split's weights.
+fn prometheus(g: &Global, url: &str, window: Option<Duration>, wire: &WireConfig) -> Result<()> {
+    let observed = observe::from_prometheus(url, wire, window).map_err(err)?;
+    let mut checks = Vec::new();
+    for s in &observed.services {
+        let configured = wire.services.iter().find(|c| c.name == s.service);
+        let rows: Vec<(String, u64, i64)> = s
+            .variants
+            .iter()
+            .map(|v| {
+                (
+                    v.variant.clone(),
+                    v.requests,
+                    configured
+                        .and_then(|c| c.split.get(&v.variant).copied())
+                        .unwrap_or(0),
+                )
+            })
+            .collect();
+        checks.push((s.service.clone(), srm::test(&rows)));
+    }
+    let status = PrometheusStatus {
+        version: wire.version.unwrap_or(0),
+        window: window.map_or_else(
+            || "since each proxy started".to_owned(),
+            |w| format!("over the last {}", humantime::format_duration(w)),
+        ),
+        observed,
+        checks,
+    };
+    if g.output == Output::Json {
+        return print_json(&status);
+    }
+    println!(
+        "WasmPlugin {} carries config version {}; requests {}",
+        g.plugin, status.version, status.window
+    );
+    for (s, (_, verdict)) in status.observed.services.iter().zip(&status.checks) {
+        println!("\nservice {} ({} requests)", s.service, s.total);
+        let configured = wire.services.iter().find(|c| c.name == s.service);
+        for v in &s.variants {
+            let bp = configured
+                .and_then(|c| c.split.get(&v.variant).copied())
+                .unwrap_or(0);
+            println!(
+                "  {:<12} configured {:>7}  observed {:>7} ({})",
+                v.variant,
+                edit::bp_to_percent(bp),
+                edit::bp_to_percent(i64::try_from(v.share_bp).unwrap_or(0)),
+                v.requests
+            );
+        }
+        match verdict {
+            None => println!("  split check: not enough traffic yet"),
+            Some(v) if v.mismatch => println!(
+                "  split check: MISMATCH (chi-square p = {:.2e}); note these counts include cohort rules and experiments",
+                v.p_value
+            ),
+            Some(v) => println!("  split check: OK (p = {:.3})", v.p_value),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
