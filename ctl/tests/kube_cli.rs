@@ -519,6 +519,35 @@ fn status_reads_the_sidecars_of_the_plugins_pods_or_of_the_selector() {
     }
 }
 
+/// A dry-run edit changes nothing, so no sidecar is waited for: only the WasmPlugin is read.
+#[test]
+fn a_dry_run_edit_waits_for_no_sidecar() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
+    let out = veerctl(
+        port,
+        &["--dry-run", "canary", "set-weight", "shop", "v2", "50"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// `status --watch` redraws from Envoy admin APIs; on Kubernetes it is refused with what to do
+/// instead of being ignored.
+#[test]
+fn status_watch_on_kubernetes_says_what_to_do() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
+    let out = veerctl(port, &["status", "--watch"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("on Kubernetes, run `veerctl status` again"),
+        "{stderr}"
+    );
+    assert!(lines(&seen).is_empty());
+}
+
 /// `mesh install --wasm FILE` writes the file's SHA-256 into the WasmPlugin; a placeholder
 /// digest, and --wasm with an oci:// URL (whose digest is the image's), are refused before
 /// anything is sent.

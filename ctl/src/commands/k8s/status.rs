@@ -193,7 +193,8 @@ async fn read_all<R: SidecarReader>(
 
 /// The second reading of each sidecar counted from its first: the snapshots and baselines of
 /// [`status::compute`]. A sidecar whose first reading failed has no baseline, so it is shown as
-/// unreadable rather than counted since it started.
+/// unreadable rather than counted since it started. One whose counters went down restarted in
+/// between: it is counted since then, all of which lies in the window.
 fn over_window(first: Readings, second: Readings) -> (Readings, Baselines) {
     let mut baselines = Baselines::new();
     let mut failed = BTreeMap::new();
@@ -204,6 +205,18 @@ fn over_window(first: Readings, second: Readings) -> (Readings, Baselines) {
             }
             Err(e) => {
                 failed.insert(pod, e);
+            }
+        }
+    }
+    for (pod, reading) in &second {
+        if let Ok(now) = reading {
+            let restarted = baselines.get(pod).is_some_and(|b| {
+                b.veer
+                    .iter()
+                    .any(|(k, v)| k != "config.version" && now.get(k) < *v)
+            });
+            if restarted {
+                baselines.remove(pod);
             }
         }
     }

@@ -216,6 +216,21 @@ fn a_window_counts_only_what_came_between_the_two_readings() {
     assert_eq!(s.window, "over the last 10s");
 }
 
+/// A sidecar that restarted between the readings (its counters went down) is counted since its
+/// restart, all of which lies in the window, not as zero.
+#[test]
+fn a_sidecar_restarted_in_the_window_counts_since_its_restart() {
+    let first = read(
+        &Sidecars::new(&[("web-1", stats(5, 5000, 5000))]),
+        &["web-1"],
+    );
+    let second = read(&Sidecars::new(&[("web-1", stats(5, 80, 20))]), &["web-1"]);
+    let (snapshots, baselines) = over_window(first, second);
+    assert!(baselines.is_empty());
+    let s = status(&snapshots, &baselines, Duration::from_secs(10));
+    assert_eq!(s.services[0].split_requests, 100);
+}
+
 /// No sidecar answered: an error with each one's reason instead of a table of zeros.
 #[test]
 fn no_sidecar_read_is_an_error_naming_each() {
