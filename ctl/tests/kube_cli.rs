@@ -683,3 +683,105 @@ fn context_selects_the_server_of_that_context() {
         Some("GET /api/v1/namespaces/demo/services/shop")
     );
 }
+
+/// A one-shot fake Prometheus on loopback that answers each `/api/v1/query` with `values` (Veer
+/// stat name -> value) for the stats the query asks about; returns its URL and the queries seen.
+fn fake_prometheus(
+    values: &'static [(&'static str, &'static str)],
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            reader.read_line(&mut line).unwrap();
+            // Drain the rest of the request head.
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            log.lock().unwrap().push(line.clone());
+            let result: Vec<Value> = values
+                .iter()
+                .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
+                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
+                .collect();
+            let body =
+                json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+                    .to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// `status --prometheus` is the shared status: the default split's counters (not all requests,
+/// which include cohorts and experiments) against the weights, experiment arms, 5xx, `--check`.
+#[test]
+fn status_from_prometheus_checks_the_default_split_and_the_arms() {
+    // 80/20 split counters; all requests lean to v2 because of the experiment, which is fine.
+    static FITS: &[(&str, &str)] = &[
+        ("config.version", "4"),
+        ("split.shop.v1", "800"),
+        ("split.shop.v2", "200"),
+        ("rq.shop.v1", "1000"),
+        ("rq.shop.v2", "700"),
+        ("rs.shop.v2.5xx", "7"),
+        ("exp.shop.checkout.control", "200"),
+        ("exp.shop.checkout.one-click", "500"),
+    ];
+    let (prom, queries) = fake_prometheus(FITS);
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
+    let out = veerctl(
+        port,
+        &[
+            "-o",
+            "json",
+            "status",
+            "--prometheus",
+            &prom,
+            "--window",
+            "5m",
+            "--check",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The split fits; the arms (200 vs 500 at 50/50) do not: exit 6 names the experiment.
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("shop (experiment checkout)"), "{stderr}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let svc = &s["services"][0];
+    assert_eq!(svc["split_requests"], 1000, "{s}");
+    assert_eq!(svc["srm"]["mismatch"], false, "{s}");
+    assert_eq!(svc["variants"][1]["requests"], 700, "{s}");
+    assert_eq!(svc["variants"][1]["errors"], 7, "{s}");
+    assert_eq!(svc["experiments"][0]["assigned"], 700, "{s}");
+    assert_eq!(svc["experiments"][0]["srm"]["mismatch"], true, "{s}");
+    assert_eq!(s["proxies"][0]["version"], 4, "{s}");
+    let queries = queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), 1, "{queries:?}");
+    assert!(
+        queries[0].contains("increase(veer_split_shop_v1%5B300s%5D)"),
+        "{queries:?}"
+    );
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+
+    // A Prometheus that scrapes no Veer proxy is an error that says what to check.
+    let (empty, _) = fake_prometheus(&[]);
+    let (port, _) = fake_api(vec![(PLUGIN, shop_plugin())]);
+    let out = veerctl(port, &["status", "--prometheus", &empty]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("has no veer_config_version: it scrapes no proxy that runs Veer's filter"),
+        "{stderr}"
+    );
+}

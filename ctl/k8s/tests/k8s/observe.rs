@@ -7,44 +7,96 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use veer_k8s::manifests::demo_config;
 use veer_k8s::observe::{
-    from_prometheus, from_prometheus_response, prometheus_name, prometheus_query,
+    from_prometheus, from_prometheus_response, prometheus_name, prometheus_query, status_counters,
 };
 use veer_k8s::port_forward::{http_get, VERSION_PATH};
 
+/// The demo config with an experiment, so every kind of counter is asked for.
+fn config() -> veer_filter::config::WireConfig {
+    let mut c = demo_config();
+    c.services[0].experiments = vec![serde_json::from_value(json!({
+        "id": "checkout",
+        "arms": [
+            { "name": "a", "variant": "v1", "weight": 5000 },
+            { "name": "b", "variant": "v2", "weight": 5000 }
+        ]
+    }))
+    .expect("experiment")];
+    c
+}
+
 #[test]
-fn prometheus_names_and_query_label_each_pair() {
-    assert_eq!(prometheus_name("web-app", "v1"), "veer_rq_web_app_v1");
-    let q = prometheus_query(&demo_config(), None);
+fn prometheus_names_and_query_label_each_stat() {
+    assert_eq!(prometheus_name("split.web-app.v1"), "veer_split_web_app_v1");
+    assert_eq!(prometheus_name("rs.web.v1.5xx"), "veer_rs_web_v1_5xx");
     assert_eq!(
-        q,
-        "label_replace(sum(veer_rq_web_v1), \"veer_pair\", \"web/v1\", \"\", \"\") or \
-         label_replace(sum(veer_rq_web_v2), \"veer_pair\", \"web/v2\", \"\", \"\")"
+        status_counters(&config()),
+        [
+            "rq.web.v1",
+            "split.web.v1",
+            "rs.web.v1.5xx",
+            "rq.web.v2",
+            "split.web.v2",
+            "rs.web.v2.5xx",
+            "exp.web.checkout.a",
+            "exp.web.checkout.b"
+        ]
     );
-    let q = prometheus_query(&demo_config(), Some(std::time::Duration::from_secs(300)));
+    let q = prometheus_query(&config(), None);
+    assert!(
+        q.starts_with(
+            "label_replace(sum(veer_rq_web_v1), \"veer_stat\", \"rq.web.v1\", \"\", \"\") or \
+             label_replace(sum(veer_split_web_v1), \"veer_stat\", \"split.web.v1\", \"\", \"\") or "
+        ),
+        "{q}"
+    );
+    assert!(
+        q.ends_with(
+            " or label_replace(min(veer_config_version), \"veer_stat\", \"config.version\", \"\", \"\")"
+        ),
+        "{q}"
+    );
+    assert_eq!(q.matches(" or ").count(), 8, "{q}");
+    let q = prometheus_query(&config(), Some(std::time::Duration::from_secs(300)));
     assert!(
         q.starts_with("label_replace(sum(increase(veer_rq_web_v1[300s])),"),
         "{q}"
     );
+    // The version is a gauge: never an increase.
+    assert!(q.contains("min(veer_config_version)"), "{q}");
 }
 
 fn answer() -> String {
     json!({ "status": "success", "data": { "resultType": "vector", "result": [
-        { "metric": { "veer_pair": "web/v1" }, "value": [1.0, "750"] },
-        { "metric": { "veer_pair": "web/v2" }, "value": [1.0, "250"] } ] } })
+        { "metric": { "veer_stat": "split.web.v1" }, "value": [1.0, "749.6"] },
+        { "metric": { "veer_stat": "split.web.v2" }, "value": [1.0, "250"] },
+        { "metric": { "veer_stat": "config.version" }, "value": [1.0, "7"] },
+        { "metric": { "other": "x" }, "value": [1.0, "9"] } ] } })
     .to_string()
 }
 
 #[test]
-fn a_prometheus_answer_becomes_a_split() {
-    let split = from_prometheus_response("http://p", &answer(), &demo_config()).expect("parse");
-    assert_eq!(split.services[0].variants[1].share_bp, 2500);
-    let err = from_prometheus_response(
-        "http://p",
-        r#"{"status":"error","error":"bad query"}"#,
-        &demo_config(),
-    )
-    .expect_err("error");
+fn a_prometheus_answer_becomes_counters_by_stat_name() {
+    let values = from_prometheus_response("http://p", &answer()).expect("parse");
+    let expected: Vec<(&str, u64)> = vec![
+        ("config.version", 7),
+        ("split.web.v1", 750),
+        ("split.web.v2", 250),
+    ];
+    assert_eq!(
+        values
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let err = from_prometheus_response("http://p", r#"{"status":"error","error":"bad query"}"#)
+        .expect_err("error");
     assert!(err.to_string().contains("bad query"), "{err}");
+    let bad = json!({ "status": "success", "data": { "result": [
+        { "metric": { "veer_stat": "rq.web.v1" }, "value": [1.0, "many"] } ] } });
+    let err = from_prometheus_response("http://p", &bad.to_string()).expect_err("not a number");
+    assert!(err.to_string().contains("\"many\" of rq.web.v1"), "{err}");
 }
 
 #[test]
@@ -53,7 +105,7 @@ fn from_prometheus_queries_the_http_api() {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let server = std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().expect("accept");
-        let mut buf = [0u8; 8192];
+        let mut buf = [0u8; 16384];
         let n = conn.read(&mut buf).expect("read");
         let request = String::from_utf8_lossy(&buf[..n]).into_owned();
         let body = answer();
@@ -61,13 +113,13 @@ fn from_prometheus_queries_the_http_api() {
         conn.write_all(response.as_bytes()).expect("write");
         request
     });
-    let split = from_prometheus(&url, &demo_config(), None).expect("query");
+    let values = from_prometheus(&url, &config(), None).expect("query");
     let request = server.join().expect("server");
     assert!(
         request.starts_with("GET /api/v1/query?query=label_replace"),
         "{request}"
     );
-    assert_eq!(split.services[0].total, 1000);
+    assert_eq!(values["split.web.v1"] + values["split.web.v2"], 1000);
 }
 
 #[tokio::test]

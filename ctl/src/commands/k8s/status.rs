@@ -3,14 +3,14 @@
 //! stats are read through a port-forward with the same admin paths as `--admin` and turned into
 //! the same snapshots, named by pod. A window comes from two readings of every sidecar,
 //! `--window` apart: Kubernetes has no store of baselines taken at the last change. From
-//! Prometheus, only the request counts are shown (its own window: the increase over --window).
+//! Prometheus, the same report is computed from Veer's counters summed over the proxies it
+//! scrapes (its own window: the increase over --window), without latency.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Serialize;
 use veer_filter::config::WireConfig;
-use veer_k8s::observe::{self, ObservedSplit};
+use veer_k8s::observe;
 use veer_k8s::plugin_live::{
     label_selector, plugin_pods, running_sidecars, PortForward, SidecarReader,
 };
@@ -23,7 +23,6 @@ use crate::error::{CliError, Result};
 use crate::kube::{err, run, StderrReporter};
 use crate::report::use_color;
 use crate::status::{self, Baselines};
-use crate::{edit, srm};
 
 /// The window when --window is not given: long enough for a few requests, short for a shell.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(10);
@@ -47,7 +46,7 @@ pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
     })?;
     let wire = veer_k8s::plugin_config::read_config(&plugin).map_err(err)?;
     if let Some(url) = &a.prometheus {
-        return prometheus(g, url, a.window, &wire);
+        return prometheus(g, a, url, a.window, &wire);
     }
     let selectors = match &a.selector {
         Some(s) => vec![s.clone()],
@@ -235,78 +234,53 @@ fn over_window(first: Readings, second: Readings) -> (Readings, Baselines) {
     (snapshots, baselines)
 }
 
-/// What `status --prometheus` shows.
-#[derive(Debug, Serialize)]
-struct PrometheusStatus {
-    version: u64,
-    window: String,
-    observed: ObservedSplit,
-    checks: Vec<(String, Option<srm::Verdict>)>,
-}
-
-/// `status --prometheus`: the request counts per variant (the increase over `window`, or totals
-/// since the proxies started) beside the default split's weights.
-fn prometheus(g: &Global, url: &str, window: Option<Duration>, wire: &WireConfig) -> Result<()> {
-    let observed = observe::from_prometheus(url, wire, window).map_err(err)?;
-    let mut checks = Vec::new();
-    for s in &observed.services {
-        let configured = wire.services.iter().find(|c| c.name == s.service);
-        let rows: Vec<(String, u64, i64)> = s
-            .variants
-            .iter()
-            .map(|v| {
-                (
-                    v.variant.clone(),
-                    v.requests,
-                    configured
-                        .and_then(|c| c.split.get(&v.variant).copied())
-                        .unwrap_or(0),
-                )
-            })
-            .collect();
-        checks.push((s.service.clone(), srm::test(&rows)));
+/// `status --prometheus`: the shared status from Veer's counters as Prometheus has them, summed
+/// over the proxies it scrapes (the increase over `window`, or totals since the proxies
+/// started), with the lowest config version any of them reports. Latency is not read: Envoy
+/// exports only coarse fixed buckets there.
+fn prometheus(
+    g: &Global,
+    a: &StatusArgs,
+    url: &str,
+    window: Option<Duration>,
+    wire: &WireConfig,
+) -> Result<()> {
+    let veer = observe::from_prometheus(url, wire, window).map_err(err)?;
+    if !veer.contains_key(observe::VERSION_STAT) {
+        return Err(CliError::failed(format!(
+            "Prometheus at {url} has no {}: it scrapes no proxy that runs Veer's filter; check \
+             that it scrapes the sidecars' /stats/prometheus (Istio's merged metrics do) and \
+             that the WasmPlugin runs, or read the sidecars directly without --prometheus",
+            observe::prometheus_name(observe::VERSION_STAT)
+        )));
     }
-    let status = PrometheusStatus {
-        version: wire.version.unwrap_or(0),
-        window: window.map_or_else(
-            || "since each proxy started".to_owned(),
-            |w| format!("over the last {}", humantime::format_duration(w)),
-        ),
-        observed,
-        checks,
+    let snapshot = Snapshot {
+        url: format!("Prometheus {url} (the oldest config version of its proxies)"),
+        veer,
+        ..Snapshot::default()
     };
-    if g.output == Output::Json {
-        return print_json(&status);
-    }
-    println!(
-        "WasmPlugin {} carries config version {}; requests {}",
-        g.plugin, status.version, status.window
+    let label = window.map_or_else(
+        || "since each proxy started (Prometheus totals)".to_owned(),
+        |w| {
+            format!(
+                "over the last {} (Prometheus increase())",
+                humantime::format_duration(w)
+            )
+        },
     );
-    for (s, (_, verdict)) in status.observed.services.iter().zip(&status.checks) {
-        println!("\nservice {} ({} requests)", s.service, s.total);
-        let configured = wire.services.iter().find(|c| c.name == s.service);
-        for v in &s.variants {
-            let bp = configured
-                .and_then(|c| c.split.get(&v.variant).copied())
-                .unwrap_or(0);
-            println!(
-                "  {:<12} configured {:>7}  observed {:>7} ({})",
-                v.variant,
-                edit::bp_to_percent(bp),
-                edit::bp_to_percent(i64::try_from(v.share_bp).unwrap_or(0)),
-                v.requests
-            );
-        }
-        match verdict {
-            None => println!("  split check: not enough traffic yet"),
-            Some(v) if v.mismatch => println!(
-                "  split check: MISMATCH (chi-square p = {:.2e}); note these counts include cohort rules and experiments",
-                v.p_value
-            ),
-            Some(v) => println!("  split check: OK (p = {:.3})", v.p_value),
-        }
+    let s = status::compute(&status::Inputs {
+        config: wire,
+        version: wire.version.unwrap_or(0),
+        snapshots: &[(snapshot.url.clone(), Ok(snapshot))],
+        baselines: &Baselines::new(),
+        window: &label,
+        history: &[],
+    });
+    match g.output {
+        Output::Json => print_json(&s)?,
+        Output::Table => print!("{}", crate::render::status(&s, use_color())),
     }
-    Ok(())
+    crate::commands::status::check(a, &s)
 }
 
 #[cfg(test)]
