@@ -109,6 +109,16 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
         assert_eq!(sum > 0.0, n > 0.0, "{latency}_sum = {sum}");
     }
     assert_eq!(prom("veer_config_version"), Some(1.0));
+    // `veerctl status --prometheus` asks Prometheus for these names: each is one Envoy exports.
+    let wire = serde_json::from_value(web_config(1, &[("v1", 5000), ("v2", 5000)])).unwrap();
+    for stat in veer_k8s::observe::status_counters(&wire)
+        .iter()
+        .map(String::as_str)
+        .chain([veer_k8s::observe::VERSION_STAT])
+    {
+        let name = veer_k8s::observe::prometheus_name(stat);
+        assert!(prom(&name).is_some(), "{stat} is not exported as {name}");
+    }
     assert!(
         !p.keys()
             .any(|k| k.starts_with("wasmcustom") || k.starts_with("envoy_veer")),
