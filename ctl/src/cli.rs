@@ -270,6 +270,10 @@ pub struct CanaryRunArgs {
     /// Promote the canary after the last step has passed the error-rate gate.
     #[arg(long)]
     pub promote: bool,
+    /// Kubernetes: read the canary's error rate from the sidecars of the pods with these labels
+    /// (`app=client`) instead of the pods the WasmPlugin runs in.
+    #[arg(long)]
+    pub selector: Option<String>,
 }
 
 /// `experiment ...`.

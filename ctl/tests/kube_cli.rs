@@ -785,3 +785,34 @@ fn status_from_prometheus_checks_the_default_split_and_the_arms() {
         "{stderr}"
     );
 }
+
+/// `canary run` on Kubernetes watches each step on the WasmPlugin's sidecars, so with none
+/// running it refuses before the first step: the WasmPlugin is read, never written.
+#[test]
+fn canary_run_on_kubernetes_needs_sidecars_to_watch_and_changes_nothing_without_them() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
+    let out = veerctl(
+        port,
+        &[
+            "canary",
+            "run",
+            "shop",
+            "v2",
+            "--steps",
+            "50,100",
+            "--interval",
+            "1s",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("failed to find a running pod with an istio-proxy sidecar"),
+        "{stderr}"
+    );
+    assert!(
+        lines(&seen).iter().all(|r| r.starts_with("GET ")),
+        "wrote: {:?}",
+        lines(&seen)
+    );
+}

@@ -2,73 +2,162 @@
 
 use std::io::{BufRead, IsTerminal};
 
+use veer_filter::config::WireConfig;
+
+use super::k8s::status::{self as k8s_status, SidecarWindow};
 use super::print_applied;
 use crate::change::{self, Base};
 use crate::cli::{CanaryCommand, CanaryRunArgs, Global};
 use crate::edit;
 use crate::error::{CliError, Result};
+use crate::kube::StderrReporter;
 use crate::report;
+use crate::status::Status;
 
 /// Dispatches `canary ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
-    if g.envoy.is_none() {
-        return on_kubernetes(g, c);
-    }
+    let host = if g.envoy.is_some() {
+        Host::Envoy
+    } else {
+        Host::Kubernetes {
+            selectors: Vec::new(),
+            reporter: StderrReporter::new(g),
+        }
+    };
     match c {
         CanaryCommand::SetWeight {
             service,
             variant,
             percent,
             from,
-        } => set_weight(g, service, variant, percent, from.as_deref()).map(|_| ()),
-        CanaryCommand::Promote { service, variant } => {
-            let what = format!("canary promote {service} {variant}");
-            let applied = change::change(g, &what, Base::Live, true, |w| {
-                edit::promote(w, service, variant)
-            })?;
-            print_applied(g, &applied, Some(service), &what)
-        }
-        CanaryCommand::Abort { service } => abort(g, service),
+        } => host.set_weight(
+            g,
+            service,
+            variant,
+            edit::percent_to_bp(percent)?,
+            from.as_deref(),
+        ),
+        CanaryCommand::Promote { service, variant } => host.promote(g, service, variant),
+        CanaryCommand::Abort { service } => host.abort(g, service),
         CanaryCommand::Run(a) => progressive(g, a),
     }
 }
 
-fn set_weight(
-    g: &Global,
-    service: &str,
-    variant: &str,
-    percent: &str,
-    from: Option<&str>,
-) -> Result<()> {
-    let bp = edit::percent_to_bp(percent)?;
-    let what = format!(
-        "canary set-weight {service} {variant} {}",
-        edit::bp_to_percent(bp)
-    );
-    let applied = change::change(g, &what, Base::Live, true, |w| {
-        edit::set_weight(w, service, variant, bp, from)
-    })?;
-    print_applied(g, &applied, Some(service), &what)
+/// Where `canary run` changes the split and reads its gate: the ECDS file and the proxies' admin
+/// APIs (`--envoy`), or the WasmPlugin and the sidecars it runs in (Kubernetes).
+enum Host {
+    Envoy,
+    Kubernetes {
+        selectors: Vec<String>,
+        reporter: StderrReporter,
+    },
 }
 
-fn abort(g: &Global, service: &str) -> Result<()> {
-    let what = format!("canary abort {service}");
-    let applied = change::change(g, &what, Base::Live, true, |w| {
-        edit::abort(w, service).map(|_| ())
-    })?;
-    print_applied(g, &applied, Some(service), &what)
+/// What the gate after a step reads: on Envoy the counters since the step (the verified change
+/// records their baseline); on Kubernetes a window over the sidecars opened once the step was
+/// live everywhere, closed when the pause ends.
+enum Watch {
+    SinceChange,
+    Sidecars(SidecarWindow),
+}
+
+impl Host {
+    /// The host for `g`, with the live config; on Kubernetes, also checks that there are
+    /// sidecars to read before anything changes.
+    fn for_run(g: &Global, a: &CanaryRunArgs) -> Result<(Host, WireConfig)> {
+        if g.envoy.is_some() {
+            let live = change::store(g)?.current()?.ok_or_else(|| {
+                CliError::failed(
+                    "there is no live config yet: apply one first with `veerctl apply -f FILE`",
+                )
+            })?;
+            return Ok((Host::Envoy, live.wire));
+        }
+        let reporter = StderrReporter::new(g);
+        let (wire, selectors) =
+            k8s_status::plugin_and_selectors(g, a.selector.as_deref(), &reporter)?;
+        SidecarWindow::open(g, &selectors, &reporter)?;
+        Ok((
+            Host::Kubernetes {
+                selectors,
+                reporter,
+            },
+            wire,
+        ))
+    }
+
+    /// Applies `what` with `edit`, verified on every proxy or sidecar.
+    fn change(
+        &self,
+        g: &Global,
+        service: &str,
+        what: &str,
+        edit: impl Fn(&mut WireConfig) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Host::Envoy => {
+                let applied = change::change(g, what, Base::Live, true, edit)?;
+                print_applied(g, &applied, Some(service), what)
+            }
+            Host::Kubernetes { .. } => crate::kube::change(g, what, edit),
+        }
+    }
+
+    /// `variant` at `bp`, the difference taken from `from` (default: the stable variant).
+    fn set_weight(
+        &self,
+        g: &Global,
+        service: &str,
+        variant: &str,
+        bp: i64,
+        from: Option<&str>,
+    ) -> Result<()> {
+        let what = format!(
+            "canary set-weight {service} {variant} {}",
+            edit::bp_to_percent(bp)
+        );
+        self.change(g, service, &what, |w| {
+            edit::set_weight(w, service, variant, bp, from)
+        })
+    }
+
+    fn abort(&self, g: &Global, service: &str) -> Result<()> {
+        self.change(g, service, &format!("canary abort {service}"), |w| {
+            edit::abort(w, service).map(|_| ())
+        })
+    }
+
+    fn promote(&self, g: &Global, service: &str, variant: &str) -> Result<()> {
+        let what = format!("canary promote {service} {variant}");
+        self.change(g, service, &what, |w| edit::promote(w, service, variant))
+    }
+
+    /// Starts watching a step that is live.
+    fn watch(&self, g: &Global) -> Result<Watch> {
+        Ok(match self {
+            Host::Envoy => Watch::SinceChange,
+            Host::Kubernetes {
+                selectors,
+                reporter,
+            } => Watch::Sidecars(SidecarWindow::open(g, selectors, reporter)?),
+        })
+    }
+
+    /// What the proxies saw since `watch` started.
+    fn status(&self, g: &Global, watch: Watch) -> Result<Status> {
+        match (self, watch) {
+            (Host::Kubernetes { reporter, .. }, Watch::Sidecars(window)) => {
+                let (wire, _) = k8s_status::plugin_and_selectors(g, None, reporter)?;
+                window.close(g, &wire, "since the step went live", reporter)
+            }
+            _ => super::status::collect(g),
+        }
+    }
 }
 
 /// Steps through the weights; between steps waits (or asks), then checks the canary's error
 /// rate from the proxies' counters and aborts if it is too high.
 fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
-    // The error-rate gate needs the filter's response metrics.
-    let live = change::store(g)?.current()?;
-    if live.is_some_and(|c| c.wire.metrics.as_ref().and_then(|m| m.responses) == Some(false)) {
-        return Err(CliError::failed(
-            "the live config turns response metrics off (metrics.responses: false), so `canary run` cannot watch the canary's error rate; turn them on, or step with `canary set-weight`",
-        ));
-    }
     let steps: Vec<i64> = a
         .steps
         .iter()
@@ -79,15 +168,23 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
             "--manual asks before each step and needs a terminal to ask on; without one, pause with --interval",
         ));
     }
+    let (host, live) = Host::for_run(g, a)?;
+    // The error-rate gate needs the filter's response metrics.
+    if live.metrics.as_ref().and_then(|m| m.responses) == Some(false) {
+        return Err(CliError::failed(
+            "the live config turns response metrics off (metrics.responses: false), so `canary run` cannot watch the canary's error rate; turn them on, or step with `canary set-weight`",
+        ));
+    }
     for (i, bp) in steps.iter().enumerate() {
         let at = edit::bp_to_percent(*bp);
-        set_weight(g, &a.service, &a.variant, &at, None)?;
+        host.set_weight(g, &a.service, &a.variant, *bp, None)?;
         // What comes after this step, if anything: the gate only matters before something.
         let next = match steps.get(i + 1) {
             Some(next) => edit::bp_to_percent(*next),
             None if a.promote => "promotion".to_owned(),
             None => break,
         };
+        let watch = host.watch(g)?;
         if a.manual {
             if !confirm(&format!(
                 "{} at {at}. Continue to {next}? [y/N] ",
@@ -103,14 +200,10 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
                 g.quiet,
             );
         }
-        gate(g, a, &at)?;
+        gate(g, a, &at, &host.status(g, watch)?, &host)?;
     }
     if a.promote {
-        let what = format!("canary promote {} {}", a.service, a.variant);
-        let applied = change::change(g, &what, Base::Live, true, |w| {
-            edit::promote(w, &a.service, &a.variant)
-        })?;
-        print_applied(g, &applied, Some(&a.service), &what)?;
+        host.promote(g, &a.service, &a.variant)?;
     }
     Ok(())
 }
@@ -126,10 +219,10 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(answer.trim().eq_ignore_ascii_case("y"))
 }
 
-/// The error-rate gate after a step at `at`: aborts the canary when its 5xx rate since the step
-/// is above `--max-error-rate`, and says what it saw either way.
-fn gate(g: &Global, a: &CanaryRunArgs, at: &str) -> Result<()> {
-    let s = super::status::collect(g)?;
+/// The error-rate gate after a step at `at`, from `s` (what the proxies saw during the step):
+/// aborts the canary when its 5xx rate is above `--max-error-rate`, and says what it saw either
+/// way.
+fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status, host: &Host) -> Result<()> {
     let Some(v) = s
         .services
         .iter()
@@ -140,7 +233,7 @@ fn gate(g: &Global, a: &CanaryRunArgs, at: &str) -> Result<()> {
     };
     let rate = v.error_rate().unwrap_or(0.0) * 100.0;
     if v.requests > 0 && rate > a.max_error_rate {
-        abort(g, &a.service)?;
+        host.abort(g, &a.service)?;
         return Err(CliError::failed(format!(
             "{} had {rate:.2}% 5xx ({} of {}) at {at}, above --max-error-rate {}%: aborted, all traffic is back on the stable variant",
             a.variant,
@@ -163,23 +256,4 @@ fn gate(g: &Global, a: &CanaryRunArgs, at: &str) -> Result<()> {
         eprintln!("{} at {at}: {seen}", a.variant);
     }
     Ok(())
-}
-
-fn on_kubernetes(g: &Global, c: &CanaryCommand) -> Result<()> {
-    match c {
-        CanaryCommand::SetWeight { service, variant, percent, from } => {
-            let bp = edit::percent_to_bp(percent)?;
-            let what = format!("canary set-weight {service} {variant} {}", edit::bp_to_percent(bp));
-            crate::kube::change(g, &what, |w| edit::set_weight(w, service, variant, bp, from.as_deref()))
-        }
-        CanaryCommand::Promote { service, variant } => {
-            crate::kube::change(g, &format!("canary promote {service} {variant}"), |w| edit::promote(w, service, variant))
-        }
-        CanaryCommand::Abort { service } => {
-            crate::kube::change(g, &format!("canary abort {service}"), |w| edit::abort(w, service).map(|_| ()))
-        }
-        CanaryCommand::Run(_) => Err(CliError::failed(
-            "canary run verifies each step from the proxies' counters and needs --envoy; on Kubernetes, step with `canary set-weight` and check `status --selector`",
-        )),
-    }
 }

@@ -18,7 +18,7 @@ use crate::error::{CliError, Result};
 use crate::kube::{err, print, run, wait_options as wait, StderrReporter};
 use crate::source;
 
-mod status;
+pub(crate) mod status;
 pub use status::status;
 
 /// `bluegreen ...` on Kubernetes.

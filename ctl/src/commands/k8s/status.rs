@@ -39,29 +39,10 @@ pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
         ));
     }
     let reporter = &StderrReporter::new(g);
-    let plugin = run(g, |t| async move {
-        veer_k8s::plugin_config::get_plugin(&t, &g.plugin)
-            .await
-            .map_err(err)
-    })?;
-    let wire = veer_k8s::plugin_config::read_config(&plugin).map_err(err)?;
+    let (wire, selectors) = plugin_and_selectors(g, a.selector.as_deref(), reporter)?;
     if let Some(url) = &a.prometheus {
         return prometheus(g, a, url, a.window, &wire);
     }
-    let selectors = match &a.selector {
-        Some(s) => vec![s.clone()],
-        None => {
-            let (selectors, unknown) = plugin_pods(&plugin);
-            if !unknown.is_empty() {
-                reporter.warning(&format!(
-                    "WasmPlugin {} targets {}: give --selector with the labels of their pods to read them too",
-                    g.plugin,
-                    unknown.join(", ")
-                ));
-            }
-            selectors.iter().map(label_selector).collect()
-        }
-    };
     let window = a.window.unwrap_or(DEFAULT_WINDOW);
     let (snapshots, baselines) = read_window(g, &selectors, window, reporter)?;
     let s = status::compute(&status::Inputs {
@@ -79,6 +60,97 @@ pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
     crate::commands::status::check(a, &s)
 }
 
+/// The WasmPlugin's config and the label selectors of the sidecars to read: `selector` if
+/// given, else the pods the plugin runs in (with a warning for targets veerctl cannot map to
+/// pods).
+pub(crate) fn plugin_and_selectors(
+    g: &Global,
+    selector: Option<&str>,
+    reporter: &StderrReporter,
+) -> Result<(WireConfig, Vec<String>)> {
+    let plugin = run(g, |t| async move {
+        veer_k8s::plugin_config::get_plugin(&t, &g.plugin)
+            .await
+            .map_err(err)
+    })?;
+    let wire = veer_k8s::plugin_config::read_config(&plugin).map_err(err)?;
+    let selectors = match selector {
+        Some(s) => vec![s.to_owned()],
+        None => {
+            let (selectors, unknown) = plugin_pods(&plugin);
+            if !unknown.is_empty() {
+                reporter.warning(&format!(
+                    "WasmPlugin {} targets {}: give --selector with the labels of their pods to read them too",
+                    g.plugin,
+                    unknown.join(", ")
+                ));
+            }
+            selectors.iter().map(label_selector).collect()
+        }
+    };
+    Ok((wire, selectors))
+}
+
+/// A window over the sidecars that is open: the first reading of each, taken when it opened.
+/// [`SidecarWindow::close`] takes the second and counts what came in between, which is how
+/// `canary run` watches a step on Kubernetes (no baselines are stored there).
+pub(crate) struct SidecarWindow {
+    pods: Vec<String>,
+    first: Readings,
+}
+
+impl SidecarWindow {
+    /// Reads every running sidecar of `selectors` once; none, or none readable, is an error
+    /// that says what to do.
+    pub(crate) fn open(
+        g: &Global,
+        selectors: &[String],
+        reporter: &StderrReporter,
+    ) -> Result<SidecarWindow> {
+        let (pods, first) = run(g, |t| async move {
+            let pods = sidecars(&t, selectors).await?;
+            let first = read_all(&t, &PortForward, &pods, reporter).await;
+            Ok((pods, first))
+        })?;
+        if let Some(errors) = status::all_unreadable(&first) {
+            return Err(CliError::failed(errors));
+        }
+        Ok(SidecarWindow { pods, first })
+    }
+
+    /// Reads the same sidecars again: the snapshots and baselines of [`status::compute`].
+    fn readings(self, g: &Global, reporter: &StderrReporter) -> Result<(Readings, Baselines)> {
+        let pods = &self.pods;
+        let second = run(g, |t| async move {
+            Ok(read_all(&t, &PortForward, pods, reporter).await)
+        })?;
+        let (snapshots, baselines) = over_window(self.first, second);
+        if let Some(errors) = status::all_unreadable(&snapshots) {
+            return Err(CliError::failed(errors));
+        }
+        Ok((snapshots, baselines))
+    }
+
+    /// The status of `wire` over the window, labelled `label`.
+    pub(crate) fn close(
+        self,
+        g: &Global,
+        wire: &WireConfig,
+        label: &str,
+        reporter: &StderrReporter,
+    ) -> Result<status::Status> {
+        let (snapshots, baselines) = self.readings(g, reporter)?;
+        Ok(status::compute(&status::Inputs {
+            config: wire,
+            version: wire.version.unwrap_or(0),
+            snapshots: &snapshots,
+            baselines: &baselines,
+            window: label,
+            history: &[],
+        }))
+    }
+}
+
 /// Every sidecar of `selectors` read once (`window` zero: counts since each one started) or twice,
 /// `window` apart: the snapshots and baselines of [`status::compute`]. No sidecar readable: an
 /// error with each one's reason, before waiting and instead of a table of zeros.
@@ -88,31 +160,16 @@ fn read_window(
     window: Duration,
     reporter: &StderrReporter,
 ) -> Result<(Readings, Baselines)> {
-    let (pods, first) = run(g, |t| async move {
-        let pods = sidecars(&t, selectors).await?;
-        let first = read_all(&t, &PortForward, &pods, reporter).await;
-        Ok((pods, first))
-    })?;
-    if let Some(errors) = status::all_unreadable(&first) {
-        return Err(CliError::failed(errors));
-    }
+    let open = SidecarWindow::open(g, selectors, reporter)?;
     if window.is_zero() {
-        return Ok((first, Baselines::new()));
+        return Ok((open.first, Baselines::new()));
     }
     reporter.progress(&format!(
         "Counting for {} before the second reading",
         humantime::format_duration(window)
     ));
     std::thread::sleep(window);
-    let pods = &pods;
-    let second = run(g, |t| async move {
-        Ok(read_all(&t, &PortForward, pods, reporter).await)
-    })?;
-    let (snapshots, baselines) = over_window(first, second);
-    if let Some(errors) = status::all_unreadable(&snapshots) {
-        return Err(CliError::failed(errors));
-    }
-    Ok((snapshots, baselines))
+    open.readings(g, reporter)
 }
 
 /// How the output names the window.
