@@ -816,3 +816,42 @@ fn canary_run_on_kubernetes_needs_sidecars_to_watch_and_changes_nothing_without_
         lines(&seen)
     );
 }
+
+/// `canary run --dry-run` on Kubernetes shows each step's write and reads no sidecar.
+#[test]
+fn canary_run_dry_run_plans_every_step_and_waits_for_nothing() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
+    let out = veerctl(
+        port,
+        &[
+            "--dry-run",
+            "canary",
+            "run",
+            "shop",
+            "v2",
+            "--steps",
+            "50,100",
+            "--interval",
+            "1h",
+            "--promote",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    for what in [
+        "canary set-weight shop v2 50%",
+        "canary set-weight shop v2 100%",
+        "canary promote shop v2",
+    ] {
+        assert!(
+            stdout.contains(what) || stderr.contains(what),
+            "{what}: {stdout}{stderr}"
+        );
+    }
+    assert!(
+        lines(&seen).iter().all(|r| r == &format!("GET {PLUGIN}")),
+        "{:?}",
+        lines(&seen)
+    );
+}

@@ -76,7 +76,9 @@ impl Host {
         let reporter = StderrReporter::new(g);
         let (wire, selectors) =
             k8s_status::plugin_and_selectors(g, a.selector.as_deref(), &reporter)?;
-        SidecarWindow::open(g, &selectors, &reporter)?;
+        if g.dry_run.is_none() {
+            SidecarWindow::open(g, &selectors, &reporter)?;
+        }
         Ok((
             Host::Kubernetes {
                 selectors,
@@ -184,6 +186,11 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
             None if a.promote => "promotion".to_owned(),
             None => break,
         };
+        // A dry run changes nothing, so there is nothing to wait for or to watch: it shows each
+        // step's request.
+        if g.dry_run.is_some() {
+            continue;
+        }
         let watch = host.watch(g)?;
         if a.manual {
             if !confirm(&format!(
