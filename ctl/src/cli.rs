@@ -205,13 +205,16 @@ pub struct StatusArgs {
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub window: Option<Duration>,
     /// Refresh until interrupted. A terminal is redrawn in place; piped, frames follow each
-    /// other under a timestamped header (with -o json: one JSON document per line).
+    /// other under a timestamped header (with -o json: one JSON document per line). On
+    /// Kubernetes the first frame counts over --window and each later one since the frame
+    /// before.
     #[arg(short, long)]
     pub watch: bool,
     /// Refresh interval for --watch.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Exit 6 when any service's observed split mismatches the configured one.
+    /// Exit 6 when any service's observed split, or any experiment's arms, mismatch the
+    /// configured ones.
     #[arg(long)]
     pub check: bool,
 }

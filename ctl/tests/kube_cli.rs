@@ -533,19 +533,34 @@ fn a_dry_run_edit_waits_for_no_sidecar() {
     assert!(!stderr.contains("warning"), "{stderr}");
 }
 
-/// `status --watch` redraws from Envoy admin APIs; on Kubernetes it is refused with what to do
-/// instead of being ignored.
+/// `status --watch` on Kubernetes redraws from the sidecars: a first frame that cannot be read
+/// (no sidecar) ends it with what to do. With --prometheus it is refused with what to do instead.
 #[test]
-fn status_watch_on_kubernetes_says_what_to_do() {
-    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin())]);
-    let out = veerctl(port, &["status", "--watch"]);
+fn status_watch_on_kubernetes_reads_the_sidecars_and_not_prometheus() {
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
+    let out = veerctl(port, &["status", "--watch", "--interval", "1s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("on Kubernetes, run `veerctl status` again"),
+        stderr.contains("failed to find a running pod with an istio-proxy sidecar"),
         "{stderr}"
     );
-    assert!(lines(&seen).is_empty());
+    assert_eq!(
+        lines(&seen),
+        [
+            format!("GET {PLUGIN}"),
+            format!("GET {PODS}?&labelSelector=")
+        ]
+    );
+
+    let (port, _) = fake_api(vec![(PLUGIN, shop_plugin())]);
+    let out = veerctl(
+        port,
+        &["status", "--watch", "--prometheus", "http://127.0.0.1:9"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--watch reads the sidecars"), "{stderr}");
 }
 
 /// `mesh install --wasm FILE` writes the file's SHA-256 into the WasmPlugin; a placeholder

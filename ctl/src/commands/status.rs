@@ -44,9 +44,19 @@ pub fn collect(g: &Global) -> Result<Status> {
 
 /// `status`.
 pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
+    show(g, a, || collect(g))
+}
+
+/// Prints the status `next` gives once (then `--check`), or with `--watch` a frame every
+/// `--interval` until stopped. Shared by the Envoy and the Kubernetes paths.
+pub(crate) fn show(
+    g: &Global,
+    a: &StatusArgs,
+    mut next: impl FnMut() -> Result<Status>,
+) -> Result<()> {
     let mut drawn = false;
     loop {
-        let s = match collect(g) {
+        let s = match next() {
             Ok(s) => s,
             // A watch outlives a proxy's restart; a first frame that fails is a wrong setup.
             Err(e) if a.watch && drawn => {

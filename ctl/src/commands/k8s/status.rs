@@ -32,18 +32,20 @@ type Readings = Vec<(String, std::result::Result<Snapshot, String>)>;
 
 /// `status` on Kubernetes.
 pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
-    if a.watch {
-        return Err(CliError::failed(
-            "--watch redraws from a standalone Envoy's admin API (--envoy DIR); on Kubernetes, run \
-             `veerctl status` again: each run counts over its own --window",
-        ));
-    }
     let reporter = &StderrReporter::new(g);
     let (wire, selectors) = plugin_and_selectors(g, a.selector.as_deref(), reporter)?;
     if let Some(url) = &a.prometheus {
+        if a.watch {
+            return Err(CliError::failed(
+                "--watch reads the sidecars; with --prometheus, run `veerctl status` again (or graph the counters in Prometheus)",
+            ));
+        }
         return prometheus(g, a, url, a.window, &wire);
     }
     let window = a.window.unwrap_or(DEFAULT_WINDOW);
+    if a.watch {
+        return watch(g, a, &selectors, window, reporter);
+    }
     let (snapshots, baselines) = read_window(g, &selectors, window, reporter)?;
     let s = status::compute(&status::Inputs {
         config: &wire,
@@ -91,6 +93,43 @@ pub(crate) fn plugin_and_selectors(
     Ok((wire, selectors))
 }
 
+/// `status --watch` on Kubernetes: the first frame counts over `window`, each later one what
+/// came since the frame before (every `--interval`). The WasmPlugin is read for every frame, so
+/// a change made meanwhile shows with its configured split and version.
+fn watch(
+    g: &Global,
+    a: &StatusArgs,
+    selectors: &[String],
+    window: Duration,
+    reporter: &StderrReporter,
+) -> Result<()> {
+    let mut open: Option<SidecarWindow> = None;
+    crate::commands::status::show(g, a, || {
+        let (current, label) = match open.take() {
+            Some(w) => (w, window_label(a.interval)),
+            None => {
+                let w = SidecarWindow::open(g, selectors, reporter)?;
+                std::thread::sleep(window);
+                (w, window_label(window))
+            }
+        };
+        let wire = plugin_config(g)?;
+        let (s, next) = current.advance(g, &wire, &label, reporter)?;
+        open = Some(next);
+        Ok(s)
+    })
+}
+
+/// The WasmPlugin's config.
+fn plugin_config(g: &Global) -> Result<WireConfig> {
+    let plugin = run(g, |t| async move {
+        veer_k8s::plugin_config::get_plugin(&t, &g.plugin)
+            .await
+            .map_err(err)
+    })?;
+    veer_k8s::plugin_config::read_config(&plugin).map_err(err)
+}
+
 /// A window over the sidecars that is open: the first reading of each, taken when it opened.
 /// [`SidecarWindow::close`] takes the second and counts what came in between, which is how
 /// `canary run` watches a step on Kubernetes (no baselines are stored there).
@@ -120,15 +159,48 @@ impl SidecarWindow {
 
     /// Reads the same sidecars again: the snapshots and baselines of [`status::compute`].
     fn readings(self, g: &Global, reporter: &StderrReporter) -> Result<(Readings, Baselines)> {
+        self.read_again(g, reporter).map(|(counted, _)| counted)
+    }
+
+    /// [`SidecarWindow::readings`], and the window that starts where this one ends.
+    fn read_again(
+        self,
+        g: &Global,
+        reporter: &StderrReporter,
+    ) -> Result<((Readings, Baselines), SidecarWindow)> {
         let pods = &self.pods;
         let second = run(g, |t| async move {
             Ok(read_all(&t, &PortForward, pods, reporter).await)
         })?;
+        let next = SidecarWindow {
+            pods: self.pods.clone(),
+            first: second.clone(),
+        };
         let (snapshots, baselines) = over_window(self.first, second);
         if let Some(errors) = status::all_unreadable(&snapshots) {
             return Err(CliError::failed(errors));
         }
-        Ok((snapshots, baselines))
+        Ok(((snapshots, baselines), next))
+    }
+
+    /// The status of `wire` over this window, and the window that starts where it ends.
+    fn advance(
+        self,
+        g: &Global,
+        wire: &WireConfig,
+        label: &str,
+        reporter: &StderrReporter,
+    ) -> Result<(status::Status, SidecarWindow)> {
+        let ((snapshots, baselines), next) = self.read_again(g, reporter)?;
+        let s = status::compute(&status::Inputs {
+            config: wire,
+            version: wire.version.unwrap_or(0),
+            snapshots: &snapshots,
+            baselines: &baselines,
+            window: label,
+            history: &[],
+        });
+        Ok((s, next))
     }
 
     /// The status of `wire` over the window, labelled `label`.
@@ -139,15 +211,7 @@ impl SidecarWindow {
         label: &str,
         reporter: &StderrReporter,
     ) -> Result<status::Status> {
-        let (snapshots, baselines) = self.readings(g, reporter)?;
-        Ok(status::compute(&status::Inputs {
-            config: wire,
-            version: wire.version.unwrap_or(0),
-            snapshots: &snapshots,
-            baselines: &baselines,
-            window: label,
-            history: &[],
-        }))
+        self.advance(g, wire, label, reporter).map(|(s, _)| s)
     }
 }
 
