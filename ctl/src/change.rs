@@ -9,6 +9,7 @@ use veer_filter::config::WireConfig;
 
 use crate::admin::{Admin, Snapshot};
 use crate::cli::Global;
+use crate::diff::{self, Difference};
 use crate::error::{CliError, Result};
 use crate::owned_headers;
 use crate::report::Progress;
@@ -31,6 +32,9 @@ pub struct Applied {
     pub wire: WireConfig,
     /// What the change did, as recorded in the history.
     pub what: String,
+    /// `--dry-run`: what the change would do to the live config; nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<Vec<Difference>>,
 }
 
 /// Opens the store named by `--envoy`.
@@ -85,6 +89,8 @@ pub fn change_reading_history(
 ) -> Result<Applied> {
     let store = store(g)?;
     let admin = Admin::default();
+    // A dry run writes nothing, so there is nothing to verify.
+    let wait = wait && g.dry_run.is_none();
     if wait && g.admins.is_empty() {
         return Err(CliError::failed(
             "no --admin URL to verify the change with; pass each proxy's admin URL (or --no-wait with apply)",
@@ -109,6 +115,16 @@ pub fn change_reading_history(
     if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
         owned_headers::check(&live, &config, allow_header_rename)?;
     }
+    if g.dry_run.is_some() {
+        let live = previous.map(|p| p.wire.clone()).unwrap_or_default();
+        return Ok(Applied {
+            version,
+            verified: Vec::new(),
+            dry_run: Some(diff::compare(&live, &wire)),
+            wire,
+            what,
+        });
+    }
     store.write(&lock, &wire, &wasm, previous, &what)?;
     drop(lock);
 
@@ -121,6 +137,7 @@ pub fn change_reading_history(
         verified,
         wire,
         what,
+        dry_run: None,
     })
 }
 

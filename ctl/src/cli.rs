@@ -58,8 +58,9 @@ pub struct Global {
     /// Kubernetes: the namespace (default: the context's).
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     pub namespace: Option<String>,
-    /// Kubernetes: print the requests a change would send instead of sending them (`client`),
-    /// or send them with dryRun=All (`server`).
+    /// Show what a change would do instead of doing it. Kubernetes: print the requests it would
+    /// send (`client`), or send them with dryRun=All (`server`). With --envoy (either mode):
+    /// print every field of the live config it would change; nothing is written.
     #[arg(long, global = true, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "MODE")]
     pub dry_run: Option<DryRunMode>,
     /// Kubernetes: the WasmPlugin that carries the routing config.

@@ -143,3 +143,70 @@ fn validate_reports_every_problem_of_a_file_and_exits_3() {
         );
     }
 }
+
+/// `--dry-run` with --envoy shows what a change would do and writes nothing, for single changes
+/// and for a whole `canary run` (no proxy is needed: nothing is verified).
+#[test]
+fn dry_run_on_envoy_shows_the_change_and_writes_nothing() {
+    let (_dir, file, ecds) = scratch();
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, web(json!({ "v1": 10000, "v2": 0 })).to_string()).unwrap();
+    stdout(&veerctl(
+        &ecds,
+        &["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"],
+    ));
+    let live_before = stdout(&veerctl(&ecds, &["get"]));
+
+    let text = stdout(&veerctl(
+        &ecds,
+        &["--dry-run", "canary", "set-weight", "web", "v2", "20"],
+    ));
+    assert!(
+        text.starts_with(
+            "canary set-weight web v2 20%: dry run, nothing written (it would be version 2):"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("services[web].split: v1 100% | v2 0% -> v1 80% | v2 20%"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&stdout(&veerctl(
+        &ecds,
+        &["-o", "json", "--dry-run=server", "canary", "abort", "web"],
+    )))
+    .unwrap();
+    assert_eq!(json["dry_run"], true, "{json}");
+    assert_eq!(json["differences"], json!([]), "{json}");
+
+    let text = stdout(&veerctl(
+        &ecds,
+        &[
+            "--dry-run",
+            "canary",
+            "run",
+            "web",
+            "v2",
+            "--steps",
+            "10,50",
+            "--interval",
+            "1h",
+            "--promote",
+        ],
+    ));
+    for step in [
+        "canary set-weight web v2 10%",
+        "canary set-weight web v2 50%",
+        "canary promote web v2",
+    ] {
+        assert!(
+            text.contains(&format!("{step}: dry run, nothing written")),
+            "{step}: {text}"
+        );
+    }
+    assert_eq!(
+        stdout(&veerctl(&ecds, &["get"])),
+        live_before,
+        "a dry run wrote"
+    );
+}

@@ -59,15 +59,7 @@ pub fn diff(g: &Global, file: &std::path::Path) -> Result<()> {
     match g.output {
         Output::Json => print_json(&differences),
         Output::Table => {
-            if differences.is_empty() {
-                println!("no changes");
-            }
-            for d in differences {
-                println!("{}: {}", d.path, d.change);
-                if let Some(w) = d.warning {
-                    println!("  WARNING: {w}");
-                }
-            }
+            super::print_differences(&differences);
             Ok(())
         }
     }

@@ -29,6 +29,24 @@ pub fn print_applied(
         .filter(|s| service.is_none_or(|n| n == s.name))
         .map(|s| (s.name.clone(), crate::edit::split_summary(s)))
         .collect();
+    if let Some(differences) = &applied.dry_run {
+        return match g.output {
+            Output::Json => print_json(&json!({
+                "change": what,
+                "dry_run": true,
+                "version": applied.version,
+                "differences": differences,
+            })),
+            Output::Table => {
+                println!(
+                    "{what}: dry run, nothing written (it would be version {}):",
+                    applied.version
+                );
+                print_differences(differences);
+                Ok(())
+            }
+        };
+    }
     match g.output {
         Output::Json => {
             let doc = json!({
@@ -60,6 +78,19 @@ pub fn print_applied(
         }
     }
     Ok(())
+}
+
+/// Prints differences for people: each path and change, warnings on their own line.
+pub fn print_differences(differences: &[crate::diff::Difference]) {
+    if differences.is_empty() {
+        println!("no changes");
+    }
+    for d in differences {
+        println!("{}: {}", d.path, d.change);
+        if let Some(w) = &d.warning {
+            println!("  WARNING: {w}");
+        }
+    }
 }
 
 /// Serialises data as pretty JSON on stdout.
