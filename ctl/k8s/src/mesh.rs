@@ -456,17 +456,37 @@ async fn install<R: SidecarReader>(
     wait: Option<&PluginWait<R>>,
     reporter: &dyn Reporter,
 ) -> Result<MeshInstallOutcome> {
-    let objects = build(spec)?;
+    // Validates before anything is sent.
+    let mut objects = build(spec)?;
+    let plugin_name = objects.plugin.name_any();
+    // The sidecars must report a version newer than the WasmPlugin's current one, or the wait
+    // below could be met by the config (or module) this install replaces.
+    let live = target
+        .get_opt::<WasmPlugin>("WasmPlugin", &plugin_name)
+        .await?
+        .and_then(|p| crate::plugin_config::read_config(&p).ok())
+        .and_then(|c| c.version);
+    let version = match live {
+        Some(live) if spec.config.version.unwrap_or(0) <= live => {
+            let mut newer = spec.clone();
+            newer.config.version = Some(live + 1);
+            reporter.progress(&format!(
+                "WasmPlugin {plugin_name} carries config version {live}: installing this config as version {}",
+                live + 1
+            ));
+            objects = build(&newer)?;
+            live + 1
+        }
+        _ => spec.config.version.unwrap_or(0),
+    };
     let mut writer = target.writer();
     let mut applied = Vec::new();
-    let plugin_name = objects.plugin.name_any();
     reporter.progress(&format!("Applying WasmPlugin {plugin_name}"));
     writer
         .apply(&target.api::<WasmPlugin>(), &plugin_name, &objects.plugin)
         .await?;
     applied.push(format!("WasmPlugin/{plugin_name}"));
     if let Some(wait) = wait.filter(|_| writer.persists()) {
-        let version = spec.config.version.unwrap_or(0);
         wait_plugin_live(
             target,
             &plugin_name,

@@ -16,6 +16,7 @@ const VS: &str = "/apis/networking.istio.io/v1/namespaces/demo/virtualservices/w
 #[tokio::test]
 async fn mesh_install_applies_the_plugin_first_then_the_routes() {
     let (client, server) = scripted(vec![
+        not_found("wasmplugins.extensions.istio.io", "veer"),
         Answer(200, ECHO()),
         Answer(200, ECHO()),
         Answer(200, ECHO()),
@@ -25,7 +26,10 @@ async fn mesh_install_applies_the_plugin_first_then_the_routes() {
     let out = mesh::mesh_install(&target(client, "demo"), &spec, &NoReporter)
         .await
         .expect("install");
-    let seen = server.await.expect("server");
+    let mut seen = server.await.expect("server");
+    // First the WasmPlugin is read (the version it carries now), then the writes.
+    let read = seen.remove(0);
+    assert_eq!((read.method.as_str(), read.path.as_str()), ("GET", PLUGIN));
     assert_eq!(
         seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
         vec![PLUGIN, DR, VS]
@@ -107,13 +111,20 @@ async fn header_routes_are_limited_to_the_plugins_workloads() {
 }
 
 #[tokio::test]
-async fn mesh_install_dry_run_sends_nothing_and_returns_the_ordered_requests() {
-    let (client, server) = scripted(vec![]);
+async fn mesh_install_dry_run_writes_nothing_and_returns_the_ordered_requests() {
+    let (client, server) = scripted(vec![not_found("wasmplugins.extensions.istio.io", "veer")]);
     let t = target(client, "demo").with_dry_run(DryRun::Client);
     let out = mesh::mesh_install(&t, &demo_mesh(), &NoReporter)
         .await
         .expect("dry run");
-    assert!(server.await.expect("server").is_empty());
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen.iter()
+            .map(|s| (s.method.as_str(), s.path.as_str()))
+            .collect::<Vec<_>>(),
+        [("GET", PLUGIN)],
+        "only the read"
+    );
     assert_eq!(
         out.requests
             .iter()

@@ -94,6 +94,7 @@ fn the_reported_version_is_read_from_the_gauge_line() {
 #[tokio::test]
 async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
     let (client, server) = scripted(vec![
+        absent(),
         Answer(200, ECHO()),
         pods(),
         pods(),
@@ -117,6 +118,7 @@ async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
             .map(|s| (s.method.as_str(), s.path.as_str()))
             .collect::<Vec<_>>(),
         vec![
+            ("GET", PLUGIN),
             ("PATCH", PLUGIN),
             ("GET", PODS),
             ("GET", PODS),
@@ -124,7 +126,7 @@ async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
             ("PATCH", VS)
         ]
     );
-    assert_eq!(seen[1].q("labelSelector"), Some("app=client"));
+    assert_eq!(seen[2].q("labelSelector"), Some("app=client"));
     let asked = wait.reader.asked.lock().expect("lock").clone();
     let pods: Vec<&str> = asked.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(pods, ["client-a", "client-d", "client-a", "client-d"]);
@@ -144,7 +146,7 @@ async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
 /// sidecar reported what and what to do.
 #[tokio::test]
 async fn no_route_is_applied_when_a_sidecar_never_runs_the_new_config() {
-    let (client, server) = scripted(vec![Answer(200, ECHO()), pods()]);
+    let (client, server) = scripted(vec![absent(), Answer(200, ECHO()), pods()]);
     let mut wait = wait(Sidecars::new(&[
         "wasmcustom.veer.config.version: 1\n",
         "wasmcustom.veer.config.version: 0\n",
@@ -165,8 +167,50 @@ async fn no_route_is_applied_when_a_sidecar_never_runs_the_new_config() {
     let seen = server.await.expect("server");
     assert_eq!(
         seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
-        [PLUGIN, PODS],
+        [PLUGIN, PLUGIN, PODS],
         "no route"
+    );
+}
+
+/// No WasmPlugin yet: `mesh install` reads it first and finds none.
+fn absent() -> Answer {
+    not_found("wasmplugins.extensions.istio.io", "veer")
+}
+
+/// Installing over a WasmPlugin that carries config version 1, from a file that also says 1:
+/// the config goes in as version 2, and a sidecar still on version 1 (the config being
+/// replaced) is not taken for live.
+#[tokio::test]
+async fn an_install_over_a_live_plugin_waits_for_a_newer_version() {
+    let (client, server) = scripted(vec![
+        Answer(200, stored_plugin(|_| {})),
+        Answer(200, ECHO()),
+        pods(),
+        pods(),
+        Answer(200, ECHO()),
+        Answer(200, ECHO()),
+    ]);
+    let wait = wait(Sidecars::new(&[
+        "wasmcustom.veer.config.version: 1\n",
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 2\n",
+        "wasmcustom.veer.config.version: 2\n",
+    ]));
+    let rec = Recorder::new();
+    assert_eq!(spec().config.version, Some(1));
+    let out = mesh::mesh_install_waiting(&target(client, "demo"), &spec(), &wait, &rec)
+        .await
+        .expect("install");
+    let seen = server.await.expect("server");
+    assert_eq!(seen[1].body["spec"]["pluginConfig"]["version"], 2);
+    assert_eq!(seen.len(), 6, "read, plugin, pods twice, routes");
+    assert_eq!(out.applied.len(), 3);
+    assert!(
+        rec.all()
+            .iter()
+            .any(|l| l.contains("carries config version 1: installing this config as version 2")),
+        "{:?}",
+        rec.all()
     );
 }
 
@@ -328,6 +372,7 @@ async fn a_dry_run_edit_reads_no_sidecar() {
 #[tokio::test]
 async fn a_later_version_counts_as_live_for_an_install() {
     let (client, server) = scripted(vec![
+        absent(),
         Answer(200, ECHO()),
         pods(),
         Answer(200, ECHO()),
@@ -342,7 +387,7 @@ async fn a_later_version_counts_as_live_for_an_install() {
         .await
         .expect("live");
     assert_eq!(out.applied.len(), 3);
-    assert_eq!(server.await.expect("server").len(), 4);
+    assert_eq!(server.await.expect("server").len(), 5);
 }
 
 fn updates() -> UpdateOptions {
