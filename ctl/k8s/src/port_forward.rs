@@ -4,6 +4,8 @@
 //! The HTTP exchange is a plain HTTP/1.1 client (hyper) over any byte stream, so it is tested on
 //! an in-memory pipe; the port-forward itself is kube's `Api::<Pod>::portforward`.
 
+use std::time::Duration;
+
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -52,8 +54,36 @@ where
 /// Only the config version the filter runs: `filter=^wasmcustom\.veer\.config\.version$`.
 pub const VERSION_PATH: &str = "/stats?filter=%5Ewasmcustom%5C.veer%5C.config%5C.version%24";
 
-/// `GET path` on one pod's Envoy admin endpoint, through a port-forward.
+/// How long one read of a sidecar may take: a port-forward can accept and then never answer,
+/// and every wait and `status` must end.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET path` on one pod's Envoy admin endpoint, through a port-forward, given up after
+/// [`READ_TIMEOUT`].
 pub async fn admin_get(target: &Target, pod: &str, port: u16, path: &str) -> Result<String> {
+    bounded(pod, port, forwarded_get(target, pod, port, path)).await
+}
+
+/// `read`, or an error naming the pod once [`READ_TIMEOUT`] has passed.
+pub async fn bounded(
+    pod: &str,
+    port: u16,
+    read: impl std::future::Future<Output = Result<String>>,
+) -> Result<String> {
+    tokio::time::timeout(READ_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::Stats {
+                source_name: format!("pod {pod} port {port}"),
+                reason: format!(
+                    "no answer within {}s through the port-forward",
+                    READ_TIMEOUT.as_secs()
+                ),
+            })
+        })
+}
+
+async fn forwarded_get(target: &Target, pod: &str, port: u16, path: &str) -> Result<String> {
     let mut forwarder = target
         .api::<Pod>()
         .portforward(pod, &[port])

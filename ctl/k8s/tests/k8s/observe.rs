@@ -9,7 +9,7 @@ use veer_k8s::manifests::demo_config;
 use veer_k8s::observe::{
     from_prometheus, from_prometheus_response, prometheus_name, prometheus_query, status_counters,
 };
-use veer_k8s::port_forward::{http_get, VERSION_PATH};
+use veer_k8s::port_forward::{bounded, http_get, VERSION_PATH};
 
 /// The demo config with an experiment, so every kind of counter is asked for.
 fn config() -> veer_filter::config::WireConfig {
@@ -147,4 +147,26 @@ async fn the_admin_stats_request_over_a_stream() {
         "{request}"
     );
     assert_eq!(text, "wasmcustom.veer.rq.web.v1: 3\n");
+}
+
+/// A sidecar that accepts and never answers does not hang a read: it ends with an error that
+/// names the pod (time is paused, so the test does not wait the 10 s).
+#[tokio::test(start_paused = true)]
+async fn a_read_that_never_answers_is_given_up() {
+    let (ours, _envoy) = tokio::io::duplex(64);
+    let err = bounded("client-a", 15000, async move {
+        http_get(ours, VERSION_PATH)
+            .await
+            .map_err(|reason| veer_k8s::Error::Stats {
+                source_name: "pod client-a".into(),
+                reason,
+            })
+    })
+    .await
+    .expect_err("given up");
+    assert!(
+        err.to_string().contains("pod client-a port 15000")
+            && err.to_string().contains("no answer within 10s"),
+        "{err}"
+    );
 }
