@@ -134,7 +134,7 @@ fn plugin_config(g: &Global) -> Result<WireConfig> {
 /// [`SidecarWindow::close`] takes the second and counts what came in between, which is how
 /// `canary run` watches a step on Kubernetes (no baselines are stored there).
 pub(crate) struct SidecarWindow {
-    pods: Vec<String>,
+    selectors: Vec<String>,
     first: Readings,
 }
 
@@ -146,15 +146,14 @@ impl SidecarWindow {
         selectors: &[String],
         reporter: &StderrReporter,
     ) -> Result<SidecarWindow> {
-        let (pods, first) = run(g, |t| async move {
-            let pods = sidecars(&t, selectors).await?;
-            let first = read_all(&t, &PortForward, &pods, reporter).await;
-            Ok((pods, first))
-        })?;
+        let first = read_sidecars(g, selectors, reporter)?;
         if let Some(errors) = status::all_unreadable(&first) {
             return Err(CliError::failed(errors));
         }
-        Ok(SidecarWindow { pods, first })
+        Ok(SidecarWindow {
+            selectors: selectors.to_vec(),
+            first,
+        })
     }
 
     /// Reads the same sidecars again: the snapshots and baselines of [`status::compute`].
@@ -162,18 +161,17 @@ impl SidecarWindow {
         self.read_again(g, reporter).map(|(counted, _)| counted)
     }
 
-    /// [`SidecarWindow::readings`], and the window that starts where this one ends.
+    /// [`SidecarWindow::readings`], and the window that starts where this one ends. The pods
+    /// are listed again: one that came up in between starts counting in the next window, one
+    /// that went away is no longer read.
     fn read_again(
         self,
         g: &Global,
         reporter: &StderrReporter,
     ) -> Result<((Readings, Baselines), SidecarWindow)> {
-        let pods = &self.pods;
-        let second = run(g, |t| async move {
-            Ok(read_all(&t, &PortForward, pods, reporter).await)
-        })?;
+        let second = read_sidecars(g, &self.selectors, reporter)?;
         let next = SidecarWindow {
-            pods: self.pods.clone(),
+            selectors: self.selectors,
             first: second.clone(),
         };
         let (snapshots, baselines) = over_window(self.first, second);
@@ -245,6 +243,14 @@ fn window_label(window: Duration) -> String {
     }
 }
 
+/// Every running sidecar of `selectors`, listed now, read once.
+fn read_sidecars(g: &Global, selectors: &[String], reporter: &StderrReporter) -> Result<Readings> {
+    run(g, |t| async move {
+        let pods = sidecars(&t, selectors).await?;
+        Ok(read_all(&t, &PortForward, &pods, reporter).await)
+    })
+}
+
 /// The running pods with a sidecar matching any of `selectors` (each pod once), or what to do
 /// when there is none.
 async fn sidecars(t: &Target, selectors: &[String]) -> Result<Vec<String>> {
@@ -314,8 +320,14 @@ async fn read_all<R: SidecarReader>(
 /// The second reading of each sidecar counted from its first: the snapshots and baselines of
 /// [`status::compute`]. A sidecar whose first reading failed has no baseline, so it is shown as
 /// unreadable rather than counted since it started. One whose counters went down restarted in
-/// between: it is counted since then, all of which lies in the window.
+/// between: it is counted since then, all of which lies in the window. One that was not there at
+/// the first reading (a pod that came up since) is left out: most of what it counted may lie
+/// before the window.
 fn over_window(first: Readings, second: Readings) -> (Readings, Baselines) {
+    let second: Readings = second
+        .into_iter()
+        .filter(|(pod, _)| first.iter().any(|(p, _)| p == pod))
+        .collect();
     let mut baselines = Baselines::new();
     let mut failed = BTreeMap::new();
     for (pod, reading) in first {

@@ -231,6 +231,28 @@ fn a_sidecar_restarted_in_the_window_counts_since_its_restart() {
     assert_eq!(s.services[0].split_requests, 100);
 }
 
+/// A pod that came up between the readings (re-listed for the second) is left out of this
+/// window, whose counts it would inflate with what it served before; it counts from the next.
+#[test]
+fn a_pod_new_since_the_first_reading_is_left_out_of_the_window() {
+    let first = read(
+        &Sidecars::new(&[("web-1", stats(5, 5000, 5000))]),
+        &["web-1"],
+    );
+    let second = read(
+        &Sidecars::new(&[
+            ("web-1", stats(5, 5800, 5200)),
+            ("web-3", stats(5, 9000, 9000)),
+        ]),
+        &["web-1", "web-3"],
+    );
+    let (snapshots, baselines) = over_window(first, second);
+    let pods: Vec<&str> = snapshots.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(pods, ["web-1"]);
+    let s = status(&snapshots, &baselines, Duration::from_secs(10));
+    assert_eq!(s.services[0].split_requests, 1000);
+}
+
 /// No sidecar answered: an error with each one's reason instead of a table of zeros.
 #[test]
 fn no_sidecar_read_is_an_error_naming_each() {
