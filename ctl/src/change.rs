@@ -287,8 +287,11 @@ fn restore(
     drop(progress);
     Ok(match outcome {
         Ok(snaps) => {
-            record_baselines(store, g, snaps)?;
-            format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again")
+            let restored = format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again");
+            match record_baselines(store, g, snaps) {
+                Ok(()) => restored,
+                Err(e) => format!("{restored} (its counters' baseline was not recorded: {e}; `status` counts since an earlier change)"),
+            }
         }
         Err(e) => format!(
             "restored the last accepted config (version {running}) as version {version}, but that is not verified either: {e}"

@@ -264,8 +264,8 @@ pub struct CanaryRunArgs {
     /// Pause after each step (and before --promote), watching the canary's error rate.
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Ask for confirmation on the terminal before each step (and before --promote) instead of
-    /// pausing.
+    /// After each step, ask on the terminal whether to go on to the next (and to --promote)
+    /// instead of pausing.
     #[arg(long)]
     pub manual: bool,
     /// Abort when the canary's 5xx rate over a step exceeds this percent.

@@ -148,10 +148,12 @@ impl Host {
     /// What the proxies saw since `watch` started.
     fn status(&self, g: &Global, watch: Watch) -> Result<Status> {
         match (self, watch) {
-            (Host::Kubernetes { reporter, .. }, Watch::Sidecars(window)) => {
-                let (wire, _) = k8s_status::plugin_and_selectors(g, None, reporter)?;
-                window.close(g, &wire, "since the step went live", reporter)
-            }
+            (Host::Kubernetes { reporter, .. }, Watch::Sidecars(window)) => window.close(
+                g,
+                &k8s_status::plugin_config(g)?,
+                "since the step went live",
+                reporter,
+            ),
             _ => super::status::collect(g),
         }
     }

@@ -63,17 +63,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                     .await
                     .map_err(err)
             })?;
-            let summary = if out.changed {
-                format!(
-                    "{}: Service now selects {} (was {}); {}",
-                    out.app,
-                    out.to,
-                    out.from.map_or("nothing".into(), |c| c.to_string()),
-                    keeps(out.from, &out.app, *scale_down_after)
-                )
-            } else {
-                format!("{}: Service already selects {}", out.app, out.to)
-            };
+            let summary = switched(&out, "Service now selects", *scale_down_after);
             print(g, &out, &summary, &out.requests)
         }
         BluegreenCommand::Rollback {
@@ -85,12 +75,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                     .await
                     .map_err(err)
             })?;
-            let summary = format!(
-                "{}: rolled back to {}; {}",
-                out.app,
-                out.to,
-                keeps(out.from, &out.app, *scale_down_after)
-            );
+            let summary = switched(&out, "rolled back to", *scale_down_after);
             print(g, &out, &summary, &out.requests)
         }
         BluegreenCommand::Status { app } => {
@@ -139,6 +124,25 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             };
             print(g, &out, &summary, &requests)
         }
+    }
+}
+
+/// What a switch or a rollback did (`done`: "Service now selects"): the colour now selected and
+/// how long the previous one keeps running, or that nothing changed.
+fn switched(out: &bluegreen::SwitchOutcome, done: &str, after: std::time::Duration) -> String {
+    if out.changed {
+        format!(
+            "{}: {done} {} (was {}); {}",
+            out.app,
+            out.to,
+            out.from.map_or("nothing".into(), |c| c.to_string()),
+            keeps(out.from, &out.app, after)
+        )
+    } else {
+        format!(
+            "{}: Service already selects {}; nothing changed",
+            out.app, out.to
+        )
     }
 }
 

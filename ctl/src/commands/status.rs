@@ -78,11 +78,7 @@ pub(crate) fn show(
                 Err(e) => return Err(CliError::io("write the status", e)),
             }
         } else {
-            match g.output {
-                Output::Json => print_json(&s)?,
-                Output::Table => print!("{}", crate::render::status(&s, use_color())),
-            }
-            return check(a, &s);
+            return print_and_check(g, a, &s);
         }
         std::thread::sleep(a.interval);
     }
@@ -110,6 +106,15 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
         }
     }
     out.flush()
+}
+
+/// Prints `s` once, as a table or JSON, then applies `--check`.
+pub(crate) fn print_and_check(g: &Global, a: &StatusArgs, s: &Status) -> Result<()> {
+    match g.output {
+        Output::Json => print_json(s)?,
+        Output::Table => print!("{}", crate::render::status(s, use_color())),
+    }
+    check(a, s)
 }
 
 /// `--check`: a mismatch is exit code 6.

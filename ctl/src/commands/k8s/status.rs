@@ -17,11 +17,9 @@ use veer_k8s::plugin_live::{
 use veer_k8s::{Reporter, Target};
 
 use crate::admin::{self, Snapshot};
-use crate::cli::{Global, Output, StatusArgs};
-use crate::commands::print_json;
+use crate::cli::{Global, StatusArgs};
 use crate::error::{CliError, Result};
 use crate::kube::{err, run, StderrReporter};
-use crate::report::use_color;
 use crate::status::{self, Baselines};
 
 /// The window when --window is not given: long enough for a few requests, short for a shell.
@@ -55,11 +53,7 @@ pub fn status(g: &Global, a: &StatusArgs) -> Result<()> {
         window: &window_label(window),
         history: &[],
     });
-    match g.output {
-        Output::Json => print_json(&s)?,
-        Output::Table => print!("{}", crate::render::status(&s, use_color())),
-    }
-    crate::commands::status::check(a, &s)
+    crate::commands::status::print_and_check(g, a, &s)
 }
 
 /// The WasmPlugin's config and the label selectors of the sidecars to read: `selector` if
@@ -121,7 +115,7 @@ fn watch(
 }
 
 /// The WasmPlugin's config.
-fn plugin_config(g: &Global) -> Result<WireConfig> {
+pub(crate) fn plugin_config(g: &Global) -> Result<WireConfig> {
     let plugin = run(g, |t| async move {
         veer_k8s::plugin_config::get_plugin(&t, &g.plugin)
             .await
@@ -409,11 +403,7 @@ fn prometheus(
         window: &label,
         history: &[],
     });
-    match g.output {
-        Output::Json => print_json(&s)?,
-        Output::Table => print!("{}", crate::render::status(&s, use_color())),
-    }
-    crate::commands::status::check(a, &s)
+    crate::commands::status::print_and_check(g, a, &s)
 }
 
 #[cfg(test)]
