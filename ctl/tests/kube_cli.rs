@@ -226,8 +226,7 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
         .args(["-n", "other", "bluegreen", "switch", "shop"])
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = exits(&out, 1);
     assert!(
         stderr.contains("create the Service first"),
         "says what to do: {stderr}"
@@ -324,6 +323,13 @@ fn experiment_list_reads_the_wasmplugins_config() {
         requests.iter().all(|r| r.starts_with("GET ")),
         "listing wrote: {requests:?}"
     );
+}
+
+/// Asserts that veerctl exited with `code` and returns what it said on stderr.
+fn exits(out: &std::process::Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
 }
 
 /// Runs the built veerctl against the fake API server on `port` (context namespace `demo`).
@@ -467,8 +473,7 @@ fn a_conflicting_write_is_retried_on_a_fresh_read() {
 fn a_conflict_that_persists_is_reported_and_nothing_is_overwritten() {
     let (port, seen) = fake_api_with(vec![(PLUGIN, shop_plugin())], usize::MAX);
     let out = veerctl(port, &["canary", "set-weight", "shop", "v2", "50"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let stderr = exits(&out, 5);
     assert!(
         stderr.contains("changed by someone else 5 times in a row")
             && stderr.contains("nothing of yours was written, run the command again"),
@@ -539,8 +544,7 @@ fn a_dry_run_edit_waits_for_no_sidecar() {
 fn status_watch_on_kubernetes_reads_the_sidecars_and_not_prometheus() {
     let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin()), (PODS, no_pods())]);
     let out = veerctl(port, &["status", "--watch", "--interval", "1s"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = exits(&out, 1);
     assert!(
         stderr.contains("failed to find a running pod with an istio-proxy sidecar"),
         "{stderr}"
@@ -558,8 +562,7 @@ fn status_watch_on_kubernetes_reads_the_sidecars_and_not_prometheus() {
         port,
         &["status", "--watch", "--prometheus", "http://127.0.0.1:9"],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = exits(&out, 1);
     assert!(stderr.contains("--watch reads the sidecars"), "{stderr}");
 }
 
@@ -618,8 +621,7 @@ fn mesh_install_writes_the_digest_of_wasm_and_refuses_placeholders() {
         ),
     ] {
         let out = veerctl(port, &args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let stderr = exits(&out, 1);
         assert!(stderr.contains(says), "{stderr}");
     }
     // The dry run read the WasmPlugin (the version it carries); nothing was written.
@@ -641,8 +643,7 @@ fn a_short_timeout_ends_a_rollout_wait() {
         port,
         &["--timeout", "1s", "rollout", "status", "shop-green"],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let stderr = exits(&out, 4);
     assert!(
         stderr.contains("failed to roll out deployment shop-green within 1s")
             && stderr.contains("1 of 2 updated replicas are available"),
@@ -798,8 +799,7 @@ fn status_from_prometheus_checks_the_default_split_and_the_arms() {
     let (empty, _) = fake_prometheus(&[]);
     let (port, _) = fake_api(vec![(PLUGIN, shop_plugin())]);
     let out = veerctl(port, &["status", "--prometheus", &empty]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = exits(&out, 1);
     assert!(
         stderr.contains("has no veer_config_version: it scrapes no proxy that runs Veer's filter"),
         "{stderr}"
@@ -824,8 +824,7 @@ fn canary_run_on_kubernetes_needs_sidecars_to_watch_and_changes_nothing_without_
             "1s",
         ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = exits(&out, 1);
     assert!(
         stderr.contains("failed to find a running pod with an istio-proxy sidecar"),
         "{stderr}"

@@ -90,6 +90,20 @@ impl Load {
         }
     }
 
+    /// Stops the load and asserts that it ran (over 100 responses) and that not one request
+    /// failed; returns how many succeeded.
+    pub fn finish_without_failures(self) -> u64 {
+        let (ok, failed, failures) = self.finish();
+        assert_eq!(
+            failed,
+            0,
+            "{failed} of {} requests failed under load: {failures:?}",
+            ok + failed
+        );
+        assert!(ok > 100, "the load ran ({ok} requests)");
+        ok
+    }
+
     pub fn finish(self) -> (u64, u64, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let failures = self
@@ -153,14 +167,7 @@ fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under
     // A valid change afterwards goes live.
     rig.apply(&web_config(3, &[("v1", 0), ("v2", 10000)]));
     thread::sleep(Duration::from_millis(300));
-    let (ok, failed, failures) = load.finish();
-    assert_eq!(
-        failed,
-        0,
-        "{failed} of {} requests failed during the changes: {failures:?}",
-        ok + failed
-    );
-    assert!(ok > 100, "load ran ({ok} requests)");
+    load.finish_without_failures();
     for i in 0..20 {
         assert_eq!(
             rig.client

@@ -20,16 +20,23 @@ const PODS: &str = "/api/v1/namespaces/demo/pods";
 const DR: &str = "/apis/networking.istio.io/v1/namespaces/demo/destinationrules/web";
 const VS: &str = "/apis/networking.istio.io/v1/namespaces/demo/virtualservices/web";
 
-/// Answers each read with the next stats text, and records (pod, path).
+/// Answers each read with the next sidecar's stats, and records (pod, path).
 struct Sidecars {
-    answers: Mutex<VecDeque<&'static str>>,
+    answers: Mutex<VecDeque<String>>,
     asked: Mutex<Vec<(String, String)>>,
 }
 
 impl Sidecars {
-    fn new(answers: &[&'static str]) -> Self {
+    /// One answer per read, in order: the config version the filter reports, or `None` when the
+    /// sidecar has no Veer filter yet (its stats hold no version gauge).
+    fn new(versions: &[Option<u64>]) -> Self {
+        let stats = |v: &Option<u64>| {
+            v.map_or_else(String::new, |v| {
+                format!("wasmcustom.veer.config.version: {v}\n")
+            })
+        };
         Sidecars {
-            answers: Mutex::new(answers.iter().copied().collect()),
+            answers: Mutex::new(versions.iter().map(stats).collect()),
             asked: Mutex::default(),
         }
     }
@@ -42,7 +49,7 @@ impl SidecarReader for Sidecars {
             .expect("lock")
             .push((pod.to_owned(), path.to_owned()));
         let next = self.answers.lock().expect("lock").pop_front();
-        Ok(next.expect("a read more than scripted").to_owned())
+        Ok(next.expect("a read more than scripted"))
     }
 }
 
@@ -101,12 +108,7 @@ async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
         Answer(200, ECHO()),
         Answer(200, ECHO()),
     ]);
-    let sidecars = Sidecars::new(&[
-        "wasmcustom.veer.config.version: 1\n",
-        "",
-        "wasmcustom.veer.config.version: 1\n",
-        "wasmcustom.veer.config.version: 1\n",
-    ]);
+    let sidecars = Sidecars::new(&[Some(1), None, Some(1), Some(1)]);
     let wait = wait(sidecars);
     let rec = Recorder::new();
     let out = mesh::mesh_install_waiting(&target(client, "demo"), &spec(), &wait, &rec)
@@ -147,10 +149,7 @@ async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
 #[tokio::test]
 async fn no_route_is_applied_when_a_sidecar_never_runs_the_new_config() {
     let (client, server) = scripted(vec![absent(), Answer(200, ECHO()), pods()]);
-    let mut wait = wait(Sidecars::new(&[
-        "wasmcustom.veer.config.version: 1\n",
-        "wasmcustom.veer.config.version: 0\n",
-    ]));
+    let mut wait = wait(Sidecars::new(&[Some(1), Some(0)]));
     // A zero timeout: one look at the sidecars, then the verdict.
     wait.opts.timeout = Duration::ZERO;
     let err = mesh::mesh_install_waiting(&target(client, "demo"), &spec(), &wait, &NoReporter)
@@ -190,12 +189,7 @@ async fn an_install_over_a_live_plugin_waits_for_a_newer_version() {
         Answer(200, ECHO()),
         Answer(200, ECHO()),
     ]);
-    let wait = wait(Sidecars::new(&[
-        "wasmcustom.veer.config.version: 1\n",
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 2\n",
-    ]));
+    let wait = wait(Sidecars::new(&[Some(1), Some(2), Some(2), Some(2)]));
     let rec = Recorder::new();
     assert_eq!(spec().config.version, Some(1));
     let out = mesh::mesh_install_waiting(&target(client, "demo"), &spec(), &wait, &rec)
@@ -243,12 +237,7 @@ async fn a_config_edit_is_verified_in_every_selected_sidecar() {
         pods(),
         pods(),
     ]);
-    let wait = wait(Sidecars::new(&[
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 1\n",
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 3\n",
-    ]));
+    let wait = wait(Sidecars::new(&[Some(2), Some(1), Some(2), Some(3)]));
     let rec = Recorder::new();
     let t = target(client, "demo");
     let out = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &rec)
@@ -293,10 +282,7 @@ async fn a_sidecar_stuck_on_the_old_version_fails_the_edit_as_not_live() {
         Answer(200, ECHO()),
         pods(),
     ]);
-    let mut wait = wait(Sidecars::new(&[
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 1\n",
-    ]));
+    let mut wait = wait(Sidecars::new(&[Some(2), Some(1)]));
     wait.opts.timeout = Duration::ZERO;
     let t = target(client, "demo");
     let err = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &NoReporter)
@@ -330,10 +316,7 @@ async fn a_gateway_plugin_is_verified_in_the_gateways_pods() {
         ]);
     });
     let (client, server) = scripted(vec![Answer(200, plugin), Answer(200, ECHO()), pods()]);
-    let wait = wait(Sidecars::new(&[
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 2\n",
-    ]));
+    let wait = wait(Sidecars::new(&[Some(2), Some(2)]));
     let rec = Recorder::new();
     let t = target(client, "demo");
     let out = update_plugin_config_waiting(&t, "veer", to_half, &updates(), &wait, &rec)
@@ -378,10 +361,7 @@ async fn a_later_version_counts_as_live_for_an_install() {
         Answer(200, ECHO()),
         Answer(200, ECHO()),
     ]);
-    let mut wait = wait(Sidecars::new(&[
-        "wasmcustom.veer.config.version: 2\n",
-        "wasmcustom.veer.config.version: 1\n",
-    ]));
+    let mut wait = wait(Sidecars::new(&[Some(2), Some(1)]));
     wait.opts.timeout = Duration::ZERO;
     let out = mesh::mesh_install_waiting(&target(client, "demo"), &spec(), &wait, &NoReporter)
         .await
