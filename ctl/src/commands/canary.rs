@@ -4,9 +4,9 @@ use std::io::{BufRead, IsTerminal};
 
 use veer_filter::config::WireConfig;
 
+use super::edit_live;
 use super::k8s::status::{self as k8s_status, SidecarWindow};
-use super::print_applied;
-use crate::change::{self, Base};
+use crate::change;
 use crate::cli::{CanaryCommand, CanaryRunArgs, Global};
 use crate::edit;
 use crate::error::{CliError, Result};
@@ -16,31 +16,45 @@ use crate::status::Status;
 
 /// Dispatches `canary ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
-    let host = if g.envoy.is_some() {
-        Host::Envoy
-    } else {
-        Host::Kubernetes {
-            selectors: Vec::new(),
-            reporter: StderrReporter::new(g),
-        }
-    };
     match c {
         CanaryCommand::SetWeight {
             service,
             variant,
             percent,
             from,
-        } => host.set_weight(
+        } => set_weight(
             g,
             service,
             variant,
             edit::percent_to_bp(percent)?,
             from.as_deref(),
         ),
-        CanaryCommand::Promote { service, variant } => host.promote(g, service, variant),
-        CanaryCommand::Abort { service } => host.abort(g, service),
+        CanaryCommand::Promote { service, variant } => promote(g, service, variant),
+        CanaryCommand::Abort { service } => abort(g, service),
         CanaryCommand::Run(a) => progressive(g, a),
     }
+}
+
+/// `variant` at `bp`, the difference taken from `from` (default: the stable variant).
+fn set_weight(g: &Global, service: &str, variant: &str, bp: i64, from: Option<&str>) -> Result<()> {
+    let what = format!(
+        "canary set-weight {service} {variant} {}",
+        edit::bp_to_percent(bp)
+    );
+    edit_live(g, service, &what, |w| {
+        edit::set_weight(w, service, variant, bp, from)
+    })
+}
+
+fn abort(g: &Global, service: &str) -> Result<()> {
+    edit_live(g, service, &format!("canary abort {service}"), |w| {
+        edit::abort(w, service).map(|_| ())
+    })
+}
+
+fn promote(g: &Global, service: &str, variant: &str) -> Result<()> {
+    let what = format!("canary promote {service} {variant}");
+    edit_live(g, service, &what, |w| edit::promote(w, service, variant))
 }
 
 /// Where `canary run` changes the split and reads its gate: the ECDS file and the proxies' admin
@@ -86,52 +100,6 @@ impl Host {
             },
             wire,
         ))
-    }
-
-    /// Applies `what` with `edit`, verified on every proxy or sidecar.
-    fn change(
-        &self,
-        g: &Global,
-        service: &str,
-        what: &str,
-        edit: impl Fn(&mut WireConfig) -> Result<()>,
-    ) -> Result<()> {
-        match self {
-            Host::Envoy => {
-                let applied = change::change(g, what, Base::Live, true, edit)?;
-                print_applied(g, &applied, Some(service), what)
-            }
-            Host::Kubernetes { .. } => crate::kube::change(g, what, edit),
-        }
-    }
-
-    /// `variant` at `bp`, the difference taken from `from` (default: the stable variant).
-    fn set_weight(
-        &self,
-        g: &Global,
-        service: &str,
-        variant: &str,
-        bp: i64,
-        from: Option<&str>,
-    ) -> Result<()> {
-        let what = format!(
-            "canary set-weight {service} {variant} {}",
-            edit::bp_to_percent(bp)
-        );
-        self.change(g, service, &what, |w| {
-            edit::set_weight(w, service, variant, bp, from)
-        })
-    }
-
-    fn abort(&self, g: &Global, service: &str) -> Result<()> {
-        self.change(g, service, &format!("canary abort {service}"), |w| {
-            edit::abort(w, service).map(|_| ())
-        })
-    }
-
-    fn promote(&self, g: &Global, service: &str, variant: &str) -> Result<()> {
-        let what = format!("canary promote {service} {variant}");
-        self.change(g, service, &what, |w| edit::promote(w, service, variant))
     }
 
     /// Starts watching a step that is live.
@@ -181,7 +149,7 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
     }
     for (i, bp) in steps.iter().enumerate() {
         let at = edit::bp_to_percent(*bp);
-        host.set_weight(g, &a.service, &a.variant, *bp, None)?;
+        set_weight(g, &a.service, &a.variant, *bp, None)?;
         // What comes after this step, if anything: the gate only matters before something.
         let next = match steps.get(i + 1) {
             Some(next) => edit::bp_to_percent(*next),
@@ -209,10 +177,10 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
                 g.quiet,
             );
         }
-        gate(g, a, &at, &host.status(g, watch)?, &host)?;
+        gate(g, a, &at, &host.status(g, watch)?)?;
     }
     if a.promote {
-        host.promote(g, &a.service, &a.variant)?;
+        promote(g, &a.service, &a.variant)?;
     }
     Ok(())
 }
@@ -231,7 +199,7 @@ fn confirm(question: &str) -> Result<bool> {
 /// The error-rate gate after a step at `at`, from `s` (what the proxies saw during the step):
 /// aborts the canary when its 5xx rate is above `--max-error-rate`, and says what it saw either
 /// way.
-fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status, host: &Host) -> Result<()> {
+fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status) -> Result<()> {
     let Some(v) = s
         .services
         .iter()
@@ -242,7 +210,7 @@ fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status, host: &Host) -> Res
     };
     let rate = v.error_rate().unwrap_or(0.0) * 100.0;
     if v.requests > 0 && rate > a.max_error_rate {
-        host.abort(g, &a.service)?;
+        abort(g, &a.service)?;
         return Err(CliError::failed(format!(
             "{} had {rate:.2}% 5xx ({} of {}) at {at}, above --max-error-rate {}%: aborted, all traffic is back on the stable variant",
             a.variant,

@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
-use super::{print_applied, print_json};
+use super::{edit_live, print_json};
 use crate::admin::Admin;
-use crate::change::{self, Base};
+use crate::change;
 use crate::cli::{ExperimentCommand, Global, Output};
 use crate::edit::{self, NewExperiment};
 use crate::error::{CliError, Result};
@@ -34,28 +34,20 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
                 allocation: edit::percent_to_bp(allocation)?,
                 salt: salt.clone(),
             };
-            let what = format!("experiment start {service} {id}");
-            if on_kubernetes {
-                // Cloned per attempt: a conflict re-applies the edit on a fresh read.
-                return crate::kube::change(g, &what, |w| {
-                    edit::start_experiment(w, service, e.clone())
-                });
-            }
-            let applied = change::change(g, &what, Base::Live, true, |w| {
-                edit::start_experiment(w, service, e)
-            })?;
-            print_applied(g, &applied, Some(service), &what)
+            // Cloned per attempt: a conflict re-applies the edit on a fresh read.
+            edit_live(
+                g,
+                service,
+                &format!("experiment start {service} {id}"),
+                |w| edit::start_experiment(w, service, e.clone()),
+            )
         }
-        ExperimentCommand::Stop { service, id } => {
-            let what = format!("experiment stop {service} {id}");
-            if on_kubernetes {
-                return crate::kube::change(g, &what, |w| edit::stop_experiment(w, service, id));
-            }
-            let applied = change::change(g, &what, Base::Live, true, |w| {
-                edit::stop_experiment(w, service, id)
-            })?;
-            print_applied(g, &applied, Some(service), &what)
-        }
+        ExperimentCommand::Stop { service, id } => edit_live(
+            g,
+            service,
+            &format!("experiment stop {service} {id}"),
+            |w| edit::stop_experiment(w, service, id),
+        ),
         ExperimentCommand::List if on_kubernetes => {
             let wire = crate::kube::run(g, |t| async move {
                 veer_k8s::plugin_config::live_config(&t, &g.plugin)

@@ -80,6 +80,23 @@ pub fn print_applied(
     Ok(())
 }
 
+/// Applies `edit` to the live config of whichever host veerctl drives: the ECDS file with
+/// --envoy (verified on every --admin proxy, then printed), else the WasmPlugin on Kubernetes
+/// (verified on its sidecars). `edit` may run more than once: a Kubernetes conflict re-applies
+/// it on a fresh read.
+pub fn edit_live(
+    g: &Global,
+    service: &str,
+    what: &str,
+    edit: impl Fn(&mut veer_filter::config::WireConfig) -> Result<()>,
+) -> Result<()> {
+    if g.envoy.is_none() {
+        return crate::kube::change(g, what, edit);
+    }
+    let applied = crate::change::change(g, what, crate::change::Base::Live, true, edit)?;
+    print_applied(g, &applied, Some(service), what)
+}
+
 /// Prints differences for people: each path and change, warnings on their own line.
 pub fn print_differences(differences: &[crate::diff::Difference]) {
     if differences.is_empty() {
