@@ -5,6 +5,14 @@
 //! `bench/run` reads criterion's estimates (`target/criterion/decide/<name>/new/estimates.json`)
 //! into `bench/RESULTS.md`. Run alone with `cargo bench -p veer-filter --bench decide`.
 
+// Tests may panic: the no-panic rule (filter/Cargo.toml) is for the code Envoy runs.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use std::hint::black_box;

@@ -5,12 +5,14 @@
 //! serde_path_to_error, which gives paths); without them it is serde_json alone (positions only).
 //! Case counts keep the whole file to a few seconds in a debug build.
 
-#![cfg(not(target_arch = "wasm32"))]
+// Tests may panic: the no-panic rule (filter/Cargo.toml) is for the code Envoy runs.
 #![allow(
-    clippy::expect_used,
     clippy::unwrap_used,
-    reason = "a test should stop at the first broken expectation"
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
 )]
+#![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

@@ -4,11 +4,14 @@
 //!
 //! Case counts keep the whole file to a few seconds in a debug build.
 
-#![cfg(not(target_arch = "wasm32"))]
+// Tests may panic: the no-panic rule (filter/Cargo.toml) is for the code Envoy runs.
 #![allow(
+    clippy::unwrap_used,
     clippy::expect_used,
-    reason = "a test should stop at the first broken expectation"
+    clippy::panic,
+    clippy::indexing_slicing
 )]
+#![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
 use serde_json::{json, Value};

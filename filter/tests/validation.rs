@@ -3,11 +3,14 @@
 //! Operators fix configs from these lines alone, so each case pins the full `path: message`
 //! list: the path must point at the field to edit and no problem may be hidden behind another.
 
-#![cfg(not(target_arch = "wasm32"))]
+// Tests may panic: the no-panic rule (filter/Cargo.toml) is for the code Envoy runs.
 #![allow(
+    clippy::unwrap_used,
     clippy::expect_used,
-    reason = "a test should stop at the first broken expectation"
+    clippy::panic,
+    clippy::indexing_slicing
 )]
+#![cfg(not(target_arch = "wasm32"))]
 
 use serde_json::{json, Value};
 use veer_filter::config::{AssignCookie, HostPattern, KeySource, RuleTarget};

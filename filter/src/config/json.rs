@@ -20,10 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::problems::{Problem, Problems};
-use super::wire::{
-    WireArm, WireAssignCookie, WireConfig, WireExperiment, WireHeaders, WireKeySource, WireMatch,
-    WireMetrics, WireOverride, WireRule, WireService, WireStickiness, WireVariant,
-};
+use super::wire::WireConfig;
 
 /// Reads a config document into the wire model. The document must be a JSON object.
 pub fn decode(text: &str) -> Result<WireConfig, Problems> {
@@ -40,7 +37,7 @@ pub fn decode(text: &str) -> Result<WireConfig, Problems> {
         path: String::new(),
         problem: None,
     };
-    let result = config(&mut d).and_then(|w| match d.peek() {
+    let result = WireConfig::decode(&mut d).and_then(|w| match d.peek() {
         None => Ok(w),
         Some(_) => Err(d.peek_err("trailing characters")),
     });
@@ -62,19 +59,92 @@ pub(crate) fn not_an_object() -> Problems {
 
 /// A failure; the problem itself is kept in the decoder (a small error type keeps the code
 /// small: every `?` moves one byte, not a whole `Problem`).
-struct Fail;
+pub(crate) struct Fail;
 
-type R<T> = Result<T, Fail>;
+pub(crate) type R<T> = Result<T, Fail>;
 
 const EOF_VALUE: &str = "EOF while parsing a value";
 const EOF_STRING: &str = "EOF while parsing a string";
 
-/// A struct of the wire model: its name as serde expects it, its fields in declaration order
-/// (as written in JSON), and how many of the leading ones are required.
-struct Shape {
-    expecting: &'static str,
-    fields: &'static [&'static str],
-    required: usize,
+/// A struct of the wire model, as [`super::wire`]'s declarations produce it: its name as serde
+/// expects it, its fields' JSON keys in declaration order, and which of them are required (have
+/// no `#[serde(default)]`).
+pub(crate) struct Shape {
+    pub(crate) expecting: &'static str,
+    pub(crate) fields: &'static [&'static str],
+    pub(crate) required: &'static [bool],
+}
+
+impl Shape {
+    fn is_required(&self, k: usize) -> bool {
+        self.required.get(k).copied().unwrap_or(false)
+    }
+}
+
+/// A wire type the decoder can read. Implemented here for the field types and, by the
+/// declarations in [`super::wire`], for every wire struct.
+pub(crate) trait Decode: Sized {
+    fn decode(d: &mut Decoder<'_>) -> R<Self>;
+}
+
+impl Decode for String {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        d.string()
+    }
+}
+
+impl Decode for bool {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        d.boolean()
+    }
+}
+
+impl Decode for u64 {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        d.u64()
+    }
+}
+
+impl Decode for i64 {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        d.i64()
+    }
+}
+
+/// `null` is None, as serde's `Option`.
+impl<T: Decode> Decode for Option<T> {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        Ok(if d.null()? { None } else { Some(T::decode(d)?) })
+    }
+}
+
+impl<T: Decode> Decode for Vec<T> {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        let mut v = Vec::new();
+        d.seq(&mut |d| {
+            v.push(T::decode(d)?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+}
+
+impl<T: Decode> Decode for Box<T> {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        T::decode(d).map(Box::new)
+    }
+}
+
+/// A split (`unique_keys::map` in serde's terms): each variant once.
+impl Decode for BTreeMap<String, i64> {
+    fn decode(d: &mut Decoder<'_>) -> R<Self> {
+        d.split()
+    }
+}
+
+/// A rule's split (`unique_keys::option`): a map, never `null`.
+pub(crate) fn some_split(d: &mut Decoder<'_>) -> R<Option<BTreeMap<String, i64>>> {
+    d.split().map(Some)
 }
 
 /// What a number turned out to be, as serde_json classifies it.
@@ -87,7 +157,7 @@ enum Num {
     Float(usize),
 }
 
-struct Decoder<'a> {
+pub(crate) struct Decoder<'a> {
     b: &'a [u8],
     i: usize,
     /// Containers that may still be entered (serde_json's recursion limit).
@@ -600,22 +670,6 @@ impl Decoder<'_> {
         Ok(false)
     }
 
-    fn opt_string(&mut self) -> R<Option<String>> {
-        Ok(if self.null()? {
-            None
-        } else {
-            Some(self.string()?)
-        })
-    }
-
-    fn opt_bool(&mut self) -> R<Option<bool>> {
-        Ok(if self.null()? {
-            None
-        } else {
-            Some(self.boolean()?)
-        })
-    }
-
     /// An array; `each` reads one element.
     fn seq(&mut self, each: &mut dyn FnMut(&mut Self) -> R<()>) -> R<()> {
         match self.peek() {
@@ -635,19 +689,14 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    fn vec<T>(&mut self, read: fn(&mut Self) -> R<T>) -> R<Vec<T>> {
-        let mut v = Vec::new();
-        self.seq(&mut |d| {
-            v.push(read(d)?);
-            Ok(())
-        })?;
-        Ok(v)
-    }
-
     /// A struct of shape `shape`, as an object or as an array of field values; `each` reads
     /// the value of field number `k`.
     #[inline(never)]
-    fn object(&mut self, shape: &Shape, each: &mut dyn FnMut(&mut Self, usize) -> R<()>) -> R<()> {
+    pub(crate) fn object(
+        &mut self,
+        shape: &Shape,
+        each: &mut dyn FnMut(&mut Self, usize) -> R<()>,
+    ) -> R<()> {
         match self.peek() {
             None => return Err(self.peek_err(EOF_VALUE)),
             Some(b'{') => self.enter()?,
@@ -683,8 +732,8 @@ impl Decoder<'_> {
             self.path.truncate(mark);
         }
         self.leave();
-        for (k, name) in shape.fields.iter().enumerate().take(shape.required) {
-            if seen & bit(k) == 0 {
+        for (k, name) in shape.fields.iter().enumerate() {
+            if shape.is_required(k) && seen & bit(k) == 0 {
                 return Err(self.err(&format!("missing field `{name}`")));
             }
         }
@@ -701,9 +750,11 @@ impl Decoder<'_> {
         let mut first = true;
         for k in 0..shape.fields.len() {
             if !self.next_element(&mut first)? {
-                if k < shape.required {
+                // serde fills the missing fields from their defaults, and fails on the first
+                // required one, giving its position.
+                if let Some(j) = (k..shape.fields.len()).find(|&j| shape.is_required(j)) {
                     let m = format!(
-                        "invalid length {k}, expected {} with {} elements",
+                        "invalid length {j}, expected {} with {} elements",
                         shape.expecting,
                         shape.fields.len()
                     );
@@ -783,341 +834,4 @@ fn push_one_of(m: &mut String, names: &[&str]) {
         m.push_str(name);
         m.push('`');
     }
-}
-
-type D<'a> = Decoder<'a>;
-
-fn config(d: &mut D) -> R<WireConfig> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireConfig",
-        fields: &[
-            "version",
-            "headers",
-            "stickiness",
-            "override",
-            "services",
-            "metrics",
-        ],
-        required: 0,
-    };
-    let mut w = WireConfig::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.version = if d.null()? { None } else { Some(D::u64(d)?) },
-            1 => w.headers = if d.null()? { None } else { Some(headers(d)?) },
-            2 => {
-                w.stickiness = if d.null()? {
-                    None
-                } else {
-                    Some(stickiness(d)?)
-                }
-            }
-            3 => w.override_ = if d.null()? { None } else { Some(override_(d)?) },
-            4 => w.services = d.vec(service)?,
-            _ => w.metrics = if d.null()? { None } else { Some(metrics(d)?) },
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn metrics(d: &mut D) -> R<WireMetrics> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireMetrics",
-        fields: &["responses"],
-        required: 0,
-    };
-    let mut w = WireMetrics::default();
-    d.object(&SHAPE, &mut |d, _| {
-        w.responses = d.opt_bool()?;
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn headers(d: &mut D) -> R<WireHeaders> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireHeaders",
-        fields: &[
-            "cluster",
-            "variant",
-            "experiment",
-            "expose_variant_to_client",
-        ],
-        required: 0,
-    };
-    let mut w = WireHeaders::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.cluster = d.opt_string()?,
-            1 => w.variant = d.opt_string()?,
-            2 => w.experiment = d.opt_string()?,
-            _ => w.expose_variant_to_client = d.opt_bool()?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn stickiness(d: &mut D) -> R<WireStickiness> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireStickiness",
-        fields: &["sources", "assign_cookie"],
-        required: 0,
-    };
-    let mut w = WireStickiness::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.sources = d.vec(key_source)?,
-            _ => {
-                w.assign_cookie = if d.null()? {
-                    None
-                } else {
-                    Some(assign_cookie(d)?)
-                }
-            }
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn key_source(d: &mut D) -> R<WireKeySource> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireKeySource",
-        fields: &["header", "cookie", "query"],
-        required: 0,
-    };
-    let mut w = WireKeySource::default();
-    d.object(&SHAPE, &mut |d, k| {
-        let v = d.opt_string()?;
-        match k {
-            0 => w.header = v,
-            1 => w.cookie = v,
-            _ => w.query = v,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn assign_cookie(d: &mut D) -> R<WireAssignCookie> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireAssignCookie",
-        fields: &[
-            "name",
-            "max_age_seconds",
-            "path",
-            "domain",
-            "secure",
-            "http_only",
-            "same_site",
-        ],
-        required: 1,
-    };
-    let mut w = WireAssignCookie::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.name = d.string()?,
-            1 => w.max_age_seconds = if d.null()? { None } else { Some(D::u64(d)?) },
-            2 => w.path = d.opt_string()?,
-            3 => w.domain = d.opt_string()?,
-            4 => w.secure = d.opt_bool()?,
-            5 => w.http_only = d.opt_bool()?,
-            _ => w.same_site = d.opt_string()?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn override_(d: &mut D) -> R<WireOverride> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireOverride",
-        fields: &["enabled", "header", "keys"],
-        required: 0,
-    };
-    let mut w = WireOverride::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.enabled = d.boolean()?,
-            1 => w.header = d.opt_string()?,
-            _ => w.keys = d.vec(D::string)?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn service(d: &mut D) -> R<WireService> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireService",
-        fields: &[
-            "name",
-            "hosts",
-            "path_prefix",
-            "salt",
-            "stickiness",
-            "variants",
-            "rules",
-            "experiments",
-            "split",
-        ],
-        required: 1,
-    };
-    let mut w = WireService::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.name = d.string()?,
-            1 => w.hosts = d.vec(D::string)?,
-            2 => w.path_prefix = d.opt_string()?,
-            3 => w.salt = d.opt_string()?,
-            4 => {
-                w.stickiness = if d.null()? {
-                    None
-                } else {
-                    Some(stickiness(d)?)
-                }
-            }
-            5 => w.variants = d.vec(variant)?,
-            6 => w.rules = d.vec(rule)?,
-            7 => w.experiments = d.vec(experiment)?,
-            _ => w.split = d.split()?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn variant(d: &mut D) -> R<WireVariant> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireVariant",
-        fields: &["name", "cluster"],
-        required: 2,
-    };
-    let mut w = WireVariant::default();
-    d.object(&SHAPE, &mut |d, k| {
-        let v = d.string()?;
-        if k == 0 {
-            w.name = v;
-        } else {
-            w.cluster = v;
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn rule(d: &mut D) -> R<WireRule> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireRule",
-        fields: &["name", "match", "variant", "split"],
-        required: 2,
-    };
-    let mut w = WireRule::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.name = d.string()?,
-            1 => w.match_ = matcher(d)?,
-            2 => w.variant = d.opt_string()?,
-            // Not `opt`: the field's deserializer reads a map, so `null` is refused.
-            _ => w.split = Some(d.split()?),
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn experiment(d: &mut D) -> R<WireExperiment> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireExperiment",
-        fields: &["id", "segment", "allocation", "arms", "salt"],
-        required: 1,
-    };
-    let mut w = WireExperiment::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.id = d.string()?,
-            1 => w.segment = if d.null()? { None } else { Some(matcher(d)?) },
-            2 => w.allocation = if d.null()? { None } else { Some(D::i64(d)?) },
-            3 => w.arms = d.vec(arm)?,
-            _ => w.salt = d.opt_string()?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn arm(d: &mut D) -> R<WireArm> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireArm",
-        fields: &["name", "variant", "weight"],
-        required: 3,
-    };
-    let mut w = WireArm::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.name = d.string()?,
-            1 => w.variant = d.string()?,
-            _ => w.weight = d.i64()?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
-}
-
-fn matcher(d: &mut D) -> R<WireMatch> {
-    const SHAPE: Shape = Shape {
-        expecting: "struct WireMatch",
-        fields: &[
-            "header",
-            "cookie",
-            "query",
-            "path_prefix",
-            "all",
-            "any",
-            "not",
-            "equals",
-            "prefix",
-            "present",
-            "absent",
-        ],
-        required: 0,
-    };
-    let mut w = WireMatch::default();
-    d.object(&SHAPE, &mut |d, k| {
-        match k {
-            0 => w.header = d.opt_string()?,
-            1 => w.cookie = d.opt_string()?,
-            2 => w.query = d.opt_string()?,
-            3 => w.path_prefix = d.opt_string()?,
-            4 => {
-                w.all = if d.null()? {
-                    None
-                } else {
-                    Some(d.vec(matcher)?)
-                }
-            }
-            5 => {
-                w.any = if d.null()? {
-                    None
-                } else {
-                    Some(d.vec(matcher)?)
-                }
-            }
-            6 => {
-                w.not = if d.null()? {
-                    None
-                } else {
-                    Some(Box::new(matcher(d)?))
-                }
-            }
-            7 => w.equals = d.opt_string()?,
-            8 => w.prefix = d.opt_string()?,
-            9 => w.present = d.opt_bool()?,
-            _ => w.absent = d.opt_bool()?,
-        }
-        Ok(())
-    })?;
-    Ok(w)
 }

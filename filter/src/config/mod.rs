@@ -72,6 +72,18 @@ impl Config {
     }
 }
 
+/// The JSON Schema (draft 2020-12) of the routing config, derived from the wire declarations:
+/// what editors use to complete and check a config as it is written (`veerctl schema`).
+#[cfg(feature = "schema")]
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(WireConfig);
+    schema.insert(
+        "title".to_owned(),
+        serde_json::Value::String("Veer routing config".to_owned()),
+    );
+    schema.to_value()
+}
+
 /// Parses JSON into the wire model; syntax and type errors name the field and the line. With
 /// the `field-paths` feature (veerctl) through serde, without it (the .wasm) through
 /// [`json::decode`], which accepts the same documents and reports the same way.
