@@ -129,7 +129,8 @@ pub fn decide<'c>(
     let mut rejected = None;
     if let Some(policy) = &config.override_policy {
         if let Some(value) = req.header(policy.header.as_str()) {
-            match signing::verify(value, service.name.as_str(), inputs.now_unix, &policy.keys) {
+            let (name, now) = (service.name.as_str(), inputs.now_unix);
+            match signing::verify(value, name, now, policy.max_ttl_seconds, &policy.keys) {
                 Ok(v) => match service.variant_index(v.variant) {
                     Some(i) => {
                         return decision(i, DecidedBy::Override { expires: v.expires }, None)

@@ -71,13 +71,16 @@ impl<'a> RequestView<'a> {
         self
     }
 
-    /// The host without port, from `:authority` (or `host` for HTTP/1 hosts that lack it).
+    /// The host without port and without the trailing dot of a fully qualified name
+    /// (`web.example.com.:8080` is `web.example.com`), from `:authority` (or `host` for HTTP/1
+    /// hosts that lack it): the same host, however the client wrote it.
     pub fn host(&self) -> &'a [u8] {
         let authority = self
             .header(":authority")
             .or_else(|| self.header("host"))
             .unwrap_or(b"");
-        strip_port(authority)
+        let host = strip_port(authority);
+        host.strip_suffix(b".").unwrap_or(host)
     }
 
     /// The path without the query string.
@@ -174,7 +177,10 @@ mod tests {
     fn host_drops_port_and_keeps_ipv6_brackets() {
         for (authority, host) in [
             (&b"web.example.com:8080"[..], &b"web.example.com"[..]),
+            (b"web.example.com.", b"web.example.com"),
+            (b"web.example.com.:8080", b"web.example.com"),
             (b"web", b"web"),
+            (b".", b""),
             (b"[::1]:10000", b"[::1]"),
             (b"[::1", b"[::1"),
             (b"", b""),

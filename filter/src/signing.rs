@@ -29,6 +29,10 @@ pub enum OverrideRejection {
     /// Names a variant the service does not have.
     #[error("override names an unknown variant")]
     UnknownVariant,
+    /// Expires further ahead than the config's `override.max_ttl_seconds` allows: a value
+    /// signed for years would outlive any key rotation plan.
+    #[error("override expires later than override.max_ttl_seconds allows")]
+    TooLong,
 }
 
 /// A verified override: the variant it forces.
@@ -59,11 +63,13 @@ pub fn sign(key: &[u8], service: &str, variant: &str, expires: u64) -> String {
     format!("v1.{service}.{variant}.{expires}.{sig}")
 }
 
-/// Verifies `value` for `service` at time `now` (unix seconds) with any of `keys`.
+/// Verifies `value` for `service` at time `now` (unix seconds) with any of `keys`; it must expire
+/// within `max_ttl` seconds of `now`.
 pub fn verify<'v>(
     value: &'v [u8],
     service: &str,
     now: u64,
+    max_ttl: u64,
     keys: &[Vec<u8>],
 ) -> Result<Verified<'v>, OverrideRejection> {
     let text = std::str::from_utf8(value).map_err(|_| OverrideRejection::Malformed)?;
@@ -95,6 +101,9 @@ pub fn verify<'v>(
     if now >= expires {
         return Err(OverrideRejection::Expired);
     }
+    if expires > now.saturating_add(max_ttl) {
+        return Err(OverrideRejection::TooLong);
+    }
     Ok(Verified { variant, expires })
 }
 
@@ -103,19 +112,20 @@ mod tests {
     use super::*;
 
     const KEY: &[u8] = b"0123456789abcdef-test";
+    const TTL: u64 = 7 * 24 * 3600;
 
     #[test]
     fn a_signed_value_verifies_until_it_expires() {
         let v = sign(KEY, "web", "canary", 2_000);
         assert_eq!(
-            verify(v.as_bytes(), "web", 1_999, &[KEY.to_vec()]),
+            verify(v.as_bytes(), "web", 1_999, TTL, &[KEY.to_vec()]),
             Ok(Verified {
                 variant: "canary",
                 expires: 2_000
             })
         );
         assert_eq!(
-            verify(v.as_bytes(), "web", 2_000, &[KEY.to_vec()]),
+            verify(v.as_bytes(), "web", 2_000, TTL, &[KEY.to_vec()]),
             Err(OverrideRejection::Expired)
         );
     }
@@ -125,15 +135,15 @@ mod tests {
         let v = sign(KEY, "web", "canary", 2_000);
         let tampered = v.replace("canary", "stable");
         assert_eq!(
-            verify(tampered.as_bytes(), "web", 1, &[KEY.to_vec()]),
+            verify(tampered.as_bytes(), "web", 1, TTL, &[KEY.to_vec()]),
             Err(OverrideRejection::BadSignature)
         );
         assert_eq!(
-            verify(v.as_bytes(), "web", 1, &[b"another-key-0123456".to_vec()]),
+            verify(v.as_bytes(), "web", 1, TTL, &[b"another-key-0123456".to_vec()]),
             Err(OverrideRejection::BadSignature)
         );
         assert_eq!(
-            verify(v.as_bytes(), "api", 1, &[KEY.to_vec()]),
+            verify(v.as_bytes(), "api", 1, TTL, &[KEY.to_vec()]),
             Err(OverrideRejection::WrongService)
         );
         for junk in [
@@ -145,7 +155,7 @@ mod tests {
             b"v1.web.canary.5.00.extra",
         ] {
             assert_eq!(
-                verify(junk, "web", 1, &[KEY.to_vec()]),
+                verify(junk, "web", 1, TTL, &[KEY.to_vec()]),
                 Err(OverrideRejection::Malformed),
                 "{junk:?}"
             );
@@ -153,9 +163,24 @@ mod tests {
     }
 
     #[test]
+    fn an_expiry_beyond_the_max_ttl_is_refused() {
+        let v = sign(KEY, "web", "canary", 1_000 + TTL);
+        assert!(verify(v.as_bytes(), "web", 1_000, TTL, &[KEY.to_vec()]).is_ok());
+        assert_eq!(
+            verify(v.as_bytes(), "web", 999, TTL, &[KEY.to_vec()]),
+            Err(OverrideRejection::TooLong)
+        );
+        let far = sign(KEY, "web", "canary", u64::MAX);
+        assert_eq!(
+            verify(far.as_bytes(), "web", 1, TTL, &[KEY.to_vec()]),
+            Err(OverrideRejection::TooLong)
+        );
+    }
+
+    #[test]
     fn any_configured_key_verifies_so_keys_can_rotate() {
         let v = sign(KEY, "web", "canary", 2_000);
         let keys = [b"new-key-0123456789".to_vec(), KEY.to_vec()];
-        assert!(verify(v.as_bytes(), "web", 1, &keys).is_ok());
+        assert!(verify(v.as_bytes(), "web", 1, TTL, &keys).is_ok());
     }
 }

@@ -352,7 +352,7 @@ fn signed_override_wins_only_when_valid() {
     assert_eq!(without, ("canary".to_owned(), "rule staff".to_owned()));
 
     let valid = sign(NEW_KEY, "web", "beta", NOW + 60);
-    let cases: [(&str, String, Result<&str, OverrideRejection>); 10] = [
+    let cases: [(&str, String, Result<&str, OverrideRejection>); 13] = [
         ("valid", valid.clone(), Ok("beta")),
         (
             "valid, rotated-out key still listed",
@@ -398,6 +398,21 @@ fn signed_override_wins_only_when_valid() {
             "unknown variant",
             sign(NEW_KEY, "web", "gamma", NOW + 60),
             Err(OverrideRejection::UnknownVariant),
+        ),
+        (
+            "valid for exactly the default max TTL (a week)",
+            sign(NEW_KEY, "web", "beta", NOW + 7 * 24 * 3600),
+            Ok("beta"),
+        ),
+        (
+            "valid for longer than the default max TTL",
+            sign(NEW_KEY, "web", "beta", NOW + 7 * 24 * 3600 + 1),
+            Err(OverrideRejection::TooLong),
+        ),
+        (
+            "expiring in the year 2300 (veerctl sign --ttl 100000d)",
+            sign(NEW_KEY, "web", "beta", 10_413_792_000),
+            Err(OverrideRejection::TooLong),
         ),
     ];
     for (name, value, want) in cases {

@@ -367,6 +367,16 @@ fn each_semantic_problem_has_its_path_and_message() {
             vec!["override.keys: the override is enabled but has no keys; add a key of at least 16 bytes or disable it".into()],
         ),
         (
+            "override max TTL of zero",
+            |c| c["override"] = json!({"enabled": true, "keys": ["0123456789abcdef"], "max_ttl_seconds": 0}),
+            vec!["override.max_ttl_seconds: 0 s is outside 1..=31536000 (a year)".into()],
+        ),
+        (
+            "override max TTL over a year",
+            |c| c["override"] = json!({"enabled": true, "keys": ["0123456789abcdef"], "max_ttl_seconds": 31536001}),
+            vec!["override.max_ttl_seconds: 31536001 s is outside 1..=31536000 (a year)".into()],
+        ),
+        (
             "override key too short",
             |c| c["override"] = json!({"enabled": true, "keys": ["0123456789abcdef", "short", "0123456789abcde"]}),
             vec![

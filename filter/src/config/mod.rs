@@ -26,6 +26,11 @@ pub const DEFAULT_VARIANT_HEADER: &str = "x-veer-variant";
 pub const DEFAULT_EXPERIMENT_HEADER: &str = "x-veer-experiment";
 /// Default name of the signed forced-variant header.
 pub const DEFAULT_OVERRIDE_HEADER: &str = "x-veer-override";
+/// Default `override.max_ttl_seconds`: a week, long enough for a test cycle, short enough that a
+/// leaked value stops working soon.
+pub const DEFAULT_OVERRIDE_MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+/// The largest `override.max_ttl_seconds` accepted: a year.
+pub const MAX_OVERRIDE_MAX_TTL_SECONDS: u64 = 365 * 24 * 3600;
 
 /// A validated routing config.
 #[derive(Debug, Clone)]
@@ -176,6 +181,8 @@ pub struct OverridePolicy {
     pub header: HeaderName,
     /// HMAC keys; a value signed with any of them is accepted.
     pub keys: Vec<Vec<u8>>,
+    /// The longest an override may still be valid for when it is used (seconds).
+    pub max_ttl_seconds: u64,
 }
 
 /// A service: where its requests come from and how they are split over its variants.

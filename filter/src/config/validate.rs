@@ -129,9 +129,17 @@ fn override_policy(
             );
         }
     }
+    let max_ttl_seconds = w.max_ttl_seconds.unwrap_or(DEFAULT_OVERRIDE_MAX_TTL_SECONDS);
+    if !(1..=MAX_OVERRIDE_MAX_TTL_SECONDS).contains(&max_ttl_seconds) {
+        out.report(
+            &path.field("max_ttl_seconds"),
+            format!("{max_ttl_seconds} s is outside 1..={MAX_OVERRIDE_MAX_TTL_SECONDS} (a year)"),
+        );
+    }
     Some(OverridePolicy {
         header: header?,
         keys: w.keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+        max_ttl_seconds,
     })
 }
 

@@ -180,6 +180,10 @@ wire! {
         /// HMAC-SHA256 keys; any of them verifies, so keys can be rotated without downtime.
         #[serde(default)]
         pub keys: Vec<String>,
+        /// The longest an override may still be valid for when it is used, in seconds (default
+        /// 604800, a week; at most a year). A value signed to expire later is refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_ttl_seconds: Option<u64>,
     }
 }
 
