@@ -251,6 +251,7 @@ pub fn start_experiment(wire: &mut WireConfig, service: &str, e: NewExperiment) 
         allocation: Some(e.allocation),
         arms,
         salt: e.salt,
+        ..WireExperiment::default()
     };
     match s.experiments.iter_mut().find(|x| x.id == e.id) {
         Some(existing) => *existing = exp,

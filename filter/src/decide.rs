@@ -194,14 +194,12 @@ fn pick(split: &Split, salt: Salt, key: &[u8]) -> (usize, Buckets) {
     (split.pick(b.primary), b)
 }
 
-/// The stickiness key: the first non-empty configured source, else a minted id (when an assign
-/// cookie is configured), else random bytes.
-fn resolve_key<'c, 'r>(
+/// The user's key from the first non-empty configured source, if any.
+pub fn user_key<'c, 'r>(
     stickiness: &'c Stickiness,
     req: &RequestView<'r>,
-    random: &mut dyn FnMut() -> u64,
-) -> (Cow<'r, [u8]>, KeyOrigin<'c>) {
-    for source in &stickiness.sources {
+) -> Option<(Cow<'r, [u8]>, &'c KeySource)> {
+    stickiness.sources.iter().find_map(|source| {
         let value: Option<Cow<'r, [u8]>> = match source {
             KeySource::Header(h) => req.header(h.as_str()).map(Cow::Borrowed),
             KeySource::Cookie(c) => req.cookie(c).map(Cow::Borrowed),
@@ -210,9 +208,19 @@ fn resolve_key<'c, 'r>(
                 Cow::Owned(s) => Cow::Owned(s.clone().into_bytes()),
             }),
         };
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            return (v, KeyOrigin::Source(source));
-        }
+        value.filter(|v| !v.is_empty()).map(|v| (v, source))
+    })
+}
+
+/// The stickiness key: the first non-empty configured source, else a minted id (when an assign
+/// cookie is configured), else random bytes.
+fn resolve_key<'c, 'r>(
+    stickiness: &'c Stickiness,
+    req: &RequestView<'r>,
+    random: &mut dyn FnMut() -> u64,
+) -> (Cow<'r, [u8]>, KeyOrigin<'c>) {
+    if let Some((key, source)) = user_key(stickiness, req) {
+        return (key, KeyOrigin::Source(source));
     }
     if stickiness.assign_cookie.is_some() {
         let id = format!("{:016x}{:016x}", random(), random());

@@ -7,8 +7,10 @@
 
 pub mod config;
 pub mod decide;
+pub mod goals;
 pub mod hash;
 pub mod header_map;
+pub mod marks;
 pub mod matcher;
 pub mod request;
 pub mod signing;

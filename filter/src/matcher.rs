@@ -28,6 +28,8 @@ pub enum Match {
     Query(String, Test),
     /// The path (without query) starts with this.
     PathPrefix(String),
+    /// The method is exactly this (methods are case-sensitive).
+    Method(String),
     /// Every matcher matches (an empty list matches everything).
     All(Vec<Match>),
     /// At least one matcher matches.
@@ -69,6 +71,7 @@ impl Match {
             Match::Cookie(name, test) => test.check(req.cookie(name)),
             Match::Query(name, test) => test.check(req.query(name).map(|v| v.as_bytes())),
             Match::PathPrefix(prefix) => req.path().starts_with(prefix.as_bytes()),
+            Match::Method(method) => req.method() == method.as_bytes(),
             Match::All(ms) => ms.iter().all(|m| m.matches(req)),
             Match::Any(ms) => ms.iter().any(|m| m.matches(req)),
             Match::Not(m) => !m.matches(req),
@@ -98,6 +101,7 @@ impl Match {
             ("cookie", w.cookie.is_some()),
             ("query", w.query.is_some()),
             ("path_prefix", w.path_prefix.is_some()),
+            ("method", w.method.is_some()),
             ("all", w.all.is_some()),
             ("any", w.any.is_some()),
             ("not", w.not.is_some()),
@@ -109,7 +113,7 @@ impl Match {
             out.report(
                 path,
                 format!(
-                    "a matcher needs exactly one of header, cookie, query, path_prefix, all, any, not; found {}",
+                    "a matcher needs exactly one of header, cookie, query, path_prefix, method, all, any, not; found {}",
                     if subjects.is_empty() { "none".to_owned() } else { subjects.join(", ") }
                 ),
             );
@@ -149,6 +153,17 @@ impl Match {
                 return None;
             }
             return Some(Match::PathPrefix(prefix.clone()));
+        }
+        if let Some(method) = &w.method {
+            let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if method.is_empty() || !method.chars().all(is_tchar) {
+                out.report(
+                    &path.field("method"),
+                    format!("{method:?} is not an HTTP method (e.g. \"POST\")"),
+                );
+                return None;
+            }
+            return Some(Match::Method(method.clone()));
         }
         if let Some(ms) = &w.all {
             return list(ms, "all", out).map(Match::All);
@@ -251,6 +266,7 @@ impl fmt::Display for Match {
             Match::Cookie(n, t) => write!(f, "cookie {n} {t}"),
             Match::Query(n, t) => write!(f, "query {n} {t}"),
             Match::PathPrefix(p) => write!(f, "path starts with {p:?}"),
+            Match::Method(m) => write!(f, "method {m}"),
             Match::All(ms) if ms.is_empty() => f.write_str("everyone"),
             Match::All(ms) => join(f, ms, " and "),
             Match::Any(ms) => join(f, ms, " or "),

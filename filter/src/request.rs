@@ -83,6 +83,11 @@ impl<'a> RequestView<'a> {
         host.strip_suffix(b".").unwrap_or(host)
     }
 
+    /// The method (`:method`).
+    pub fn method(&self) -> &'a [u8] {
+        self.header(":method").unwrap_or(b"")
+    }
+
     /// The path without the query string.
     pub fn path(&self) -> &'a [u8] {
         let full = self.header(":path").unwrap_or(b"/");

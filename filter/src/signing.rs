@@ -139,7 +139,13 @@ mod tests {
             Err(OverrideRejection::BadSignature)
         );
         assert_eq!(
-            verify(v.as_bytes(), "web", 1, TTL, &[b"another-key-0123456".to_vec()]),
+            verify(
+                v.as_bytes(),
+                "web",
+                1,
+                TTL,
+                &[b"another-key-0123456".to_vec()]
+            ),
             Err(OverrideRejection::BadSignature)
         );
         assert_eq!(

@@ -107,7 +107,7 @@ fn maybe<T: std::fmt::Debug + Clone>(
 
 fn matcher() -> impl Strategy<Value = Value> {
     let leaf = (
-        prop::sample::select(vec!["header", "cookie", "query", "path_prefix"]),
+        prop::sample::select(vec!["header", "cookie", "query", "path_prefix", "method"]),
         text(),
         prop::sample::select(vec!["equals", "prefix", "present", "absent", ""]),
         text(),
@@ -147,7 +147,12 @@ fn stickiness() -> impl Strategy<Value = Value> {
         text(),
     )
         .prop_map(|(k, v)| json!({ k: v }));
-    let cookie = (
+    (prop::collection::vec(source, 0..3), maybe(cookie()))
+        .prop_map(|(sources, cookie)| json!({"sources": sources, "assign_cookie": cookie}))
+}
+
+fn cookie() -> impl Strategy<Value = Value> {
+    (
         text(),
         maybe(any::<u64>()),
         maybe(text()),
@@ -159,9 +164,12 @@ fn stickiness() -> impl Strategy<Value = Value> {
         .prop_map(|(name, age, path, domain, secure, http_only, same_site)| {
             json!({"name": name, "max_age_seconds": age, "path": path, "domain": domain,
                    "secure": secure, "http_only": http_only, "same_site": same_site})
-        });
-    (prop::collection::vec(source, 0..3), maybe(cookie))
-        .prop_map(|(sources, cookie)| json!({"sources": sources, "assign_cookie": cookie}))
+        })
+}
+
+fn goal() -> impl Strategy<Value = Value> {
+    (text(), matcher(), maybe(text()))
+        .prop_map(|(name, m, status)| json!({"name": name, "match": m, "status": status}))
 }
 
 fn service() -> impl Strategy<Value = Value> {
@@ -181,9 +189,12 @@ fn service() -> impl Strategy<Value = Value> {
         maybe(any::<i64>()),
         prop::collection::vec(arm, 0..3),
         maybe(text()),
+        prop::collection::vec(text(), 0..3),
+        maybe(text()),
     )
-        .prop_map(|(id, segment, allocation, arms, salt)| {
-            json!({"id": id, "segment": segment, "allocation": allocation, "arms": arms, "salt": salt})
+        .prop_map(|(id, segment, allocation, arms, salt, goals, primary)| {
+            json!({"id": id, "segment": segment, "allocation": allocation, "arms": arms, "salt": salt,
+                   "goals": goals, "primary_goal": primary})
         });
     (
         text(),
@@ -214,8 +225,11 @@ fn config() -> impl Strategy<Value = Value> {
         any::<bool>(),
         maybe(text()),
         prop::collection::vec(text(), 0..3),
+        maybe(any::<u64>()),
     )
-        .prop_map(|(e, h, k)| json!({"enabled": e, "header": h, "keys": k}));
+        .prop_map(
+            |(e, h, k, t)| json!({"enabled": e, "header": h, "keys": k, "max_ttl_seconds": t}),
+        );
     let metrics = maybe(any::<bool>()).prop_map(|r| json!({ "responses": r }));
     (
         maybe(any::<u64>()),
@@ -224,12 +238,15 @@ fn config() -> impl Strategy<Value = Value> {
         maybe(over),
         prop::collection::vec(service(), 0..3),
         maybe(metrics),
+        prop::collection::vec(goal(), 0..3),
+        maybe(cookie()),
         any::<u64>(),
     )
         .prop_map(
-            |(version, headers, stickiness, over, services, metrics, drop)| {
+            |(version, headers, stickiness, over, services, metrics, goals, marks, drop)| {
                 let mut c = json!({"version": version, "headers": headers, "stickiness": stickiness,
-                               "override": over, "services": services, "metrics": metrics});
+                               "override": over, "services": services, "metrics": metrics,
+                               "goals": goals, "marks": marks});
                 drop_some(&mut c, drop);
                 c
             },

@@ -249,12 +249,12 @@ fn each_semantic_problem_has_its_path_and_message() {
         (
             "matcher with no subject",
             |c| c["services"][0]["rules"] = rule(json!({"equals": "1"})),
-            vec!["services[0].rules[0].match: a matcher needs exactly one of header, cookie, query, path_prefix, all, any, not; found none".into()],
+            vec!["services[0].rules[0].match: a matcher needs exactly one of header, cookie, query, path_prefix, method, all, any, not; found none".into()],
         ),
         (
             "matcher with two subjects",
             |c| c["services"][0]["rules"] = rule(json!({"header": "x-a", "cookie": "b", "present": true})),
-            vec!["services[0].rules[0].match: a matcher needs exactly one of header, cookie, query, path_prefix, all, any, not; found header, cookie".into()],
+            vec!["services[0].rules[0].match: a matcher needs exactly one of header, cookie, query, path_prefix, method, all, any, not; found header, cookie".into()],
         ),
         (
             "matcher with no test",
@@ -385,6 +385,56 @@ fn each_semantic_problem_has_its_path_and_message() {
             ],
         ),
         (
+            "goals: bad name, bad matcher, bad status, a duplicate",
+            |c| {
+                c["goals"] = json!([
+                    {"name": "buy now", "match": {"method": "PO ST"}},
+                    {"name": "signup", "match": {"path_prefix": "/signup"}, "status": "200"},
+                    {"name": "signup", "match": {"method": "POST"}, "status": "2XX"},
+                ]);
+            },
+            vec![
+                r#"goals[0].name: name "buy now" may only use letters, digits, '_' and '-', starting with a letter or digit"#.into(),
+                r#"goals[0].match.method: "PO ST" is not an HTTP method (e.g. "POST")"#.into(),
+                r#"goals[1].status: "200" is not a status class (1xx, 2xx, 3xx, 4xx or 5xx)"#.into(),
+                r#"goals[2].name: duplicate goal name "signup""#.into(),
+            ],
+        ),
+        (
+            "experiment goals: unknown, listed twice, primary not among them",
+            |c| {
+                c["goals"] = json!([{"name": "buy", "match": {"method": "POST"}}]);
+                c["stickiness"] = json!({"sources": [{"cookie": "uid"}]});
+                c["services"][0]["experiments"] = json!([{
+                    "id": "e", "arms": arms("stable", "canary"),
+                    "goals": ["buy", "buy", "sell"], "primary_goal": "signup"
+                }]);
+            },
+            vec![
+                r#"services[0].experiments[0].goals[1]: goal "buy" is listed twice"#.into(),
+                r#"services[0].experiments[0].goals[2]: unknown goal "sell": declare it under goals"#.into(),
+                r#"services[0].experiments[0].primary_goal: "signup" is not one of the experiment's goals"#.into(),
+            ],
+        ),
+        (
+            "goals without a user key",
+            |c| {
+                c["goals"] = json!([{"name": "buy", "match": {"method": "POST"}}]);
+                c["services"][0]["experiments"] = json!([{
+                    "id": "e", "arms": arms("stable", "canary"), "goals": ["buy"]
+                }]);
+            },
+            vec!["services[0].experiments[0].goals: goals are counted per user, and this service has no stickiness sources: add a cookie, header or query source (stickiness.sources)".into()],
+        ),
+        (
+            "marks cookie is a stickiness source",
+            |c| {
+                c["stickiness"] = json!({"sources": [{"cookie": "uid"}]});
+                c["marks"] = json!({"name": "uid"});
+            },
+            vec![r#"marks.name: cookie "uid" is a stickiness source; the marks need a cookie of their own"#.into()],
+        ),
+        (
             "catch-all service not last",
             |c| {
                 let mut api = c["services"][0].clone();
@@ -464,7 +514,7 @@ fn parse_errors_name_the_field() {
         (
             "typo at the top level",
             r#"{"servics": []}"#,
-            "servics: unknown field `servics`, expected one of `version`, `headers`, `stickiness`, `override`, `services`, `metrics` at line 1 column 10",
+            "servics: unknown field `servics`, expected one of `version`, `headers`, `stickiness`, `override`, `services`, `metrics`, `goals`, `marks` at line 1 column 10",
         ),
         (
             "weight as a string",

@@ -12,6 +12,7 @@ mod validate;
 pub mod wire;
 
 use crate::hash::Salt;
+use crate::marks::Mark;
 use crate::matcher::Match;
 use crate::split::{BasisPoints, Split};
 use names::{ClusterName, HeaderName, Name};
@@ -45,6 +46,10 @@ pub struct Config {
     pub services: Vec<Service>,
     /// Count responses by status class and record latency per variant (`metrics.responses`).
     pub response_metrics: bool,
+    /// Goals experiments are judged on, in config order.
+    pub goals: Vec<Goal>,
+    /// The cookie that carries what was already counted for a user ([`crate::marks`]).
+    pub marks: AssignCookie,
 }
 
 impl Config {
@@ -278,6 +283,57 @@ pub enum RuleTarget {
     },
 }
 
+/// A goal: requests that count as reaching it, and the experiments judged on it.
+#[derive(Debug, Clone)]
+pub struct Goal {
+    /// Its name (metrics, reports).
+    pub name: Name,
+    /// Which requests reach it.
+    pub matcher: Match,
+    /// Only responses of this class count; `None`: any response.
+    pub status: Option<StatusClass>,
+    /// Every experiment that lists it.
+    pub judged_by: Vec<Judged>,
+}
+
+/// An experiment that lists a goal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judged {
+    /// Index of the experiment's service.
+    pub service: usize,
+    /// Index of the experiment in its service.
+    pub experiment: usize,
+    /// Marks a user's first conversion on this goal in this experiment.
+    pub conversion: Mark,
+}
+
+/// A response status class, `1xx` to `5xx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusClass(u8);
+
+impl StatusClass {
+    /// `"2xx"` (any case of `x`) -> class 2.
+    pub fn parse(text: &str) -> Option<StatusClass> {
+        match text.as_bytes() {
+            [d @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => Some(StatusClass(d - b'0')),
+            _ => None,
+        }
+    }
+
+    /// The class of a `:status` value (`503` -> 5); anything unreadable is 5, as a failure.
+    pub fn of(status: &[u8]) -> StatusClass {
+        match status.first() {
+            Some(d @ b'1'..=b'5') => StatusClass(d - b'0'),
+            _ => StatusClass(5),
+        }
+    }
+
+    /// 1 to 5.
+    pub fn digit(self) -> u8 {
+        self.0
+    }
+}
+
 /// An A/B/n experiment.
 #[derive(Debug, Clone)]
 pub struct Experiment {
@@ -293,6 +349,12 @@ pub struct Experiment {
     pub split: Split,
     /// Its salt.
     pub salt: Salt,
+    /// The goals it is judged on (indices into [`Config::goals`]).
+    pub goals: Vec<usize>,
+    /// The goal that decides the verdict (an index into [`Config::goals`]).
+    pub primary_goal: Option<usize>,
+    /// Marks a user's first exposure.
+    pub exposure: Mark,
 }
 
 /// One arm of an experiment.

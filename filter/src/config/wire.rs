@@ -99,6 +99,29 @@ wire! {
         pub services: Vec<WireService>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub metrics: Option<WireMetrics>,
+        /// What experiments are judged on: requests that count as reaching a goal (a purchase,
+        /// a sign-up), wherever they arrive, attributed to the arm of the user who sends them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub goals: Vec<WireGoal>,
+        /// The cookie in which the filter marks what it has counted for a user (exposed to an
+        /// experiment, reached a goal), so each user counts once. Default: `veer_marks`, path
+        /// `/`, 90 days.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub marks: Option<WireAssignCookie>,
+    }
+}
+
+wire! {
+    /// A goal: the requests that count as reaching it.
+    pub struct WireGoal {
+        /// Letters, digits, '_' and '-' (metrics and reports name it).
+        pub name: String,
+        /// Which requests reach the goal (e.g. `{method: POST}` and `{path_prefix: /api/buy}`).
+        #[serde(rename = "match")]
+        pub match_: WireMatch,
+        /// Only responses of this status class count (`2xx`); absent: any response.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub status: Option<String>,
     }
 }
 
@@ -253,6 +276,12 @@ wire! {
         /// Defaults to the experiment id.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub salt: Option<String>,
+        /// The goals (names from the config's `goals`) the experiment is judged on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub goals: Vec<String>,
+        /// The goal that decides the verdict; one of `goals` (default: the first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub primary_goal: Option<String>,
     }
 }
 
@@ -292,6 +321,9 @@ wire! {
         pub present: Option<bool>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub absent: Option<bool>,
+        /// The request method is exactly this (`POST`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub method: Option<String>,
     }
 }
 

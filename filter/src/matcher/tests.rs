@@ -121,8 +121,8 @@ fn all_not_and_nesting() {
 #[test]
 fn invalid_matchers_are_refused_with_their_path() {
     let cases: &[(&str, &str)] = &[
-        (r#"{}"#, "match: a matcher needs exactly one of header, cookie, query, path_prefix, all, any, not; found none"),
-        (r#"{"header": "a", "cookie": "b", "present": true}"#, "match: a matcher needs exactly one of header, cookie, query, path_prefix, all, any, not; found header, cookie"),
+        (r#"{}"#, "match: a matcher needs exactly one of header, cookie, query, path_prefix, method, all, any, not; found none"),
+        (r#"{"header": "a", "cookie": "b", "present": true}"#, "match: a matcher needs exactly one of header, cookie, query, path_prefix, method, all, any, not; found header, cookie"),
         (r#"{"header": "a"}"#, "match: needs exactly one of equals, prefix, present, absent; found 0"),
         (r#"{"header": "a", "equals": "x", "absent": true}"#, "match: needs exactly one of equals, prefix, present, absent; found 2"),
         (r#"{"cookie": "", "present": true}"#, "match.cookie: name is empty"),

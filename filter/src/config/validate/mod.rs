@@ -1,16 +1,19 @@
 //! Wire config -> validated [`Config`], collecting every problem with its path.
 
+mod cookies;
+mod goals;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::names::{ClusterName, HeaderName, Name};
 use super::problems::{Collector, Path};
 use super::wire::{
-    WireAssignCookie, WireConfig, WireExperiment, WireHeaders, WireKeySource, WireOverride,
-    WireRule, WireService, WireStickiness,
+    WireConfig, WireExperiment, WireGoal, WireHeaders, WireOverride, WireRule, WireService,
 };
 use super::*;
 use crate::hash::Salt;
 use crate::split::{BasisPoints, Split};
+use cookies::stickiness;
 
 /// Shortest accepted override key: shorter HMAC keys are guessable.
 const MIN_OVERRIDE_KEY_BYTES: usize = 16;
@@ -58,17 +61,34 @@ pub(super) fn config(w: &WireConfig) -> Result<Config, Problems> {
                 ),
             );
         }
-        if let Some(s) = service(ws, default_stickiness.as_ref(), &path, &mut out) {
+        if let Some(s) = service(ws, default_stickiness.as_ref(), &w.goals, &path, &mut out) {
             services.push(s);
         }
     }
-    let config = match (headers, default_stickiness) {
-        (Some(headers), Some(_)) => Some(Config {
+    let mut goals = goals::goals(&w.goals, &root.field("goals"), &mut out);
+    if let Some(goals) = goals.as_mut() {
+        goals::link(goals, &services, &services_path, &mut out);
+    }
+    let key_sources: Vec<&KeySource> = default_stickiness
+        .iter()
+        .chain(services.iter().map(|s| &s.stickiness))
+        .flat_map(|s| &s.sources)
+        .collect();
+    let marks = goals::marks(
+        w.marks.as_ref(),
+        &key_sources,
+        &root.field("marks"),
+        &mut out,
+    );
+    let config = match (headers, default_stickiness, goals, marks) {
+        (Some(headers), Some(_), Some(goals), Some(marks)) => Some(Config {
             version: w.version.unwrap_or(0),
             headers,
             override_policy,
             services,
             response_metrics: w.metrics.as_ref().and_then(|m| m.responses).unwrap_or(true),
+            goals,
+            marks,
         }),
         _ => None,
     };
@@ -129,7 +149,9 @@ fn override_policy(
             );
         }
     }
-    let max_ttl_seconds = w.max_ttl_seconds.unwrap_or(DEFAULT_OVERRIDE_MAX_TTL_SECONDS);
+    let max_ttl_seconds = w
+        .max_ttl_seconds
+        .unwrap_or(DEFAULT_OVERRIDE_MAX_TTL_SECONDS);
     if !(1..=MAX_OVERRIDE_MAX_TTL_SECONDS).contains(&max_ttl_seconds) {
         out.report(
             &path.field("max_ttl_seconds"),
@@ -143,125 +165,10 @@ fn override_policy(
     })
 }
 
-fn stickiness(w: Option<&WireStickiness>, path: &Path, out: &mut Collector) -> Option<Stickiness> {
-    let Some(w) = w else {
-        return Some(Stickiness::default());
-    };
-    let sources_path = path.field("sources");
-    let sources: Vec<Option<KeySource>> = w
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| key_source(s, &sources_path.index(i), out))
-        .collect();
-    let sources: Option<Vec<KeySource>> = sources.into_iter().collect();
-    let assign_cookie = match &w.assign_cookie {
-        Some(c) => {
-            let cookie = assign_cookie(c, &path.field("assign_cookie"), out);
-            let is_source = w
-                .sources
-                .iter()
-                .any(|s| s.cookie.as_deref() == Some(c.name.as_str()));
-            if !is_source {
-                out.report(
-                    &path.field("assign_cookie").field("name"),
-                    format!("cookie {:?} is not among the sources, so the id it carries would never be read back; add {{\"cookie\": {:?}}} to sources", c.name, c.name),
-                );
-                return None;
-            }
-            Some(cookie?)
-        }
-        None => None,
-    };
-    Some(Stickiness {
-        sources: sources?,
-        assign_cookie,
-    })
-}
-
-fn key_source(w: &WireKeySource, path: &Path, out: &mut Collector) -> Option<KeySource> {
-    match (&w.header, &w.cookie, &w.query) {
-        (Some(h), None, None) => {
-            HeaderName::parse(h, &path.field("header"), out).map(KeySource::Header)
-        }
-        (None, Some(c), None) => cookie_name(c, &path.field("cookie"), out).map(KeySource::Cookie),
-        (None, None, Some(q)) if !q.is_empty() => Some(KeySource::Query(q.clone())),
-        (None, None, Some(_)) => {
-            out.report(&path.field("query"), "query parameter name is empty");
-            None
-        }
-        _ => {
-            out.report(
-                path,
-                "a key source needs exactly one of header, cookie, query",
-            );
-            None
-        }
-    }
-}
-
-fn cookie_name(name: &str, path: &Path, out: &mut Collector) -> Option<String> {
-    let is_tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(is_tchar) {
-        out.report(path, format!("{name:?} is not a valid cookie name"));
-        return None;
-    }
-    Some(name.to_owned())
-}
-
-fn assign_cookie(w: &WireAssignCookie, path: &Path, out: &mut Collector) -> Option<AssignCookie> {
-    let name = cookie_name(&w.name, &path.field("name"), out);
-    let mut attributes = format!("; Max-Age={}", w.max_age_seconds.unwrap_or(365 * 24 * 3600));
-    let safe = |v: &str| {
-        v.chars()
-            .all(|c| c.is_ascii_graphic() && c != ';' && c != ',')
-    };
-    let cookie_path = w.path.as_deref().unwrap_or("/");
-    if !cookie_path.starts_with('/') || !safe(cookie_path) {
-        out.report(
-            &path.field("path"),
-            format!("{cookie_path:?} must start with '/' and contain no spaces, ';' or ','"),
-        );
-    }
-    attributes.push_str(&format!("; Path={cookie_path}"));
-    if let Some(domain) = &w.domain {
-        if domain.is_empty() || !safe(domain) {
-            out.report(
-                &path.field("domain"),
-                format!("{domain:?} is not a valid cookie domain"),
-            );
-        }
-        attributes.push_str(&format!("; Domain={domain}"));
-    }
-    let same_site = w.same_site.as_deref().unwrap_or("Lax");
-    match same_site {
-        "Strict" | "Lax" => {}
-        "None" if w.secure == Some(true) => {}
-        "None" => out.report(
-            &path.field("same_site"),
-            "SameSite=None requires secure: true (browsers drop it otherwise)",
-        ),
-        other => out.report(
-            &path.field("same_site"),
-            format!("{other:?} must be one of Strict, Lax, None"),
-        ),
-    }
-    if w.secure == Some(true) {
-        attributes.push_str("; Secure");
-    }
-    if w.http_only.unwrap_or(true) {
-        attributes.push_str("; HttpOnly");
-    }
-    attributes.push_str(&format!("; SameSite={same_site}"));
-    Some(AssignCookie {
-        name: name?,
-        attributes,
-    })
-}
-
 fn service(
     w: &WireService,
     default_stickiness: Option<&Stickiness>,
+    goals: &[WireGoal],
     path: &Path,
     out: &mut Collector,
 ) -> Option<Service> {
@@ -343,7 +250,7 @@ fn service(
                     format!("duplicate experiment id {:?}", e.id),
                 );
             }
-            experiment(e, &index_of, &p, out)
+            experiment(e, &index_of, goals, &p, out)
         })
         .collect();
 
@@ -469,6 +376,7 @@ fn rule(
 fn experiment(
     w: &WireExperiment,
     index_of: &dyn Fn(&str) -> Option<usize>,
+    goals: &[WireGoal],
     path: &Path,
     out: &mut Collector,
 ) -> Option<Experiment> {
@@ -536,6 +444,7 @@ fn experiment(
     }
     let split = weighted(weights, &arms_path, out, ok);
     let salt = Salt::new(w.salt.as_deref().unwrap_or(&w.id));
+    let (goals, primary_goal) = goals::experiment_goals(w, goals, path, out)?;
     Some(Experiment {
         id: id?,
         segment: segment?,
@@ -543,5 +452,8 @@ fn experiment(
         arms,
         split: split?,
         salt,
+        goals,
+        primary_goal,
+        exposure: crate::marks::Mark::exposure(salt),
     })
 }
