@@ -106,7 +106,8 @@ spawn "$APP" v1 "$V1"
 spawn "$APP" v2 "$V2"
 run "$VEERCTL" apply -f deploy/demo/web.yaml --wasm "$WASM" --no-wait
 sed -e "s/{{ADMIN_PORT}}/$ADMIN/; s/{{LISTEN_PORT}}/$LISTEN/; s#{{ECDS_DIR}}#$VEER_ENVOY_DIR#g" \
-    -e "s/{{V1_PORT}}/$V1/; s/{{V2_PORT}}/$V2/; s/{{V3_PORT}}/1/" deploy/envoy/envoy.yaml > "$WORK/envoy.yaml"
+    -e "s/{{V1_PORT}}/$V1/; s/{{V2_PORT}}/$V2/; s/{{V3_PORT}}/1/; s#{{WASM}}#$WASM#" \
+    deploy/envoy/envoy.yaml > "$WORK/envoy.yaml"
 spawn "$ENVOY" -c "$WORK/envoy.yaml" --use-dynamic-base-id --concurrency 2 --log-level warn --log-path "$WORK/envoy.log"
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$LISTEN/" >/dev/null 2>&1 && break

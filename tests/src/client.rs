@@ -99,23 +99,41 @@ impl Client {
 /// (0 when the proxy closed the connection without answering). For inputs no well-behaved client
 /// library will send: non-UTF-8 paths, malformed headers.
 pub fn raw_request(port: u16, request: &[u8]) -> std::io::Result<u16> {
+    raw_reply(port, request).map(|r| r.status)
+}
+
+/// Like [`raw_request`], with the reply's headers (the body is not read). For paths a client
+/// library would normalise before sending (`/api/../x`).
+pub fn raw_reply(port: u16, request: &[u8]) -> std::io::Result<Reply> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(request)?;
-    let mut buf = [0u8; 64];
+    let mut buf = [0u8; 1024];
     let mut got = Vec::new();
-    while got.len() < 12 {
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             break;
         }
         got.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
-    let status = got
-        .get(9..12)
-        .and_then(|s| std::str::from_utf8(s).ok())
+    let head = String::from_utf8_lossy(&got);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.get(9..12))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    Ok(status)
+    let headers = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        set_cookies: Vec::new(),
+        body: String::new(),
+    })
 }

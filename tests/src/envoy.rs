@@ -43,6 +43,28 @@ impl Envoy {
         upstreams: &[&Upstream],
         wasm: PathBuf,
     ) -> Result<Envoy, Error> {
+        let envoy = Envoy::launch(config_json, upstreams, wasm)?;
+        envoy.wait_for_ecds_version(config_version(config_json), Duration::from_secs(20))?;
+        Ok(envoy)
+    }
+
+    /// Starts Envoy with a watched file whose config the filter refuses, and waits until Envoy
+    /// has tried it and rejected it: what a restart finds after a bad file was left on disk.
+    pub fn start_with_rejected(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
+        let envoy = Envoy::launch(config_json, upstreams, paths::wasm())?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
+        while envoy.stats()?.get(rejected) == 0 {
+            if Instant::now() > deadline {
+                return Err(format!("the file was not rejected in 20 s:\n{}", envoy.log()).into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(envoy)
+    }
+
+    /// Starts Envoy with `config_json` in the watched file; returns once it listens.
+    fn launch(config_json: &str, upstreams: &[&Upstream], wasm: PathBuf) -> Result<Envoy, Error> {
         let dir = tempfile::Builder::new().prefix("veer-envoy-").tempdir()?;
         let ecds_dir = dir.path().join("ecds");
         fs::create_dir(&ecds_dir)?;
@@ -51,6 +73,7 @@ impl Envoy {
             .replace("{{ADMIN_PORT}}", "0")
             .replace("{{LISTEN_PORT}}", "0")
             .replace("{{ECDS_DIR}}", &ecds_dir.to_string_lossy())
+            .replace("{{WASM}}", &paths::wasm().to_string_lossy())
             .replace("{{V1_PORT}}", &port_of(0))
             .replace("{{V2_PORT}}", &port_of(1))
             .replace("{{V3_PORT}}", &port_of(2));
@@ -95,7 +118,6 @@ impl Envoy {
         };
         envoy.admin_port = envoy.wait_for_admin(&admin_file)?;
         envoy.port = envoy.wait_for_listener()?;
-        envoy.wait_for_ecds_version(version, Duration::from_secs(20))?;
         Ok(envoy)
     }
 

@@ -1,5 +1,6 @@
 //! A tiny upstream app: answers every request with its version name, and echoes back the Veer
-//! headers it received (`x-seen-<header>`), so tests can see exactly what the app was told.
+//! headers it received (`x-seen-<header>`) and the path it was asked for (`x-seen-path`), so tests
+//! can see exactly what the app was told.
 //! It can be made slow ([`Upstream::set_delay`]), for tests of what the proxies measure.
 //!
 //! Built on hyper because the tests send hostile bytes (non-UTF-8 header values) through Envoy
@@ -127,6 +128,10 @@ async fn answer(
     let headers = response.headers_mut();
     if let Ok(v) = hyper::header::HeaderValue::from_str(&name) {
         headers.insert("x-served-by", v);
+    }
+    let path = req.uri().path_and_query().map_or("", |p| p.as_str());
+    if let Ok(v) = hyper::header::HeaderValue::from_str(path) {
+        headers.insert("x-seen-path", v);
     }
     for (field, value) in req.headers() {
         if field.as_str().starts_with("x-veer-") {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use veer_e2e::Client;
+use veer_e2e::{Client, Envoy, Upstream};
 
 use crate::support::{assert_within_tolerance, web_config, Rig};
 
@@ -196,4 +196,57 @@ fn a_malformed_file_is_rejected_too() {
     }
     assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 1);
     assert_still_routed_as(&rig, &before, 5000);
+}
+
+/// Envoy restarted with a file on disk that the filter refuses (left by hand, by a tool, or by
+/// `apply --no-wait`): the fallback filter config serves every request on the stable cluster
+/// and still removes client-sent Veer headers, until a valid file arrives.
+#[test]
+fn a_restart_with_a_rejected_file_serves_everyone_on_stable_and_still_strips_headers() {
+    let upstreams: Vec<Upstream> = ["v1", "v2", "v3"]
+        .iter()
+        .map(|n| Upstream::start(n, 0).unwrap())
+        .collect();
+    let refs: Vec<&Upstream> = upstreams.iter().collect();
+    let bad = web_config(7, &[("v1", 5000), ("v2", 4000)]);
+    let envoy = Envoy::start_with_rejected(&bad.to_string(), &refs).unwrap();
+    let client = Client::new(envoy.port());
+
+    for i in 0..200 {
+        let reply = client
+            .get(
+                "/",
+                &[
+                    ("cookie", format!("uid=restart-{i}").as_bytes()),
+                    ("x-veer-cluster", b"web_v2"),
+                    ("x-veer-variant", b"v2"),
+                    ("x-veer-experiment", b"checkout=b"),
+                ],
+            )
+            .unwrap();
+        assert_eq!(reply.status, 200, "request {i}: {reply:?}");
+        assert_eq!(
+            reply.served_by(),
+            "v1",
+            "a client-sent cluster header chose the route"
+        );
+        for h in ["x-veer-cluster", "x-veer-variant", "x-veer-experiment"] {
+            assert_eq!(reply.seen(h), None, "{h} reached the app");
+        }
+    }
+    let stats = envoy.stats().unwrap();
+    assert_eq!(stats.veer("config.version"), 0, "the fallback config runs");
+    assert_eq!(stats.veer("spoofed_header_removed"), 600);
+    assert_eq!(
+        stats.text("extension_config_discovery.http_filter.veer.version_text"),
+        "\"\"",
+        "no file was accepted"
+    );
+
+    // The next valid file replaces the fallback.
+    envoy
+        .push(&web_config(8, &[("v1", 0), ("v2", 10000)]).to_string())
+        .unwrap();
+    envoy.wait_for_version(8, Duration::from_secs(20)).unwrap();
+    assert_eq!(client.get_as("after").unwrap().served_by(), "v2");
 }

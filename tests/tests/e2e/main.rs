@@ -12,6 +12,7 @@ mod failure_policy;
 mod hostile;
 mod live_config;
 mod metrics;
+mod paths;
 mod security;
 mod split;
 mod status;
