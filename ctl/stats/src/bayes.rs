@@ -9,9 +9,9 @@
 //! the same data always gives the same numbers.
 //!
 //! Expected loss of choosing the arm, E[max(control − arm, 0)] (the "risk" in Stucchio, "Bayesian
-//! A/B testing at VWO", 2015), also exactly: E[C·1{C > A}] = E[C] · P(C⁺ > A) with C⁺ the
-//! size-biased posterior Beta(α + 1, β), so the loss is E[C]·P(C⁺ > A) − E[A]·P(C > A⁺), two more
-//! closed-form probabilities.
+//! A/B testing at VWO", 2015), also exactly: from `E[C·1{C > A}] = E[C] · P(C⁺ > A)` with C⁺ the
+//! size-biased posterior Beta(α + 1, β), rearranged (see [`expected_loss`]) into one more
+//! closed-form probability and a Beta-function term, which keeps its digits when the loss is tiny.
 //!
 //! Value metrics: the posterior of the difference under a flat prior, approximated as normal with
 //! Welch's standard error: P(beat) = Φ(d / se), loss = se·φ(d/se) − d·Φ(−d/se).
@@ -61,14 +61,6 @@ impl Posterior {
     fn mean(&self) -> f64 {
         self.alpha / (self.alpha + self.beta)
     }
-
-    /// The size-biased posterior Beta(α + 1, β): E[X · g(X)] = E[X] · E[g(X⁺)].
-    fn size_biased(&self) -> Posterior {
-        Posterior {
-            alpha: self.alpha + 1.0,
-            beta: self.beta,
-        }
-    }
 }
 
 /// P(B > A) for independent Beta posteriors (integer α's).
@@ -82,26 +74,57 @@ pub fn probability_greater(b: Posterior, a: Posterior) -> f64 {
 }
 
 /// Σ_{i=0}^{α_B−1} B(α_A + i, β_A + β_B) / ((β_B + i) B(1 + i, β_B) B(α_A, β_A)).
+///
+/// Consecutive terms differ by the rational factor (α_A + i)(β_B + i) / ((α_A + β_A + β_B + i)(1 + i)),
+/// so within a block of [`BLOCK`] terms each term is the previous one times that factor; the first
+/// term of every block is computed afresh from ln B, which bounds the rounding a block can
+/// accumulate (about BLOCK ulps) and lets terms that underflow early recover later.
 fn miller_sum(b: Posterior, a: Posterior) -> f64 {
     let ln_norm = dist::ln_beta(a.alpha, a.beta);
-    let terms = b.alpha as u64;
-    let mut sum = 0.0;
-    for i in 0..terms {
-        let i = i as f64;
-        let ln_term = dist::ln_beta(a.alpha + i, a.beta + b.beta)
+    let exact = |i: f64| {
+        (dist::ln_beta(a.alpha + i, a.beta + b.beta)
             - (b.beta + i).ln()
             - dist::ln_beta(1.0 + i, b.beta)
-            - ln_norm;
-        sum += ln_term.exp();
+            - ln_norm)
+            .exp()
+    };
+    let terms = b.alpha as u64;
+    let mut sum = 0.0;
+    let mut term = 0.0;
+    for i in 0..terms {
+        let x = i as f64;
+        if i % BLOCK == 0 {
+            term = exact(x);
+        }
+        sum += term;
+        term *= (a.alpha + x) * (b.beta + x) / ((a.alpha + a.beta + b.beta + x) * (1.0 + x));
     }
     sum.clamp(0.0, 1.0)
 }
 
+/// Terms per block of [`miller_sum`]'s recurrence.
+const BLOCK: u64 = 64;
+
 /// E[max(other − chosen, 0)]: what is lost on average by choosing `chosen` when higher is better.
+///
+/// With O = other, C = chosen: `E[(O − C)⁺] = E[O]·P(O⁺ > C) − E[C]·P(O > C⁺)`, O⁺ the size-biased
+/// posterior. The incomplete-beta recurrence I_x(a, b) − I_x(a + 1, b) = xᵃ(1 − x)ᵇ / (a·B(a, b))
+/// turns both probabilities into P(O > C) plus a closed-form term, which gives
+///
+/// ```text
+/// E[(O − C)⁺] = (E[O] − E[C]) · P(O > C) + K · (1/(α_O + β_O) + 1/(α_C + β_C))
+/// K = B(α_O + α_C, β_O + β_C) / (B(α_O, β_O) · B(α_C, β_C))
+/// ```
+///
+/// The direct form subtracts two nearly equal probabilities when the loss is small (hundreds of
+/// times the result at 20,000 conversions per arm); this one cancels far less.
 pub fn expected_loss(chosen: Posterior, other: Posterior) -> f64 {
-    let gain = other.mean() * probability_greater(other.size_biased(), chosen);
-    let offset = chosen.mean() * probability_greater(other, chosen.size_biased());
-    (gain - offset).max(0.0)
+    let p = probability_greater(other, chosen);
+    let ln_k = dist::ln_beta(other.alpha + chosen.alpha, other.beta + chosen.beta)
+        - dist::ln_beta(other.alpha, other.beta)
+        - dist::ln_beta(chosen.alpha, chosen.beta);
+    let sizes = 1.0 / (other.alpha + other.beta) + 1.0 / (chosen.alpha + chosen.beta);
+    ((other.mean() - chosen.mean()) * p + ln_k.exp() * sizes).max(0.0)
 }
 
 /// Chance to beat and expected loss, for one comparison.
