@@ -75,17 +75,19 @@ impl Context<'_> {
         let metrics = &self.valid.goals[goal_index];
         let measured = compare::measure(metrics, self.valid.control, arm, s.alpha, s.prior, higher);
         let (power, planned) = self.power(goal, &measured, arm);
-        let planned_users = planned.map_or_else(
-            || {
+        // The mixture is tuned to the always-valid plan, or where none exists (no minimum effect,
+        // or one too small to plan in finite users) to the settings' planned users per arm.
+        let planned_users = planned
+            .map(|size| sequential::effective_users(size.control, size.arm))
+            .filter(|n| n.is_finite() && *n >= 1.0)
+            .unwrap_or_else(|| {
                 let n = s
                     .planned_users_per_arm
                     .unwrap_or(DEFAULT_PLANNED_USERS_PER_ARM) as f64;
                 sequential::effective_users(n, n)
-            },
-            |size| sequential::effective_users(size.control, size.arm),
-        );
+            });
         let (nc, na) = measured.users;
-        let fraction = sequential::effective_users(nc as f64, na as f64) / planned_users.max(1.0);
+        let fraction = sequential::effective_users(nc as f64, na as f64) / planned_users;
         Comparison {
             arm: self.e.arms[arm].name.clone(),
             goal: goal.name.clone(),

@@ -496,3 +496,21 @@ fn bad_input_names_the_field_and_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn an_effect_too_small_to_ever_detect_still_gives_finite_numbers() {
+    let mut e = experiment(vec![arm("a", 1000, 100), arm("b", 1000, 120)], None);
+    e.goals[0].minimum_effect = Some(MinimumEffect::Absolute(1e-200));
+    let a = analyze(&e).unwrap();
+    assert_no_null(&serde_json::to_value(&a).unwrap(), "tiny effect");
+    let Verdict::KeepRunning(KeepRunning::NotSignificantYet(plan)) = verdicts(&a).remove(0) else {
+        panic!("{:?}", a.decision);
+    };
+    assert_eq!(plan.planned_arm, u64::MAX);
+    // The mixture falls back to the default tuning (10,000 users per arm).
+    let effect = a.comparisons[0].effect.measured().unwrap();
+    assert!(
+        (effect.information_fraction - 0.1).abs() < 1e-12,
+        "{effect:?}"
+    );
+}
