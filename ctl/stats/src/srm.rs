@@ -127,28 +127,20 @@ pub struct ArmExposure<'a> {
 /// Runs the check. Shares are non-negative with a positive sum (validated by the caller).
 pub fn check(arms: &[ArmExposure<'_>]) -> Result<SrmOk, SrmFailed> {
     let share_sum: f64 = arms.iter().map(|a| a.share).sum();
-    let live: Vec<&ArmExposure<'_>> = arms.iter().filter(|a| a.share > 0.0).collect();
-    let live_total: u64 = live.iter().map(|a| a.exposed).sum();
-    let all_total: u64 = arms.iter().map(|a| a.exposed).sum();
-    let unexpected_arms: Vec<String> = arms
+    let rows = rows(arms, share_sum);
+    let live: Vec<&SrmArm> = rows.iter().filter(|r| r.configured_share > 0.0).collect();
+    let unexpected_arms: Vec<String> = rows
         .iter()
-        .filter(|a| a.share == 0.0 && a.exposed > 0)
-        .map(|a| a.arm.to_owned())
+        .filter(|r| r.configured_share == 0.0 && r.exposed > 0)
+        .map(|r| r.arm.clone())
         .collect();
     if live.len() < 2 && unexpected_arms.is_empty() {
         return Ok(SrmOk::SingleArm);
     }
-    let expected = |a: &ArmExposure<'_>| live_total as f64 * a.share / share_sum;
     let chi_square: f64 = live
         .iter()
-        .map(|a| {
-            let e = expected(a);
-            if e > 0.0 {
-                (a.exposed as f64 - e).powi(2) / e
-            } else {
-                0.0
-            }
-        })
+        .filter(|r| r.expected_users > 0.0)
+        .map(|r| (r.exposed as f64 - r.expected_users).powi(2) / r.expected_users)
         .sum();
     let degrees_of_freedom = live.len().saturating_sub(1) as u32;
     let p_value = if degrees_of_freedom == 0 {
@@ -156,38 +148,50 @@ pub fn check(arms: &[ArmExposure<'_>]) -> Result<SrmOk, SrmFailed> {
     } else {
         dist::chi_square_sf(chi_square, f64::from(degrees_of_freedom))
     };
-    let min_share = live.iter().map(|a| a.share).fold(f64::INFINITY, f64::min);
-    let too_few = live.iter().any(|a| expected(a) < MIN_EXPECTED_USERS);
+    let too_few = live.iter().any(|r| r.expected_users < MIN_EXPECTED_USERS);
+    let min_share = live.iter().map(|r| r.configured_share).fold(1.0, f64::min);
+    let exposed = live.iter().map(|r| r.exposed).sum();
     let test = SrmTest {
         chi_square,
         degrees_of_freedom,
         p_value,
-        arms: arms
-            .iter()
-            .map(|a| SrmArm {
-                arm: a.arm.to_owned(),
-                configured_share: a.share / share_sum,
-                observed_share: if all_total > 0 {
-                    a.exposed as f64 / all_total as f64
-                } else {
-                    0.0
-                },
-                expected_users: if a.share > 0.0 { expected(a) } else { 0.0 },
-                exposed: a.exposed,
-            })
-            .collect(),
+        arms: rows,
         unexpected_arms,
     };
     if !test.unexpected_arms.is_empty() || (!too_few && p_value < SRM_ALPHA) {
         Err(SrmFailed(test))
     } else if too_few {
         Ok(SrmOk::TooFewUsers {
-            exposed: live_total,
-            needed: (MIN_EXPECTED_USERS * share_sum / min_share).ceil() as u64,
+            exposed,
+            needed: (MIN_EXPECTED_USERS / min_share).ceil() as u64,
         })
     } else {
         Ok(SrmOk::Passed(SrmPassed(test)))
     }
+}
+
+/// Each arm's configured and observed share; expected users spread the users of the arms with a
+/// positive share over those arms.
+fn rows(arms: &[ArmExposure<'_>], share_sum: f64) -> Vec<SrmArm> {
+    let live_total: u64 = arms
+        .iter()
+        .filter(|a| a.share > 0.0)
+        .map(|a| a.exposed)
+        .sum();
+    let all_total: u64 = arms.iter().map(|a| a.exposed).sum();
+    arms.iter()
+        .map(|a| SrmArm {
+            arm: a.arm.to_owned(),
+            configured_share: a.share / share_sum,
+            observed_share: if all_total > 0 {
+                a.exposed as f64 / all_total as f64
+            } else {
+                0.0
+            },
+            expected_users: live_total as f64 * a.share / share_sum,
+            exposed: a.exposed,
+        })
+        .collect()
 }
 
 #[cfg(test)]
