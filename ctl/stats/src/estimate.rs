@@ -63,14 +63,6 @@ impl<T> Estimate<T> {
             Estimate::NotEnoughData(_) => None,
         }
     }
-
-    /// Maps the computed value.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Estimate<U> {
-        match self {
-            Estimate::Measured(v) => Estimate::Measured(f(v)),
-            Estimate::NotEnoughData(r) => Estimate::NotEnoughData(r),
-        }
-    }
 }
 
 impl<T> From<Result<T, NotEnoughData>> for Estimate<T> {

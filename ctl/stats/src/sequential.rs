@@ -36,8 +36,6 @@
 //! α = 0.05), so it needs roughly twice the users of a fixed-horizon test to detect the same
 //! effect with the same power; in exchange it can stop as soon as the evidence is there.
 
-use crate::estimate::Interval;
-use crate::proportion::Scale;
 use serde::Serialize;
 
 /// A normal mixture tuned to be narrowest at a planned amount of information.
@@ -98,11 +96,6 @@ pub fn p_value(z: f64, r: f64) -> f64 {
 /// The always-valid half-width in standard errors at mixture ratio `r` > 0 and level `alpha`.
 pub fn multiplier(r: f64, alpha: f64) -> f64 {
     ((1.0 + 1.0 / r) * (r.ln_1p() - 2.0 * alpha.ln())).sqrt()
-}
-
-/// The always-valid interval on `scale`.
-pub fn interval(scale: &Scale, r: f64, alpha: f64) -> Interval {
-    scale.interval(multiplier(r, alpha))
 }
 
 /// n_eff = 1 / (1/a + 1/b): the information two arms of `a` and `b` users hold about a difference,
