@@ -166,6 +166,7 @@ async fn bluegreen_flow() {
         container: None,
         replicas: Some(1),
         wait: wait(),
+        adopt_service: false,
     };
     // The Service points at blue, so the first deploy writes green; deploy blue by switching there first.
     let green = bluegreen::deploy(&t, &req(IMAGE), &Stderr)
@@ -223,14 +224,14 @@ async fn rollout_flow() {
         app: "web".into(),
         image: "hashicorp/http-echo:1.0.0".into(),
         container: None,
-        strategy: Strategy::rolling_default(),
+        strategy: Some(Strategy::rolling_default()),
     };
     rollout::rollout(&t, &req).await.expect("rollout");
     rollout::rollout_status(&t, "web", &wait(), &Stderr)
         .await
         .expect("rolled out");
     let req = RolloutRequest {
-        strategy: Strategy::Recreate,
+        strategy: Some(Strategy::Recreate),
         image: IMAGE.into(),
         ..req
     };
@@ -325,6 +326,7 @@ async fn failure_reason_flow() {
             timeout: Duration::from_secs(90),
             interval: Duration::from_secs(2),
         },
+        adopt_service: false,
     };
     let err = bluegreen::deploy(&t, &req, &Stderr)
         .await

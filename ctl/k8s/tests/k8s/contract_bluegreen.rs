@@ -28,6 +28,7 @@ fn request(image: &str) -> DeployRequest {
         container: None,
         replicas: None,
         wait: fast_wait(),
+        adopt_service: false,
     }
 }
 
