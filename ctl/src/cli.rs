@@ -381,15 +381,18 @@ pub struct RolloutArgs {
     /// The new image.
     #[arg(long, required = true)]
     pub image: Option<String>,
-    /// How pods are replaced.
-    #[arg(long, value_enum, default_value_t = StrategyArg::Rolling)]
-    pub strategy: StrategyArg,
-    /// Rolling: extra pods allowed during the rollout (`25%` or a number).
-    #[arg(long, default_value = "25%")]
-    pub max_surge: String,
-    /// Rolling: pods that may be unavailable during the rollout (`25%` or a number).
-    #[arg(long, default_value = "25%")]
-    pub max_unavailable: String,
+    /// Change how pods are replaced (default: keep the Deployment's strategy, as `kubectl set
+    /// image` does).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Rolling: extra pods allowed during the rollout (`25%` or a number; default: keep the
+    /// Deployment's). Implies --strategy rolling.
+    #[arg(long)]
+    pub max_surge: Option<String>,
+    /// Rolling: pods that may be unavailable during the rollout (`25%` or a number; default:
+    /// keep the Deployment's). Implies --strategy rolling.
+    #[arg(long)]
+    pub max_unavailable: Option<String>,
     /// The container that gets the image (default: the first).
     #[arg(long)]
     pub container: Option<String>,

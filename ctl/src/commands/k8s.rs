@@ -190,12 +190,25 @@ pub fn rollout(g: &Global, a: &RolloutArgs) -> Result<()> {
             let (Some(app), Some(image)) = (a.app.clone(), a.image.clone()) else {
                 return Err(CliError::failed("rollout needs APP and --image"));
             };
+            let surge = a.max_surge.as_deref().map(int_or_string);
+            let unavailable = a.max_unavailable.as_deref().map(int_or_string);
+            let rolling_values = surge.is_some() || unavailable.is_some();
             let strategy = match a.strategy {
-                StrategyArg::Recreate => Strategy::Recreate,
-                StrategyArg::Rolling => Strategy::Rolling {
-                    max_surge: int_or_string(&a.max_surge),
-                    max_unavailable: int_or_string(&a.max_unavailable),
-                },
+                Some(StrategyArg::Recreate) if rolling_values => {
+                    return Err(CliError::failed(
+                        "--max-surge and --max-unavailable are for --strategy rolling, not recreate",
+                    ))
+                }
+                Some(StrategyArg::Recreate) => Some(Strategy::Recreate),
+                Some(StrategyArg::Rolling) => Some(Strategy::Rolling {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                None if rolling_values => Some(Strategy::Rolling {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                None => None,
             };
             let req = RolloutRequest {
                 app: app.clone(),
