@@ -331,6 +331,12 @@ pub enum BluegreenCommand {
         /// The container that gets the image (default: the first).
         #[arg(long)]
         container: Option<String>,
+        /// Deploy even though Service APP selects no colour (only `app`): the new colour's pods
+        /// then get traffic as soon as they are ready, beside the current ones, until the first
+        /// `bluegreen switch` puts the colour in the selector. Without it, such a Service is
+        /// refused.
+        #[arg(long)]
+        adopt_service: bool,
     },
     /// Send all traffic to one variant (--envoy: SERVICE VARIANT) or colour (Kubernetes: APP
     /// [blue|green], default the idle colour, only when it is fully available).

@@ -30,6 +30,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             image,
             replicas,
             container,
+            adopt_service,
         } => {
             let req = DeployRequest {
                 app: app.clone(),
@@ -37,6 +38,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                 container: container.clone(),
                 replicas: *replicas,
                 wait: wait(g),
+                adopt_service: *adopt_service,
             };
             let out = run(g, |t| async move {
                 bluegreen::deploy(&t, &req, &reporter).await.map_err(err)
