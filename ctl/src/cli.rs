@@ -474,7 +474,24 @@ pub enum MeshCommand {
         /// selects run it (read through port-forwards to their admin port, up to --timeout).
         #[arg(long)]
         no_wait: bool,
+        /// What a proxy does when the plugin fails: `reload` restarts it after a runtime error
+        /// (Istio 1.27+), `close` fails requests (every Istio); `auto` reads Istio's WasmPlugin
+        /// CRD and picks reload where it is allowed, else close. Never open: a skipped filter
+        /// would let a client-sent header choose the route.
+        #[arg(long, value_enum, default_value_t = FailStrategyArg::Auto)]
+        fail_strategy: FailStrategyArg,
     },
+}
+
+/// WasmPlugin failStrategy choices (`mesh install --fail-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailStrategyArg {
+    /// FAIL_RELOAD if the cluster's Istio allows it (1.27+), else FAIL_CLOSE.
+    Auto,
+    /// FAIL_RELOAD (Istio 1.27 and later).
+    Reload,
+    /// FAIL_CLOSE (every Istio).
+    Close,
 }
 
 /// `override ...`.

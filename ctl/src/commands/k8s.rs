@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
-use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
+use veer_k8s::mesh::{
+    self, FailStrategy, FailStrategyChoice, MeshSpec, PluginSettings, ServiceRoutes, Sha256,
+};
 use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::Colour;
 
 use super::print_json;
 use crate::cli::{
-    BluegreenCommand, Global, MeshCommand, Output, RolloutArgs, RolloutCommand, StrategyArg,
+    BluegreenCommand, FailStrategyArg, Global, MeshCommand, Output, RolloutArgs, RolloutCommand,
+    StrategyArg,
 };
 use crate::error::{CliError, Result};
 use crate::kube::{err, print, run, wait_options as wait, StderrReporter};
@@ -258,12 +261,18 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         routes,
         gateways,
         no_wait,
+        fail_strategy,
     } = c;
     let loaded = source::load_file(file)?;
     loaded.validate(&file.display().to_string())?;
     let digest = plugin_digest(plugin_url, sha256.as_deref(), wasm.as_deref())?;
     let mut plugin = PluginSettings::new(plugin_url, Some(digest));
     plugin.selector = pairs(selectors, "--selector")?;
+    plugin.fail_strategy = match fail_strategy {
+        FailStrategyArg::Auto => FailStrategyChoice::Detect,
+        FailStrategyArg::Reload => FailStrategyChoice::Use(FailStrategy::FailReload),
+        FailStrategyArg::Close => FailStrategyChoice::Use(FailStrategy::FailClose),
+    };
     let hosts = pairs(routes, "--route")?;
     let routes = loaded
         .wire
