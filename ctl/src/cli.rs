@@ -460,15 +460,17 @@ pub enum MeshCommand {
         #[arg(long, value_name = "FILE")]
         wasm: Option<PathBuf>,
         /// Pod labels of the workloads that run the plugin, `KEY=VALUE` (repeatable; default:
-        /// every workload of the namespace).
+        /// every workload of the namespace; only pods of this namespace are reached).
         #[arg(long = "selector", value_name = "KEY=VALUE")]
         selectors: Vec<String>,
         /// Kubernetes Service host of a config service, `SERVICE=HOST` (repeatable; default:
         /// the service's name).
         #[arg(long = "route", value_name = "SERVICE=HOST")]
         routes: Vec<String>,
-        /// Bind the routes to this gateway (repeatable; default: the mesh's sidecars).
-        #[arg(long = "gateway")]
+        /// Not supported, refused: routes bound to a gateway would not steer traffic (a
+        /// WasmPlugin in this namespace does not reach a gateway in istio-system or
+        /// istio-ingress, and the routes are exported only here). Veer runs in the sidecars.
+        #[arg(long = "gateway", hide = true)]
         gateways: Vec<String>,
         /// Apply the routes right after the WasmPlugin, without waiting until the sidecars it
         /// selects run it (read through port-forwards to their admin port, up to --timeout).
