@@ -149,8 +149,14 @@ pub(crate) async fn wait_sidecars<R: SidecarReader>(
             .filter(|p| !live.contains(*p))
             .cloned()
             .collect();
-        let readings =
-            read_sidecars(target, &wait.reader, &unseen, &[VERSION_PATH], deadline).await;
+        let readings = read_sidecars(
+            target,
+            &wait.reader,
+            &unseen,
+            &[VERSION_PATH],
+            Some(deadline),
+        )
+        .await;
         let mut behind = Vec::new();
         for (pod, reading) in readings {
             let seen = match reading.map(|texts| texts.concat()) {
@@ -199,18 +205,23 @@ pub(crate) async fn wait_sidecars<R: SidecarReader>(
 /// enough not to flood the API server with port-forwards.
 pub const READS_AT_ONCE: usize = 32;
 
-/// Reads `paths` (in order) from the sidecar of each of `pods`, [`READS_AT_ONCE`] pods at a time.
-/// A pod's reads are given up after [`READ_TIMEOUT`] or at `deadline`, whichever comes first, so
-/// an unresponsive sidecar delays only its own slot. Results come in the order of `pods`.
+/// Reads `paths` (in order) from the sidecar of each of `pods`, [`READS_AT_ONCE`] pods at a time
+/// (`status` reads stats and latency of hundreds of pods this way, a wait the config version).
+/// A pod's reads are given up after [`READ_TIMEOUT`] or at `deadline` if one is given, whichever
+/// comes first, so an unresponsive sidecar delays only its own slot. Results come in the order of
+/// `pods`.
 pub async fn read_sidecars<R: SidecarReader>(
     target: &Target,
     reader: &R,
     pods: &[String],
     paths: &[&str],
-    deadline: Instant,
+    deadline: Option<Instant>,
 ) -> Vec<(String, Result<Vec<String>>)> {
     let reads = pods.iter().enumerate().map(|(i, pod)| async move {
-        let limit = READ_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+        let left = deadline.map_or(READ_TIMEOUT, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        let limit = READ_TIMEOUT.min(left);
         let all = async {
             let mut texts = Vec::with_capacity(paths.len());
             for path in paths {
