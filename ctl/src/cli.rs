@@ -193,6 +193,9 @@ pub struct ExplainArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Kubernetes: read the observed split from this Prometheus (instead of the sidecars).
+    /// Better with many pods: one query, where the sidecar path opens a port-forward per pod
+    /// (32 at a time, each up to 10 s when a sidecar does not answer) and reads each twice per
+    /// window; also when you may not port-forward to the pods. Without latency.
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// Kubernetes: read the observed split from the sidecars of the pods matching this label
