@@ -199,11 +199,9 @@ pub fn rollout(g: &Global, a: &RolloutArgs) -> Result<()> {
             let unavailable = a.max_unavailable.as_deref().map(int_or_string);
             let rolling_values = surge.is_some() || unavailable.is_some();
             let strategy = match a.strategy {
-                Some(StrategyArg::Recreate) if rolling_values => {
-                    return Err(CliError::failed(
-                        "--max-surge and --max-unavailable are for --strategy rolling, not recreate",
-                    ))
-                }
+                Some(StrategyArg::Recreate) if rolling_values => return Err(CliError::failed(
+                    "--max-surge and --max-unavailable are for --strategy rolling, not recreate",
+                )),
                 Some(StrategyArg::Recreate) => Some(Strategy::Recreate),
                 Some(StrategyArg::Rolling) => Some(Strategy::Rolling {
                     max_surge: surge,
