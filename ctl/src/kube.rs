@@ -75,9 +75,25 @@ pub fn wait_options(g: &Global) -> WaitOptions {
     }
 }
 
-/// Maps a veer-k8s error to veerctl's exit codes.
+/// The error's message, then a `caused by: ...` line per cause it does not already say (kube's
+/// errors repeat their own source in their message): each fact once.
+fn with_causes(e: &veer_k8s::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str("\ncaused by: ");
+            text.push_str(&said);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Maps a veer-k8s error to veerctl's exit codes; the message carries its causes.
 pub fn err(e: veer_k8s::Error) -> CliError {
-    let text = e.to_string();
+    let text = with_causes(&e);
     if e.is_conflict() || matches!(e, veer_k8s::Error::Conflict { .. }) {
         CliError::Conflict(text)
     } else {
@@ -86,6 +102,7 @@ pub fn err(e: veer_k8s::Error) -> CliError {
             veer_k8s::Error::Timeout { .. }
             | veer_k8s::Error::NotAvailable { .. }
             | veer_k8s::Error::PluginNotLive { .. }
+            | veer_k8s::Error::NoSidecar { .. }
             | veer_k8s::Error::ConfigNotLive { .. } => CliError::NotVerified(text),
             _ => CliError::failed(text),
         }
