@@ -219,17 +219,22 @@ pub enum Error {
 }
 
 impl Error {
-    /// The message followed by each cause not already said (`: ` between them), on one line:
+    /// The message followed by each cause not already said, on one line (`: ` between them):
     /// for places that keep an error as text, such as the list of sidecars a wait is behind on.
-    /// kube's own errors repeat their source in their message; a cause whose text is already
-    /// there is skipped, so each fact appears once.
     pub fn chain(&self) -> String {
+        self.chain_with(": ")
+    }
+
+    /// The message followed by each cause not already said, `separator` before each (a CLI
+    /// gives `"\ncaused by: "`). kube's own errors repeat their source in their message; a cause
+    /// whose text is already there is skipped, so each fact appears once.
+    pub fn chain_with(&self, separator: &str) -> String {
         let mut text = self.to_string();
         let mut cause = std::error::Error::source(self);
         while let Some(c) = cause {
             let said = c.to_string();
             if !text.contains(&said) {
-                text.push_str(": ");
+                text.push_str(separator);
                 text.push_str(&said);
             }
             cause = c.source();

@@ -5,21 +5,11 @@ use serde_json::json;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
 use veer_k8s::{Error, NoReporter};
 
+use crate::contract_bluegreen::request;
 use crate::support::*;
 
 const SVC: &str = "/api/v1/namespaces/demo/services/shop";
 const GREEN: &str = "/apis/apps/v1/namespaces/demo/deployments/shop-green";
-
-fn request(image: &str) -> DeployRequest {
-    DeployRequest {
-        app: "shop".into(),
-        image: image.into(),
-        container: None,
-        replicas: None,
-        wait: fast_wait(),
-        adopt_service: false,
-    }
-}
 
 /// A Service selecting only `app: shop` would send traffic to the new colour's pods as soon as
 /// they are ready, before any switch: deploy refuses, and says how to fix the selector or adopt

@@ -73,3 +73,18 @@ fn an_invalid_config_names_its_problems_in_the_source_only() {
     );
     assert!(e.source().expect("problems").to_string().contains("split"));
 }
+
+/// The chain as one text: each cause once, also kube's, whose message repeats its own source.
+#[test]
+fn the_chain_says_each_cause_once() {
+    let e = Error::Read {
+        what: "Deployment demo/web".into(),
+        source: api_error(),
+    };
+    let text = e.chain_with("\ncaused by: ");
+    assert!(
+        text.starts_with("failed to read Deployment demo/web\ncaused by: ApiError: "),
+        "{text}"
+    );
+    assert_eq!(text.matches("caused by: ").count(), 1, "{text}");
+}
