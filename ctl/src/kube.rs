@@ -75,25 +75,10 @@ pub fn wait_options(g: &Global) -> WaitOptions {
     }
 }
 
-/// The error's message, then a `caused by: ...` line per cause it does not already say (kube's
-/// errors repeat their own source in their message): each fact once.
-fn with_causes(e: &veer_k8s::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let said = c.to_string();
-        if !text.contains(&said) {
-            text.push_str("\ncaused by: ");
-            text.push_str(&said);
-        }
-        cause = c.source();
-    }
-    text
-}
-
 /// Maps a veer-k8s error to veerctl's exit codes; the message carries its causes.
 pub fn err(e: veer_k8s::Error) -> CliError {
-    let text = with_causes(&e);
+    // A `caused by: ...` line per cause the message does not already say: each fact once.
+    let text = e.chain_with("\ncaused by: ");
     if e.is_conflict() || matches!(e, veer_k8s::Error::Conflict { .. }) {
         CliError::Conflict(text)
     } else {
