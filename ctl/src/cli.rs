@@ -193,6 +193,9 @@ pub struct ExplainArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Kubernetes: read the observed split from this Prometheus (instead of the sidecars).
+    /// Better with many pods: one query, where the sidecar path opens a port-forward per pod
+    /// (32 at a time, each up to 10 s when a sidecar does not answer) and reads each twice per
+    /// window; also when you may not port-forward to the pods. Without latency.
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// Kubernetes: read the observed split from the sidecars of the pods matching this label
@@ -331,6 +334,12 @@ pub enum BluegreenCommand {
         /// The container that gets the image (default: the first).
         #[arg(long)]
         container: Option<String>,
+        /// Deploy even though Service APP selects no colour (only `app`): the new colour's pods
+        /// then get traffic as soon as they are ready, beside the current ones, until the first
+        /// `bluegreen switch` puts the colour in the selector. Without it, such a Service is
+        /// refused.
+        #[arg(long)]
+        adopt_service: bool,
     },
     /// Send all traffic to one variant (--envoy: SERVICE VARIANT) or colour (Kubernetes: APP
     /// [blue|green], default the idle colour, only when it is fully available).
@@ -381,15 +390,18 @@ pub struct RolloutArgs {
     /// The new image.
     #[arg(long, required = true)]
     pub image: Option<String>,
-    /// How pods are replaced.
-    #[arg(long, value_enum, default_value_t = StrategyArg::Rolling)]
-    pub strategy: StrategyArg,
-    /// Rolling: extra pods allowed during the rollout (`25%` or a number).
-    #[arg(long, default_value = "25%")]
-    pub max_surge: String,
-    /// Rolling: pods that may be unavailable during the rollout (`25%` or a number).
-    #[arg(long, default_value = "25%")]
-    pub max_unavailable: String,
+    /// Change how pods are replaced (default: keep the Deployment's strategy, as `kubectl set
+    /// image` does).
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Rolling: extra pods allowed during the rollout (`25%` or a number; default: keep the
+    /// Deployment's). Implies --strategy rolling.
+    #[arg(long)]
+    pub max_surge: Option<String>,
+    /// Rolling: pods that may be unavailable during the rollout (`25%` or a number; default:
+    /// keep the Deployment's). Implies --strategy rolling.
+    #[arg(long)]
+    pub max_unavailable: Option<String>,
     /// The container that gets the image (default: the first).
     #[arg(long)]
     pub container: Option<String>,
@@ -451,21 +463,40 @@ pub enum MeshCommand {
         #[arg(long, value_name = "FILE")]
         wasm: Option<PathBuf>,
         /// Pod labels of the workloads that run the plugin, `KEY=VALUE` (repeatable; default:
-        /// every workload of the namespace).
+        /// every workload of the namespace; only pods of this namespace are reached).
         #[arg(long = "selector", value_name = "KEY=VALUE")]
         selectors: Vec<String>,
         /// Kubernetes Service host of a config service, `SERVICE=HOST` (repeatable; default:
         /// the service's name).
         #[arg(long = "route", value_name = "SERVICE=HOST")]
         routes: Vec<String>,
-        /// Bind the routes to this gateway (repeatable; default: the mesh's sidecars).
-        #[arg(long = "gateway")]
+        /// Not supported, refused: routes bound to a gateway would not steer traffic (a
+        /// WasmPlugin in this namespace does not reach a gateway in istio-system or
+        /// istio-ingress, and the routes are exported only here). Veer runs in the sidecars.
+        #[arg(long = "gateway", hide = true)]
         gateways: Vec<String>,
         /// Apply the routes right after the WasmPlugin, without waiting until the sidecars it
         /// selects run it (read through port-forwards to their admin port, up to --timeout).
         #[arg(long)]
         no_wait: bool,
+        /// What a proxy does when the plugin fails: `reload` restarts it after a runtime error
+        /// (Istio 1.27+), `close` fails requests (every Istio); `auto` reads Istio's WasmPlugin
+        /// CRD and picks reload where it is allowed, else close. Never open: a skipped filter
+        /// would let a client-sent header choose the route.
+        #[arg(long, value_enum, default_value_t = FailStrategyArg::Auto)]
+        fail_strategy: FailStrategyArg,
     },
+}
+
+/// WasmPlugin failStrategy choices (`mesh install --fail-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailStrategyArg {
+    /// FAIL_RELOAD if the cluster's Istio allows it (1.27+), else FAIL_CLOSE.
+    Auto,
+    /// FAIL_RELOAD (Istio 1.27 and later).
+    Reload,
+    /// FAIL_CLOSE (every Istio).
+    Close,
 }
 
 /// `override ...`.

@@ -75,9 +75,10 @@ pub fn wait_options(g: &Global) -> WaitOptions {
     }
 }
 
-/// Maps a veer-k8s error to veerctl's exit codes.
+/// Maps a veer-k8s error to veerctl's exit codes; the message carries its causes.
 pub fn err(e: veer_k8s::Error) -> CliError {
-    let text = e.to_string();
+    // A `caused by: ...` line per cause the message does not already say: each fact once.
+    let text = e.chain_with("\ncaused by: ");
     if e.is_conflict() || matches!(e, veer_k8s::Error::Conflict { .. }) {
         CliError::Conflict(text)
     } else {
@@ -86,6 +87,7 @@ pub fn err(e: veer_k8s::Error) -> CliError {
             veer_k8s::Error::Timeout { .. }
             | veer_k8s::Error::NotAvailable { .. }
             | veer_k8s::Error::PluginNotLive { .. }
+            | veer_k8s::Error::NoSidecar { .. }
             | veer_k8s::Error::ConfigNotLive { .. } => CliError::NotVerified(text),
             _ => CliError::failed(text),
         }

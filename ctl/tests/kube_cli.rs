@@ -582,7 +582,17 @@ fn mesh_install_writes_the_digest_of_wasm_and_refuses_placeholders() {
     let wasm = dir.path().join("veer.wasm");
     std::fs::write(&wasm, b"abc").unwrap();
     let (config, wasm) = (config.to_str().unwrap(), wasm.to_str().unwrap());
-    let install = ["mesh", "install", "-f", config, "--plugin-url"];
+    // A failStrategy given: nothing to detect, so only the WasmPlugin is read (the CRD read of
+    // `--fail-strategy auto` is tested in veer-k8s, contract_mesh_cases).
+    let install = [
+        "mesh",
+        "install",
+        "--fail-strategy",
+        "reload",
+        "-f",
+        config,
+        "--plugin-url",
+    ];
 
     let url = "https://files.example/veer.wasm";
     let out = veerctl(

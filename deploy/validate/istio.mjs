@@ -68,7 +68,7 @@ for (const { origin, doc } of docs) {
       fail(origin, "WasmPlugin sha256 is all zeros, a placeholder: Istio would refuse every module; give the real digest (veerctl mesh install --sha256 or --wasm) or leave sha256 out");
     }
     if (spec.failStrategy === "FAIL_OPEN") {
-      fail(origin, "WasmPlugin failStrategy FAIL_OPEN: a failed filter is skipped and a client-sent x-veer-cluster would choose the route; use FAIL_CLOSE or FAIL_RELOAD");
+      fail(origin, "WasmPlugin failStrategy FAIL_OPEN: a failed filter is skipped and a client-sent x-veer-cluster would choose the route; use FAIL_CLOSE (or FAIL_RELOAD on Istio 1.27 and later)");
     }
   }
   if (doc.kind === "DestinationRule") {

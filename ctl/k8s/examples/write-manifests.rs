@@ -1,5 +1,6 @@
 //! Writes every manifest veer-k8s generates (demo inputs) into a directory, for schema
-//! validation: `cargo run -p veer-k8s --example write-manifests -- DIR`.
+//! validation: `cargo run -p veer-k8s --example write-manifests -- DIR`. Those only Istio 1.27
+//! and later accept go to `DIR/istio-1.27/` (`veer_k8s::manifests::ISTIO_1_27`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,12 @@ fn main() -> ExitCode {
     }
     for m in manifests {
         let path = dir.join(&m.file);
+        if let Some(parent) = path.parent() {
+            if let Err(e) = std::fs::create_dir_all(parent) {
+                eprintln!("error: failed to create {}: {e}", parent.display());
+                return ExitCode::FAILURE;
+            }
+        }
         if let Err(e) = std::fs::write(&path, m.yaml) {
             eprintln!("error: failed to write {}: {e}", path.display());
             return ExitCode::FAILURE;

@@ -144,9 +144,15 @@ impl Writer {
 
     /// Server-side apply of a whole object (create or update in one request), forcing
     /// ownership of the fields it sets: veerctl is the authority for the objects it manages.
-    pub(crate) async fn apply<K>(&mut self, api: &Api<K>, name: &str, obj: &K) -> Result<Option<K>>
+    pub(crate) async fn apply<K, P>(
+        &mut self,
+        api: &Api<K>,
+        name: &str,
+        obj: &P,
+    ) -> Result<Option<K>>
     where
-        K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+        K: Resource + Clone + DeserializeOwned + Debug,
+        P: Serialize + Debug,
     {
         let pp = self.patch_params(true);
         self.patch(api, name, &pp, &Patch::Apply(obj), "apply")

@@ -1,7 +1,9 @@
 //! The one error type of veer-k8s.
 //!
 //! Messages are lowercase, start with what failed, and end with what the user can do, because the
-//! CLI prints them as they are (`error: failed to ...`), followed by the `source` chain.
+//! CLI prints them as they are (`error: failed to ...`), followed by the `source` chain. Each fact
+//! appears once: a variant with a `#[source]` does not repeat the source's text in its message,
+//! so a CLI printing `caused by: ...` lines shows it only there ([`Error::chain`] joins both).
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading an object from the API server failed (network, permissions, ...).
-    #[error("failed to read {what}: {source}")]
+    #[error("failed to read {what}")]
     Read {
         /// What was read, e.g. `Deployment demo/web-green`.
         what: String,
@@ -23,7 +25,7 @@ pub enum Error {
         source: Box<kube::Error>,
     },
     /// The API server refused or failed a write.
-    #[error("failed to write {what}: {source}")]
+    #[error("failed to write {what}")]
     Write {
         /// What was written and how, e.g. `apply Deployment demo/web-green`.
         what: String,
@@ -84,10 +86,10 @@ pub enum Error {
         reason: String,
     },
     /// A routing config was refused before anything was sent.
-    #[error("failed to validate the routing config, nothing was sent: {0}")]
+    #[error("failed to validate the routing config, nothing was sent")]
     InvalidConfig(#[source] Problems),
     /// The WasmPlugin's `pluginConfig` is not a Veer routing config.
-    #[error("failed to read the routing config of WasmPlugin {name}: {source}; fix it with `kubectl edit wasmplugin {name}` or reinstall with `veerctl mesh install`")]
+    #[error("failed to read the routing config of WasmPlugin {name}; fix it with `kubectl edit wasmplugin {name}` or reinstall with `veerctl mesh install`")]
     PluginConfig {
         /// The WasmPlugin.
         name: String,
@@ -121,6 +123,20 @@ pub enum Error {
         /// The sidecars not running the new config, each with what it reported.
         behind: String,
     },
+    /// `mesh install` found no sidecar to verify the plugin in, so it applied no route.
+    #[error(
+        "failed to verify WasmPlugin {plugin} live: no running pod with an istio-proxy sidecar \
+         matches its selector ({scope}), so the routes were not applied (they would obey a \
+         client-sent header in any proxy without Veer); check --selector, that the namespace has \
+         sidecar injection and its pods run (a WasmPlugin reaches only pods of its own \
+         namespace), or pass --no-wait to apply the routes unverified"
+    )]
+    NoSidecar {
+        /// The WasmPlugin.
+        plugin: String,
+        /// Where it looked: the label selector, or the namespace.
+        scope: String,
+    },
     /// An edit of the routing config was written, but not every sidecar ran it in time.
     #[error(
         "failed to see config version {version} of WasmPlugin {plugin} live in every sidecar within \
@@ -141,7 +157,8 @@ pub enum Error {
     /// A WasmPlugin would let traffic bypass the filter when it fails.
     #[error(
         "failed to accept WasmPlugin {name}: failStrategy FAIL_OPEN skips Veer when the plugin fails, so a \
-         client-sent x-veer-cluster header would choose the route; use FAIL_CLOSE or FAIL_RELOAD"
+         client-sent x-veer-cluster header would choose the route; use FAIL_CLOSE (or FAIL_RELOAD \
+         on Istio 1.27 and later)"
     )]
     FailOpen {
         /// The WasmPlugin.
@@ -172,7 +189,7 @@ pub enum Error {
         reason: String,
     },
     /// A port-forward to a pod failed.
-    #[error("failed to port-forward to pod {pod} port {port}: {source}; check that the pod runs an Istio sidecar and that you may create pods/portforward")]
+    #[error("failed to port-forward to pod {pod} port {port}; check that the pod runs an Istio sidecar and that you may create pods/portforward")]
     PortForward {
         /// The pod.
         pod: String,
@@ -191,7 +208,7 @@ pub enum Error {
         reason: String,
     },
     /// A request could not be built (invalid name or parameters).
-    #[error("failed to build the request for {what}: {source}")]
+    #[error("failed to build the request for {what}")]
     BuildRequest {
         /// What.
         what: String,
@@ -202,6 +219,29 @@ pub enum Error {
 }
 
 impl Error {
+    /// The message followed by each cause not already said, on one line (`: ` between them):
+    /// for places that keep an error as text, such as the list of sidecars a wait is behind on.
+    pub fn chain(&self) -> String {
+        self.chain_with(": ")
+    }
+
+    /// The message followed by each cause not already said, `separator` before each (a CLI
+    /// gives `"\ncaused by: "`). kube's own errors repeat their source in their message; a cause
+    /// whose text is already there is skipped, so each fact appears once.
+    pub fn chain_with(&self, separator: &str) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let said = c.to_string();
+            if !text.contains(&said) {
+                text.push_str(separator);
+                text.push_str(&said);
+            }
+            cause = c.source();
+        }
+        text
+    }
+
     /// True for an API answer of 409 Conflict (a stale resourceVersion).
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Write { source, .. } if matches!(&**source, kube::Error::Api(s) if s.code == 409))

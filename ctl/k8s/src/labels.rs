@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::{Deserialize, Serialize};
 
 /// The label that names the app (`app=<app>`), on Deployments, pods and in Service selectors.
@@ -85,14 +87,43 @@ pub fn deployment_name(app: &str, colour: Colour) -> String {
     format!("{app}-{colour}")
 }
 
-/// List parameters selecting the pods (and ReplicaSets) of Deployment `d`, from its
-/// `matchLabels`.
-pub fn pods_of(d: &k8s_openapi::api::apps::v1::Deployment) -> kube::api::ListParams {
-    let labels = d
+/// List parameters selecting the pods (and ReplicaSets) of Deployment `d`: its whole selector,
+/// `matchLabels` and `matchExpressions`.
+pub fn pods_of(d: &Deployment) -> kube::api::ListParams {
+    let selector = d
         .spec
         .as_ref()
-        .and_then(|s| s.selector.match_labels.clone())
+        .map(|s| selector_string(&s.selector))
         .unwrap_or_default();
-    let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    kube::api::ListParams::default().labels(&selector.join(","))
+    kube::api::ListParams::default().labels(&selector)
+}
+
+/// A label selector as the API's `labelSelector` parameter takes it: `k=v` for each label, then
+/// `k in (a,b)`, `k notin (a,b)`, `k` (Exists) and `!k` (DoesNotExist) for each expression.
+pub fn selector_string(selector: &LabelSelector) -> String {
+    let labels = selector.match_labels.iter().flatten();
+    let mut terms: Vec<String> = labels.map(|(k, v)| format!("{k}={v}")).collect();
+    for e in selector.match_expressions.iter().flatten() {
+        let values = e.values.as_deref().unwrap_or_default().join(",");
+        terms.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "DoesNotExist" => format!("!{}", e.key),
+            _ => e.key.clone(),
+        });
+    }
+    terms.join(",")
+}
+
+/// Whether ReplicaSet `rs` belongs to Deployment `d`: its controller reference carries `d`'s UID,
+/// as the Deployment controller checks. A name alone could be an earlier Deployment's.
+pub fn controlled_by(rs: &ReplicaSet, d: &Deployment) -> bool {
+    let Some(uid) = d.metadata.uid.as_deref() else {
+        return false;
+    };
+    rs.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && o.uid == uid)
 }

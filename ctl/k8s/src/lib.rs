@@ -13,6 +13,7 @@
 pub mod bluegreen;
 pub mod dry_run;
 pub mod error;
+pub mod fail_strategy;
 pub mod istio;
 pub mod labels;
 pub mod manifests;

@@ -14,7 +14,10 @@ use veer_filter::config::WireConfig;
 use crate::bluegreen::build_deployment;
 use crate::error::{Error, Result};
 use crate::labels::Colour;
-use crate::mesh::{build, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
+use crate::mesh::{
+    build, FailStrategy, FailStrategyChoice, MeshObjects, MeshSpec, PluginSettings, ServiceRoutes,
+    Sha256,
+};
 
 /// The demo's namespace.
 pub const DEMO_NAMESPACE: &str = "veer-demo";
@@ -147,20 +150,20 @@ pub fn generated() -> Result<Vec<Manifest>> {
 
 /// Mesh installs whose objects differ in shape from the demo's, so schema validation sees every
 /// field veer-k8s can write: a plugin limited to some workloads (routes then carry
-/// `sourceLabels`), and one for the ingress gateway (no `match`, routes bound to a gateway, a
-/// fully qualified host, own pod labels for a version). The first carries a digest, so its
-/// format is checked too.
+/// `sourceLabels`) with a digest, so its format is checked too; and one with FAIL_RELOAD, which
+/// only Istio 1.27 and later accept (its files go under [`ISTIO_1_27`]), with no `match`, an
+/// image pull policy, a fully qualified host and own pod labels for a version.
 fn mesh_variants() -> Vec<(&'static str, MeshSpec)> {
     let mut selected = demo_mesh();
     selected.plugin.selector = BTreeMap::from([("app".into(), "client".into())]);
     selected.plugin.mode = Some(crate::mesh::MatchMode::ClientAndServer);
     selected.plugin.sha256 = Some(Sha256::of(b"an example module"));
-    let mut gateway = demo_mesh();
-    gateway.plugin.name = "veer-gateway".into();
-    gateway.plugin.selector = BTreeMap::from([("istio".into(), "ingressgateway".into())]);
-    gateway.plugin.mode = None;
-    gateway.plugin.image_pull_policy = Some("IfNotPresent".into());
-    gateway.routes = vec![ServiceRoutes {
+    let mut reload = demo_mesh();
+    reload.plugin.name = "veer-reload".into();
+    reload.plugin.fail_strategy = FailStrategyChoice::Use(FailStrategy::FailReload);
+    reload.plugin.mode = None;
+    reload.plugin.image_pull_policy = Some("IfNotPresent".into());
+    reload.routes = vec![ServiceRoutes {
         service: "web".into(),
         host: "web.veer-demo.svc.cluster.local".into(),
         stable: Some("v1".into()),
@@ -171,10 +174,15 @@ fn mesh_variants() -> Vec<(&'static str, MeshSpec)> {
                 ("track".into(), "canary".into()),
             ]),
         )]),
-        gateways: vec!["veer-demo/web-gateway".into()],
+        gateways: Vec::new(),
     }];
-    vec![("selected", selected), ("gateway", gateway)]
+    vec![("selected", selected), ("istio-1.27/fail-reload", reload)]
 }
+
+/// The folder, among the generated manifests, of those only Istio 1.27 and later accept
+/// (`failStrategy: FAIL_RELOAD`): `deploy/validate-manifests` checks them against the newest
+/// supported Istio's schemas only, everything else against the oldest's as well.
+pub const ISTIO_1_27: &str = "istio-1.27";
 
 /// One file per mesh object: `wasmplugin-<name>.yaml`, `destinationrule-<name>.yaml`,
 /// `virtualservice-<name>.yaml`.

@@ -23,13 +23,14 @@ use veer_filter::Config;
 
 use crate::dry_run::PlannedRequest;
 use crate::error::{Error, Result};
+pub use crate::fail_strategy::{FailStrategy, FailStrategyChoice};
 use crate::istio::{
     Destination, DestinationRule, DestinationRuleSpec, HttpMatchRequest, HttpRoute,
     HttpRouteDestination, StringMatch, Subset, TrafficSelector, VirtualService, VirtualServiceSpec,
     WasmPlugin, WasmPluginSpec, WorkloadSelector,
 };
 use crate::labels::MANAGED_BY_LABEL;
-use crate::plugin_live::{wait_plugin_live, PluginWait, PortForward, SidecarReader};
+use crate::plugin_live::{wait_sidecars, PluginWait, PortForward, SidecarReader};
 use crate::report::Reporter;
 use crate::target::{check_name, Target};
 
@@ -55,26 +56,6 @@ impl Phase {
             Phase::Authn => "AUTHN",
             Phase::Authz => "AUTHZ",
             Phase::Stats => "STATS",
-        }
-    }
-}
-
-/// What the proxy does when the plugin fails. `FAIL_OPEN` is deliberately not offered: it skips
-/// the filter, and then a client-sent `x-veer-cluster` would reach the router and pick the route.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub enum FailStrategy {
-    /// Restart the plugin VM on failure, failing requests meanwhile (Istio 1.24 and later).
-    #[default]
-    FailReload,
-    /// Fail requests while the plugin is broken (Istio's default; every Istio version).
-    FailClose,
-}
-
-impl FailStrategy {
-    fn as_str(self) -> &'static str {
-        match self {
-            FailStrategy::FailReload => "FAIL_RELOAD",
-            FailStrategy::FailClose => "FAIL_CLOSE",
         }
     }
 }
@@ -110,10 +91,11 @@ pub struct PluginSettings {
     pub sha256: Option<Sha256>,
     /// Where in the chain.
     pub phase: Phase,
-    /// What happens when it fails.
-    pub fail_strategy: FailStrategy,
-    /// Pod labels of the workloads it runs in; empty: every workload of the namespace (use
-    /// `istio: ingressgateway` for a gateway).
+    /// What happens when it fails: by default what the cluster's Istio allows (FAIL_RELOAD from
+    /// Istio 1.27, FAIL_CLOSE before), never FAIL_OPEN.
+    pub fail_strategy: FailStrategyChoice,
+    /// Pod labels of the workloads it runs in; empty: every workload of the namespace. Only pods
+    /// of the plugin's own namespace: a gateway in `istio-system` is not reached from here.
     pub selector: BTreeMap<String, String>,
     /// Which traffic; `None` writes no `match` (gateways).
     pub mode: Option<MatchMode>,
@@ -122,15 +104,15 @@ pub struct PluginSettings {
 }
 
 impl PluginSettings {
-    /// Settings named `veer` with the safe defaults: just before the router, FAIL_RELOAD,
-    /// outbound traffic of every workload of the namespace.
+    /// Settings named `veer` with the safe defaults: just before the router, the failStrategy
+    /// the cluster's Istio allows, outbound traffic of every workload of the namespace.
     pub fn new(url: impl Into<String>, sha256: Option<Sha256>) -> Self {
         PluginSettings {
             name: "veer".into(),
             url: url.into(),
             sha256,
             phase: Phase::default(),
-            fail_strategy: FailStrategy::default(),
+            fail_strategy: FailStrategyChoice::default(),
             selector: BTreeMap::new(),
             mode: Some(MatchMode::Client),
             image_pull_policy: None,
@@ -149,7 +131,8 @@ pub struct ServiceRoutes {
     pub stable: Option<String>,
     /// Pod labels of each variant; a variant not listed is selected by `version: <variant>`.
     pub variant_labels: BTreeMap<String, BTreeMap<String, String>>,
-    /// Gateways the VirtualService binds to; empty: the mesh's sidecars.
+    /// Gateways the VirtualService would bind to. Not supported: [`build`] refuses any (see
+    /// [`refuse_gateways`]); empty, the routes apply in the mesh's sidecars.
     pub gateways: Vec<String>,
 }
 
@@ -223,7 +206,7 @@ pub fn build_plugin(settings: &PluginSettings, config: &WireConfig) -> Result<Wa
         sha256: settings.sha256.as_ref().map(ToString::to_string),
         image_pull_policy: settings.image_pull_policy.clone(),
         phase: Some(settings.phase.as_str().into()),
-        fail_strategy: Some(settings.fail_strategy.as_str().into()),
+        fail_strategy: Some(settings.fail_strategy.offline().as_str().into()),
         selector: (!settings.selector.is_empty()).then(|| WorkloadSelector {
             match_labels: settings.selector.clone(),
         }),
@@ -287,9 +270,34 @@ impl std::fmt::Display for Sha256 {
     }
 }
 
+/// Refuses routes bound to a gateway. Gateway mode would need the plugin in the gateway's
+/// namespace (or the root namespace, with targetRefs), routes exported to that namespace, the
+/// external hosts in the routes and in the config, and the wait reading the gateway's pods; a
+/// plugin and `exportTo: ["."]` routes in the app's namespace reach none of a standard install's
+/// gateways (in `istio-system` or `istio-ingress`), so traffic through it would not be steered.
+pub fn refuse_gateways(routes: &[ServiceRoutes]) -> Result<()> {
+    match routes.iter().find(|r| !r.gateways.is_empty()) {
+        None => Ok(()),
+        Some(r) => Err(Error::Invalid {
+            what: format!(
+                "gateway {} for service {:?}",
+                r.gateways.join(", "),
+                r.service
+            ),
+            reason: "gateway mode is not supported: veerctl installs Veer in the sidecars of the \
+                     calling workloads of this namespace, and a WasmPlugin here with routes \
+                     exported only here reaches no gateway in another namespace; drop --gateway \
+                     and route from the sidecars, e.g. of the workloads behind the gateway"
+                .into(),
+        }),
+    }
+}
+
 /// Every object of a mesh install: the WasmPlugin, then a DestinationRule and a VirtualService
-/// per service. Pure: nothing is read or sent.
+/// per service. Pure: nothing is read or sent; the failStrategy is
+/// [`FailStrategyChoice::offline`]'s unless one was given.
 pub fn build(spec: &MeshSpec) -> Result<MeshObjects> {
+    refuse_gateways(&spec.routes)?;
     let plugin = build_plugin(&spec.plugin, &spec.config)?;
     let header = spec
         .config
@@ -457,8 +465,9 @@ async fn install<R: SidecarReader>(
     reporter: &dyn Reporter,
 ) -> Result<MeshInstallOutcome> {
     // Validates before anything is sent.
-    let mut objects = build(spec)?;
-    let plugin_name = objects.plugin.name_any();
+    build(spec)?;
+    let plugin_name = spec.plugin.name.clone();
+    let mut spec = spec.clone();
     // The sidecars must report a version newer than the WasmPlugin's current one, or the wait
     // below could be met by the config (or module) this install replaces.
     let live = target
@@ -468,17 +477,19 @@ async fn install<R: SidecarReader>(
         .and_then(|c| c.version);
     let version = match live {
         Some(live) if spec.config.version.unwrap_or(0) <= live => {
-            let mut newer = spec.clone();
-            newer.config.version = Some(live + 1);
             reporter.progress(&format!(
                 "WasmPlugin {plugin_name} carries config version {live}: installing this config as version {}",
                 live + 1
             ));
-            objects = build(&newer)?;
+            spec.config.version = Some(live + 1);
             live + 1
         }
         _ => spec.config.version.unwrap_or(0),
     };
+    let strategy =
+        crate::fail_strategy::resolve(target, spec.plugin.fail_strategy, reporter).await?;
+    spec.plugin.fail_strategy = FailStrategyChoice::Use(strategy);
+    let objects = build(&spec)?;
     let mut writer = target.writer();
     let mut applied = Vec::new();
     reporter.progress(&format!("Applying WasmPlugin {plugin_name}"));
@@ -487,15 +498,14 @@ async fn install<R: SidecarReader>(
         .await?;
     applied.push(format!("WasmPlugin/{plugin_name}"));
     if let Some(wait) = wait.filter(|_| writer.persists()) {
-        wait_plugin_live(
-            target,
-            &plugin_name,
-            &spec.plugin.selector,
-            version,
-            wait,
-            reporter,
-        )
-        .await?;
+        let selector = &spec.plugin.selector;
+        let seen = wait_sidecars(target, &plugin_name, selector, version, wait, reporter).await?;
+        if seen.is_none() {
+            return Err(Error::NoSidecar {
+                plugin: plugin_name,
+                scope: crate::plugin_live::scope(target, selector),
+            });
+        }
     }
     for dr in &objects.destination_rules {
         let name = dr.name_any();

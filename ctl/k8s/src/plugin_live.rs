@@ -8,9 +8,10 @@
 //! (`veer.config.version`), until every one runs the version just written or a later one
 //! (another operator may have written on top: the Envoy path counts it live too).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
+use futures_util::stream::{self, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::ResourceExt;
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::istio::WasmPlugin;
-use crate::port_forward::{admin_get, ENVOY_ADMIN_PORT, VERSION_PATH};
+use crate::port_forward::{admin_get, ENVOY_ADMIN_PORT, READ_TIMEOUT, VERSION_PATH};
 use crate::report::Reporter;
 use crate::target::{Target, WaitOptions};
 
@@ -98,33 +99,76 @@ pub async fn wait_plugin_live<R: SidecarReader>(
     wait: &PluginWait<R>,
     reporter: &dyn Reporter,
 ) -> Result<usize> {
+    let seen = wait_sidecars(target, plugin, selector, version, wait, reporter).await?;
+    if seen.is_none() {
+        reporter.warning(&format!(
+            "no running pod with a sidecar matches WasmPlugin {plugin}'s selector ({}); \
+             no proxy runs it, so nothing was verified live",
+            scope(target, selector)
+        ));
+    }
+    Ok(seen.unwrap_or(0))
+}
+
+/// Where a selector looks, for messages: its labels, or the whole namespace.
+pub fn scope(target: &Target, selector: &BTreeMap<String, String>) -> String {
+    if selector.is_empty() {
+        format!("namespace {}", target.namespace)
+    } else {
+        label_selector(selector)
+    }
+}
+
+/// [`wait_plugin_live`], `None` when no running pod with a sidecar matches (nothing to verify).
+///
+/// Built for hundreds of sidecars: each poll reads only the ones not yet seen at `version`,
+/// [`READS_AT_ONCE`] at a time, and no read outlasts the deadline, so one unresponsive sidecar
+/// costs at most [`READ_TIMEOUT`] beside the others, and a pass never runs past `--timeout`.
+pub(crate) async fn wait_sidecars<R: SidecarReader>(
+    target: &Target,
+    plugin: &str,
+    selector: &BTreeMap<String, String>,
+    version: u64,
+    wait: &PluginWait<R>,
+    reporter: &dyn Reporter,
+) -> Result<Option<usize>> {
     let labels = label_selector(selector);
     let deadline = Instant::now() + wait.opts.timeout;
+    let mut live: BTreeSet<String> = BTreeSet::new();
     let mut last = String::new();
     loop {
         let what = format!("the pods of WasmPlugin {plugin}");
         let sidecars = running_sidecars(target, &labels, &what).await?;
         if sidecars.is_empty() {
-            let scope = if labels.is_empty() {
-                format!("namespace {}", target.namespace)
-            } else {
-                labels.clone()
-            };
-            reporter.warning(&format!(
-                "no running pod with a sidecar matches WasmPlugin {plugin}'s selector ({scope}); \
-                 no proxy runs it, so nothing was verified live"
-            ));
-            return Ok(0);
+            return Ok(None);
         }
+        // A pod seen live stays live; one that went away is forgotten.
+        live.retain(|p| sidecars.contains(p));
+        let unseen: Vec<String> = sidecars
+            .iter()
+            .filter(|p| !live.contains(*p))
+            .cloned()
+            .collect();
+        let readings = read_sidecars(
+            target,
+            &wait.reader,
+            &unseen,
+            &[VERSION_PATH],
+            Some(deadline),
+        )
+        .await;
         let mut behind = Vec::new();
-        for pod in &sidecars {
-            let seen = match wait.reader.read(target, pod, VERSION_PATH).await {
+        for (pod, reading) in readings {
+            let seen = match reading.map(|texts| texts.concat()) {
                 Ok(text) => match reported_version(&text) {
-                    Some(v) if v >= version => continue,
+                    Some(v) if v >= version => {
+                        live.insert(pod);
+                        continue;
+                    }
                     Some(v) => format!("config version {v}"),
                     None => "no Veer filter yet".to_owned(),
                 },
-                Err(e) => e.to_string(),
+                Err(e) => e.chain(),
             };
             behind.push(format!("{pod} ({seen})"));
         }
@@ -133,7 +177,7 @@ pub async fn wait_plugin_live<R: SidecarReader>(
                 "WasmPlugin {plugin} runs config version {version} (or later) in {} sidecar(s)",
                 sidecars.len()
             ));
-            return Ok(sidecars.len());
+            return Ok(Some(sidecars.len()));
         }
         let message = format!(
             "Waiting for WasmPlugin {plugin} in {} of {} sidecar(s): {}",
@@ -155,6 +199,50 @@ pub async fn wait_plugin_live<R: SidecarReader>(
         }
         tokio::time::sleep(wait.opts.interval.min(deadline - now)).await;
     }
+}
+
+/// How many sidecars are read at the same time: enough that 500 pods take a few seconds, few
+/// enough not to flood the API server with port-forwards.
+pub const READS_AT_ONCE: usize = 32;
+
+/// Reads `paths` (in order) from the sidecar of each of `pods`, [`READS_AT_ONCE`] pods at a time
+/// (`status` reads stats and latency of hundreds of pods this way, a wait the config version).
+/// A pod's reads are given up after [`READ_TIMEOUT`] or at `deadline` if one is given, whichever
+/// comes first, so an unresponsive sidecar delays only its own slot. Results come in the order of
+/// `pods`.
+pub async fn read_sidecars<R: SidecarReader>(
+    target: &Target,
+    reader: &R,
+    pods: &[String],
+    paths: &[&str],
+    deadline: Option<Instant>,
+) -> Vec<(String, Result<Vec<String>>)> {
+    let reads = pods.iter().enumerate().map(|(i, pod)| async move {
+        let left = deadline.map_or(READ_TIMEOUT, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        let limit = READ_TIMEOUT.min(left);
+        let all = async {
+            let mut texts = Vec::with_capacity(paths.len());
+            for path in paths {
+                texts.push(reader.read(target, pod, path).await?);
+            }
+            Ok(texts)
+        };
+        let result = tokio::time::timeout(limit, all).await.unwrap_or_else(|_| {
+            Err(Error::Stats {
+                source_name: format!("pod {pod}"),
+                reason: format!("no answer within {:?}", limit),
+            })
+        });
+        (i, pod.clone(), result)
+    });
+    let mut done: Vec<_> = stream::iter(reads)
+        .buffer_unordered(READS_AT_ONCE)
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _, _)| *i);
+    done.into_iter().map(|(_, pod, r)| (pod, r)).collect()
 }
 
 /// A pod that runs now and has Istio's sidecar (a container, or a native-sidecar init container).

@@ -56,7 +56,7 @@ pub const VERSION_PATH: &str = "/stats?filter=%5Ewasmcustom%5C.veer%5C.config%5C
 
 /// How long one read of a sidecar may take: a port-forward can accept and then never answer,
 /// and every wait and `status` must end.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET path` on one pod's Envoy admin endpoint, through a port-forward, given up after
 /// [`READ_TIMEOUT`].

@@ -47,10 +47,18 @@ pub fn evaluate(d: &Deployment) -> Progress {
     let updated = status.updated_replicas.unwrap_or(0);
     let replicas = status.replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
+    // Paused, the controller rolls nothing out: say so rather than wait in silence (someone
+    // may resume it within the timeout, so it is still a wait).
+    let paused = d.spec.as_ref().and_then(|s| s.paused) == Some(true);
     let waiting = |what: String| {
-        Progress::Waiting(format!(
-            "Waiting for deployment {name:?} rollout to finish: {what}..."
-        ))
+        Progress::Waiting(if paused {
+            format!(
+                "deployment {name:?} is paused ({what}): nothing rolls out until \
+                 `kubectl rollout resume deployment/{name}`"
+            )
+        } else {
+            format!("Waiting for deployment {name:?} rollout to finish: {what}...")
+        })
     };
     if updated < desired {
         waiting(format!(
@@ -133,16 +141,11 @@ pub async fn diagnose(target: &Target, d: &Deployment) -> String {
         Ok(list) => list.items,
         Err(e) => return format!("(could not list its pods: {e})"),
     };
-    let uid = d.metadata.uid.as_deref();
     let replica_sets: Vec<String> = match target.api::<ReplicaSet>().list(&lp).await {
         Ok(list) => list
             .items
             .iter()
-            .filter(|rs| {
-                rs.owner_references()
-                    .iter()
-                    .any(|o| Some(o.uid.as_str()) == uid)
-            })
+            .filter(|rs| crate::labels::controlled_by(rs, d))
             .map(|rs| rs.name_any())
             .collect(),
         Err(_) => Vec::new(),
@@ -162,26 +165,26 @@ pub async fn diagnose(target: &Target, d: &Deployment) -> String {
         "Deployment" => d.name_any() == name,
         _ => false,
     };
-    if let Ok(events) = target.api::<Event>().list(&ListParams::default()).await {
-        for e in events.items {
-            let kind = e.involved_object.kind.clone().unwrap_or_default();
-            let about = e.involved_object.name.clone().unwrap_or_default();
-            if e.type_.as_deref() == Some("Warning") && ours(&kind, &about) {
-                let reason = format!(
-                    "event {}: {}",
-                    e.reason.unwrap_or_default(),
-                    e.message.unwrap_or_default().trim()
-                );
-                let object = format!("{} {about}", kind.to_ascii_lowercase());
-                let objects = reasons.entry(reason).or_default();
-                if !objects.contains(&object) {
-                    objects.push(object);
-                }
+    for e in warnings(target, &d.name_any()).await {
+        let kind = e.involved_object.kind.clone().unwrap_or_default();
+        let about = e.involved_object.name.clone().unwrap_or_default();
+        if ours(&kind, &about) {
+            let reason = format!(
+                "event {}: {}",
+                e.reason.unwrap_or_default(),
+                e.message.unwrap_or_default().trim()
+            );
+            let object = format!("{} {about}", kind.to_ascii_lowercase());
+            let objects = reasons.entry(reason).or_default();
+            if !objects.contains(&object) {
+                objects.push(object);
             }
         }
     }
     if reasons.is_empty() {
-        return if pods.is_empty() {
+        return if d.spec.as_ref().and_then(|s| s.paused) == Some(true) {
+            "(no new pod is created while it is paused)".into()
+        } else if pods.is_empty() {
             "no pod was created and no Warning event says why; check `kubectl describe deployment`"
                 .into()
         } else {
@@ -193,6 +196,25 @@ pub async fn diagnose(target: &Target, d: &Deployment) -> String {
         .map(|(reason, objects)| format!("{reason} ({})", objects.join(", ")))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The Warning events about pods, about ReplicaSets, and about Deployment `deployment`, each
+/// list filtered by the API server (a field selector per kind: there is no OR of names), so a
+/// busy namespace's other events are not all read. The caller keeps those of its own objects.
+async fn warnings(target: &Target, deployment: &str) -> Vec<Event> {
+    let selectors = [
+        "type=Warning,involvedObject.kind=Pod".to_owned(),
+        "type=Warning,involvedObject.kind=ReplicaSet".to_owned(),
+        format!("type=Warning,involvedObject.kind=Deployment,involvedObject.name={deployment}"),
+    ];
+    let mut out = Vec::new();
+    for fields in selectors {
+        let lp = ListParams::default().fields(&fields);
+        if let Ok(list) = target.api::<Event>().list(&lp).await {
+            out.extend(list.items);
+        }
+    }
+    out
 }
 
 /// The reasons one pod gives for not being ready.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use serde::Serialize;
@@ -17,19 +17,20 @@ use crate::progress::wait_rolled_out;
 use crate::report::Reporter;
 use crate::target::{Target, WaitOptions};
 
-/// How the Deployment replaces its pods.
+/// How the Deployment replaces its pods, as a change to its `spec.strategy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
-    /// Replace pods a few at a time; the app stays up (both versions serve for a while).
+    /// Replace pods a few at a time; the app stays up (both versions serve for a while). A
+    /// value left `None` keeps the Deployment's own (25 % when it has none).
     Rolling {
         /// Extra pods above the desired count during the rollout (`25%`, `1`).
-        max_surge: IntOrString,
+        max_surge: Option<IntOrString>,
         /// Pods that may be unavailable during the rollout.
-        max_unavailable: IntOrString,
+        max_unavailable: Option<IntOrString>,
     },
     /// Stop every old pod, then start the new ones: downtime, but never two versions at once
-    /// (schema migrations, singletons).
+    /// (schema migrations, singletons, a ReadWriteOnce volume).
     Recreate,
 }
 
@@ -37,30 +38,50 @@ impl Strategy {
     /// Kubernetes' defaults: 25 % surge, 25 % unavailable.
     pub fn rolling_default() -> Strategy {
         Strategy::Rolling {
-            max_surge: IntOrString::String("25%".into()),
-            max_unavailable: IntOrString::String("25%".into()),
+            max_surge: Some(IntOrString::String("25%".into())),
+            max_unavailable: Some(IntOrString::String("25%".into())),
         }
     }
 
-    /// `spec.strategy` as a merge patch. Recreate clears `rollingUpdate`, which the API server
-    /// refuses alongside `type: Recreate`.
-    fn patch(&self) -> Result<Value> {
+    /// `spec.strategy` as a merge patch over `current` (the Deployment's). Recreate clears
+    /// `rollingUpdate`, which the API server refuses alongside `type: Recreate`; a rolling value
+    /// not given is left out, so the Deployment keeps its own.
+    fn patch(&self, current: Option<&DeploymentStrategy>) -> Result<Value> {
         match self {
             Strategy::Recreate => Ok(json!({ "type": "Recreate", "rollingUpdate": null })),
             Strategy::Rolling {
                 max_surge,
                 max_unavailable,
             } => {
-                if is_zero(max_surge) && is_zero(max_unavailable) {
+                let was_rolling = current
+                    .and_then(|c| c.type_.as_deref())
+                    .is_none_or(|t| t == "RollingUpdate");
+                let live = current
+                    .and_then(|c| c.rolling_update.as_ref())
+                    .filter(|_| was_rolling);
+                let default = IntOrString::String("25%".into());
+                let surge = max_surge
+                    .clone()
+                    .or_else(|| live.and_then(|l| l.max_surge.clone()));
+                let unavailable = max_unavailable
+                    .clone()
+                    .or_else(|| live.and_then(|l| l.max_unavailable.clone()));
+                if is_zero(surge.as_ref().unwrap_or(&default))
+                    && is_zero(unavailable.as_ref().unwrap_or(&default))
+                {
                     return Err(Error::Invalid {
                         what: "max surge 0 with max unavailable 0".into(),
                         reason: "no pod could ever be replaced; allow at least one of them".into(),
                     });
                 }
-                Ok(json!({
-                    "type": "RollingUpdate",
-                    "rollingUpdate": { "maxSurge": max_surge, "maxUnavailable": max_unavailable },
-                }))
+                let mut rolling = serde_json::Map::new();
+                if let Some(v) = max_surge {
+                    rolling.insert("maxSurge".into(), json!(v));
+                }
+                if let Some(v) = max_unavailable {
+                    rolling.insert("maxUnavailable".into(), json!(v));
+                }
+                Ok(json!({ "type": "RollingUpdate", "rollingUpdate": rolling }))
             }
         }
     }
@@ -80,10 +101,11 @@ pub struct RolloutRequest {
     pub app: String,
     /// The new image.
     pub image: String,
-    /// The container that gets it; `None`: the only (or first) container.
+    /// The container that gets the image; `None`: the only (or first) container.
     pub container: Option<String>,
-    /// Rolling or recreate.
-    pub strategy: Strategy,
+    /// A change of strategy; `None` leaves `spec.strategy` as it is, as `kubectl set image`
+    /// does (a Recreate Deployment stays Recreate, `maxUnavailable: 0` stays 0).
+    pub strategy: Option<Strategy>,
 }
 
 /// What [`rollout`] or [`undo`] did.
@@ -99,9 +121,9 @@ pub struct RolloutOutcome {
     pub requests: Vec<PlannedRequest>,
 }
 
-/// Sets the image and the strategy of Deployment `app` in one merge patch. The patch carries the
-/// whole containers list (a merge patch replaces lists) and the resourceVersion it was read at,
-/// so a concurrent edit is refused (409) rather than overwritten.
+/// Sets the image of Deployment `app`, and its strategy when one is given, in one merge patch.
+/// The patch carries the whole containers list (a merge patch replaces lists) and the
+/// resourceVersion it was read at, so a concurrent edit is refused (409) rather than overwritten.
 pub async fn rollout(target: &Target, req: &RolloutRequest) -> Result<RolloutOutcome> {
     let hint = "create it first, e.g. `kubectl apply -f deploy/k8s/canary.yaml`";
     let dep: Deployment = target.get("Deployment", &req.app, hint).await?;
@@ -113,12 +135,14 @@ pub async fn rollout(target: &Target, req: &RolloutRequest) -> Result<RolloutOut
         &req.app,
     )?;
     let containers = template.spec.map(|s| s.containers).unwrap_or_default();
+    let mut spec = json!({ "template": { "spec": { "containers": containers } } });
+    if let Some(strategy) = &req.strategy {
+        let current = dep.spec.as_ref().and_then(|s| s.strategy.as_ref());
+        spec["strategy"] = strategy.patch(current)?;
+    }
     let patch = json!({
         "metadata": { "resourceVersion": dep.resource_version() },
-        "spec": {
-            "strategy": req.strategy.patch()?,
-            "template": { "spec": { "containers": containers } },
-        },
+        "spec": spec,
     });
     let mut writer = target.writer();
     writer
@@ -155,7 +179,7 @@ const ANNOTATIONS_TO_SKIP: [&str; 6] = [
     "deprecated.deployment.rollback.to",
 ];
 
-/// Returns Deployment `app` to `to_revision` (default: the revision before the current one) by
+/// Returns Deployment `app` to `to_revision` (`None` or 0: the revision before the current one) by
 /// copying that revision's ReplicaSet pod template back, as `kubectl rollout undo` does (JSON
 /// patch replacing `/spec/template` and `/metadata/annotations`).
 pub async fn undo(target: &Target, app: &str, to_revision: Option<i64>) -> Result<RolloutOutcome> {
@@ -176,7 +200,8 @@ pub async fn undo(target: &Target, app: &str, to_revision: Option<i64>) -> Resul
     let current = revision_of(dep.annotations())
         .or_else(|| history.keys().next_back().copied())
         .unwrap_or(0);
-    let wanted = match to_revision {
+    // Revision 0 means the previous one, as in `kubectl rollout undo --to-revision 0`.
+    let wanted = match to_revision.filter(|r| *r != 0) {
         Some(r) => r,
         None => history
             .keys()
@@ -238,7 +263,7 @@ fn revision_of(annotations: &BTreeMap<String, String>) -> Option<i64> {
     annotations.get(REVISION_ANNOTATION)?.parse().ok()
 }
 
-/// The Deployment's ReplicaSets by revision: those its selector matches and it owns.
+/// The Deployment's ReplicaSets by revision: those its selector matches and it controls.
 async fn history(target: &Target, dep: &Deployment) -> Result<BTreeMap<i64, ReplicaSet>> {
     let lp = crate::labels::pods_of(dep);
     let list = target
@@ -252,12 +277,9 @@ async fn history(target: &Target, dep: &Deployment) -> Result<BTreeMap<i64, Repl
                 target.what("Deployment", &dep.name_any())
             ),
         })?;
-    let uid = dep.uid();
     let mut out = BTreeMap::new();
     for rs in list.items {
-        let owned = rs.owner_references().iter().any(|o| {
-            o.kind == "Deployment" && (Some(&o.uid) == uid.as_ref() || o.name == dep.name_any())
-        });
+        let owned = crate::labels::controlled_by(&rs, dep);
         if let (true, Some(rev)) = (owned, revision_of(rs.annotations())) {
             out.insert(rev, rs);
         }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::dry_run::{DryRun, Writer};
 use crate::error::{Error, Result};
@@ -79,6 +80,36 @@ impl Target {
             })
     }
 
+    /// [`Target::get`], trying again for up to [`UNREACHABLE_GRACE`] while the API server cannot
+    /// be reached at all (no HTTP answer). In a pod with an Istio sidecar that is not ready yet,
+    /// e.g. the scale-down CronJob's in a namespace with injection, the first connections are
+    /// refused; this is the read that comes first, so the run waits for the proxy instead of
+    /// failing. Any answer of the API server, an error too, is returned at once.
+    pub(crate) async fn get_when_reachable<K>(
+        &self,
+        kind: &str,
+        name: &str,
+        hint: &str,
+    ) -> Result<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        let deadline = Instant::now() + UNREACHABLE_GRACE;
+        loop {
+            match self.get(kind, name, hint).await {
+                Err(Error::Read { source, .. })
+                    if is_unreachable(&source) && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(UNREACHABLE_RETRY).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
     /// Reads an object that must exist; `hint` says what to do when it does not.
     pub(crate) async fn get<K>(&self, kind: &str, name: &str, hint: &str) -> Result<K>
     where
@@ -94,6 +125,18 @@ impl Target {
                 hint: hint.to_owned(),
             })
     }
+}
+
+/// How long [`Target::get_when_reachable`] keeps trying an API server it cannot reach: a
+/// sidecar is usually ready within seconds.
+pub const UNREACHABLE_GRACE: Duration = Duration::from_secs(30);
+
+/// Pause between two of those tries.
+const UNREACHABLE_RETRY: Duration = Duration::from_millis(500);
+
+/// No HTTP answer: the connection failed (refused, reset), as opposed to an API error.
+fn is_unreachable(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Service(_) | kube::Error::HyperError(_))
 }
 
 /// How long and how often to poll while waiting for a rollout. Polling (not watching) keeps the

@@ -1,4 +1,7 @@
-//! Opt-in: the blue/green, rollout and mesh flows against a real cluster.
+//! Opt-in: the blue/green, rollout and mesh flows against a real cluster, including issue 16's
+//! cases (strategy kept by an image change, --to-revision 0, a paused Deployment, a colourless
+//! Service, a Recreate colour over a defaulted rolling one, the failStrategy the cluster's Istio
+//! accepts). Not here: the CronJob (it needs a veerctl image) and 500 sidecars (scale.rs).
 //!
 //! `cargo test -p veer-k8s --features cluster-tests --test cluster` (or `make test-cluster`).
 //! Each test creates its own namespace `veer-test-<n>`, deleted when the test ends, also when it
@@ -16,14 +19,17 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
+use veer_k8s::fail_strategy;
 use veer_k8s::istio::WasmPlugin;
 use veer_k8s::manifests::demo_mesh;
 use veer_k8s::mesh;
 use veer_k8s::plugin_config::{read_config, update_plugin_config, UpdateOptions};
+use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::{Colour, Error, Reporter, Target, WaitOptions};
 
@@ -143,6 +149,19 @@ async fn mesh_cluster(test: &str) -> Option<TestNamespace> {
         .await
         .expect("install");
     assert_eq!(out.applied[0], "WasmPlugin/veer");
+    // The failStrategy is one this cluster's Istio accepts: FAIL_RELOAD only where its CRD lists it.
+    let crd = Api::<CustomResourceDefinition>::all(t.client.clone())
+        .get(fail_strategy::WASMPLUGIN_CRD)
+        .await
+        .expect("WasmPlugin CRD");
+    let allowed = fail_strategy::allowed(&crd).unwrap_or_default();
+    let written = t.api::<WasmPlugin>().get("veer").await.expect("plugin");
+    let expected = if allowed.iter().any(|v| v == "FAIL_RELOAD") {
+        "FAIL_RELOAD"
+    } else {
+        "FAIL_CLOSE"
+    };
+    assert_eq!(written.spec.fail_strategy.as_deref(), Some(expected));
     Some(t)
 }
 
@@ -166,6 +185,7 @@ async fn bluegreen_flow() {
         container: None,
         replicas: Some(1),
         wait: wait(),
+        adopt_service: false,
     };
     // The Service points at blue, so the first deploy writes green; deploy blue by switching there first.
     let green = bluegreen::deploy(&t, &req(IMAGE), &Stderr)
@@ -223,14 +243,14 @@ async fn rollout_flow() {
         app: "web".into(),
         image: "hashicorp/http-echo:1.0.0".into(),
         container: None,
-        strategy: Strategy::rolling_default(),
+        strategy: Some(Strategy::rolling_default()),
     };
     rollout::rollout(&t, &req).await.expect("rollout");
     rollout::rollout_status(&t, "web", &wait(), &Stderr)
         .await
         .expect("rolled out");
     let req = RolloutRequest {
-        strategy: Strategy::Recreate,
+        strategy: Some(Strategy::Recreate),
         image: IMAGE.into(),
         ..req
     };
@@ -238,11 +258,120 @@ async fn rollout_flow() {
     rollout::rollout_status(&t, "web", &wait(), &Stderr)
         .await
         .expect("recreated");
-    let undo = rollout::undo(&t, "web", None).await.expect("undo");
+    // An image change without a strategy keeps Recreate (and clears nothing).
+    let req = RolloutRequest {
+        strategy: None,
+        image: "hashicorp/http-echo:1.0.0".into(),
+        ..req
+    };
+    rollout::rollout(&t, &req).await.expect("image only");
+    let dep = t.api::<Deployment>().get("web").await.expect("web");
+    let strategy = dep.spec.expect("spec").strategy.expect("strategy");
+    assert_eq!(strategy.type_.as_deref(), Some("Recreate"));
+    assert!(strategy.rolling_update.is_none());
+    rollout::rollout_status(&t, "web", &wait(), &Stderr)
+        .await
+        .expect("image rolled out");
+    // --to-revision 0: the previous revision.
+    let undo = rollout::undo(&t, "web", Some(0)).await.expect("undo");
     assert!(undo.changed, "{}", undo.message);
     rollout::rollout_status(&t, "web", &wait(), &Stderr)
         .await
         .expect("undone");
+}
+
+/// A paused Deployment: the wait says it is paused and how to resume it.
+#[tokio::test]
+async fn paused_rollout_flow() {
+    let Some(t) = cluster("paused_rollout_flow").await else {
+        return;
+    };
+    let dep =
+        bluegreen::build_deployment("web", Colour::Blue, IMAGE, None, 1, None).expect("build");
+    let mut dep: Deployment =
+        serde_json::from_value(serde_json::to_value(dep).expect("json")).expect("deployment");
+    dep.metadata.name = Some("web".into());
+    dep.spec.as_mut().expect("spec").paused = Some(true);
+    t.api::<Deployment>()
+        .create(&PostParams::default(), &dep)
+        .await
+        .expect("create web");
+    let short = WaitOptions {
+        timeout: Duration::from_secs(10),
+        interval: Duration::from_secs(1),
+    };
+    let err = rollout::rollout_status(&t, "web", &short, &Stderr)
+        .await
+        .expect_err("paused");
+    let text = err.to_string();
+    assert!(
+        text.contains("is paused") && text.contains("kubectl rollout resume deployment/web"),
+        "{text}"
+    );
+}
+
+/// A Service selecting only `app` is refused by deploy; a Recreate colour is copied over an idle
+/// Deployment that the API server defaulted to rolling (its `rollingUpdate` is cleared).
+#[tokio::test]
+async fn bluegreen_service_and_strategy_flow() {
+    let Some(t) = cluster("bluegreen_service_and_strategy_flow").await else {
+        return;
+    };
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": { "name": "shop" },
+        "spec": { "selector": { "app": "shop" }, "ports": [ { "port": 80, "targetPort": 5678 } ] }
+    }))
+    .expect("service");
+    t.api::<Service>()
+        .create(&PostParams::default(), &svc)
+        .await
+        .expect("service");
+    let req = DeployRequest {
+        app: "shop".into(),
+        image: IMAGE.into(),
+        container: None,
+        replicas: Some(1),
+        wait: wait(),
+        adopt_service: false,
+    };
+    let err = bluegreen::deploy(&t, &req, &Stderr)
+        .await
+        .expect_err("colourless Service");
+    assert!(err.to_string().contains("--adopt-service"), "{err}");
+    // Select blue; blue is Recreate; green exists, created rolling (defaulted rollingUpdate).
+    let patch = json!({ "spec": { "selector": { "app": "shop", "veer.dev/color": "blue" } } });
+    t.api::<Service>()
+        .patch(
+            "shop",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("select blue");
+    for colour in [Colour::Blue, Colour::Green] {
+        let mut dep =
+            bluegreen::build_deployment("shop", colour, IMAGE, None, 1, None).expect("build");
+        if colour == Colour::Blue {
+            dep.spec.as_mut().expect("spec").strategy =
+                Some(serde_json::from_value(json!({ "type": "Recreate" })).expect("strategy"));
+        }
+        t.api::<Deployment>()
+            .create(&PostParams::default(), &dep)
+            .await
+            .expect("create colour");
+    }
+    let green = bluegreen::deploy(&t, &req, &Stderr)
+        .await
+        .expect("deploy green as Recreate");
+    assert_eq!(green.colour, Colour::Green);
+    let dep = t
+        .api::<Deployment>()
+        .get("shop-green")
+        .await
+        .expect("green");
+    let strategy = dep.spec.expect("spec").strategy.expect("strategy");
+    assert_eq!(strategy.type_.as_deref(), Some("Recreate"));
+    assert!(strategy.rolling_update.is_none());
 }
 
 #[tokio::test]
@@ -258,6 +387,16 @@ async fn mesh_flow() {
         .await
         .expect("update");
     assert_eq!(update.version, 2);
+    // The test namespace runs no pod: an install that waits finds no sidecar, fails, and applies
+    // no route.
+    let wait = PluginWait {
+        opts: wait(),
+        reader: PortForward,
+    };
+    let err = mesh::mesh_install_waiting(&t, &demo_mesh(), &wait, &Stderr)
+        .await
+        .expect_err("no sidecar to verify");
+    assert!(matches!(err, Error::NoSidecar { .. }), "{err}");
 }
 
 /// Both callers have read the WasmPlugin before either writes (waits at most 30 s for the other).
@@ -325,6 +464,7 @@ async fn failure_reason_flow() {
             timeout: Duration::from_secs(90),
             interval: Duration::from_secs(2),
         },
+        adopt_service: false,
     };
     let err = bluegreen::deploy(&t, &req, &Stderr)
         .await

@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
-use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
+use veer_k8s::mesh::{
+    self, FailStrategy, FailStrategyChoice, MeshSpec, PluginSettings, ServiceRoutes, Sha256,
+};
 use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 use veer_k8s::Colour;
 
 use super::print_json;
 use crate::cli::{
-    BluegreenCommand, Global, MeshCommand, Output, RolloutArgs, RolloutCommand, StrategyArg,
+    BluegreenCommand, FailStrategyArg, Global, MeshCommand, Output, RolloutArgs, RolloutCommand,
+    StrategyArg,
 };
 use crate::error::{CliError, Result};
 use crate::kube::{err, print, run, wait_options as wait, StderrReporter};
@@ -30,6 +33,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
             image,
             replicas,
             container,
+            adopt_service,
         } => {
             let req = DeployRequest {
                 app: app.clone(),
@@ -37,6 +41,7 @@ pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {
                 container: container.clone(),
                 replicas: *replicas,
                 wait: wait(g),
+                adopt_service: *adopt_service,
             };
             let out = run(g, |t| async move {
                 bluegreen::deploy(&t, &req, &reporter).await.map_err(err)
@@ -190,12 +195,23 @@ pub fn rollout(g: &Global, a: &RolloutArgs) -> Result<()> {
             let (Some(app), Some(image)) = (a.app.clone(), a.image.clone()) else {
                 return Err(CliError::failed("rollout needs APP and --image"));
             };
+            let surge = a.max_surge.as_deref().map(int_or_string);
+            let unavailable = a.max_unavailable.as_deref().map(int_or_string);
+            let rolling_values = surge.is_some() || unavailable.is_some();
             let strategy = match a.strategy {
-                StrategyArg::Recreate => Strategy::Recreate,
-                StrategyArg::Rolling => Strategy::Rolling {
-                    max_surge: int_or_string(&a.max_surge),
-                    max_unavailable: int_or_string(&a.max_unavailable),
-                },
+                Some(StrategyArg::Recreate) if rolling_values => return Err(CliError::failed(
+                    "--max-surge and --max-unavailable are for --strategy rolling, not recreate",
+                )),
+                Some(StrategyArg::Recreate) => Some(Strategy::Recreate),
+                Some(StrategyArg::Rolling) => Some(Strategy::Rolling {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                None if rolling_values => Some(Strategy::Rolling {
+                    max_surge: surge,
+                    max_unavailable: unavailable,
+                }),
+                None => None,
             };
             let req = RolloutRequest {
                 app: app.clone(),
@@ -243,12 +259,18 @@ pub fn mesh(g: &Global, c: &MeshCommand) -> Result<()> {
         routes,
         gateways,
         no_wait,
+        fail_strategy,
     } = c;
     let loaded = source::load_file(file)?;
     loaded.validate(&file.display().to_string())?;
     let digest = plugin_digest(plugin_url, sha256.as_deref(), wasm.as_deref())?;
     let mut plugin = PluginSettings::new(plugin_url, Some(digest));
     plugin.selector = pairs(selectors, "--selector")?;
+    plugin.fail_strategy = match fail_strategy {
+        FailStrategyArg::Auto => FailStrategyChoice::Detect,
+        FailStrategyArg::Reload => FailStrategyChoice::Use(FailStrategy::FailReload),
+        FailStrategyArg::Close => FailStrategyChoice::Use(FailStrategy::FailClose),
+    };
     let hosts = pairs(routes, "--route")?;
     let routes = loaded
         .wire

@@ -55,6 +55,10 @@ pub struct DeployRequest {
     pub replicas: Option<i32>,
     /// How long to wait for availability.
     pub wait: WaitOptions,
+    /// Deploy even when the Service selects no colour (only `app`): the new colour's pods then
+    /// serve beside the current ones as soon as they are ready, until the first switch puts the
+    /// colour in the selector. Without it such a Service is refused.
+    pub adopt_service: bool,
 }
 
 /// What [`deploy`] did.
@@ -151,6 +155,9 @@ pub async fn deploy(
 ) -> Result<DeployOutcome> {
     check_name("app", &req.app, 57)?;
     let svc: Option<Service> = target.get_opt("Service", &req.app).await?;
+    if let Some(svc) = &svc {
+        check_selects_colour(svc, &req.app, req.adopt_service, reporter)?;
+    }
     let live = svc.as_ref().and_then(live_colour);
     let colour = live.map(Colour::other).unwrap_or(Colour::Blue);
     let name = deployment_name(&req.app, colour);
@@ -186,7 +193,7 @@ pub async fn deploy(
     ));
     let mut writer = target.writer();
     writer
-        .apply(&target.api::<Deployment>(), &name, &dep)
+        .apply(&target.api::<Deployment>(), &name, &apply_body(&dep)?)
         .await?;
     let rolled_out = if writer.persists() {
         Some(wait_rolled_out(target, &name, &req.wait, reporter).await?)
@@ -200,6 +207,66 @@ pub async fn deploy(
         rolled_out,
         requests: writer.into_requests(),
     })
+}
+
+/// Refuses a Service whose selector has no colour: the new colour's pods carry its `app` label,
+/// so it would serve them as soon as they are ready, before any switch. `adopt` deploys anyway,
+/// saying what happens.
+fn check_selects_colour(
+    svc: &Service,
+    app: &str,
+    adopt: bool,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let selector = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default();
+    if selector.contains_key(COLOUR_LABEL) {
+        return Ok(());
+    }
+    let shown: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let shown = if shown.is_empty() {
+        "nothing".to_owned()
+    } else {
+        shown.join(",")
+    };
+    if adopt {
+        reporter.warning(&format!(
+            "Service {app} selects {shown} without {COLOUR_LABEL}: the new colour's pods serve \
+             beside the current ones as soon as they are ready, until `veerctl bluegreen switch \
+             {app}` puts the colour in its selector"
+        ));
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        what: format!("Service {app}"),
+        reason: format!(
+            "it selects {shown} without {COLOUR_LABEL}, so the new colour's pods would get \
+             traffic as soon as they are ready, before any switch; add `{COLOUR_LABEL}: <colour>` \
+             to its selector and to the pods it serves now (see deploy/k8s/bluegreen.yaml), or \
+             pass --adopt-service to deploy anyway and let the first switch put the colour in \
+             the selector"
+        ),
+    })
+}
+
+/// The body of a deploy's server-side apply: `dep`, with `rollingUpdate: null` beside
+/// `type: Recreate`. The idle Deployment may carry the `rollingUpdate` the API server defaulted
+/// when it was created rolling; an apply that only leaves it out does not remove a field veerctl
+/// does not own, and the API server refuses the pair (the rollout patch clears it the same way).
+fn apply_body(dep: &Deployment) -> Result<serde_json::Value> {
+    let mut body = serde_json::to_value(dep).map_err(|e| Error::Serialize {
+        what: format!("deployment {}", dep.name_any()),
+        reason: e.to_string(),
+    })?;
+    if let Some(strategy) = body.pointer_mut("/spec/strategy") {
+        if strategy["type"] == "Recreate" {
+            strategy["rollingUpdate"] = serde_json::Value::Null;
+        }
+    }
+    Ok(body)
 }
 
 /// The Deployment of `app` in `colour` with `image`: a copy of `base` (the live colour, so ports,

@@ -91,7 +91,10 @@ pub async fn scale_down_idle(
     let mut writer = target.writer();
     let mut last = String::new();
     for _ in 0..ATTEMPTS {
-        let svc: Service = target.get("Service", app, SERVICE_HINT).await?;
+        // The first read of a run: in the CronJob's pod, a sidecar may not be ready yet.
+        let svc: Service = target
+            .get_when_reachable("Service", app, SERVICE_HINT)
+            .await?;
         let idle = live_colour(&svc).map(Colour::other);
         let dep: Option<Deployment> = match idle {
             Some(c) => {

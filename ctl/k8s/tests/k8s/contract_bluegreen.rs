@@ -21,13 +21,14 @@ fn green_labels() -> serde_json::Value {
     json!({ "app": "shop", "veer.dev/color": "green" })
 }
 
-fn request(image: &str) -> DeployRequest {
+pub fn request(image: &str) -> DeployRequest {
     DeployRequest {
         app: "shop".into(),
         image: image.into(),
         container: None,
         replicas: None,
         wait: fast_wait(),
+        adopt_service: false,
     }
 }
 

@@ -3,7 +3,7 @@
 use serde_json::json;
 use veer_filter::config::wire::WireVariant;
 use veer_k8s::manifests::{demo_config, demo_mesh, DEMO_PLUGIN_URL};
-use veer_k8s::mesh::{self, Sha256};
+use veer_k8s::mesh::{self, FailStrategy, FailStrategyChoice, Sha256};
 use veer_k8s::plugin_config::{update_plugin_config, UpdateOptions};
 use veer_k8s::{DryRun, Error, NoReporter};
 
@@ -17,6 +17,7 @@ const VS: &str = "/apis/networking.istio.io/v1/namespaces/demo/virtualservices/w
 async fn mesh_install_applies_the_plugin_first_then_the_routes() {
     let (client, server) = scripted(vec![
         not_found("wasmplugins.extensions.istio.io", "veer"),
+        crate::contract_mesh_cases::wasmplugin_crd(&["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"]),
         Answer(200, ECHO()),
         Answer(200, ECHO()),
         Answer(200, ECHO()),
@@ -27,9 +28,18 @@ async fn mesh_install_applies_the_plugin_first_then_the_routes() {
         .await
         .expect("install");
     let mut seen = server.await.expect("server");
-    // First the WasmPlugin is read (the version it carries now), then the writes.
+    // First the WasmPlugin is read (the version it carries now), then Istio's WasmPlugin CRD
+    // (which failStrategy values it allows), then the writes.
     let read = seen.remove(0);
     assert_eq!((read.method.as_str(), read.path.as_str()), ("GET", PLUGIN));
+    let crd = seen.remove(0);
+    assert_eq!(
+        (crd.method.as_str(), crd.path.as_str()),
+        (
+            "GET",
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/wasmplugins.extensions.istio.io"
+        )
+    );
     assert_eq!(
         seen.iter().map(|s| s.path.as_str()).collect::<Vec<_>>(),
         vec![PLUGIN, DR, VS]
@@ -114,7 +124,10 @@ async fn header_routes_are_limited_to_the_plugins_workloads() {
 async fn mesh_install_dry_run_writes_nothing_and_returns_the_ordered_requests() {
     let (client, server) = scripted(vec![not_found("wasmplugins.extensions.istio.io", "veer")]);
     let t = target(client, "demo").with_dry_run(DryRun::Client);
-    let out = mesh::mesh_install(&t, &demo_mesh(), &NoReporter)
+    // A failStrategy given: no CRD to read (the read of the CRD is in contract_mesh_cases).
+    let mut spec = demo_mesh();
+    spec.plugin.fail_strategy = FailStrategyChoice::Use(FailStrategy::FailReload);
+    let out = mesh::mesh_install(&t, &spec, &NoReporter)
         .await
         .expect("dry run");
     let seen = server.await.expect("server");

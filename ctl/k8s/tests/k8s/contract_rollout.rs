@@ -23,10 +23,10 @@ async fn rolling_rollout_is_one_merge_patch_with_strategy_image_and_resource_ver
         app: "web".into(),
         image: "echo:2".into(),
         container: Some("app".into()),
-        strategy: Strategy::Rolling {
-            max_surge: IntOrString::Int(1),
-            max_unavailable: IntOrString::String("0%".into()),
-        },
+        strategy: Some(Strategy::Rolling {
+            max_surge: Some(IntOrString::Int(1)),
+            max_unavailable: Some(IntOrString::String("0%".into())),
+        }),
     };
     rollout::rollout(&target(client, "demo"), &req)
         .await
@@ -63,7 +63,7 @@ async fn recreate_clears_rolling_update() {
         app: "web".into(),
         image: "echo:2".into(),
         container: None,
-        strategy: Strategy::Recreate,
+        strategy: Some(Strategy::Recreate),
     };
     rollout::rollout(&target(client, "demo"), &req)
         .await
@@ -106,10 +106,10 @@ async fn zero_surge_and_zero_unavailable_is_refused_before_sending() {
         app: "web".into(),
         image: "echo:2".into(),
         container: None,
-        strategy: Strategy::Rolling {
-            max_surge: IntOrString::Int(0),
-            max_unavailable: IntOrString::String("0%".into()),
-        },
+        strategy: Some(Strategy::Rolling {
+            max_surge: Some(IntOrString::Int(0)),
+            max_unavailable: Some(IntOrString::String("0%".into())),
+        }),
     };
     let err = rollout::rollout(&target(client, "demo"), &req)
         .await

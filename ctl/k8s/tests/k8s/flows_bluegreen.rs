@@ -62,6 +62,7 @@ async fn deploy_switch_rollback_scale_down() {
         container: None,
         replicas: None,
         wait: fast_wait(),
+        adopt_service: false,
     };
     let out = bluegreen::deploy(&t, &req, &rec)
         .await
@@ -212,6 +213,7 @@ async fn a_deploy_that_cannot_pull_its_image_fails_with_the_reason() {
             timeout: Duration::from_millis(30),
             interval: Duration::from_millis(5),
         },
+        adopt_service: false,
     };
     let err = bluegreen::deploy(&t, &req, &NoReporter)
         .await

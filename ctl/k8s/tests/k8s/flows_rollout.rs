@@ -24,7 +24,7 @@ async fn rollout_status_follows_the_status_the_test_feeds() {
         app: "web".into(),
         image: "echo:2".into(),
         container: None,
-        strategy: Strategy::rolling_default(),
+        strategy: Some(Strategy::rolling_default()),
     };
     rollout::rollout(&t, &req).await.expect("rollout");
     let generation = api
@@ -86,7 +86,7 @@ async fn undo_restores_the_previous_image() {
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": { "name": format!("web-{rev}"), "namespace": "demo", "labels": { "app": "web" },
                 "annotations": { "deployment.kubernetes.io/revision": rev },
-                "ownerReferences": [ { "apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "uid-web" } ] },
+                "ownerReferences": [ { "apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "uid-web", "controller": true } ] },
             "spec": { "selector": { "matchLabels": { "app": "web" } },
                 "template": { "metadata": { "labels": { "app": "web", "pod-template-hash": rev } },
                     "spec": { "containers": [ { "name": "app", "image": image, "args": ["-text=v1"] } ] } } }

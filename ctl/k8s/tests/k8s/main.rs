@@ -6,10 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract_bluegreen;
+mod contract_bluegreen_cases;
 mod contract_mesh;
+mod contract_mesh_cases;
 mod contract_observe;
 mod contract_plugin_live;
 mod contract_rollout;
+mod contract_rollout_cases;
+mod errors;
 mod flows_bluegreen;
 mod flows_diagnose;
 mod flows_plugin_config;
@@ -17,4 +21,5 @@ mod flows_rollout;
 mod flows_scale_down;
 mod manifests;
 mod observe;
+mod scale;
 mod support;

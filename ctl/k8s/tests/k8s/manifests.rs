@@ -50,7 +50,10 @@ fn header(file: &str) -> String {
 
 const SHA256_NOTE: &str =
     "# No sha256 here: the image is yours to build. `veerctl mesh install --sha256 <image digest>`\n\
-# writes it (or --wasm FILE for an http(s):// or file:// URL); Istio then refuses any other module.\n";
+# writes it (or --wasm FILE for an http(s):// or file:// URL); Istio then refuses any other module.\n\
+# failStrategy FAIL_CLOSE: every supported Istio (1.24 to 1.29) accepts it. From Istio 1.27,\n\
+# FAIL_RELOAD restarts a plugin after a runtime error (a failed fetch still fails closed):\n\
+# `veerctl mesh install` writes it when the cluster's WasmPlugin CRD allows it.\n";
 
 #[test]
 fn deploy_istio_is_what_mesh_install_applies_for_the_demo() {
@@ -75,4 +78,24 @@ fn deploy_istio_is_what_mesh_install_applies_for_the_demo() {
             path.display()
         );
     }
+}
+
+/// The scale-down CronJob runs in the demo namespace, which has sidecar injection: its pods must
+/// have none, or the istio-proxy container keeps each Job running and, with
+/// `concurrencyPolicy: Forbid`, the CronJob runs once.
+#[test]
+fn the_scale_down_cronjob_has_no_sidecar() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/k8s/scale-down-cronjob.yaml");
+    let text = std::fs::read_to_string(&path).expect("read the CronJob");
+    let cronjob = docs(&text)
+        .into_iter()
+        .find(|d| d["kind"] == "CronJob")
+        .expect("a CronJob");
+    assert_eq!(cronjob["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &cronjob["spec"]["jobTemplate"]["spec"]["template"];
+    assert_eq!(
+        pod["metadata"]["labels"]["sidecar.istio.io/inject"], "false",
+        "{pod}"
+    );
 }

@@ -57,6 +57,20 @@ async fn serve(
             Ok(Some(pair)) => pair,
             _ => panic!("expected another request after {seen:#?}"),
         };
+        if status == REFUSED {
+            seen.push(Seen {
+                method: req.method().to_string(),
+                path: req.uri().path().to_owned(),
+                query: Vec::new(),
+                content_type: None,
+                body: Value::Null,
+            });
+            send.send_error(std::io::Error::new(
+                std::io::ErrorKind::ConnectionRefused,
+                "connection refused",
+            ));
+            continue;
+        }
         let (parts, req_body) = req.into_parts();
         let bytes = req_body.collect().await.expect("request body").to_bytes();
         seen.push(Seen {
@@ -102,6 +116,14 @@ async fn serve(
 #[allow(non_snake_case)]
 pub fn ECHO() -> Value {
     Value::String("__echo__".into())
+}
+
+/// The status of [`refused`]: no HTTP answer at all.
+const REFUSED: u16 = 0;
+
+/// No answer: the connection is refused, as through an Istio sidecar that is not ready yet.
+pub fn refused() -> Answer {
+    Answer(REFUSED, Value::Null)
 }
 
 /// A 404 Status answer.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use veer_filter::config::WireConfig;
 use veer_k8s::observe;
 use veer_k8s::plugin_live::{
-    label_selector, plugin_pods, running_sidecars, PortForward, SidecarReader,
+    label_selector, plugin_pods, running_sidecars, PortForward, SidecarReader, READS_AT_ONCE,
 };
 use veer_k8s::{Reporter, Target};
 
@@ -277,38 +277,35 @@ async fn sidecars(t: &Target, selectors: &[String]) -> Result<Vec<String>> {
     Ok(pods)
 }
 
-/// One sidecar's snapshot, named by its pod: what `--admin` reads ([`admin::STATS_PATH`] and
-/// [`admin::LATENCY_PATH`]), read through `reader`.
-async fn snapshot<R: SidecarReader>(
-    t: &Target,
-    reader: &R,
-    pod: &str,
-) -> std::result::Result<Snapshot, String> {
-    let stats = reader
-        .read(t, pod, admin::STATS_PATH)
-        .await
-        .map_err(|e| e.to_string())?;
-    let latency = reader
-        .read(t, pod, admin::LATENCY_PATH)
-        .await
-        .map_err(|e| e.to_string())?;
-    admin::snapshot_from(pod, &stats, &latency)
-        .map_err(|e| format!("pod {pod}'s sidecar does not answer like an Envoy admin API ({e})"))
-}
-
-/// Every pod's snapshot, one after the other.
+/// Every pod's snapshot (what `--admin` reads: [`admin::STATS_PATH`] and
+/// [`admin::LATENCY_PATH`]), read through `reader`, [`READS_AT_ONCE`] pods at a time, each
+/// given up after the read timeout.
 async fn read_all<R: SidecarReader>(
     t: &Target,
     reader: &R,
     pods: &[String],
     reporter: &dyn Reporter,
 ) -> Readings {
-    let mut out = Vec::new();
-    for pod in pods {
-        reporter.progress(&format!("Reading Envoy stats of pod {pod}"));
-        out.push((pod.clone(), snapshot(t, reader, pod).await));
-    }
-    out
+    reporter.progress(&format!(
+        "Reading Envoy stats of {} pod(s), {READS_AT_ONCE} at a time",
+        pods.len()
+    ));
+    let paths = [admin::STATS_PATH, admin::LATENCY_PATH];
+    veer_k8s::plugin_live::read_sidecars(t, reader, pods, &paths, None)
+        .await
+        .into_iter()
+        .map(|(pod, texts)| {
+            let snapshot = texts.map_err(|e| e.chain()).and_then(|texts| {
+                let [stats, latency] = texts.as_slice() else {
+                    return Err(format!("pod {pod}: {} answers for 2 reads", texts.len()));
+                };
+                admin::snapshot_from(&pod, stats, latency).map_err(|e| {
+                    format!("pod {pod}'s sidecar does not answer like an Envoy admin API ({e})")
+                })
+            });
+            (pod, snapshot)
+        })
+        .collect()
 }
 
 /// The second reading of each sidecar counted from its first: the snapshots and baselines of

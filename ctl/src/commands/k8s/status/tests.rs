@@ -53,6 +53,7 @@ impl SidecarReader for Sidecars {
 fn read(reader: &Sidecars, pods: &[&str]) -> Readings {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let pods: Vec<String> = pods.iter().map(|p| (*p).to_owned()).collect();
