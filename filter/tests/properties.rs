@@ -364,7 +364,7 @@ fn small_request() -> impl Strategy<Value = Vec<(String, String)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(600))]
 
     /// Soundness of `covers`: when it says A covers B, no request matches B and misses A.
     #[test]
