@@ -13,6 +13,7 @@ pub mod edit;
 pub mod error;
 pub mod kube;
 pub mod latency;
+pub mod match_expr;
 pub mod owned_headers;
 pub mod render;
 pub mod report;

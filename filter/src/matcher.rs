@@ -11,6 +11,7 @@ use crate::config::problems::{Collector, Path};
 use crate::config::wire::WireMatch;
 use crate::request::RequestView;
 
+mod covers;
 #[cfg(test)]
 mod tests;
 

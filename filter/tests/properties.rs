@@ -320,3 +320,72 @@ proptest! {
         prop_assert_eq!(parsed, expected);
     }
 }
+
+/// A small matcher language over one header, one cookie and the path, so that generated pairs
+/// often relate (same subject, prefixes of each other) and `covers` has something to prove.
+fn small_matcher() -> impl Strategy<Value = Value> {
+    let value = prop::sample::select(vec!["", "a", "ab", "abc", "b"]);
+    let leaf = prop_oneof![
+        (
+            prop::sample::select(vec!["header", "cookie"]),
+            prop::sample::select(vec!["equals", "prefix", "present", "absent"]),
+            value.clone()
+        )
+            .prop_map(|(subject, test, v)| {
+                let name = if subject == "header" { "x-t" } else { "t" };
+                match test {
+                    "present" | "absent" => json!({ subject: name, test: true }),
+                    _ => json!({ subject: name, test: v }),
+                }
+            }),
+        value.prop_map(|v| json!({ "path_prefix": format!("/{v}") })),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(|v| json!({ "all": v })),
+            prop::collection::vec(inner.clone(), 1..3).prop_map(|v| json!({ "any": v })),
+            inner.prop_map(|m| json!({ "not": m })),
+        ]
+    })
+}
+
+fn small_request() -> impl Strategy<Value = Vec<(String, String)>> {
+    let value = || prop::option::of(prop::sample::select(vec!["", "a", "ab", "abc", "b", "ba"]));
+    (value(), value(), value()).prop_map(|(h, c, p)| {
+        let mut r = vec![(":path".to_owned(), format!("/{}", p.unwrap_or("")))];
+        if let Some(h) = h {
+            r.push(("x-t".to_owned(), h.to_owned()));
+        }
+        if let Some(c) = c {
+            r.push(("cookie".to_owned(), format!("t={c}")));
+        }
+        r
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(600))]
+
+    /// Soundness of `covers`: when it says A covers B, no request matches B and misses A.
+    #[test]
+    fn covers_is_sound(
+        a in small_matcher(),
+        b in small_matcher(),
+        requests in prop::collection::vec(small_request(), 40),
+    ) {
+        let parse = |v: &Value| {
+            let rule = json!([{ "name": "r", "match": v, "variant": "v0" }]);
+            let mut c = json!({ "services": [{ "name": "s",
+                "variants": [{ "name": "v0", "cluster": "c0" }], "split": { "v0": 10000 } }] });
+            c["services"][0]["rules"] = rule;
+            Config::from_json(&c.to_string()).ok().map(|c| c.services[0].rules[0].matcher.clone())
+        };
+        let (Some(ma), Some(mb)) = (parse(&a), parse(&b)) else { return Ok(()) };
+        if ma.covers(&mb) {
+            for r in &requests {
+                let view = RequestView::new(r);
+                prop_assert!(!mb.matches(&view) || ma.matches(&view), "{a} covers {b} but misses {r:?}");
+            }
+        }
+    }
+}

@@ -168,3 +168,121 @@ fn display_reads_as_a_condition() {
     );
     assert_eq!(Match::All(Vec::new()).to_string(), "everyone");
 }
+
+/// `covers` is conservative and sound: each case pins the answer, and every `true` is checked
+/// against requests (whatever the covered matcher matches, the covering one matches too).
+#[test]
+fn covers_is_provable_or_false() {
+    let cases: &[(&str, &str, bool)] = &[
+        (
+            r#"{"all": []}"#,
+            r#"{"cookie": "team", "equals": "x"}"#,
+            true,
+        ),
+        (
+            r#"{"cookie": "team", "present": true}"#,
+            r#"{"cookie": "team", "equals": "x"}"#,
+            true,
+        ),
+        (
+            r#"{"cookie": "team", "prefix": "in"}"#,
+            r#"{"cookie": "team", "equals": "internal"}"#,
+            true,
+        ),
+        (
+            r#"{"cookie": "team", "prefix": "in"}"#,
+            r#"{"cookie": "team", "prefix": "int"}"#,
+            true,
+        ),
+        (
+            r#"{"cookie": "team", "prefix": "int"}"#,
+            r#"{"cookie": "team", "prefix": "in"}"#,
+            false,
+        ),
+        (
+            r#"{"cookie": "team", "equals": "x"}"#,
+            r#"{"cookie": "team", "present": true}"#,
+            false,
+        ),
+        (
+            r#"{"cookie": "team", "equals": "x"}"#,
+            r#"{"header": "team", "equals": "x"}"#,
+            false,
+        ),
+        (
+            r#"{"path_prefix": "/api"}"#,
+            r#"{"path_prefix": "/api/v2"}"#,
+            true,
+        ),
+        (
+            r#"{"path_prefix": "/api/v2"}"#,
+            r#"{"path_prefix": "/api"}"#,
+            false,
+        ),
+        (
+            r#"{"header": "x-a", "present": true}"#,
+            r#"{"all": [{"header": "x-a", "equals": "1"}, {"cookie": "c", "present": true}]}"#,
+            true,
+        ),
+        (
+            r#"{"all": [{"header": "x-a", "present": true}, {"cookie": "c", "present": true}]}"#,
+            r#"{"header": "x-a", "equals": "1"}"#,
+            false,
+        ),
+        (
+            r#"{"any": [{"header": "x-a", "present": true}, {"cookie": "c", "present": true}]}"#,
+            r#"{"cookie": "c", "equals": "1"}"#,
+            true,
+        ),
+        (
+            r#"{"header": "x-a", "present": true}"#,
+            r#"{"any": [{"header": "x-a", "equals": "1"}, {"header": "x-a", "prefix": "2"}]}"#,
+            true,
+        ),
+        (
+            r#"{"header": "x-a", "present": true}"#,
+            r#"{"any": [{"header": "x-a", "equals": "1"}, {"cookie": "c", "present": true}]}"#,
+            false,
+        ),
+        (
+            r#"{"not": {"header": "x-a", "present": true}}"#,
+            r#"{"header": "x-a", "absent": true}"#,
+            true,
+        ),
+        (
+            r#"{"not": {"header": "x-a", "equals": "1"}}"#,
+            r#"{"not": {"header": "x-a", "present": true}}"#,
+            true,
+        ),
+        (
+            r#"{"not": {"header": "x-a", "present": true}}"#,
+            r#"{"not": {"header": "x-a", "equals": "1"}}"#,
+            false,
+        ),
+        (r#"{"method": "POST"}"#, r#"{"method": "POST"}"#, true),
+        (r#"{"method": "POST"}"#, r#"{"method": "GET"}"#, false),
+    ];
+    let requests: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("x-a", "1"), ("cookie", "c=1")],
+        vec![("x-a", "2")],
+        vec![("cookie", "team=internal")],
+        vec![("cookie", "team=in")],
+        vec![("cookie", "team=x"), (":path", "/api/v2/x")],
+        vec![(":path", "/api"), ("team", "x")],
+        vec![(":method", "POST"), ("cookie", "c=2")],
+    ];
+    for (a, b, want) in cases {
+        let (ma, mb) = (from_json(a).unwrap(), from_json(b).unwrap());
+        assert_eq!(ma.covers(&mb), *want, "{a} covers {b}");
+        if *want {
+            for r in &requests {
+                let view = RequestView::new(r);
+                assert!(
+                    !mb.matches(&view) || ma.matches(&view),
+                    "{a} misses {r:?} that {b} takes"
+                );
+            }
+        }
+    }
+}
