@@ -3,24 +3,13 @@
 //! Data first, rendering last: modules compute (`status`, `edit`, `srm`), `render` draws tables,
 //! `commands` wires a command's arguments to both.
 
-pub mod admin;
-pub mod change;
 pub mod cli;
 pub mod commands;
-pub mod diff;
-pub mod ecds;
-pub mod edit;
+pub mod config;
 pub mod error;
-pub mod kube;
-pub mod latency;
-pub mod owned_headers;
-pub mod render;
-pub mod report;
-pub mod source;
-pub mod srm;
-pub mod status;
-pub mod store;
-pub mod verify;
+pub mod host;
+pub mod observe;
+pub mod output;
 
 use cli::{Cli, Command};
 use error::Result;
@@ -34,13 +23,13 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Get => commands::config::get(g),
         Command::Diff { file } => commands::config::diff(g, file),
         Command::Explain(a) => commands::explain::run(g, a),
-        Command::Status(a) if g.envoy.is_none() => commands::k8s::status(g, a),
+        Command::Status(a) if g.envoy.is_none() => host::kubernetes::sidecars::status(g, a),
         Command::Status(a) => commands::status::run(g, a),
         Command::Canary(c) => commands::canary::run(g, c),
         Command::Experiment(c) => commands::experiment::run(g, c),
         Command::Bluegreen(c) => commands::bluegreen::run(g, c),
         Command::Override(c) => commands::override_::run(g, c),
-        Command::Rollout(a) => commands::k8s::rollout(g, a),
-        Command::Mesh(c) => commands::k8s::mesh(g, c),
+        Command::Rollout(a) => commands::kubernetes::rollout(g, a),
+        Command::Mesh(c) => commands::kubernetes::mesh(g, c),
     }
 }

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use veer_ctl::admin::Admin;
-use veer_ctl::report::Progress;
-use veer_ctl::verify::{self, ProxyState};
+use veer_ctl::host::envoy::admin::Admin;
+use veer_ctl::host::envoy::verify::{self, ProxyState};
+use veer_ctl::output::progress::Progress;
 
 /// What a proxy's `/stats` says: the filter's version, Envoy's rejections and version text.
 fn stats(version: u64, rejected: u64) -> String {

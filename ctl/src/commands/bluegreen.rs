@@ -1,15 +1,15 @@
 //! `bluegreen switch | rollback` at the proxy: one atomic, verified config change each.
 
 use super::print_applied;
-use crate::change::{self, Base};
 use crate::cli::{BluegreenCommand, Global};
-use crate::edit;
+use crate::config::edit;
 use crate::error::{CliError, Result};
+use crate::host::envoy::change::{self, Base};
 
 /// Dispatches `bluegreen ...`: the proxy's routing with --envoy, Kubernetes otherwise.
 pub fn run(g: &Global, c: &BluegreenCommand) -> Result<()> {
     if g.envoy.is_none() {
-        return super::k8s::bluegreen(g, c);
+        return super::kubernetes::bluegreen(g, c);
     }
     match c {
         BluegreenCommand::Switch {

@@ -5,14 +5,14 @@ use std::io::{BufRead, IsTerminal};
 use veer_filter::config::WireConfig;
 
 use super::edit_live;
-use super::k8s::status::{self as k8s_status, SidecarWindow};
-use crate::change;
 use crate::cli::{CanaryCommand, CanaryRunArgs, Global};
-use crate::edit;
+use crate::config::edit;
 use crate::error::{CliError, Result};
-use crate::kube::StderrReporter;
-use crate::report;
-use crate::status::Status;
+use crate::host::envoy::change;
+use crate::host::kubernetes::sidecars::{self as k8s_status, SidecarWindow};
+use crate::host::kubernetes::StderrReporter;
+use crate::observe::status::Status;
+use crate::output::progress;
 
 /// Dispatches `canary ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
 pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
@@ -171,7 +171,7 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
                 return Ok(());
             }
         } else {
-            report::pause(
+            progress::pause(
                 &format!("{} at {at}; {next} next", a.variant),
                 a.interval,
                 g.quiet,

@@ -1,10 +1,10 @@
 //! `validate`, `apply`, `get`, `diff`.
 
 use super::{print_applied, print_json};
-use crate::change::{self, Base};
 use crate::cli::{ApplyArgs, Global, Output};
+use crate::config::source;
 use crate::error::{CliError, Result};
-use crate::source;
+use crate::host::envoy::change::{self, Base};
 
 /// `validate FILE`.
 pub fn validate(g: &Global, file: &std::path::Path) -> Result<()> {
@@ -55,7 +55,7 @@ pub fn diff(g: &Global, file: &std::path::Path) -> Result<()> {
     loaded.validate(&file.display().to_string())?;
     let store = change::store(g)?;
     let live = store.current()?.map(|c| c.wire).unwrap_or_default();
-    let differences = crate::diff::compare(&live, &loaded.wire);
+    let differences = crate::config::diff::compare(&live, &loaded.wire);
     match g.output {
         Output::Json => print_json(&differences),
         Output::Table => {

@@ -3,12 +3,12 @@
 use serde::Serialize;
 
 use super::{edit_live, print_json};
-use crate::admin::Admin;
-use crate::change;
 use crate::cli::{ExperimentCommand, Global, Output};
-use crate::edit::{self, NewExperiment};
+use crate::config::edit::{self, NewExperiment};
 use crate::error::{CliError, Result};
-use crate::status::Baselines;
+use crate::host::envoy::admin::Admin;
+use crate::host::envoy::change;
+use crate::observe::status::Baselines;
 use veer_filter::config::WireConfig;
 
 /// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
@@ -49,10 +49,10 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
             |w| edit::stop_experiment(w, service, id),
         ),
         ExperimentCommand::List if on_kubernetes => {
-            let wire = crate::kube::run(g, |t| async move {
+            let wire = crate::host::kubernetes::run(g, |t| async move {
                 veer_k8s::plugin_config::live_config(&t, &g.plugin)
                     .await
-                    .map_err(crate::kube::err)
+                    .map_err(crate::host::kubernetes::err)
             })?;
             // Assignment counts live in the sidecars: `status --selector` reads those.
             print_rows(g, rows(&wire, |_| None))

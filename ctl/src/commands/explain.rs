@@ -5,11 +5,11 @@ use veer_filter::decide::{decide, DecidedBy, Inputs};
 use veer_filter::RequestView;
 
 use super::print_json;
-use crate::change;
 use crate::cli::{ExplainArgs, Global, Output};
+use crate::config::source;
 use crate::error::{CliError, Result};
-use crate::source;
-use crate::store::now;
+use crate::host::envoy::change;
+use crate::host::envoy::store::now;
 
 /// `explain`.
 pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {

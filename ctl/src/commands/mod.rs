@@ -5,15 +5,15 @@ pub mod canary;
 pub mod config;
 pub mod experiment;
 pub mod explain;
-pub mod k8s;
+pub mod kubernetes;
 pub mod override_;
 pub mod status;
 
 use serde_json::json;
 
-use crate::change::Applied;
 use crate::cli::{Global, Output};
 use crate::error::{CliError, Result};
+use crate::host::envoy::change::Applied;
 
 /// Prints what a change did: the service's new split, the version, where it is verified.
 pub fn print_applied(
@@ -27,7 +27,7 @@ pub fn print_applied(
         .services
         .iter()
         .filter(|s| service.is_none_or(|n| n == s.name))
-        .map(|s| (s.name.clone(), crate::edit::split_summary(s)))
+        .map(|s| (s.name.clone(), crate::config::edit::split_summary(s)))
         .collect();
     if let Some(differences) = &applied.dry_run {
         return match g.output {
@@ -91,14 +91,20 @@ pub fn edit_live(
     edit: impl Fn(&mut veer_filter::config::WireConfig) -> Result<()>,
 ) -> Result<()> {
     if g.envoy.is_none() {
-        return crate::kube::change(g, what, edit);
+        return crate::host::kubernetes::change(g, what, edit);
     }
-    let applied = crate::change::change(g, what, crate::change::Base::Live, true, edit)?;
+    let applied = crate::host::envoy::change::change(
+        g,
+        what,
+        crate::host::envoy::change::Base::Live,
+        true,
+        edit,
+    )?;
     print_applied(g, &applied, Some(service), what)
 }
 
 /// Prints differences for people: each path and change, warnings on their own line.
-pub fn print_differences(differences: &[crate::diff::Difference]) {
+pub fn print_differences(differences: &[crate::config::diff::Difference]) {
     if differences.is_empty() {
         println!("no changes");
     }

@@ -2,7 +2,7 @@
 
 use crate::cli::{Global, OverrideCommand};
 use crate::error::{CliError, Result};
-use crate::store::now;
+use crate::host::envoy::store::now;
 
 /// Dispatches `override ...`.
 pub fn run(_g: &Global, c: &OverrideCommand) -> Result<()> {

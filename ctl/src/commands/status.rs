@@ -3,12 +3,12 @@
 use std::io::{IsTerminal, Write};
 
 use super::print_json;
-use crate::admin::{Admin, Snapshot};
-use crate::change;
 use crate::cli::{Global, Output, StatusArgs};
 use crate::error::{CliError, Result};
-use crate::report::use_color;
-use crate::status::{self, Baselines, Status};
+use crate::host::envoy::admin::{Admin, Snapshot};
+use crate::host::envoy::change;
+use crate::observe::status::{self, Baselines, Status};
+use crate::output::progress::use_color;
 
 /// Reads everything and computes the status once.
 pub fn collect(g: &Global) -> Result<Status> {
@@ -101,7 +101,7 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
                 "== status at {} (every {}; Ctrl-C stops) ==\n{}",
                 humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
                 humantime::format_duration(a.interval),
-                crate::render::status(s, use_color())
+                crate::output::status::status(s, use_color())
             )?;
         }
     }
@@ -112,14 +112,14 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
 pub(crate) fn print_and_check(g: &Global, a: &StatusArgs, s: &Status) -> Result<()> {
     match g.output {
         Output::Json => print_json(s)?,
-        Output::Table => print!("{}", crate::render::status(s, use_color())),
+        Output::Table => print!("{}", crate::output::status::status(s, use_color())),
     }
     check(a, s)
 }
 
 /// `--check`: a mismatch is exit code 6.
 pub(crate) fn check(a: &StatusArgs, s: &Status) -> Result<()> {
-    let off = |srm: &Option<crate::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
+    let off = |srm: &Option<crate::observe::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
     let mut mismatched: Vec<String> = Vec::new();
     for svc in &s.services {
         if off(&svc.srm) {

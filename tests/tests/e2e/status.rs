@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use veer_ctl::cli::Cli;
-use veer_ctl::status::{Status, VariantStatus};
+use veer_ctl::observe::status::{Status, VariantStatus};
 use veer_e2e::{Client, Envoy};
 
 use crate::support::{web_config, Rig};

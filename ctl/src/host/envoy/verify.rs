@@ -5,9 +5,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::admin::{Admin, Snapshot};
 use crate::error::{CliError, Result};
-use crate::report::Progress;
+use crate::host::envoy::admin::{Admin, Snapshot};
+use crate::output::progress::Progress;
 
 /// Each proxy's state before a change, to tell a rejection from a slow pickup.
 #[derive(Debug, Clone)]

@@ -14,12 +14,9 @@ use super::print_json;
 use crate::cli::{
     BluegreenCommand, Global, MeshCommand, Output, RolloutArgs, RolloutCommand, StrategyArg,
 };
+use crate::config::source;
 use crate::error::{CliError, Result};
-use crate::kube::{err, print, run, wait_options as wait, StderrReporter};
-use crate::source;
-
-pub(crate) mod status;
-pub use status::status;
+use crate::host::kubernetes::{err, print, run, wait_options as wait, StderrReporter};
 
 /// `bluegreen ...` on Kubernetes.
 pub fn bluegreen(g: &Global, c: &BluegreenCommand) -> Result<()> {

@@ -187,7 +187,7 @@ mod tests {
     use super::*;
 
     /// Real output of Envoy 1.40 after ~200 requests, with Envoy's own percentiles beside it.
-    const ENVOY: &str = include_str!("../testdata/envoy-1.40-detailed-histograms.json");
+    const ENVOY: &str = include_str!("../../testdata/envoy-1.40-detailed-histograms.json");
 
     fn envoy_percentiles(name: &str) -> Vec<(f64, f64)> {
         let doc: serde_json::Value = serde_json::from_str(ENVOY).unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, Result};
-use crate::latency::{self, Histogram};
+use crate::observe::latency::{self, Histogram};
 
 const ECDS: &str = "extension_config_discovery.http_filter.veer.";
 

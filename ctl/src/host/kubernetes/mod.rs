@@ -11,6 +11,8 @@ use veer_k8s::plugin_config::UpdateOptions;
 use veer_k8s::plugin_live::{PluginWait, PortForward};
 use veer_k8s::{DryRun, PlannedRequest, Reporter, Target, WaitOptions};
 
+pub mod sidecars;
+
 use crate::cli::{DryRunMode, Global, Output};
 use crate::commands::print_json;
 use crate::error::{CliError, Result};
@@ -179,7 +181,7 @@ pub fn change(g: &Global, what: &str, edit: impl Fn(&mut WireConfig) -> Result<(
         .config
         .services
         .iter()
-        .map(|s| (s.name.as_str(), crate::edit::split_summary(s)))
+        .map(|s| (s.name.as_str(), crate::config::edit::split_summary(s)))
         .collect();
     let mut summary = format!(
         "{what}: WasmPlugin {} now carries version {} ({} attempt{})",

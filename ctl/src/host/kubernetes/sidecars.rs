@@ -16,11 +16,11 @@ use veer_k8s::plugin_live::{
 };
 use veer_k8s::{Reporter, Target};
 
-use crate::admin::{self, Snapshot};
 use crate::cli::{Global, StatusArgs};
 use crate::error::{CliError, Result};
-use crate::kube::{err, run, StderrReporter};
-use crate::status::{self, Baselines};
+use crate::host::envoy::admin::{self, Snapshot};
+use crate::host::kubernetes::{err, run, StderrReporter};
+use crate::observe::status::{self, Baselines};
 
 /// The window when --window is not given: long enough for a few requests, short for a shell.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(10);

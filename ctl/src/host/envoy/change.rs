@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::admin::{Admin, Snapshot};
 use crate::cli::Global;
-use crate::diff::{self, Difference};
+use crate::config::diff::{self, Difference};
+use crate::config::owned_headers;
 use crate::error::{CliError, Result};
-use crate::owned_headers;
-use crate::report::Progress;
-use crate::status::Baselines;
-use crate::store::{Current, Store};
-use crate::verify::{self, NotLive};
+use crate::host::envoy::admin::{Admin, Snapshot};
+use crate::host::envoy::store::{Current, Store};
+use crate::host::envoy::verify::{self, NotLive};
+use crate::observe::status::Baselines;
+use crate::output::progress::Progress;
 
 /// How long to wait for another veerctl's change to finish before giving up.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::admin::Snapshot;
-use crate::latency::Histogram;
-use crate::srm::{self, Verdict};
-use crate::store::Change;
+use crate::host::envoy::admin::Snapshot;
+use crate::host::envoy::store::Change;
+use crate::observe::latency::Histogram;
+use crate::observe::srm::{self, Verdict};
 
 /// Counter snapshots taken right after the last verified change, per admin URL.
 pub type Baselines = BTreeMap<String, Snapshot>;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use veer_filter::config::WireConfig;
 
-use crate::ecds;
 use crate::error::{CliError, Result};
-use crate::report::Progress;
+use crate::host::envoy::ecds;
+use crate::output::progress::Progress;
 
 /// How many past configs `.veer/history.json` keeps.
 const HISTORY: usize = 50;

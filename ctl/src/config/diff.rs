@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use veer_filter::config::WireConfig;
 use veer_filter::hash::{Bucket, BUCKETS};
 
-use crate::edit::bp_to_percent;
-use crate::owned_headers;
+use crate::config::edit::bp_to_percent;
+use crate::config::owned_headers;
 
 /// One difference.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::latency::{Bin, Histogram};
+use crate::observe::latency::{Bin, Histogram};
 
 const A: &str = "http://127.0.0.1:9901";
 const B: &str = "http://127.0.0.1:9902";

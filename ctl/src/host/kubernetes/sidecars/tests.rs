@@ -8,7 +8,7 @@ use veer_k8s::plugin_live::SidecarReader;
 use veer_k8s::Target;
 
 use super::*;
-use crate::status::{compute, Inputs, Status};
+use crate::observe::status::{compute, Inputs, Status};
 
 /// Answers each (pod, path) from a script, and records what was asked.
 struct Sidecars {
@@ -146,7 +146,7 @@ fn the_shared_status_checks_the_default_split_and_shows_errors_latency_and_arms(
     assert_eq!(web.variants[1].errors, Some(6));
     assert_eq!(web.variants[0].latency.map(|l| l.samples), Some(2));
     assert_eq!(web.experiments[0].assigned, 1100);
-    let out = crate::render::status(&s, false);
+    let out = crate::output::status::status(&s, false);
     assert!(
         out.contains("default-split requests since each sidecar started: 1100"),
         "{out}"
@@ -163,7 +163,7 @@ fn a_sidecar_on_an_older_version_is_flagged_stale() {
     let s = status(&readings, &Baselines::new(), Duration::ZERO);
     let versions: Vec<Option<u64>> = s.proxies.iter().map(|p| p.version).collect();
     assert_eq!(versions, [Some(5), Some(4), None]);
-    let out = crate::render::status(&s, false);
+    let out = crate::output::status::status(&s, false);
     assert!(
         out.contains("proxy web-2  runs version 4  << STALE: configured 5"),
         "{out}"

@@ -2,9 +2,9 @@
 
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
-use crate::edit::bp_to_percent;
-use crate::srm::Verdict;
-use crate::status::Status;
+use crate::config::edit::bp_to_percent;
+use crate::observe::srm::Verdict;
+use crate::observe::status::Status;
 
 /// A bar of `width` cells for a share in 0..=1.
 pub fn bar(share: f64, width: usize) -> String {
@@ -211,8 +211,8 @@ fn verdict(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::srm;
-    use crate::status::{Proxy, ServiceStatus, VariantStatus};
+    use crate::observe::srm;
+    use crate::observe::status::{Proxy, ServiceStatus, VariantStatus};
 
     /// One proxy and service `web` whose default split sent `v1` and `v2` requests (80/20
     /// configured).
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn experiments_get_a_table_of_arms_and_their_own_check() {
-        use crate::status::{ArmStatus, ExperimentStatus};
+        use crate::observe::status::{ArmStatus, ExperimentStatus};
         let mut s = status(800, 200);
         let arm = |name: &str, variant: &str, n: u64| ArmStatus {
             name: name.into(),
@@ -299,7 +299,7 @@ mod tests {
         let mut s = status(800, 200);
         s.services[0]
             .experiments
-            .push(crate::status::ExperimentStatus {
+            .push(crate::observe::status::ExperimentStatus {
                 id: "checkout".into(),
                 allocation_bp: 10_000,
                 arms: Vec::new(),
@@ -317,7 +317,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("assignments over the last 10s: 7)"), "{out}");
-        s.window = crate::status::SINCE_LAST_CHANGE.into();
+        s.window = crate::observe::status::SINCE_LAST_CHANGE.into();
         let out = super::status(&s, false);
         assert!(
             out.contains("(default-split requests since the last verified change: 1000)"),

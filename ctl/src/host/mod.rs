@@ -1,0 +1,4 @@
+//! Where veerctl acts: a standalone Envoy (`envoy`) or Kubernetes (`kubernetes`).
+
+pub mod envoy;
+pub mod kubernetes;
