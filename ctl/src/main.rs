@@ -5,7 +5,7 @@ use clap::Parser;
 fn main() {
     let cli = veer_ctl::cli::Cli::parse();
     if let Err(e) = veer_ctl::run(&cli) {
-        eprintln!("error: {e}");
+        eprintln!("{}", e.report());
         std::process::exit(e.exit_code());
     }
 }

@@ -3,5 +3,7 @@
 //! (`srm`).
 
 pub mod latency;
+pub mod snapshot;
 pub mod srm;
 pub mod status;
+pub mod window;

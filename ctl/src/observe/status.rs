@@ -2,18 +2,14 @@
 //! observed since the last change, a sample-ratio-mismatch verdict with its likely cause, and
 //! per-variant errors and latency. Computed from snapshots only, so it is tested without Envoy.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::host::envoy::admin::Snapshot;
-use crate::host::envoy::store::Change;
+use crate::history::Change;
 use crate::observe::latency::Histogram;
+use crate::observe::snapshot::Snapshot;
 use crate::observe::srm::{self, Verdict};
-
-/// Counter snapshots taken right after the last verified change, per admin URL.
-pub type Baselines = BTreeMap<String, Snapshot>;
+pub use crate::observe::window::{all_unreadable, Baselines};
 
 /// The window of `status --envoy`: baselines are taken when a change is verified.
 pub const SINCE_LAST_CHANGE: &str = "since the last verified change";
@@ -176,14 +172,22 @@ pub struct Inputs<'a> {
     pub history: &'a [Change],
 }
 
-/// Why no proxy could be read, one line each, when none could: a table of zeros would read as
-/// "no traffic".
-pub fn all_unreadable(snapshots: &[(String, Result<Snapshot, String>)]) -> Option<String> {
-    let errors: Vec<&str> = snapshots
-        .iter()
-        .map(|(_, s)| s.as_ref().err().map(String::as_str))
-        .collect::<Option<_>>()?;
-    Some(errors.join("\n"))
+/// The status of `config` (at `version`) from what the proxies counted, naming earlier configs
+/// from `history`.
+pub fn of_counted(
+    config: &WireConfig,
+    version: u64,
+    counted: &crate::observe::window::Counted,
+    history: &[Change],
+) -> Status {
+    compute(&Inputs {
+        config,
+        version,
+        snapshots: &counted.readings,
+        baselines: &counted.baselines,
+        window: &counted.label,
+        history,
+    })
 }
 
 /// Builds the status.

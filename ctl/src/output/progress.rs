@@ -103,3 +103,28 @@ pub fn pause(message: &str, pause: Duration, quiet: bool) {
 pub fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+/// Progress lines on stderr, kubectl style (one line per new message), for the Kubernetes
+/// operations of veer-k8s.
+pub struct StderrReporter {
+    quiet: bool,
+}
+
+impl StderrReporter {
+    /// A reporter honouring `--quiet` (warnings are shown all the same).
+    pub fn new(quiet: bool) -> StderrReporter {
+        StderrReporter { quiet }
+    }
+}
+
+impl veer_k8s::Reporter for StderrReporter {
+    fn progress(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+}

@@ -37,7 +37,8 @@ fn status(dir: &Path, admins: &str) -> Status {
         "status",
     ])
     .unwrap();
-    veer_ctl::commands::status::collect(&cli.global).unwrap()
+    veer_ctl::commands::status::collect(&veer_ctl::settings::Settings::resolve(&cli.global).host)
+        .unwrap()
 }
 
 /// Polls `status` until every variant's latency covers each of its requests: Envoy publishes

@@ -483,7 +483,9 @@ fn status_flags_a_proxy_still_running_an_old_config() {
     ])
     .unwrap()
     .global;
-    let status = veer_ctl::commands::status::collect(&g).unwrap();
+    let status =
+        veer_ctl::commands::status::collect(&veer_ctl::settings::Settings::resolve(&g).host)
+            .unwrap();
     let web = &status.services[0];
     let verdict = web.srm.as_ref().expect("enough traffic for a verdict");
     assert!(

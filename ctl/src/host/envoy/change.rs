@@ -7,18 +7,19 @@ use std::path::PathBuf;
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::cli::Global;
+use super::{Envoy, BASELINES};
 use crate::config::diff::{self, Difference};
 use crate::config::owned_headers;
 use crate::error::{CliError, Result};
-use crate::host::envoy::admin::{Admin, Snapshot};
+use crate::host::envoy::admin::Admin;
 use crate::host::envoy::store::{Current, Store};
 use crate::host::envoy::verify::{self, NotLive};
+use crate::observe::snapshot::Snapshot;
 use crate::observe::status::Baselines;
 use crate::output::progress::Progress;
 
 /// How long to wait for another veerctl's change to finish before giving up.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The outcome of a change.
 #[derive(Debug, Clone, Serialize)]
@@ -35,16 +36,6 @@ pub struct Applied {
     /// `--dry-run`: what the change would do to the live config; nothing was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<Vec<Difference>>,
-}
-
-/// Opens the store named by `--envoy`.
-pub fn store(g: &Global) -> Result<Store> {
-    let dir = g.envoy.as_ref().ok_or_else(|| {
-        CliError::failed(
-            "no --envoy DIR (or VEER_ENVOY_DIR): which Envoy's ECDS directory should veerctl use?",
-        )
-    })?;
-    Store::new(dir)
 }
 
 /// What a change starts from.
@@ -66,13 +57,13 @@ pub enum Base {
 
 /// Runs one change: `edit` gets the config to modify.
 pub fn change(
-    g: &Global,
+    envoy: &Envoy,
     what: &str,
     base: Base,
     wait: bool,
     edit: impl FnOnce(&mut WireConfig) -> Result<()>,
 ) -> Result<Applied> {
-    change_reading_history(g, base, wait, |w, _| {
+    change_reading_history(envoy, base, wait, |w, _| {
         edit(w)?;
         Ok(what.to_owned())
     })
@@ -82,29 +73,29 @@ pub fn change(
 /// lock as the write, so that it sees every change made before its own; the edit returns what
 /// it did, for the history.
 pub fn change_reading_history(
-    g: &Global,
+    envoy: &Envoy,
     base: Base,
     wait: bool,
     edit: impl FnOnce(&mut WireConfig, &Store) -> Result<String>,
 ) -> Result<Applied> {
-    let store = store(g)?;
+    let store = envoy.store()?;
     let admin = Admin::default();
     // A dry run writes nothing, so there is nothing to verify.
-    let wait = wait && g.dry_run.is_none();
-    if wait && g.admins.is_empty() {
+    let wait = wait && !envoy.dry_run;
+    if wait && envoy.admins.is_empty() {
         return Err(CliError::failed(
             "no --admin URL to verify the change with; pass each proxy's admin URL (or --no-wait with apply)",
         ));
     }
     // Read each proxy's rejection counter first, so a rejection is told apart from slowness.
     let before = if wait {
-        Some(verify::before(&admin, &g.admins)?)
+        Some(verify::before(&admin, &envoy.admins)?)
     } else {
         None
     };
 
     let allow_header_rename = base.allows_header_rename();
-    let lock = store.lock(LOCK_WAIT, g.quiet)?;
+    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
     let current = store.current()?;
     let previous = current.as_ref();
     let (mut wire, wasm) = starting_point(&store, base, previous)?;
@@ -115,7 +106,7 @@ pub fn change_reading_history(
     if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
         owned_headers::check(&live, &config, allow_header_rename)?;
     }
-    if g.dry_run.is_some() {
+    if envoy.dry_run {
         let live = previous.map(|p| p.wire.clone()).unwrap_or_default();
         return Ok(Applied {
             version,
@@ -129,7 +120,7 @@ pub fn change_reading_history(
     drop(lock);
 
     let verified = match before {
-        Some(before) => verify_or_restore(&store, g, &admin, &before, version, previous)?,
+        Some(before) => verify_or_restore(&store, envoy, &admin, &before, version, previous)?,
         None => Vec::new(),
     };
     Ok(Applied {
@@ -177,7 +168,7 @@ fn starting_point(
             if let Some(expected) = expect_version {
                 let live = c.map_or(0, |c| c.version);
                 if live != expected {
-                    return Err(CliError::Conflict(format!(
+                    return Err(CliError::conflict(format!(
                         "the live version is {live}, not {expected}: someone changed it meanwhile; run `veerctl diff` and retry"
                     )));
                 }
@@ -194,7 +185,7 @@ fn starting_point(
 /// the last accepted config is restored first and the error says so.
 fn verify_or_restore(
     store: &Store,
-    g: &Global,
+    envoy: &Envoy,
     admin: &Admin,
     before: &verify::Before,
     version: u64,
@@ -203,23 +194,23 @@ fn verify_or_restore(
     let progress = Progress::start(
         &format!(
             "waiting for version {version} on {} proxies",
-            g.admins.len()
+            envoy.admins.len()
         ),
-        g.quiet,
+        envoy.quiet,
     );
-    let outcome = verify::wait_live(admin, before, version, g.envoy_timeout(), &progress);
+    let outcome = verify::wait_live(admin, before, version, envoy.timeout, &progress);
     drop(progress);
     match outcome {
         Ok(snaps) => {
             let verified = snaps.iter().map(|s| s.url.clone()).collect();
-            record_baselines(store, g, snaps)?;
+            record_baselines(store, envoy, snaps)?;
             Ok(verified)
         }
         Err(not_live) if not_live.rejected() => {
-            let restored = restore(store, g, admin, &not_live, previous).unwrap_or_else(|e| {
+            let restored = restore(store, envoy, admin, &not_live, previous).unwrap_or_else(|e| {
                 format!("the rejected config is still the live file: restoring the last accepted one failed: {e}")
             });
-            Err(CliError::NotVerified(format!("{not_live}\n{restored}")))
+            Err(CliError::not_verified(format!("{not_live}\n{restored}")))
         }
         Err(not_live) => Err(not_live.into()),
     }
@@ -227,9 +218,9 @@ fn verify_or_restore(
 
 /// Counters from here on are what `status` calls "since the last change". Under the lock, and
 /// never replacing a baseline taken at a later version by a concurrent change.
-fn record_baselines(store: &Store, g: &Global, snaps: Vec<Snapshot>) -> Result<()> {
-    let lock = store.lock(LOCK_WAIT, g.quiet)?;
-    let mut baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
+fn record_baselines(store: &Store, envoy: &Envoy, snaps: Vec<Snapshot>) -> Result<()> {
+    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
+    let mut baselines: Baselines = store.read_state(BASELINES)?.unwrap_or_default();
     for s in snaps {
         if baselines
             .get(&s.url)
@@ -238,7 +229,7 @@ fn record_baselines(store: &Store, g: &Global, snaps: Vec<Snapshot>) -> Result<(
             baselines.insert(s.url.clone(), s);
         }
     }
-    store.write_state("baseline.json", &baselines)?;
+    store.write_state(BASELINES, &baselines)?;
     drop(lock);
     Ok(())
 }
@@ -248,7 +239,7 @@ fn record_baselines(store: &Store, g: &Global, snaps: Vec<Snapshot>) -> Result<(
 /// restarting Envoy does not load it. Returns what happened, for the error report.
 fn restore(
     store: &Store,
-    g: &Global,
+    envoy: &Envoy,
     admin: &Admin,
     failed: &NotLive,
     previous: Option<&Current>,
@@ -256,8 +247,8 @@ fn restore(
     let Some(running) = failed.still_running() else {
         return Ok("not restored: the rejecting proxies run different versions; apply a config they accept with `veerctl apply -f FILE`".into());
     };
-    let before = verify::before(admin, &g.admins)?;
-    let lock = store.lock(LOCK_WAIT, g.quiet)?;
+    let before = verify::before(admin, &envoy.admins)?;
+    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
     let live = store.current()?;
     let Some(live) = live.filter(|l| l.version == failed.version) else {
         return Ok(format!("not restored: another change was written on top of version {} meanwhile; check what runs with `veerctl status`", failed.version));
@@ -281,14 +272,14 @@ fn restore(
 
     let progress = Progress::start(
         &format!("restoring version {running} as version {version}"),
-        g.quiet,
+        envoy.quiet,
     );
-    let outcome = verify::wait_live(admin, &before, version, g.envoy_timeout(), &progress);
+    let outcome = verify::wait_live(admin, &before, version, envoy.timeout, &progress);
     drop(progress);
     Ok(match outcome {
         Ok(snaps) => {
             let restored = format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again");
-            match record_baselines(store, g, snaps) {
+            match record_baselines(store, envoy, snaps) {
                 Ok(()) => restored,
                 Err(e) => format!("{restored} (its counters' baseline was not recorded: {e}; `status` counts since an earlier change)"),
             }

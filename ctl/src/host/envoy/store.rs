@@ -8,12 +8,13 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use veer_filter::config::WireConfig;
 
 use crate::error::{CliError, Result};
+pub use crate::history::{now, Change};
 use crate::host::envoy::ecds;
 use crate::output::progress::Progress;
 
@@ -35,25 +36,6 @@ pub struct Current {
     pub version: u64,
     /// The filter Envoy loads.
     pub wasm: PathBuf,
-}
-
-/// One past change, for `rollback` and auditing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Change {
-    /// Version written by this change.
-    pub version: u64,
-    /// What did it (`canary set-weight web v2 20`).
-    pub what: String,
-    /// When (unix seconds).
-    pub at: u64,
-    /// The config before the change (absent for the first one).
-    pub before: Option<WireConfig>,
-    /// The filter the config before the change loaded, so that it can be restored whole.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before_wasm: Option<PathBuf>,
-    /// A proxy rejected this change and veerctl restored the config before it.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub rejected: bool,
 }
 
 /// Held while a change is in progress; releases the lock when dropped.
@@ -114,7 +96,7 @@ impl Store {
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(CliError::Conflict(format!(
+                    return Err(CliError::conflict(format!(
                         "another veerctl has held {} for over {timeout:?}; retry when it finishes",
                         path.display()
                     )))
@@ -256,11 +238,4 @@ impl Store {
             .map_err(|e| CliError::io(format!("write {name}"), e.error))?;
         Ok(())
     }
-}
-
-/// Unix seconds now.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

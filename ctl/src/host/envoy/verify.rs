@@ -6,7 +6,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{CliError, Result};
-use crate::host::envoy::admin::{Admin, Snapshot};
+use crate::host::envoy::admin::Admin;
+use crate::observe::snapshot::Snapshot;
 use crate::output::progress::Progress;
 
 /// Each proxy's state before a change, to tell a rejection from a slow pickup.
@@ -113,7 +114,7 @@ impl fmt::Display for NotLive {
 
 impl From<NotLive> for CliError {
     fn from(n: NotLive) -> CliError {
-        CliError::NotVerified(n.to_string())
+        CliError::not_verified(n.to_string())
     }
 }
 
