@@ -13,6 +13,7 @@ use super::edited;
 use crate::cli::BluegreenCommand;
 use crate::config::edit;
 use crate::error::{CliError, Result};
+use crate::history::{self, Change};
 use crate::host::envoy::change::{self, Base};
 use crate::host::envoy::Envoy;
 use crate::host::kubernetes::err;
@@ -36,11 +37,14 @@ fn on_envoy(s: &Settings, envoy: &Envoy, c: &BluegreenCommand) -> Result<()> {
             let variant = to
                 .as_deref()
                 .ok_or_else(|| CliError::failed("with --envoy, switch takes SERVICE VARIANT"))?;
-            let what = format!("bluegreen switch {service} {variant}");
+            let what = Change::BluegreenSwitch {
+                service: service.clone(),
+                variant: variant.to_owned(),
+            };
             let applied = change::change(envoy, &what, Base::Live, true, |w| {
                 edit::route_all_to(w, service, variant)
             })?;
-            edited::applied_on_envoy(s, &applied, Some(service), &what)
+            edited::applied_on_envoy(s, &applied, Some(service), &applied.what)
         }
         BluegreenCommand::Deploy { .. }
         | BluegreenCommand::Status { .. }
@@ -51,27 +55,22 @@ fn on_envoy(s: &Settings, envoy: &Envoy, c: &BluegreenCommand) -> Result<()> {
             // The switch to undo is looked up under the lock: a switch made meanwhile by another
             // veerctl is the one rolled back, not an older one.
             let applied = change::change_reading_history(envoy, Base::Live, true, |w, store| {
-                let prefix = format!("bluegreen switch {service} ");
-                let switch = store
-                    .history()?
-                    .into_iter()
-                    .rev()
-                    .find(|c| c.what.starts_with(&prefix) && !c.rejected)
-                    .ok_or_else(|| {
-                        CliError::failed(format!(
-                            "no `bluegreen switch {service}` in the history to roll back"
-                        ))
-                    })?;
-                let before = switch.before.ok_or_else(|| {
-                    CliError::failed(
-                        "the switch was the first config; there is nothing to roll back to",
-                    )
+                let entries = store.history()?;
+                let switch = history::last_switch(&entries, service).ok_or_else(|| {
+                    CliError::failed(format!(
+                        "no `bluegreen switch {service}` in the history to roll back"
+                    ))
                 })?;
-                edit::restore_split(w, service, &before)?;
-                Ok(format!(
-                    "bluegreen rollback {service} (to before version {})",
-                    switch.version
-                ))
+                if !switch.had_config_before() {
+                    return Err(CliError::failed(
+                        "the switch was the first config; there is nothing to roll back to",
+                    ));
+                }
+                edit::restore_split(w, service, switch.split_before(service))?;
+                Ok(Change::BluegreenRollback {
+                    service: service.clone(),
+                    switch_version: switch.version,
+                })
             })?;
             edited::applied_on_envoy(s, &applied, Some(service), &applied.what)
         }

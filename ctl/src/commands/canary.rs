@@ -6,6 +6,7 @@ use super::edit_live;
 use crate::cli::{CanaryCommand, CanaryRunArgs};
 use crate::config::edit;
 use crate::error::{CliError, Result};
+use crate::history::Change;
 use crate::host::{Host, Proxies, Watch};
 use crate::observe::status::{self, Status};
 use crate::observe::window::all_unreadable;
@@ -41,23 +42,28 @@ fn set_weight(
     bp: i64,
     from: Option<&str>,
 ) -> Result<()> {
-    let what = format!(
-        "canary set-weight {service} {variant} {}",
-        edit::bp_to_percent(bp)
-    );
+    let what = Change::CanarySetWeight {
+        service: service.to_owned(),
+        variant: variant.to_owned(),
+        bp,
+    };
     edit_live(s, service, &what, |w| {
         edit::set_weight(w, service, variant, bp, from)
     })
 }
 
 fn abort(s: &Settings, service: &str) -> Result<()> {
-    edit_live(s, service, &format!("canary abort {service}"), |w| {
-        edit::abort(w, service).map(|_| ())
-    })
+    let what = Change::CanaryAbort {
+        service: service.to_owned(),
+    };
+    edit_live(s, service, &what, |w| edit::abort(w, service).map(|_| ()))
 }
 
 fn promote(s: &Settings, service: &str, variant: &str) -> Result<()> {
-    let what = format!("canary promote {service} {variant}");
+    let what = Change::CanaryPromote {
+        service: service.to_owned(),
+        variant: variant.to_owned(),
+    };
     edit_live(s, service, &what, |w| edit::promote(w, service, variant))
 }
 

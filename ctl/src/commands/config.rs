@@ -7,6 +7,7 @@ use super::edited;
 use crate::cli::ApplyArgs;
 use crate::config::source;
 use crate::error::Result;
+use crate::history::Change;
 use crate::host::envoy::change::{self, Base};
 use crate::output::{self, print_json};
 use crate::settings::Settings;
@@ -36,9 +37,11 @@ pub fn apply(s: &Settings, a: &ApplyArgs) -> Result<()> {
         expect_version: a.expect_version,
         allow_header_rename: a.allow_header_rename,
     };
-    let what = format!("apply -f {}", a.file.display());
+    let what = Change::Apply {
+        file: a.file.display().to_string(),
+    };
     let applied = change::change(envoy, &what, base, !a.no_wait, |_| Ok(()))?;
-    edited::applied_on_envoy(s, &applied, None, &what)
+    edited::applied_on_envoy(s, &applied, None, &applied.what)
 }
 
 /// `get`.

@@ -7,6 +7,7 @@ use super::edit_live;
 use crate::cli::ExperimentCommand;
 use crate::config::edit::{self, NewExperiment};
 use crate::error::{CliError, Result};
+use crate::history::Change;
 use crate::settings::Settings;
 
 /// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
@@ -35,14 +36,20 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
             edit_live(
                 s,
                 service,
-                &format!("experiment start {service} {id}"),
+                &Change::ExperimentStart {
+                    service: service.clone(),
+                    id: id.clone(),
+                },
                 |w| edit::start_experiment(w, service, e.clone()),
             )
         }
         ExperimentCommand::Stop { service, id } => edit_live(
             s,
             service,
-            &format!("experiment stop {service} {id}"),
+            &Change::ExperimentStop {
+                service: service.clone(),
+                id: id.clone(),
+            },
             |w| edit::stop_experiment(w, service, id),
         ),
         ExperimentCommand::List => list(s),

@@ -16,6 +16,7 @@ mod edited;
 use veer_filter::config::WireConfig;
 
 use crate::error::Result;
+use crate::history::Change;
 use crate::settings::Settings;
 
 /// Applies `edit` to the live config on the host (verified on every proxy), then prints what it
@@ -23,9 +24,9 @@ use crate::settings::Settings;
 pub fn edit_live(
     s: &Settings,
     service: &str,
-    what: &str,
+    what: &Change,
     edit: impl Fn(&mut WireConfig) -> Result<()>,
 ) -> Result<()> {
     let edited = s.host.edit(what, edit)?;
-    edited::print(s, &edited, Some(service), what)
+    edited::print(s, &edited, Some(service), &what.to_string())
 }

@@ -182,25 +182,20 @@ pub fn abort(wire: &mut WireConfig, service: &str) -> Result<String> {
     Ok(st)
 }
 
-/// Restores the default split of `service` from an earlier config.
+/// Restores the default split of `service` to `earlier`, its split before a switch (`None`: the
+/// service did not exist then).
 pub fn restore_split(
     wire: &mut WireConfig,
     service: &str,
-    earlier: &WireConfig,
-) -> Result<BTreeMap<String, i64>> {
-    let old = earlier
-        .services
-        .iter()
-        .find(|s| s.name == service)
-        .ok_or_else(|| {
-            CliError::failed(format!(
-                "service {service:?} did not exist before the switch"
-            ))
-        })?
-        .split
-        .clone();
+    earlier: Option<&BTreeMap<String, i64>>,
+) -> Result<()> {
+    let old = earlier.ok_or_else(|| {
+        CliError::failed(format!(
+            "service {service:?} did not exist before the switch"
+        ))
+    })?;
     service_mut(wire, service)?.split = old.clone();
-    Ok(old)
+    Ok(())
 }
 
 /// Parameters of a new experiment.

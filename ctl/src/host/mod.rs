@@ -13,7 +13,7 @@ use veer_filter::config::WireConfig;
 use veer_k8s::plugin_config::PluginConfigUpdate;
 
 use crate::error::{CliError, Result};
-use crate::history::Change;
+use crate::history::{Change, Entry};
 use crate::observe::window::{Counted, Readings, Window};
 use envoy::change::Applied;
 use envoy::Envoy;
@@ -96,10 +96,16 @@ impl Host {
     /// otherwise); with --dry-run, shows what it would change and writes nothing. `what` is the
     /// change as the history and the output name it. `edit` may run more than once: a Kubernetes
     /// conflict re-applies it on a fresh read.
-    pub fn edit(&self, what: &str, edit: impl Fn(&mut WireConfig) -> Result<()>) -> Result<Edited> {
+    pub fn edit(
+        &self,
+        what: &Change,
+        edit: impl Fn(&mut WireConfig) -> Result<()>,
+    ) -> Result<Edited> {
         match self {
             Host::Envoy(e) => e.edit(what, edit).map(Edited::Envoy),
-            Host::Kubernetes(k) => k.edit(what, edit).map(|u| Edited::Kubernetes(Box::new(u))),
+            Host::Kubernetes(k) => k
+                .edit(&what.to_string(), edit)
+                .map(|u| Edited::Kubernetes(Box::new(u))),
         }
     }
 
@@ -129,7 +135,7 @@ impl Host {
     }
 
     /// The changes veerctl recorded, oldest first (Kubernetes keeps none).
-    pub fn history(&self) -> Result<Vec<Change>> {
+    pub fn history(&self) -> Result<Vec<Entry>> {
         match self {
             Host::Envoy(e) => e.history(),
             Host::Kubernetes(_) => Ok(Vec::new()),

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use crate::history::Change;
+use crate::history::Entry;
 use crate::observe::latency::Histogram;
 use crate::observe::snapshot::Snapshot;
 use crate::observe::srm::{self, Verdict};
@@ -169,7 +169,7 @@ pub struct Inputs<'a> {
     /// What the baselines make of the counts, for the output ([`Status::window`]).
     pub window: &'a str,
     /// Past changes, for naming the config a stale split matches.
-    pub history: &'a [Change],
+    pub history: &'a [Entry],
 }
 
 /// The status of `config` (at `version`) from what the proxies counted, naming earlier configs
@@ -178,7 +178,7 @@ pub fn of_counted(
     config: &WireConfig,
     version: u64,
     counted: &crate::observe::window::Counted,
-    history: &[Change],
+    history: &[Entry],
 ) -> Status {
     compute(&Inputs {
         config,
@@ -372,7 +372,7 @@ fn likely_cause(
     service: &str,
     observed: &[(String, u64, i64)],
     stale: &[String],
-    history: &[Change],
+    history: &[Entry],
 ) -> String {
     if !stale.is_empty() {
         return format!(
@@ -382,22 +382,12 @@ fn likely_cause(
     }
     // Does the traffic fit an earlier split of this service?
     for change in history.iter().rev() {
-        let Some(before) = change
-            .before
-            .as_ref()
-            .and_then(|b| b.services.iter().find(|s| s.name == service))
-        else {
+        let Some(before) = change.split_before(service) else {
             continue;
         };
         let earlier: Vec<(String, u64, i64)> = observed
             .iter()
-            .map(|(name, n, _)| {
-                (
-                    name.clone(),
-                    *n,
-                    before.split.get(name).copied().unwrap_or(0),
-                )
-            })
+            .map(|(name, n, _)| (name.clone(), *n, before.get(name).copied().unwrap_or(0)))
             .collect();
         if srm::test(&earlier).is_some_and(|v| !v.mismatch) {
             return format!(

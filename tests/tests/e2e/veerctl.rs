@@ -349,7 +349,10 @@ fn bluegreen_rollback_undoes_the_switch_made_while_it_waited_for_the_lock() {
             &wire,
             &live.wasm,
             Some(&live),
-            "bluegreen switch web v3",
+            &veer_ctl::history::Change::BluegreenSwitch {
+                service: "web".into(),
+                variant: "v3".into(),
+            },
         )
         .unwrap();
     drop(lock);

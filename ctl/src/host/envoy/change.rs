@@ -11,6 +11,7 @@ use super::{Envoy, BASELINES};
 use crate::config::diff::{self, Difference};
 use crate::config::owned_headers;
 use crate::error::{CliError, Result};
+use crate::history::Change;
 use crate::host::envoy::admin::Admin;
 use crate::host::envoy::store::{Current, Store};
 use crate::host::envoy::verify::{self, NotLive};
@@ -31,7 +32,7 @@ pub struct Applied {
     /// The new config.
     #[serde(skip)]
     pub wire: WireConfig,
-    /// What the change did, as recorded in the history.
+    /// What the change did, as the history and the output name it.
     pub what: String,
     /// `--dry-run`: what the change would do to the live config; nothing was written.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,14 +59,14 @@ pub enum Base {
 /// Runs one change: `edit` gets the config to modify.
 pub fn change(
     envoy: &Envoy,
-    what: &str,
+    what: &Change,
     base: Base,
     wait: bool,
     edit: impl FnOnce(&mut WireConfig) -> Result<()>,
 ) -> Result<Applied> {
     change_reading_history(envoy, base, wait, |w, _| {
         edit(w)?;
-        Ok(what.to_owned())
+        Ok(what.clone())
     })
 }
 
@@ -76,7 +77,7 @@ pub fn change_reading_history(
     envoy: &Envoy,
     base: Base,
     wait: bool,
-    edit: impl FnOnce(&mut WireConfig, &Store) -> Result<String>,
+    edit: impl FnOnce(&mut WireConfig, &Store) -> Result<Change>,
 ) -> Result<Applied> {
     let store = envoy.store()?;
     let admin = Admin::default();
@@ -113,7 +114,7 @@ pub fn change_reading_history(
             verified: Vec::new(),
             dry_run: Some(diff::compare(&live, &wire)),
             wire,
-            what,
+            what: what.to_string(),
         });
     }
     store.write(&lock, &wire, &wasm, previous, &what)?;
@@ -127,7 +128,7 @@ pub fn change_reading_history(
         version,
         verified,
         wire,
-        what,
+        what: what.to_string(),
         dry_run: None,
     })
 }
@@ -263,10 +264,10 @@ fn restore(
     let version = live.version + 1;
     accepted.wire.version = Some(version);
     store.mark_rejected(&lock, live.version)?;
-    let what = format!(
-        "restore version {running} (version {} was rejected)",
-        live.version
-    );
+    let what = Change::Restore {
+        version: running,
+        rejected: live.version,
+    };
     store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
     drop(lock);
 

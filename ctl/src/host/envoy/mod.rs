@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{CliError, Result};
-use crate::history::Change;
+use crate::history::{Change, Entry};
 use crate::observe::status::SINCE_LAST_CHANGE;
 use crate::observe::window::{Baselines, Counted, Readings};
 use admin::Admin;
@@ -61,14 +61,14 @@ impl Envoy {
     /// (with --dry-run: what it would change, nothing written).
     pub fn edit(
         &self,
-        what: &str,
+        what: &Change,
         edit: impl FnOnce(&mut veer_filter::config::WireConfig) -> Result<()>,
     ) -> Result<change::Applied> {
         change::change(self, what, change::Base::Live, true, edit)
     }
 
     /// Past changes, oldest first.
-    pub fn history(&self) -> Result<Vec<Change>> {
+    pub fn history(&self) -> Result<Vec<Entry>> {
         self.store()?.history()
     }
 

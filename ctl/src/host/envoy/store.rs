@@ -14,12 +14,9 @@ use serde::{Deserialize, Serialize};
 use veer_filter::config::WireConfig;
 
 use crate::error::{CliError, Result};
-pub use crate::history::{now, Change};
+use crate::history::{self, Change, Entry};
 use crate::host::envoy::ecds;
 use crate::output::progress::Progress;
-
-/// How many past configs `.veer/history.json` keeps.
-const HISTORY: usize = 50;
 
 /// The ECDS directory of one Envoy (or of several that share it).
 #[derive(Debug, Clone)]
@@ -131,15 +128,15 @@ impl Store {
         }))
     }
 
-    /// Writes `wire` as the new live config (atomic rename), recording the change. Call with
-    /// the lock held.
+    /// Writes `wire` as the new live config (atomic rename), recording the change in the
+    /// (bounded) history. Call with the lock held.
     pub fn write(
         &self,
         _lock: &Lock,
         wire: &WireConfig,
         wasm: &Path,
         before: Option<&Current>,
-        what: &str,
+        change: &Change,
     ) -> Result<()> {
         let version = wire.version.unwrap_or(0);
         let config_json = serde_json::to_string(wire)
@@ -168,18 +165,12 @@ impl Store {
         ecds::write_atomically(&self.dir, &resource).map_err(|e| {
             CliError::io(format!("write {}", ecds::path_in(&self.dir).display()), e)
         })?;
-        let mut history = self.history()?;
-        history.push(Change {
-            version,
-            what: what.to_owned(),
-            at: now(),
-            before: before.map(|c| c.wire.clone()),
-            before_wasm: before.map(|c| c.wasm.clone()),
-            rejected: false,
-        });
-        let excess = history.len().saturating_sub(HISTORY);
-        history.drain(..excess);
-        self.write_state("history.json", &history)
+        let mut entries = self.history()?;
+        history::push(
+            &mut entries,
+            Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm))),
+        );
+        self.write_state("history.json", &entries)
     }
 
     /// The config that was live at `version` (with its filter), from the history: what the
@@ -205,7 +196,7 @@ impl Store {
     }
 
     /// Past changes, oldest first.
-    pub fn history(&self) -> Result<Vec<Change>> {
+    pub fn history(&self) -> Result<Vec<Entry>> {
         self.read_state("history.json")
             .map(Option::unwrap_or_default)
     }

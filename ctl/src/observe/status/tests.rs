@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::history::Change;
 use crate::observe::latency::{Bin, Histogram};
 
 const A: &str = "http://127.0.0.1:9901";
@@ -50,7 +51,7 @@ struct Case {
     config: WireConfig,
     snapshots: Vec<(String, Result<Snapshot, String>)>,
     baselines: Baselines,
-    history: Vec<Change>,
+    history: Vec<Entry>,
 }
 
 impl Case {
@@ -218,17 +219,25 @@ fn a_mismatch_with_a_stale_proxy_names_that_proxy() {
 fn a_mismatch_that_fits_an_earlier_split_names_that_change() {
     let mut case = Case::new(config(3, 5000, 5000), vec![snap(A, 3, 805, 195)]);
     case.history = vec![
-        Change {
+        Entry {
             version: 2,
             what: "canary set-weight web v2 20".into(),
+            change: Change::Other {
+                what: "canary set-weight web v2 20".into(),
+            },
+            splits_before: None,
             at: 0,
             before: Some(config(1, 10000, 0)),
             before_wasm: None,
             rejected: false,
         },
-        Change {
+        Entry {
             version: 3,
             what: "canary set-weight web v2 50".into(),
+            change: Change::Other {
+                what: "canary set-weight web v2 50".into(),
+            },
+            splits_before: None,
             at: 0,
             before: Some(config(2, 8000, 2000)),
             before_wasm: None,
@@ -246,9 +255,13 @@ fn a_mismatch_that_fits_an_earlier_split_names_that_change() {
 #[test]
 fn a_mismatch_that_fits_nothing_known_lists_the_usual_suspects() {
     let mut case = Case::new(config(2, 5000, 5000), vec![snap(A, 2, 700, 300)]);
-    case.history = vec![Change {
+    case.history = vec![Entry {
         version: 2,
         what: "canary set-weight web v2 50".into(),
+        change: Change::Other {
+            what: "canary set-weight web v2 50".into(),
+        },
+        splits_before: None,
         at: 0,
         before: Some(config(1, 10000, 0)),
         before_wasm: None,
