@@ -19,7 +19,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
 /// split mismatch.
 #[derive(Debug, Parser)]
-#[command(name = "veerctl", version, max_term_width = 100)]
+#[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -48,6 +48,36 @@ impl Cli {
         }
     }
 }
+
+/// The proxy-wasm ABI Veer's filter is built for: the function its .wasm exports for Envoy to
+/// pick the ABI (the proxy-wasm Rust SDK's). A test checks the built filter exports it.
+macro_rules! filter_abi {
+    () => {
+        "proxy_abi_version_0_2_1"
+    };
+}
+
+/// The proxy-wasm ABI veerctl expects the filter to speak.
+pub const FILTER_ABI: &str = filter_abi!();
+
+/// `veerctl -V`.
+const SHORT_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (filter ABI ",
+    filter_abi!(),
+    ")"
+);
+
+/// `veerctl --version`: what veerctl expects of the filter it configures. veer-ctl and
+/// veer-filter share the workspace's version, so the config format is that release's.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nfilter ABI: ",
+    filter_abi!(),
+    " (proxy-wasm, loaded by Envoy's wasm filter)\nrouting config: the format of veer-filter ",
+    env!("CARGO_PKG_VERSION"),
+    " (JSON in the filter's configuration; JSON or YAML for veerctl)"
+);
 
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
@@ -169,6 +199,12 @@ pub enum Command {
     /// Kubernetes + Istio: install Veer's WasmPlugin and the routes that obey it.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Print a shell completion script: `source <(veerctl completions bash)`, or save it where
+    /// your shell loads completions (e.g. ~/.local/share/bash-completion/completions/veerctl).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `apply`.

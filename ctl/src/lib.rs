@@ -36,5 +36,8 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Override(c) => commands::override_::run(s, c),
         Command::Rollout(a) => commands::rollout::run(s, a),
         Command::Mesh(c) => commands::mesh::run(s, c),
+        Command::Completions { shell } => {
+            commands::completions::run(*shell, &mut std::io::stdout())
+        }
     }
 }

@@ -54,7 +54,7 @@ impl Settings {
             cluster,
             printer: Printer {
                 format: g.output,
-                colour: crate::output::progress::use_color(),
+                colour: crate::output::colour::for_stdout(),
                 quiet: g.quiet,
             },
             dry_run: g.dry_run,

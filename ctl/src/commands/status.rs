@@ -154,8 +154,7 @@ fn draw_frame(s: &Settings, a: &StatusArgs, st: &Status) -> std::io::Result<()> 
         Output::Json => writeln!(out, "{}", serde_json::to_string(st)?)?,
         Output::Table => {
             if out.is_terminal() {
-                // Clear the screen and home the cursor.
-                write!(out, "\x1b[2J\x1b[H")?;
+                console::Term::stdout().clear_screen()?;
             }
             write!(
                 out,

@@ -1,5 +1,4 @@
-//! Progress on stderr (a spinner or countdown on a terminal, nothing or a plain line otherwise)
-//! and whether to use colour.
+//! Progress on stderr: a spinner or countdown on a terminal, nothing or a plain line otherwise.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -97,11 +96,6 @@ pub fn pause(message: &str, pause: Duration, quiet: bool) {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-}
-
-/// Colour only on a terminal, and never with `NO_COLOR` set.
-pub fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Progress lines on stderr, kubectl style (one line per new message), for the Kubernetes

@@ -2,6 +2,7 @@
 
 use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
+use super::colour::{paint, Tone};
 use crate::config::edit::bp_to_percent;
 use crate::observe::srm::Verdict;
 use crate::observe::status::Status;
@@ -22,25 +23,6 @@ fn table(color: bool) -> Table {
         t.enforce_styling();
     }
     t
-}
-
-/// How a word in the report reads at a glance; drawn green or red on a terminal.
-#[derive(Debug, Clone, Copy)]
-enum Tone {
-    Good,
-    Bad,
-}
-
-/// `text` in its tone's colour when `color`, as is otherwise.
-fn paint(text: &str, tone: Tone, color: bool) -> String {
-    if !color {
-        return text.to_owned();
-    }
-    let code = match tone {
-        Tone::Good => 32,
-        Tone::Bad => 31,
-    };
-    format!("\x1b[{code};1m{text}\x1b[0m")
 }
 
 fn micros(us: Option<f64>) -> String {
@@ -329,8 +311,8 @@ mod tests {
     #[test]
     fn with_colour_the_verdict_is_green_or_red() {
         let ok = super::status(&status(800, 200), true);
-        assert!(ok.contains("\x1b[32;1mOK\x1b[0m"), "{ok}");
+        assert!(ok.contains("\x1b[1m\x1b[32mOK\x1b[0m"), "{ok}");
         let bad = super::status(&status(500, 500), true);
-        assert!(bad.contains("\x1b[31;1mMISMATCH\x1b[0m"), "{bad}");
+        assert!(bad.contains("\x1b[1m\x1b[31mMISMATCH\x1b[0m"), "{bad}");
     }
 }
