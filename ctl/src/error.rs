@@ -177,3 +177,46 @@ impl fmt::Display for LinedProblems {
 
 /// Result alias for the CLI.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error made of two others: `outer` caused by `inner`.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{outer}")]
+    struct Chained {
+        outer: String,
+        #[source]
+        inner: std::io::Error,
+    }
+
+    /// Each cause is printed once, under the message, and one the message already quotes is
+    /// not printed again; the exit code is the error's own.
+    #[test]
+    fn the_report_prints_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = CliError::io("read web.json", io);
+        assert_eq!(e.report(), "error: failed to read web.json: no such file");
+
+        let chained = Chained {
+            outer: "client error (Connect)".into(),
+            inner: std::io::Error::other("connection refused"),
+        };
+        let e =
+            CliError::not_verified("failed to read WasmPlugin demo/veer: client error (Connect)")
+                .with_source(chained);
+        assert_eq!(
+            e.report(),
+            "error: failed to read WasmPlugin demo/veer: client error (Connect)\n\
+             caused by: connection refused"
+        );
+        assert_eq!(e.exit_code(), 4);
+        assert_eq!(
+            CliError::conflict("x")
+                .with_source(std::io::Error::other("y"))
+                .exit_code(),
+            5
+        );
+    }
+}
