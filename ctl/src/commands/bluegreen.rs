@@ -10,6 +10,7 @@ use veer_k8s::bluegreen::{self, DeployRequest, ScaleDownOutcome};
 use veer_k8s::Colour;
 
 use super::edited;
+use super::print_outcome;
 use crate::cli::BluegreenCommand;
 use crate::config::edit;
 use crate::error::{CliError, Result};
@@ -107,7 +108,7 @@ fn on_kubernetes(s: &Settings, c: &BluegreenCommand) -> Result<()> {
                     .as_deref()
                     .unwrap_or("written; not waited for in dry run")
             );
-            print(s, &out, &summary, &out.requests)
+            print_outcome(s, &out, &summary, &out.requests)
         }
         BluegreenCommand::Switch {
             name,
@@ -121,7 +122,7 @@ fn on_kubernetes(s: &Settings, c: &BluegreenCommand) -> Result<()> {
                     .map_err(err)
             })?;
             let summary = switched(&out, "Service now selects", *scale_down_after);
-            print(s, &out, &summary, &out.requests)
+            print_outcome(s, &out, &summary, &out.requests)
         }
         BluegreenCommand::Rollback {
             name,
@@ -133,7 +134,7 @@ fn on_kubernetes(s: &Settings, c: &BluegreenCommand) -> Result<()> {
                     .map_err(err)
             })?;
             let summary = switched(&out, "rolled back to", *scale_down_after);
-            print(s, &out, &summary, &out.requests)
+            print_outcome(s, &out, &summary, &out.requests)
         }
         BluegreenCommand::Status { app } => {
             let st = s
@@ -175,7 +176,7 @@ fn on_kubernetes(s: &Settings, c: &BluegreenCommand) -> Result<()> {
                 ScaleDownOutcome::InUse { colour, reason } => (format!("{app}: {colour} not scaled down: {reason}"), Vec::new()),
                 ScaleDownOutcome::Nothing { reason } => (format!("{app}: nothing to scale down ({reason})"), Vec::new()),
             };
-            print(s, &out, &summary, &requests)
+            print_outcome(s, &out, &summary, &requests)
         }
     }
 }
@@ -218,15 +219,4 @@ fn parse_colour(s: &str) -> Result<Colour> {
             "{other:?} is not a colour: use blue or green (or --envoy DIR for a proxy variant)"
         ))),
     }
-}
-
-/// Prints a Kubernetes outcome: JSON with -o json; otherwise `summary`, then the dry run's
-/// requests.
-fn print<T: serde::Serialize>(
-    s: &Settings,
-    outcome: &T,
-    summary: &str,
-    requests: &[veer_k8s::PlannedRequest],
-) -> Result<()> {
-    crate::output::planned::print(&s.printer, s.dry_run, outcome, summary, requests)
 }

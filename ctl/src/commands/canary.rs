@@ -8,8 +8,7 @@ use crate::config::edit;
 use crate::error::{CliError, Result};
 use crate::history::Change;
 use crate::host::{Host, Proxies, Watch};
-use crate::observe::status::{self, Status};
-use crate::observe::window::all_unreadable;
+use crate::observe::status::Status;
 use crate::output::progress;
 use crate::settings::Settings;
 
@@ -92,16 +91,7 @@ fn step_status(host: &Host, proxies: &Proxies<'_>, watch: Watch) -> Result<Statu
         .live()?
         .ok_or_else(|| CliError::failed("the live config went away during the run"))?;
     let counted = proxies.watched(watch, "since the step went live")?;
-    if let Some(errors) = all_unreadable(&counted.readings) {
-        return Err(CliError::failed(errors));
-    }
-    let history = host.history()?;
-    Ok(status::of_counted(
-        &live.wire,
-        live.version,
-        &counted,
-        &history,
-    ))
+    super::status::of_counted(host, &live, &counted)
 }
 
 /// Steps through the weights; between steps waits (or asks), then checks the canary's error

@@ -99,5 +99,5 @@ fn updated_on_kubernetes(s: &Settings, update: &PluginConfigUpdate, what: &str) 
     summary.push_str(
         "\n  observed split: `veerctl status` (the plugin's sidecars, or --selector LABELS)",
     );
-    output::planned::print(&s.printer, s.dry_run, update, &summary, &update.requests)
+    super::print_outcome(s, update, &summary, &update.requests)
 }

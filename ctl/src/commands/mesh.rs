@@ -7,6 +7,7 @@ use std::path::Path;
 use veer_k8s::mesh::{self, MeshSpec, PluginSettings, ServiceRoutes, Sha256};
 use veer_k8s::plugin_live::{PluginWait, PortForward};
 
+use super::print_outcome;
 use crate::cli::MeshCommand;
 use crate::config::source;
 use crate::error::{CliError, Result};
@@ -64,7 +65,7 @@ pub fn run(s: &Settings, c: &MeshCommand) -> Result<()> {
         .map_err(err)
     })?;
     let summary = format!("installed, in this order: {}", out.applied.join(", "));
-    print(s, &out, &summary, &out.requests)
+    print_outcome(s, &out, &summary, &out.requests)
 }
 
 /// The digest the WasmPlugin carries: --sha256 as given, or the SHA-256 of --wasm FILE.
@@ -93,15 +94,4 @@ fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
                 .ok_or_else(|| CliError::failed(format!("{flag} {i:?} must look like KEY=VALUE")))
         })
         .collect()
-}
-
-/// Prints a Kubernetes outcome: JSON with -o json; otherwise `summary`, then the dry run's
-/// requests.
-fn print<T: serde::Serialize>(
-    s: &Settings,
-    outcome: &T,
-    summary: &str,
-    requests: &[veer_k8s::PlannedRequest],
-) -> Result<()> {
-    crate::output::planned::print(&s.printer, s.dry_run, outcome, summary, requests)
 }

@@ -31,3 +31,14 @@ pub fn edit_live(
     let edited = s.host.edit(what, edit)?;
     edited::print(s, &edited, Some(service), &what.to_string())
 }
+
+/// Prints the outcome of a Kubernetes operation: JSON with -o json; otherwise `summary`, then the
+/// requests of a dry run.
+fn print_outcome<T: serde::Serialize>(
+    s: &Settings,
+    outcome: &T,
+    summary: &str,
+    requests: &[veer_k8s::PlannedRequest],
+) -> Result<()> {
+    crate::output::planned::print(&s.printer, s.dry_run, outcome, summary, requests)
+}

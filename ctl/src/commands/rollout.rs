@@ -3,6 +3,7 @@
 
 use veer_k8s::rollout::{self, RolloutRequest, Strategy};
 
+use super::print_outcome;
 use crate::cli::{RolloutArgs, RolloutCommand, StrategyArg};
 use crate::error::{CliError, Result};
 use crate::host::kubernetes::err;
@@ -25,7 +26,7 @@ pub fn run(s: &Settings, a: &RolloutArgs) -> Result<()> {
             let out = s
                 .cluster
                 .run(|t| async move { rollout::undo(&t, app, *to_revision).await.map_err(err) })?;
-            print(s, &out, &out.message, &out.requests)
+            print_outcome(s, &out, &out.message, &out.requests)
         }
         None => {
             let (Some(app), Some(image)) = (a.app.clone(), a.image.clone()) else {
@@ -58,7 +59,7 @@ pub fn run(s: &Settings, a: &RolloutArgs) -> Result<()> {
                 };
                 Ok((out, status))
             })?;
-            print(s, &out, &out.message, &out.requests)?;
+            print_outcome(s, &out, &out.message, &out.requests)?;
             if let Some(s) = status {
                 println!("{s}");
             }
@@ -71,15 +72,4 @@ fn int_or_string(v: &str) -> k8s_openapi::apimachinery::pkg::util::intstr::IntOr
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     v.parse::<i32>()
         .map_or_else(|_| IntOrString::String(v.to_owned()), IntOrString::Int)
-}
-
-/// Prints a Kubernetes outcome: JSON with -o json; otherwise `summary`, then the dry run's
-/// requests.
-fn print<T: serde::Serialize>(
-    s: &Settings,
-    outcome: &T,
-    summary: &str,
-    requests: &[veer_k8s::PlannedRequest],
-) -> Result<()> {
-    crate::output::planned::print(&s.printer, s.dry_run, outcome, summary, requests)
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::cli::{Output, StatusArgs};
 use crate::error::{CliError, Result};
 use crate::host::kubernetes::{prometheus, sidecars::window_label};
-use crate::host::{Host, Proxies};
+use crate::host::{Host, Live, Proxies};
 use crate::observe::status::{self, Status};
-use crate::observe::window::{all_unreadable, Window};
+use crate::observe::window::{all_unreadable, Counted, Window};
 use crate::settings::Settings;
 
 /// The window on Kubernetes when --window is not given: long enough for a few requests, short
@@ -27,24 +27,31 @@ pub fn run(s: &Settings, a: &StatusArgs) -> Result<()> {
 
 /// The status of a standalone Envoy: every `--admin` proxy since the last verified change.
 pub fn collect(host: &Host) -> Result<Status> {
-    let current = host.envoy()?.current_or_error()?;
-    let (_, proxies) = host.observe(None)?;
-    if proxies.is_empty() {
+    let envoy = host.envoy()?;
+    let current = envoy.current_or_error()?;
+    if envoy.admins.is_empty() {
         return Err(CliError::failed(
             "no --admin URL: status reads the observed split from each proxy's admin API",
         ));
     }
-    let counted = proxies.since_last_change()?.ok_or_else(|| {
-        CliError::failed("internal error: no baselines on Envoy (please report it)")
-    })?;
+    let live = Live {
+        wire: current.wire,
+        version: current.version,
+    };
+    of_counted(host, &live, &envoy.since_last_change()?)
+}
+
+/// The status of `live` from what the proxies counted, naming earlier configs from the host's
+/// history; no proxy readable is an error naming each one's reason, not a table of zeros.
+pub(crate) fn of_counted(host: &Host, live: &Live, counted: &Counted) -> Result<Status> {
     if let Some(errors) = all_unreadable(&counted.readings) {
         return Err(CliError::failed(errors));
     }
     let history = host.history()?;
     Ok(status::of_counted(
-        &current.wire,
-        current.version,
-        &counted,
+        &live.wire,
+        live.version,
+        counted,
         &history,
     ))
 }

@@ -41,7 +41,7 @@ pub struct Live {
 #[derive(Debug, Clone)]
 pub enum Edited {
     /// The ECDS file was written (or, in a dry run, would be) and verified on every proxy.
-    Envoy(Applied),
+    Envoy(Box<Applied>),
     /// The WasmPlugin was written (or planned) and verified on its sidecars.
     Kubernetes(Box<PluginConfigUpdate>),
 }
@@ -102,7 +102,7 @@ impl Host {
         edit: impl Fn(&mut WireConfig) -> Result<()>,
     ) -> Result<Edited> {
         match self {
-            Host::Envoy(e) => e.edit(what, edit).map(Edited::Envoy),
+            Host::Envoy(e) => e.edit(what, edit).map(|a| Edited::Envoy(Box::new(a))),
             Host::Kubernetes(k) => k
                 .edit(&what.to_string(), edit)
                 .map(|u| Edited::Kubernetes(Box::new(u))),
