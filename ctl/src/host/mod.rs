@@ -193,11 +193,6 @@ impl Proxies<'_> {
         }
     }
 
-    /// Whether there is no proxy to read (no `--admin` given).
-    pub fn is_empty(&self) -> bool {
-        matches!(self, Proxies::Admins(e) if e.admins.is_empty())
-    }
-
     /// Opens a window: the first reading of every proxy (none readable is an error).
     pub fn open_window(&self) -> Result<Window> {
         Window::open(self.read()?)
@@ -207,15 +202,6 @@ impl Proxies<'_> {
     /// starts now.
     pub fn count(&self, window: Window, label: &str) -> Result<(Counted, Window)> {
         window.advance(self.read()?, label)
-    }
-
-    /// What every proxy counted since the last verified change, from the baselines recorded
-    /// then; `None` on Kubernetes, which records none.
-    pub fn since_last_change(&self) -> Result<Option<Counted>> {
-        match self {
-            Proxies::Admins(e) => e.since_last_change().map(Some),
-            Proxies::Sidecars { .. } => Ok(None),
-        }
     }
 
     /// Starts watching right after a verified change: on Envoy that change recorded the
@@ -237,5 +223,44 @@ impl Proxies<'_> {
                 "internal error: Kubernetes keeps no baselines of the last change (please report it)",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run state recorded on a standalone Envoy is read back by a later command; before any is
+    /// recorded there is none; on Kubernetes it is refused with what to do.
+    #[test]
+    fn run_state_is_recorded_with_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::Envoy(Envoy {
+            dir: dir.path().to_owned(),
+            admins: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+            dry_run: false,
+            quiet: true,
+        });
+        assert_eq!(host.load_state::<Vec<u32>>("canary-web").unwrap(), None);
+        host.save_state("canary-web", &vec![5, 25]).unwrap();
+        assert_eq!(
+            host.load_state::<Vec<u32>>("canary-web").unwrap(),
+            Some(vec![5, 25])
+        );
+        assert!(dir.path().join(".veer/run-canary-web.json").is_file());
+
+        let kubernetes = Host::Kubernetes(Kubernetes {
+            cluster: kubernetes::Cluster {
+                context: None,
+                namespace: None,
+                dry_run: veer_k8s::DryRun::Off,
+                timeout: std::time::Duration::from_secs(1),
+                quiet: true,
+            },
+            plugin: "veer".into(),
+        });
+        let err = kubernetes.save_state("canary-web", &1).unwrap_err();
+        assert!(err.to_string().contains("--envoy DIR"), "{err}");
     }
 }

@@ -1,9 +1,10 @@
 //! One colour policy, resolved once: anstream's, which colours a terminal and honours
-//! `NO_COLOR`, `CLICOLOR` and `CLICOLOR_FORCE` (what clap's own output follows too). Styles are
-//! anstyle's; tables colour through comfy-table.
+//! `NO_COLOR`, `CLICOLOR` and `CLICOLOR_FORCE` (what clap's own output follows too). Words are
+//! styled with owo-colors, whose one combined sequence per style (`ESC[32;1m`) is what veerctl
+//! has always written; tables colour through comfy-table.
 
 use anstream::ColorChoice;
-use anstyle::{AnsiColor, Style};
+use owo_colors::{OwoColorize, Style};
 
 /// Whether stdout gets colour.
 pub fn for_stdout() -> bool {
@@ -24,10 +25,9 @@ pub fn paint(text: &str, tone: Tone, colour: bool) -> String {
     if !colour {
         return text.to_owned();
     }
-    let hue = match tone {
-        Tone::Good => AnsiColor::Green,
-        Tone::Bad => AnsiColor::Red,
+    let style = match tone {
+        Tone::Good => Style::new().green().bold(),
+        Tone::Bad => Style::new().red().bold(),
     };
-    let style = Style::new().fg_color(Some(hue.into())).bold();
-    format!("{style}{text}{style:#}")
+    text.style(style).to_string()
 }

@@ -311,8 +311,8 @@ mod tests {
     #[test]
     fn with_colour_the_verdict_is_green_or_red() {
         let ok = super::status(&status(800, 200), true);
-        assert!(ok.contains("\x1b[1m\x1b[32mOK\x1b[0m"), "{ok}");
+        assert!(ok.contains("\x1b[32;1mOK\x1b[0m"), "{ok}");
         let bad = super::status(&status(500, 500), true);
-        assert!(bad.contains("\x1b[1m\x1b[31mMISMATCH\x1b[0m"), "{bad}");
+        assert!(bad.contains("\x1b[31;1mMISMATCH\x1b[0m"), "{bad}");
     }
 }
