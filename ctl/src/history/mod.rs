@@ -4,10 +4,12 @@
 //!
 //! Bounded: at most [`MAX_ENTRIES`] entries, and the whole config before a change only for the
 //! last [`FULL_CONFIGS`] of them (what restoring the last accepted config after a rejection
-//! reads). Every entry keeps each service's split before it ([`Entry::splits_before`]), which is
-//! what `bluegreen rollback` and the likely cause of `status` read. So the file holds at most
-//! `FULL_CONFIGS` configs plus `MAX_ENTRIES` sets of splits, however large the config: a 5.9 MB
-//! config used to add a full copy per change.
+//! reads when the proxies were already behind; the usual case restores the config it just
+//! replaced, from memory). Every entry keeps the splits the change altered, as they were before
+//! it ([`Entry::splits_before`]): what `bluegreen rollback` and the likely cause of `status` read.
+//! So the file holds at most `FULL_CONFIGS` configs plus `MAX_ENTRIES` small records, however
+//! large the config; it used to hold a whole config per change (7.4 MB after 20 changes in
+//! issue 11).
 //!
 //! Files written before changes were recorded as data (entries with `what` only) still load: each
 //! such entry's change is read once from its text by [`legacy`], which knows the forms veerctl
@@ -28,7 +30,7 @@ mod legacy;
 /// How many changes the history keeps.
 pub const MAX_ENTRIES: usize = 50;
 /// How many of the latest entries keep the whole config before them.
-pub const FULL_CONFIGS: usize = 3;
+pub const FULL_CONFIGS: usize = 2;
 
 /// What a change was, with its parameters. Its `Display` is the command line that made it, as
 /// the output and the history's `what` say it.
@@ -103,6 +105,22 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The service the change names, if it names one.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Change::CanarySetWeight { service, .. }
+            | Change::CanaryPromote { service, .. }
+            | Change::CanaryAbort { service }
+            | Change::ExperimentStart { service, .. }
+            | Change::ExperimentStop { service, .. }
+            | Change::BluegreenSwitch { service, .. }
+            | Change::BluegreenRollback { service, .. } => Some(service),
+            Change::Apply { .. } | Change::Restore { .. } | Change::Other { .. } => None,
+        }
+    }
+}
+
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -156,7 +174,8 @@ pub struct Entry {
     pub change: Change,
     /// When (unix seconds).
     pub at: u64,
-    /// Each service's default split before the change (absent for the first one).
+    /// The default split before the change of each service whose split it altered, and of the
+    /// service it names (absent for the first change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub splits_before: Option<BTreeMap<String, Split>>,
     /// The whole config before the change: kept for the last [`FULL_CONFIGS`] entries only.
@@ -170,22 +189,29 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The entry of `change` writing `version` on top of `before` (with its filter).
-    pub fn new(version: u64, change: &Change, before: Option<(&WireConfig, &PathBuf)>) -> Entry {
+    /// The entry of `change` writing `version` (config `after`) on top of `before` (with its
+    /// filter).
+    pub fn new(
+        version: u64,
+        change: &Change,
+        before: Option<(&WireConfig, &PathBuf)>,
+        after: &WireConfig,
+    ) -> Entry {
         Entry {
             version,
             what: change.to_string(),
             change: change.clone(),
             at: now(),
-            splits_before: before.map(|(w, _)| splits(w)),
+            splits_before: before.map(|(w, _)| altered_splits(w, after, change.service())),
             before: before.map(|(w, _)| w.clone()),
             before_wasm: before.map(|(_, p)| p.clone()),
             rejected: false,
         }
     }
 
-    /// `service`'s default split before this change: from the splits recorded with it, or (an
-    /// entry written before they were) from the whole config.
+    /// `service`'s default split before this change: from the splits recorded with it (`None`:
+    /// the change did not alter it), or (an entry written before they were) from the whole
+    /// config.
     pub fn split_before(&self, service: &str) -> Option<&Split> {
         match &self.splits_before {
             Some(s) => s.get(service),
@@ -209,6 +235,28 @@ impl Entry {
 fn splits(wire: &WireConfig) -> BTreeMap<String, Split> {
     wire.services
         .iter()
+        .map(|s| (s.name.clone(), s.split.clone()))
+        .collect()
+}
+
+/// The splits in `before` that `after` changes, and the split of `named` (the service the change
+/// names, whose split a rollback restores even when the change left it as it was).
+fn altered_splits(
+    before: &WireConfig,
+    after: &WireConfig,
+    named: Option<&str>,
+) -> BTreeMap<String, Split> {
+    let split_after = |name: &str| {
+        after
+            .services
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| &s.split)
+    };
+    before
+        .services
+        .iter()
+        .filter(|s| named == Some(s.name.as_str()) || split_after(&s.name) != Some(&s.split))
         .map(|s| (s.name.clone(), s.split.clone()))
         .collect()
 }

@@ -91,7 +91,7 @@ fn the_switch_to_undo_is_the_last_accepted_one_of_that_service() {
     ] {
         push(
             &mut entries,
-            Entry::new(version, &change, Some((&before, &wasm))),
+            Entry::new(version, &change, Some((&before, &wasm)), &before),
         );
     }
     entries[1].rejected = true;
@@ -100,37 +100,41 @@ fn the_switch_to_undo_is_the_last_accepted_one_of_that_service() {
 }
 
 /// The case (20 changes of a config of several MB) and beyond: at most MAX_ENTRIES
-/// entries, whole configs only in the last FULL_CONFIGS, every entry's splits kept, so the file
-/// stays near FULL_CONFIGS configs; and the split a rollback needs survives in an old entry.
+/// entries, whole configs only in the last FULL_CONFIGS, each entry with the splits its change
+/// altered (not the others), so the file stays near FULL_CONFIGS configs; and the split a rollback
+/// needs survives in an old entry.
 #[test]
-fn the_history_is_bounded_and_old_entries_keep_their_splits() {
+fn the_history_is_bounded_and_old_entries_keep_the_splits_they_changed() {
     let wasm = PathBuf::from("/opt/veer.wasm");
-    let big = config(1, 0, 300, 20);
-    let config_size = serde_json::to_string(&big).unwrap().len();
+    let mut current = config(1, 0, 300, 20);
+    let config_size = serde_json::to_string(&current).unwrap().len();
     let mut entries = Vec::new();
+    let mut switched = current.clone();
+    switched.services[0].split = [("v1".into(), 0), ("v2".into(), 10000)].into();
+    let switch = Change::BluegreenSwitch {
+        service: "web".into(),
+        variant: "v2".into(),
+    };
     push(
         &mut entries,
-        Entry::new(
-            2,
-            &Change::BluegreenSwitch {
-                service: "web".into(),
-                variant: "v2".into(),
-            },
-            Some((&big, &wasm)),
-        ),
+        Entry::new(2, &switch, Some((&current, &wasm)), &switched),
     );
-    for version in 3..=(MAX_ENTRIES as u64 + 10) {
+    current = switched;
+    for version in 3..=(MAX_ENTRIES as i64 + 10) {
+        let mut after = current.clone();
+        after.services[1].split = [("v0".into(), 10000 - version), ("v1".into(), version)].into();
         let change = Change::CanarySetWeight {
             service: "svc0".into(),
             variant: "v1".into(),
-            bp: 100,
+            bp: version,
         };
         push(
             &mut entries,
-            Entry::new(version, &change, Some((&big, &wasm))),
+            Entry::new(version as u64, &change, Some((&current, &wasm)), &after),
         );
+        current = after;
         if version == 22 {
-            // 20 changes after the first: the switch keeps the split rollback needs.
+            // 20 changes after it, the switch keeps the split a rollback restores.
             let switch = last_switch(&entries, "web").unwrap();
             assert!(switch.before.is_none());
             assert_eq!(switch.split_before("web").unwrap()["v1"], 10000);
@@ -140,10 +144,16 @@ fn the_history_is_bounded_and_old_entries_keep_their_splits() {
     let whole: Vec<bool> = entries.iter().map(|e| e.before.is_some()).collect();
     assert!(whole[..MAX_ENTRIES - FULL_CONFIGS].iter().all(|w| !w));
     assert!(whole[MAX_ENTRIES - FULL_CONFIGS..].iter().all(|w| *w));
-    assert!(entries.iter().all(|e| e.split_before("svc299").is_some()));
-    let file = serde_json::to_string_pretty(&entries).unwrap().len();
+    for e in &entries {
+        assert_eq!(e.split_before("svc0").unwrap()["v1"], e.version as i64 - 1);
+        assert!(
+            e.split_before("svc299").is_none(),
+            "an unchanged split is not kept"
+        );
+    }
+    let file = serde_json::to_string(&entries).unwrap().len();
     assert!(
-        file < (FULL_CONFIGS + 2) * config_size * 2,
+        file < (FULL_CONFIGS + 1) * config_size,
         "history is {file} bytes for a {config_size}-byte config"
     );
 }

@@ -168,9 +168,9 @@ impl Store {
         let mut entries = self.history()?;
         history::push(
             &mut entries,
-            Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm))),
+            Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm)), wire),
         );
-        self.write_state("history.json", &entries)
+        self.write_history(&entries)
     }
 
     /// The config that was live at `version` (with its filter), from the history: what the
@@ -192,7 +192,7 @@ impl Store {
         for c in history.iter_mut().filter(|c| c.version == version) {
             c.rejected = true;
         }
-        self.write_state("history.json", &history)
+        self.write_history(&history)
     }
 
     /// Past changes, oldest first.
@@ -218,9 +218,21 @@ impl Store {
 
     /// Writes a JSON state file atomically.
     pub fn write_state<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
-        let dir = self.state_dir()?;
         let text = serde_json::to_string_pretty(value)
             .map_err(|e| CliError::failed(format!("failed to encode state: {e}")))?;
+        self.write_text(name, &text)
+    }
+
+    /// Writes the history, compact: it holds whole configs, which indentation would double.
+    fn write_history(&self, entries: &[Entry]) -> Result<()> {
+        let text = serde_json::to_string(entries)
+            .map_err(|e| CliError::failed(format!("failed to encode the history: {e}")))?;
+        self.write_text("history.json", &text)
+    }
+
+    /// Writes a state file atomically (temp file, rename).
+    fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        let dir = self.state_dir()?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|e| CliError::io("create a temp file", e))?;
         std::io::Write::write_all(&mut tmp, text.as_bytes())

@@ -8,6 +8,8 @@ use veer_k8s::plugin_live::SidecarReader;
 use veer_k8s::Target;
 
 use super::*;
+// The admin paths `--admin` reads, which the sidecars are read with too.
+use crate::observe::snapshot as admin;
 use crate::observe::status::{compute, Inputs, Status};
 
 /// Answers each (pod, path) from a script, and records what was asked.
@@ -22,8 +24,8 @@ impl Sidecars {
         let latency = r#"{"stats":[{"histograms":{"details":[{"name":"wasmcustom.veer.latency_us.web.v1","totals":[{"lower_bound":100,"width":1,"count":1}]}]}}]}"#;
         let mut answers = Vec::new();
         for (pod, text) in texts {
-            answers.push((*pod, snapshot::STATS_PATH, text.clone()));
-            answers.push((*pod, snapshot::LATENCY_PATH, latency.to_owned()));
+            answers.push((*pod, admin::STATS_PATH, text.clone()));
+            answers.push((*pod, admin::LATENCY_PATH, latency.to_owned()));
         }
         Sidecars {
             answers,
@@ -123,8 +125,8 @@ fn a_sidecars_answers_become_a_snapshot_named_by_its_pod() {
     assert_eq!(
         asked,
         [
-            ("web-1".to_owned(), snapshot::STATS_PATH.to_owned()),
-            ("web-1".to_owned(), snapshot::LATENCY_PATH.to_owned())
+            ("web-1".to_owned(), admin::STATS_PATH.to_owned()),
+            ("web-1".to_owned(), admin::LATENCY_PATH.to_owned())
         ]
     );
 }
