@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// veerctl: move user traffic between versions of a service, and prove every change is live.
 ///
@@ -18,13 +19,65 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
 /// split mismatch.
 #[derive(Debug, Parser)]
-#[command(name = "veerctl", version, max_term_width = 100)]
+#[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
+
+impl Cli {
+    /// Parses the command line as [`Cli::try_parse_from`] does, then refuses what only exists
+    /// on the other host: clap's conflicts do not see a global option given before the
+    /// subcommand, so the check is here, still a usage error (exit code 2) before anything runs.
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        match (&cli.global.envoy, &cli.command) {
+            (Some(_), Command::Bluegreen(c)) if c.kubernetes_only() => Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "the argument '--envoy <DIR>' (or VEER_ENVOY_DIR) cannot be used with this \
+                     command: it exists only on Kubernetes. On a standalone Envoy, blue/green is \
+                     `bluegreen switch SERVICE VARIANT` and `bluegreen rollback SERVICE`",
+            )),
+            _ => Ok(cli),
+        }
+    }
+}
+
+/// The proxy-wasm ABI Veer's filter is built for: the function its .wasm exports for Envoy to
+/// pick the ABI (the proxy-wasm Rust SDK's). A test checks the built filter exports it.
+macro_rules! filter_abi {
+    () => {
+        "proxy_abi_version_0_2_1"
+    };
+}
+
+/// The proxy-wasm ABI veerctl expects the filter to speak.
+pub const FILTER_ABI: &str = filter_abi!();
+
+/// `veerctl -V`.
+const SHORT_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (filter ABI ",
+    filter_abi!(),
+    ")"
+);
+
+/// `veerctl --version`: what veerctl expects of the filter it configures. veer-ctl and
+/// veer-filter share the workspace's version, so the config format is that release's.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nfilter ABI: ",
+    filter_abi!(),
+    " (proxy-wasm, loaded by Envoy's wasm filter)\nrouting config: the format of veer-filter ",
+    env!("CARGO_PKG_VERSION"),
+    " (JSON in the filter's configuration; JSON or YAML for veerctl)"
+);
 
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
@@ -134,7 +187,8 @@ pub enum Command {
     /// A/B/n experiments per user segment.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
-    /// Blue/green at the proxy: switch all traffic at once, and back.
+    /// Blue/green: all traffic to one version at once, and back (a variant at the proxy with
+    /// --envoy; Deployments behind a Service on Kubernetes).
     #[command(subcommand)]
     Bluegreen(BluegreenCommand),
     /// Signed forced-variant overrides for testers.
@@ -145,6 +199,12 @@ pub enum Command {
     /// Kubernetes + Istio: install Veer's WasmPlugin and the routes that obey it.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Print a shell completion script: `source <(veerctl completions bash)`, or save it where
+    /// your shell loads completions (e.g. ~/.local/share/bash-completion/completions/veerctl).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `apply`.
@@ -318,10 +378,13 @@ pub enum ExperimentCommand {
 }
 
 /// `bluegreen ...`. With --envoy it acts on the proxy's routing (SERVICE VARIANT); without, on
-/// Kubernetes Deployments and the Service selector (APP).
+/// Kubernetes Deployments and the Service selector (APP). `deploy`, `status` and `scale-down`
+/// exist only on Kubernetes: with --envoy (or VEER_ENVOY_DIR) they are refused as a usage error.
 #[derive(Debug, Subcommand)]
 pub enum BluegreenCommand {
-    /// Kubernetes: create or update the idle colour's Deployment and wait until it is available.
+    /// Kubernetes only: create or update the idle colour's Deployment and wait until it is
+    /// available.
+    #[command(after_help = KUBERNETES_ONLY)]
     Deploy {
         /// The app (Service APP, Deployments APP-blue and APP-green).
         app: String,
@@ -361,14 +424,16 @@ pub enum BluegreenCommand {
         #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
         scale_down_after: Duration,
     },
-    /// Kubernetes: both colours, their images and readiness, and where the Service points.
+    /// Kubernetes only: both colours, their images and readiness, and where the Service points.
+    #[command(after_help = KUBERNETES_ONLY)]
     Status {
         /// The app.
         app: String,
     },
-    /// Kubernetes: scale the idle colour to zero once the keep time recorded by the last switch
-    /// (--scale-down-after) has passed; run it later by hand or from a CronJob
+    /// Kubernetes only: scale the idle colour to zero once the keep time recorded by the last
+    /// switch (--scale-down-after) has passed; run it later by hand or from a CronJob
     /// (deploy/k8s/scale-down-cronjob.yaml). A colour being switched to or deployed is left alone.
+    #[command(after_help = KUBERNETES_ONLY)]
     ScaleDown {
         /// The app.
         app: String,
@@ -377,6 +442,22 @@ pub enum BluegreenCommand {
         after: Option<Duration>,
     },
 }
+
+impl BluegreenCommand {
+    /// Whether this verb exists only on Kubernetes (Deployments and a Service).
+    pub fn kubernetes_only(&self) -> bool {
+        matches!(
+            self,
+            BluegreenCommand::Deploy { .. }
+                | BluegreenCommand::Status { .. }
+                | BluegreenCommand::ScaleDown { .. }
+        )
+    }
+}
+
+/// The note under the help of a verb that exists only on Kubernetes.
+const KUBERNETES_ONLY: &str = "Kubernetes only: with --envoy (or VEER_ENVOY_DIR) this is refused; \
+     on a standalone Envoy, blue/green is `bluegreen switch SERVICE VARIANT` and `bluegreen rollback SERVICE`.";
 
 /// `rollout`.
 #[derive(Debug, Args)]
@@ -524,6 +605,32 @@ mod tests {
     fn global(args: &[&str]) -> Global {
         let argv = [&["veerctl"], args, &["rollout", "status", "web"]].concat();
         Cli::try_parse_from(argv).expect("parses").global
+    }
+
+    /// The blue/green verbs that exist only on Kubernetes are refused with --envoy when the
+    /// command line is parsed (a usage error), not after; switch and rollback take --envoy.
+    #[test]
+    fn kubernetes_only_bluegreen_verbs_are_refused_with_envoy_at_parse_time() {
+        for verb in [
+            &["deploy", "web", "--image", "web:2"][..],
+            &["status", "web"],
+            &["scale-down", "web"],
+        ] {
+            let argv = [&["veerctl", "--envoy", "/tmp", "bluegreen"], verb].concat();
+            let err = Cli::try_parse_checked(&argv).expect_err("refused");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{err}"
+            );
+            assert!(err.to_string().contains("--envoy"), "{err}");
+            let argv = [&["veerctl", "bluegreen"], verb].concat();
+            Cli::try_parse_checked(&argv).expect("parses without --envoy");
+        }
+        for verb in [&["switch", "web", "v2"][..], &["rollback", "web"]] {
+            let argv = [&["veerctl", "--envoy", "/tmp", "bluegreen"], verb].concat();
+            Cli::try_parse_checked(&argv).expect("parses with --envoy");
+        }
     }
 
     /// Without --timeout each wait has its own default; a given --timeout is used as given, also

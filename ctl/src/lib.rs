@@ -1,47 +1,43 @@
 //! veerctl's library: everything the CLI does, without the argument parsing.
 //!
-//! Data first, rendering last: modules compute (`status`, `edit`, `srm`), `render` draws tables,
-//! `commands` wires a command's arguments to both.
+//! Layers, each using only those below it: `cli` (the clap types) is resolved once into
+//! `settings` (the host, the printer); `commands` (one file per command or group) use `host`
+//! (a standalone Envoy or Kubernetes), `config` (reading, editing, comparing configs), `observe`
+//! (status, latency, sample-ratio checks from the proxies' counters), `history` (what changed)
+//! and `output` (tables, JSON, progress). Data first, rendering last.
 
-pub mod admin;
-pub mod change;
 pub mod cli;
 pub mod commands;
-pub mod diff;
-pub mod ecds;
-pub mod edit;
+pub mod config;
 pub mod error;
-pub mod kube;
-pub mod latency;
-pub mod match_expr;
-pub mod owned_headers;
-pub mod render;
-pub mod report;
-pub mod source;
-pub mod srm;
-pub mod status;
-pub mod store;
-pub mod verify;
+pub mod history;
+pub mod host;
+pub mod observe;
+pub mod output;
+pub mod settings;
 
 use cli::{Cli, Command};
 use error::Result;
+use settings::Settings;
 
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> Result<()> {
-    let g = &cli.global;
+    let s = &Settings::resolve(&cli.global);
     match &cli.command {
-        Command::Validate { file } => commands::config::validate(g, file),
-        Command::Apply(a) => commands::config::apply(g, a),
-        Command::Get => commands::config::get(g),
-        Command::Diff { file } => commands::config::diff(g, file),
-        Command::Explain(a) => commands::explain::run(g, a),
-        Command::Status(a) if g.envoy.is_none() => commands::k8s::status(g, a),
-        Command::Status(a) => commands::status::run(g, a),
-        Command::Canary(c) => commands::canary::run(g, c),
-        Command::Experiment(c) => commands::experiment::run(g, c),
-        Command::Bluegreen(c) => commands::bluegreen::run(g, c),
-        Command::Override(c) => commands::override_::run(g, c),
-        Command::Rollout(a) => commands::k8s::rollout(g, a),
-        Command::Mesh(c) => commands::k8s::mesh(g, c),
+        Command::Validate { file } => commands::config::validate(s, file),
+        Command::Apply(a) => commands::config::apply(s, a),
+        Command::Get => commands::config::get(s),
+        Command::Diff { file } => commands::config::diff(s, file),
+        Command::Explain(a) => commands::explain::run(s, a),
+        Command::Status(a) => commands::status::run(s, a),
+        Command::Canary(c) => commands::canary::run(s, c),
+        Command::Experiment(c) => commands::experiment::run(s, c),
+        Command::Bluegreen(c) => commands::bluegreen::run(s, c),
+        Command::Override(c) => commands::override_::run(s, c),
+        Command::Rollout(a) => commands::rollout::run(s, a),
+        Command::Mesh(c) => commands::mesh::run(s, c),
+        Command::Completions { shell } => {
+            commands::completions::run(*shell, &mut std::io::stdout())
+        }
     }
 }

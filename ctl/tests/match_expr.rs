@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use veer_ctl::match_expr::{parse, render};
+use veer_ctl::config::match_expr::{parse, render};
 use veer_filter::config::wire::WireMatch;
 
 fn wire(v: Value) -> WireMatch {

@@ -4,15 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use veer_ctl::admin::Admin;
-use veer_ctl::report::Progress;
-use veer_ctl::verify::{self, ProxyState};
+use veer_ctl::host::envoy::admin::Admin;
+use veer_ctl::host::envoy::verify::{self, ProxyState};
+
+mod support;
+use support::fake_admin;
+use veer_ctl::output::progress::Progress;
 
 /// What a proxy's `/stats` says: the filter's version, Envoy's rejections and version text.
 fn stats(version: u64, rejected: u64) -> String {
@@ -21,39 +21,6 @@ fn stats(version: u64, rejected: u64) -> String {
          extension_config_discovery.http_filter.veer.update_rejected: {rejected}\n\
          extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n"
     )
-}
-
-/// A fake admin API: its n-th `/stats` request (from 0) is answered with `script(n)`. Returns
-/// its URL and the count of `/stats` requests so far.
-fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            let _ = reader.read_line(&mut request);
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                header.clear();
-            }
-            // The latency histograms (`format=json`) are optional: answer them with nothing.
-            let body = if request.contains("format=json") {
-                "{}".to_owned()
-            } else {
-                script(seen.fetch_add(1, Ordering::SeqCst))
-            };
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, count)
 }
 
 #[test]

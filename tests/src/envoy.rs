@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use veer_ctl::ecds;
+use veer_ctl::host::envoy::ecds;
 
 use crate::paths;
 use crate::upstream::Upstream;

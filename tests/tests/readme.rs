@@ -49,7 +49,7 @@ fn worked_example(readme: &str) -> Result<String, String> {
 fn the_readme_worked_example_is_a_valid_config() {
     let readme = std::fs::read_to_string(paths::workspace().join("README.md")).unwrap();
     let text = worked_example(&readme).unwrap_or_else(|e| panic!("{e}"));
-    let loaded = veer_ctl::source::parse(&text, "README.md worked example")
+    let loaded = veer_ctl::config::source::parse(&text, "README.md worked example")
         .unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
     loaded
         .validate("README.md worked example")
@@ -64,7 +64,7 @@ fn the_readme_worked_example_is_a_valid_config() {
 fn an_invalid_example_is_caught() {
     let broken = "## The routing config, by example\n\n```yaml\nservices:\n  - name: shop\n    variants:\n      - { name: stable, cluster: shop_v1 }\n    split: { stable: 9990 }\n```\n";
     let text = worked_example(broken).unwrap();
-    let err = veer_ctl::source::parse(&text, "x")
+    let err = veer_ctl::config::source::parse(&text, "x")
         .unwrap()
         .validate("x")
         .unwrap_err()

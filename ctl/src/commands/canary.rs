@@ -2,20 +2,18 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use veer_filter::config::WireConfig;
-
 use super::edit_live;
-use super::k8s::status::{self as k8s_status, SidecarWindow};
-use crate::change;
-use crate::cli::{CanaryCommand, CanaryRunArgs, Global};
-use crate::edit;
+use crate::cli::{CanaryCommand, CanaryRunArgs};
+use crate::config::edit;
 use crate::error::{CliError, Result};
-use crate::kube::StderrReporter;
-use crate::report;
-use crate::status::Status;
+use crate::history::Change;
+use crate::host::{Host, Proxies, Watch};
+use crate::observe::status::Status;
+use crate::output::progress;
+use crate::settings::Settings;
 
 /// Dispatches `canary ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
-pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
+pub fn run(s: &Settings, c: &CanaryCommand) -> Result<()> {
     match c {
         CanaryCommand::SetWeight {
             service,
@@ -23,113 +21,82 @@ pub fn run(g: &Global, c: &CanaryCommand) -> Result<()> {
             percent,
             from,
         } => set_weight(
-            g,
+            s,
             service,
             variant,
             edit::percent_to_bp(percent)?,
             from.as_deref(),
         ),
-        CanaryCommand::Promote { service, variant } => promote(g, service, variant),
-        CanaryCommand::Abort { service } => abort(g, service),
-        CanaryCommand::Run(a) => progressive(g, a),
+        CanaryCommand::Promote { service, variant } => promote(s, service, variant),
+        CanaryCommand::Abort { service } => abort(s, service),
+        CanaryCommand::Run(a) => progressive(s, a),
     }
 }
 
 /// `variant` at `bp`, the difference taken from `from` (default: the stable variant).
-fn set_weight(g: &Global, service: &str, variant: &str, bp: i64, from: Option<&str>) -> Result<()> {
-    let what = format!(
-        "canary set-weight {service} {variant} {}",
-        edit::bp_to_percent(bp)
-    );
-    edit_live(g, service, &what, |w| {
+fn set_weight(
+    s: &Settings,
+    service: &str,
+    variant: &str,
+    bp: i64,
+    from: Option<&str>,
+) -> Result<()> {
+    let what = Change::CanarySetWeight {
+        service: service.to_owned(),
+        variant: variant.to_owned(),
+        bp,
+    };
+    edit_live(s, service, &what, |w| {
         edit::set_weight(w, service, variant, bp, from)
     })
 }
 
-fn abort(g: &Global, service: &str) -> Result<()> {
-    edit_live(g, service, &format!("canary abort {service}"), |w| {
-        edit::abort(w, service).map(|_| ())
-    })
+fn abort(s: &Settings, service: &str) -> Result<()> {
+    let what = Change::CanaryAbort {
+        service: service.to_owned(),
+    };
+    edit_live(s, service, &what, |w| edit::abort(w, service).map(|_| ()))
 }
 
-fn promote(g: &Global, service: &str, variant: &str) -> Result<()> {
-    let what = format!("canary promote {service} {variant}");
-    edit_live(g, service, &what, |w| edit::promote(w, service, variant))
+fn promote(s: &Settings, service: &str, variant: &str) -> Result<()> {
+    let what = Change::CanaryPromote {
+        service: service.to_owned(),
+        variant: variant.to_owned(),
+    };
+    edit_live(s, service, &what, |w| edit::promote(w, service, variant))
 }
 
-/// Where `canary run` changes the split and reads its gate: the ECDS file and the proxies' admin
-/// APIs (`--envoy`), or the WasmPlugin and the sidecars it runs in (Kubernetes).
-enum Host {
-    Envoy,
-    Kubernetes {
-        selectors: Vec<String>,
-        reporter: StderrReporter,
-    },
-}
-
-/// What the gate after a step reads: on Envoy the counters since the step (the verified change
-/// records their baseline); on Kubernetes a window over the sidecars opened once the step was
-/// live everywhere, closed when the pause ends.
-enum Watch {
-    SinceChange,
-    Sidecars(SidecarWindow),
-}
-
-impl Host {
-    /// The host for `g`, with the live config; on Kubernetes, also checks that there are
-    /// sidecars to read before anything changes.
-    fn for_run(g: &Global, a: &CanaryRunArgs) -> Result<(Host, WireConfig)> {
-        if g.envoy.is_some() {
-            let live = change::store(g)?.current()?.ok_or_else(|| {
-                CliError::failed(
-                    "there is no live config yet: apply one first with `veerctl apply -f FILE`",
-                )
-            })?;
-            return Ok((Host::Envoy, live.wire));
-        }
-        let reporter = StderrReporter::new(g);
-        let (wire, selectors) =
-            k8s_status::plugin_and_selectors(g, a.selector.as_deref(), &reporter)?;
-        if g.dry_run.is_none() {
-            SidecarWindow::open(g, &selectors, &reporter)?;
-        }
-        Ok((
-            Host::Kubernetes {
-                selectors,
-                reporter,
-            },
-            wire,
-        ))
+/// Where `canary run` reads its gate, checked before the first step: on Kubernetes the
+/// WasmPlugin's sidecars (or --selector's) must be readable, since each step is watched there.
+fn proxies_for_run<'h>(
+    s: &'h Settings,
+    a: &CanaryRunArgs,
+) -> Result<(veer_filter::config::WireConfig, Proxies<'h>)> {
+    let (live, proxies) = s.host.observe(a.selector.as_deref())?;
+    let live = live.ok_or_else(|| {
+        CliError::failed(
+            "there is no live config yet: apply one first with `veerctl apply -f FILE`",
+        )
+    })?;
+    if matches!(proxies, Proxies::Sidecars { .. }) && s.dry_run.is_none() {
+        proxies.open_window()?;
     }
+    Ok((live.wire, proxies))
+}
 
-    /// Starts watching a step that is live.
-    fn watch(&self, g: &Global) -> Result<Watch> {
-        Ok(match self {
-            Host::Envoy => Watch::SinceChange,
-            Host::Kubernetes {
-                selectors,
-                reporter,
-            } => Watch::Sidecars(SidecarWindow::open(g, selectors, reporter)?),
-        })
-    }
-
-    /// What the proxies saw since `watch` started.
-    fn status(&self, g: &Global, watch: Watch) -> Result<Status> {
-        match (self, watch) {
-            (Host::Kubernetes { reporter, .. }, Watch::Sidecars(window)) => window.close(
-                g,
-                &k8s_status::plugin_config(g)?,
-                "since the step went live",
-                reporter,
-            ),
-            _ => super::status::collect(g),
-        }
-    }
+/// What the proxies saw since `watch` started, against the live config (read again: the step
+/// changed it).
+fn step_status(host: &Host, proxies: &Proxies<'_>, watch: Watch) -> Result<Status> {
+    let live = host
+        .live()?
+        .ok_or_else(|| CliError::failed("the live config went away during the run"))?;
+    let counted = proxies.watched(watch, "since the step went live")?;
+    super::status::of_counted(host, &live, &counted)
 }
 
 /// Steps through the weights; between steps waits (or asks), then checks the canary's error
 /// rate from the proxies' counters and aborts if it is too high.
-fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
+fn progressive(s: &Settings, a: &CanaryRunArgs) -> Result<()> {
     let steps: Vec<i64> = a
         .steps
         .iter()
@@ -140,7 +107,7 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
             "--manual asks before each step and needs a terminal to ask on; without one, pause with --interval",
         ));
     }
-    let (host, live) = Host::for_run(g, a)?;
+    let (live, proxies) = proxies_for_run(s, a)?;
     // The error-rate gate needs the filter's response metrics.
     if live.metrics.as_ref().and_then(|m| m.responses) == Some(false) {
         return Err(CliError::failed(
@@ -149,7 +116,7 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
     }
     for (i, bp) in steps.iter().enumerate() {
         let at = edit::bp_to_percent(*bp);
-        set_weight(g, &a.service, &a.variant, *bp, None)?;
+        set_weight(s, &a.service, &a.variant, *bp, None)?;
         // What comes after this step, if anything: the gate only matters before something.
         let next = match steps.get(i + 1) {
             Some(next) => edit::bp_to_percent(*next),
@@ -158,10 +125,10 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
         };
         // A dry run changes nothing, so there is nothing to wait for or to watch: it shows each
         // step's request.
-        if g.dry_run.is_some() {
+        if s.dry_run.is_some() {
             continue;
         }
-        let watch = host.watch(g)?;
+        let watch = proxies.start_watch()?;
         if a.manual {
             if !confirm(&format!(
                 "{} at {at}. Continue to {next}? [y/N] ",
@@ -171,16 +138,16 @@ fn progressive(g: &Global, a: &CanaryRunArgs) -> Result<()> {
                 return Ok(());
             }
         } else {
-            report::pause(
+            progress::pause(
                 &format!("{} at {at}; {next} next", a.variant),
                 a.interval,
-                g.quiet,
+                s.printer.quiet,
             );
         }
-        gate(g, a, &at, &host.status(g, watch)?)?;
+        gate(s, a, &at, &step_status(&s.host, &proxies, watch)?)?;
     }
     if a.promote {
-        promote(g, &a.service, &a.variant)?;
+        promote(s, &a.service, &a.variant)?;
     }
     Ok(())
 }
@@ -199,8 +166,8 @@ fn confirm(question: &str) -> Result<bool> {
 /// The error-rate gate after a step at `at`, from `s` (what the proxies saw during the step):
 /// aborts the canary when its 5xx rate is above `--max-error-rate`, and says what it saw either
 /// way.
-fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status) -> Result<()> {
-    let Some(v) = s
+fn gate(s: &Settings, a: &CanaryRunArgs, at: &str, st: &Status) -> Result<()> {
+    let Some(v) = st
         .services
         .iter()
         .find(|x| x.name == a.service)
@@ -210,7 +177,7 @@ fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status) -> Result<()> {
     };
     let rate = v.error_rate().unwrap_or(0.0) * 100.0;
     if v.requests > 0 && rate > a.max_error_rate {
-        abort(g, &a.service)?;
+        abort(s, &a.service)?;
         return Err(CliError::failed(format!(
             "{} had {rate:.2}% 5xx ({} of {}) at {at}, above --max-error-rate {}%: aborted, all traffic is back on the stable variant",
             a.variant,
@@ -219,7 +186,7 @@ fn gate(g: &Global, a: &CanaryRunArgs, at: &str, s: &Status) -> Result<()> {
             a.max_error_rate
         )));
     }
-    if !g.quiet {
+    if !s.printer.quiet {
         let seen = if v.requests == 0 {
             "no requests reached it, so the error gate saw nothing".to_owned()
         } else {

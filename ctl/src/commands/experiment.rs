@@ -1,19 +1,17 @@
 //! `experiment start | stop | list`.
 
 use serde::Serialize;
-
-use super::{edit_live, print_json};
-use crate::admin::Admin;
-use crate::change;
-use crate::cli::{ExperimentCommand, Global, Output};
-use crate::edit::{self, NewExperiment};
-use crate::error::{CliError, Result};
-use crate::status::Baselines;
 use veer_filter::config::WireConfig;
 
+use super::edit_live;
+use crate::cli::ExperimentCommand;
+use crate::config::edit::{self, NewExperiment};
+use crate::error::{CliError, Result};
+use crate::history::Change;
+use crate::settings::Settings;
+
 /// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
-pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
-    let on_kubernetes = g.envoy.is_none();
+pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
     match c {
         ExperimentCommand::Start {
             service,
@@ -36,28 +34,25 @@ pub fn run(g: &Global, c: &ExperimentCommand) -> Result<()> {
             };
             // Cloned per attempt: a conflict re-applies the edit on a fresh read.
             edit_live(
-                g,
+                s,
                 service,
-                &format!("experiment start {service} {id}"),
+                &Change::ExperimentStart {
+                    service: service.clone(),
+                    id: id.clone(),
+                },
                 |w| edit::start_experiment(w, service, e.clone()),
             )
         }
         ExperimentCommand::Stop { service, id } => edit_live(
-            g,
+            s,
             service,
-            &format!("experiment stop {service} {id}"),
+            &Change::ExperimentStop {
+                service: service.clone(),
+                id: id.clone(),
+            },
             |w| edit::stop_experiment(w, service, id),
         ),
-        ExperimentCommand::List if on_kubernetes => {
-            let wire = crate::kube::run(g, |t| async move {
-                veer_k8s::plugin_config::live_config(&t, &g.plugin)
-                    .await
-                    .map_err(crate::kube::err)
-            })?;
-            // Assignment counts live in the sidecars: `status --selector` reads those.
-            print_rows(g, rows(&wire, |_| None))
-        }
-        ExperimentCommand::List => list(g),
+        ExperimentCommand::List => list(s),
     }
 }
 
@@ -74,32 +69,17 @@ struct Row {
     assigned: Option<u64>,
 }
 
-/// Lists the live experiments of a standalone Envoy, with assignments since the last change
-/// from the proxies given with --admin.
-fn list(g: &Global) -> Result<()> {
-    let store = change::store(g)?;
-    let current = store
-        .current()?
+/// Lists the live experiments, with assignments since the last change summed over the proxies
+/// (on a standalone Envoy, from those given with --admin; Kubernetes records no baseline, so
+/// `status` reads the sidecars' assignments over a window).
+fn list(s: &Settings) -> Result<()> {
+    let live = s
+        .host
+        .live()?
         .ok_or_else(|| CliError::failed("no live config yet"))?;
-    let admin = Admin::default();
-    let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
-    let snaps: Vec<_> = g
-        .admins
-        .iter()
-        .filter_map(|u| admin.snapshot(u).ok())
-        .collect();
-    let rows = rows(&current.wire, |name| {
-        (!snaps.is_empty()).then(|| {
-            snaps
-                .iter()
-                .map(|x| {
-                    x.get(name)
-                        .saturating_sub(baselines.get(&x.url).map_or(0, |b| b.get(name)))
-                })
-                .sum()
-        })
-    });
-    print_rows(g, rows)
+    let counted = s.host.since_last_change()?.filter(|c| c.any_readable());
+    let rows = rows(&live.wire, |name| counted.as_ref().map(|c| c.sum(name)));
+    print_rows(s, rows)
 }
 
 /// One row per arm of every experiment in `wire`; `assigned` counts an arm by its metric name
@@ -128,28 +108,24 @@ fn rows(wire: &WireConfig, assigned: impl Fn(&str) -> Option<u64>) -> Vec<Row> {
     rows
 }
 
-fn print_rows(g: &Global, rows: Vec<Row>) -> Result<()> {
-    match g.output {
-        Output::Json => print_json(&rows),
-        Output::Table => {
-            if rows.is_empty() {
-                println!("no experiments");
-            }
-            for r in rows {
-                println!(
-                    "{}/{}  segment {}  allocation {}  arm {} -> {} {}{}",
-                    r.service,
-                    r.id,
-                    r.segment,
-                    r.allocation,
-                    r.arm,
-                    r.variant,
-                    r.weight,
-                    r.assigned
-                        .map_or(String::new(), |n| format!("  assigned {n}"))
-                );
-            }
-            Ok(())
+fn print_rows(s: &Settings, rows: Vec<Row>) -> Result<()> {
+    s.printer.print(&rows, || {
+        if rows.is_empty() {
+            println!("no experiments");
         }
-    }
+        for r in &rows {
+            println!(
+                "{}/{}  segment {}  allocation {}  arm {} -> {} {}{}",
+                r.service,
+                r.id,
+                r.segment,
+                r.allocation,
+                r.arm,
+                r.variant,
+                r.weight,
+                r.assigned
+                    .map_or(String::new(), |n| format!("  assigned {n}"))
+            );
+        }
+    })
 }

@@ -4,19 +4,19 @@ use serde_json::json;
 use veer_filter::decide::{decide, DecidedBy, Inputs};
 use veer_filter::RequestView;
 
-use super::print_json;
-use crate::change;
-use crate::cli::{ExplainArgs, Global, Output};
+use crate::cli::ExplainArgs;
+use crate::config::source;
 use crate::error::{CliError, Result};
-use crate::source;
-use crate::store::now;
+use crate::history::now;
+use crate::settings::Settings;
 
 /// `explain`.
-pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {
+pub fn run(s: &Settings, a: &ExplainArgs) -> Result<()> {
     let wire = match &a.file {
         Some(f) => source::load_file(f)?.wire,
         None => {
-            change::store(g)?
+            s.host
+                .envoy()?
                 .current()?
                 .ok_or_else(|| CliError::failed("no live config; pass -f FILE"))?
                 .wire
@@ -54,18 +54,13 @@ pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {
         },
     );
     let Some(d) = decision else {
-        return match g.output {
-            Output::Json => print_json(
-                &json!({ "service": null, "reason": "no service matches; the request passes through untouched" }),
-            ),
-            Output::Table => {
-                println!(
-                    "no service matches host {:?} path {:?}: the request passes through untouched",
-                    a.host, a.path
-                );
-                Ok(())
-            }
-        };
+        let doc = json!({ "service": null, "reason": "no service matches; the request passes through untouched" });
+        return s.printer.print(&doc, || {
+            println!(
+                "no service matches host {:?} path {:?}: the request passes through untouched",
+                a.host, a.path
+            );
+        });
     };
     let by = match d.by {
         DecidedBy::Override { .. } => "override".to_owned(),
@@ -75,22 +70,19 @@ pub fn run(g: &Global, a: &ExplainArgs) -> Result<()> {
         } => format!("experiment {}={}", experiment.id, arm.name),
         DecidedBy::Split => "default split".to_owned(),
     };
-    match g.output {
-        Output::Json => print_json(&json!({
-            "service": d.service.name.as_str(),
-            "variant": d.variant.name.as_str(),
-            "cluster": d.variant.cluster.as_str(),
-            "decided_by": by,
-            "experiment": d.assignment().map(|(id, arm)| format!("{id}={arm}")),
-            "reason": d.to_string(),
-        })),
-        Output::Table => {
-            println!("service  {}", d.service.name);
-            println!("variant  {}", d.variant.name);
-            println!("cluster  {}", d.variant.cluster);
-            println!("by       {by}");
-            println!("why      {d}");
-            Ok(())
-        }
-    }
+    let doc = json!({
+        "service": d.service.name.as_str(),
+        "variant": d.variant.name.as_str(),
+        "cluster": d.variant.cluster.as_str(),
+        "decided_by": by,
+        "experiment": d.assignment().map(|(id, arm)| format!("{id}={arm}")),
+        "reason": d.to_string(),
+    });
+    s.printer.print(&doc, || {
+        println!("service  {}", d.service.name);
+        println!("variant  {}", d.variant.name);
+        println!("cluster  {}", d.variant.cluster);
+        println!("by       {by}");
+        println!("why      {d}");
+    })
 }

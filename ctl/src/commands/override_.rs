@@ -1,11 +1,12 @@
 //! `override sign`: a signed forced-variant value for testers.
 
-use crate::cli::{Global, OverrideCommand};
+use crate::cli::OverrideCommand;
 use crate::error::{CliError, Result};
-use crate::store::now;
+use crate::history::now;
+use crate::settings::Settings;
 
 /// Dispatches `override ...`.
-pub fn run(_g: &Global, c: &OverrideCommand) -> Result<()> {
+pub fn run(_s: &Settings, c: &OverrideCommand) -> Result<()> {
     let OverrideCommand::Sign {
         service,
         variant,

@@ -1,63 +1,131 @@
-//! `status`: configured beside observed, from the proxies' own counters.
+//! `status`: configured beside observed, from the proxies' own counters. On a standalone Envoy,
+//! since the last verified change (the baselines recorded then); on Kubernetes, over a window of
+//! two readings of every sidecar (or from Prometheus), since Kubernetes records no baselines.
 
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
-use super::print_json;
-use crate::admin::{Admin, Snapshot};
-use crate::change;
-use crate::cli::{Global, Output, StatusArgs};
+use crate::cli::{Output, StatusArgs};
 use crate::error::{CliError, Result};
-use crate::report::use_color;
-use crate::status::{self, Baselines, Status};
+use crate::host::kubernetes::{prometheus, sidecars::window_label};
+use crate::host::{Host, Live, Proxies};
+use crate::observe::status::{self, Status};
+use crate::observe::window::{all_unreadable, Counted, Window};
+use crate::settings::Settings;
 
-/// Reads everything and computes the status once.
-pub fn collect(g: &Global) -> Result<Status> {
-    let store = change::store(g)?;
-    let current = store.current()?.ok_or_else(|| {
-        CliError::failed(format!("{} has no live config yet", store.dir().display()))
-    })?;
-    if g.admins.is_empty() {
+/// The window on Kubernetes when --window is not given: long enough for a few requests, short
+/// for a shell.
+const DEFAULT_WINDOW: Duration = Duration::from_secs(10);
+
+/// `status`.
+pub fn run(s: &Settings, a: &StatusArgs) -> Result<()> {
+    match &s.host {
+        Host::Envoy(_) => show(s, a, || collect(&s.host)),
+        Host::Kubernetes(_) => on_kubernetes(s, a),
+    }
+}
+
+/// The status of a standalone Envoy: every `--admin` proxy since the last verified change.
+pub fn collect(host: &Host) -> Result<Status> {
+    let envoy = host.envoy()?;
+    let current = envoy.current_or_error()?;
+    if envoy.admins.is_empty() {
         return Err(CliError::failed(
             "no --admin URL: status reads the observed split from each proxy's admin API",
         ));
     }
-    let admin = Admin::default();
-    let snapshots: Vec<(String, std::result::Result<Snapshot, String>)> = g
-        .admins
-        .iter()
-        .map(|url| (url.clone(), admin.snapshot(url).map_err(|e| e.to_string())))
-        .collect();
-    if let Some(errors) = status::all_unreadable(&snapshots) {
-        return Err(CliError::failed(errors));
-    }
-    let baselines: Baselines = store.read_state("baseline.json")?.unwrap_or_default();
-    let history = store.history()?;
-    Ok(status::compute(&status::Inputs {
-        config: &current.wire,
+    let live = Live {
+        wire: current.wire,
         version: current.version,
-        snapshots: &snapshots,
-        baselines: &baselines,
-        window: status::SINCE_LAST_CHANGE,
-        history: &history,
-    }))
+    };
+    of_counted(host, &live, &envoy.since_last_change()?)
 }
 
-/// `status`.
-pub fn run(g: &Global, a: &StatusArgs) -> Result<()> {
-    show(g, a, || collect(g))
+/// The status of `live` from what the proxies counted, naming earlier configs from the host's
+/// history; no proxy readable is an error naming each one's reason, not a table of zeros.
+pub(crate) fn of_counted(host: &Host, live: &Live, counted: &Counted) -> Result<Status> {
+    if let Some(errors) = all_unreadable(&counted.readings) {
+        return Err(CliError::failed(errors));
+    }
+    let history = host.history()?;
+    Ok(status::of_counted(
+        &live.wire,
+        live.version,
+        counted,
+        &history,
+    ))
+}
+
+/// `status` on Kubernetes: from Prometheus, or from the sidecars over `--window` (0: since each
+/// started), or with `--watch` a frame over the window and then one since the frame before.
+fn on_kubernetes(s: &Settings, a: &StatusArgs) -> Result<()> {
+    let (live, proxies) = s.host.observe(a.selector.as_deref())?;
+    let live = live.ok_or_else(|| CliError::failed("the WasmPlugin has no config"))?;
+    if let Some(url) = &a.prometheus {
+        if a.watch {
+            return Err(CliError::failed(
+                "--watch reads the sidecars; with --prometheus, run `veerctl status` again (or graph the counters in Prometheus)",
+            ));
+        }
+        let counted = prometheus::counted(url, &live.wire, a.window)?;
+        let st = status::of_counted(&live.wire, live.version, &counted, &[]);
+        return print_and_check(s, a, &st);
+    }
+    let window = a.window.unwrap_or(DEFAULT_WINDOW);
+    if a.watch {
+        return watch(s, a, &proxies, window);
+    }
+    let open = proxies.open_window()?;
+    let counted = if window.is_zero() {
+        open.since_start(&window_label(window))
+    } else {
+        if !s.printer.quiet {
+            eprintln!(
+                "Counting for {} before the second reading",
+                humantime::format_duration(window)
+            );
+        }
+        std::thread::sleep(window);
+        proxies.count(open, &window_label(window))?.0
+    };
+    print_and_check(
+        s,
+        a,
+        &status::of_counted(&live.wire, live.version, &counted, &[]),
+    )
+}
+
+/// `status --watch` on Kubernetes: the first frame counts over `window`, each later one what
+/// came since the frame before (every `--interval`). The WasmPlugin is read for every frame, so
+/// a change made meanwhile shows with its configured split and version.
+fn watch(s: &Settings, a: &StatusArgs, proxies: &Proxies<'_>, window: Duration) -> Result<()> {
+    let mut open: Option<Window> = None;
+    show(s, a, || {
+        let (current, label) = match open.take() {
+            Some(w) => (w, window_label(a.interval)),
+            None => {
+                let w = proxies.open_window()?;
+                std::thread::sleep(window);
+                (w, window_label(window))
+            }
+        };
+        let live = s
+            .host
+            .live()?
+            .ok_or_else(|| CliError::failed("the WasmPlugin has no config"))?;
+        let (counted, next) = proxies.count(current, &label)?;
+        open = Some(next);
+        Ok(status::of_counted(&live.wire, live.version, &counted, &[]))
+    })
 }
 
 /// Prints the status `next` gives once (then `--check`), or with `--watch` a frame every
 /// `--interval` until stopped. Shared by the Envoy and the Kubernetes paths.
-pub(crate) fn show(
-    g: &Global,
-    a: &StatusArgs,
-    mut next: impl FnMut() -> Result<Status>,
-) -> Result<()> {
+fn show(s: &Settings, a: &StatusArgs, mut next: impl FnMut() -> Result<Status>) -> Result<()> {
     let mut drawn = false;
     loop {
-        let s = match next() {
-            Ok(s) => s,
+        let st = match next() {
+            Ok(st) => st,
             // A watch outlives a proxy's restart; a first frame that fails is a wrong setup.
             Err(e) if a.watch && drawn => {
                 eprintln!(
@@ -71,14 +139,14 @@ pub(crate) fn show(
         };
         drawn = true;
         if a.watch {
-            match draw_frame(g, a, &s) {
+            match draw_frame(s, a, &st) {
                 Ok(()) => {}
                 // `status --watch | head` : the reader has all it wanted.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                 Err(e) => return Err(CliError::io("write the status", e)),
             }
         } else {
-            return print_and_check(g, a, &s);
+            return print_and_check(s, a, &st);
         }
         std::thread::sleep(a.interval);
     }
@@ -87,21 +155,20 @@ pub(crate) fn show(
 /// One `--watch` refresh. A terminal is cleared and redrawn; anything else gets one frame after
 /// another, each table frame under a timestamped header and each JSON frame on one line (JSON
 /// Lines), so a script can read frames as they come.
-fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
+fn draw_frame(s: &Settings, a: &StatusArgs, st: &Status) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    match g.output {
-        Output::Json => writeln!(out, "{}", serde_json::to_string(s)?)?,
+    match s.printer.format {
+        Output::Json => writeln!(out, "{}", serde_json::to_string(st)?)?,
         Output::Table => {
             if out.is_terminal() {
-                // Clear the screen and home the cursor.
-                write!(out, "\x1b[2J\x1b[H")?;
+                console::Term::stdout().clear_screen()?;
             }
             write!(
                 out,
                 "== status at {} (every {}; Ctrl-C stops) ==\n{}",
                 humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
                 humantime::format_duration(a.interval),
-                crate::render::status(s, use_color())
+                crate::output::status::status(st, s.printer.colour)
             )?;
         }
     }
@@ -109,17 +176,16 @@ fn draw_frame(g: &Global, a: &StatusArgs, s: &Status) -> std::io::Result<()> {
 }
 
 /// Prints `s` once, as a table or JSON, then applies `--check`.
-pub(crate) fn print_and_check(g: &Global, a: &StatusArgs, s: &Status) -> Result<()> {
-    match g.output {
-        Output::Json => print_json(s)?,
-        Output::Table => print!("{}", crate::render::status(s, use_color())),
-    }
-    check(a, s)
+fn print_and_check(s: &Settings, a: &StatusArgs, st: &Status) -> Result<()> {
+    s.printer.print(st, || {
+        print!("{}", crate::output::status::status(st, s.printer.colour));
+    })?;
+    check(a, st)
 }
 
 /// `--check`: a mismatch is exit code 6.
-pub(crate) fn check(a: &StatusArgs, s: &Status) -> Result<()> {
-    let off = |srm: &Option<crate::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
+fn check(a: &StatusArgs, s: &Status) -> Result<()> {
+    let off = |srm: &Option<crate::observe::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
     let mut mismatched: Vec<String> = Vec::new();
     for svc in &s.services {
         if off(&svc.srm) {
@@ -130,7 +196,7 @@ pub(crate) fn check(a: &StatusArgs, s: &Status) -> Result<()> {
         }
     }
     if a.check && !mismatched.is_empty() {
-        return Err(CliError::Mismatch(format!(
+        return Err(CliError::mismatch(format!(
             "observed split mismatches the configured one for: {}",
             mismatched.join(", ")
         )));

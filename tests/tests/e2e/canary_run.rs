@@ -22,9 +22,14 @@ fn history(envoy: &Envoy) -> Vec<String> {
 
 /// The live routing config's `web` service.
 fn live_web(envoy: &Envoy) -> serde_json::Value {
-    let resource = std::fs::read_to_string(veer_ctl::ecds::path_in(&envoy.ecds_dir())).unwrap();
-    let config: serde_json::Value =
-        serde_json::from_str(&veer_ctl::ecds::parse(&resource).unwrap().config_json).unwrap();
+    let resource =
+        std::fs::read_to_string(veer_ctl::host::envoy::ecds::path_in(&envoy.ecds_dir())).unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &veer_ctl::host::envoy::ecds::parse(&resource)
+            .unwrap()
+            .config_json,
+    )
+    .unwrap();
     config["services"][0].clone()
 }
 

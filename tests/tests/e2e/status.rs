@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use veer_ctl::cli::Cli;
-use veer_ctl::status::{Status, VariantStatus};
+use veer_ctl::observe::status::{Status, VariantStatus};
 use veer_e2e::{Client, Envoy};
 
 use crate::support::{web_config, Rig};
@@ -37,7 +37,8 @@ fn status(dir: &Path, admins: &str) -> Status {
         "status",
     ])
     .unwrap();
-    veer_ctl::commands::status::collect(&cli.global).unwrap()
+    veer_ctl::commands::status::collect(&veer_ctl::settings::Settings::resolve(&cli.global).host)
+        .unwrap()
 }
 
 /// Polls `status` until every variant's latency covers each of its requests: Envoy publishes

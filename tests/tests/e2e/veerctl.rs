@@ -110,9 +110,10 @@ fn config_file(config: &serde_json::Value) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// The ECDS file `envoy` watches, as veerctl wrote it.
-fn live_file(envoy: &Envoy) -> veer_ctl::ecds::Parsed {
-    let text = std::fs::read_to_string(veer_ctl::ecds::path_in(&envoy.ecds_dir())).unwrap();
-    veer_ctl::ecds::parse(&text).unwrap()
+fn live_file(envoy: &Envoy) -> veer_ctl::host::envoy::ecds::Parsed {
+    let text =
+        std::fs::read_to_string(veer_ctl::host::envoy::ecds::path_in(&envoy.ecds_dir())).unwrap();
+    veer_ctl::host::envoy::ecds::parse(&text).unwrap()
 }
 
 /// veerctl's history of changes for `envoy`, oldest first.
@@ -335,12 +336,12 @@ fn bluegreen_rollback_undoes_the_switch_made_while_it_waited_for_the_lock() {
 
     // This test is the other veerctl: it holds the lock while the rollback starts, switches to
     // v3 meanwhile, then lets the rollback go on.
-    let store = veer_ctl::store::Store::new(&e.ecds_dir()).unwrap();
+    let store = veer_ctl::host::envoy::store::Store::new(&e.ecds_dir()).unwrap();
     let lock = store.lock(std::time::Duration::from_secs(5), true).unwrap();
     let rollback = start_waiting_for_lock(e, &["bluegreen", "rollback", "web"]);
     let live = store.current().unwrap().unwrap();
     let mut wire = live.wire.clone();
-    veer_ctl::edit::route_all_to(&mut wire, "web", "v3").unwrap();
+    veer_ctl::config::edit::route_all_to(&mut wire, "web", "v3").unwrap();
     wire.version = Some(3);
     store
         .write(
@@ -348,7 +349,10 @@ fn bluegreen_rollback_undoes_the_switch_made_while_it_waited_for_the_lock() {
             &wire,
             &live.wasm,
             Some(&live),
-            "bluegreen switch web v3",
+            &veer_ctl::history::Change::BluegreenSwitch {
+                service: "web".into(),
+                variant: "v3".into(),
+            },
         )
         .unwrap();
     drop(lock);
@@ -418,7 +422,8 @@ fn response_metrics_can_be_turned_off() {
 #[test]
 fn verification_counts_a_later_version_as_live_and_reports_a_missing_one() {
     use std::time::Duration;
-    use veer_ctl::{admin::Admin, report::Progress, verify};
+    use veer_ctl::host::envoy::{admin::Admin, verify};
+    use veer_ctl::output::progress::Progress;
 
     let rig = Rig::start(&web_config(5, &[("v1", 10000)]));
     let admins = [rig.envoy.admin_url()];
@@ -481,7 +486,9 @@ fn status_flags_a_proxy_still_running_an_old_config() {
     ])
     .unwrap()
     .global;
-    let status = veer_ctl::commands::status::collect(&g).unwrap();
+    let status =
+        veer_ctl::commands::status::collect(&veer_ctl::settings::Settings::resolve(&g).host)
+            .unwrap();
     let web = &status.services[0];
     let verdict = web.srm.as_ref().expect("enough traffic for a verdict");
     assert!(

@@ -1,0 +1,91 @@
+//! Envoy's admin API over HTTP: one proxy's snapshot, with errors that name the admin URL and
+//! what to check.
+
+use std::time::Duration;
+
+use crate::error::{CliError, Result};
+use crate::observe::snapshot::{snapshot_from, Snapshot, LATENCY_PATH, STATS_PATH};
+
+/// An admin client with short timeouts (a dead proxy must not hang veerctl).
+#[derive(Clone)]
+pub struct Admin {
+    agent: ureq::Agent,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(true)
+            .timeout_global(Some(Duration::from_secs(3)))
+            .build();
+        Admin {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+}
+
+impl Admin {
+    /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`).
+    pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
+        let url = url.trim_end_matches('/');
+        let text = self.get(url, STATS_PATH)?;
+        let json = self.get(url, LATENCY_PATH)?;
+        snapshot_from(url, &text, &json).map_err(|e| {
+            CliError::failed(format!(
+                "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"
+            ))
+        })
+    }
+
+    /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.
+    fn get(&self, url: &str, path: &str) -> Result<String> {
+        let endpoint = path.split('?').next().unwrap_or(path);
+        let mut resp = self
+            .agent
+            .get(format!("{url}{path}"))
+            .call()
+            .map_err(|e| match e {
+                ureq::Error::StatusCode(code) => CliError::failed(format!(
+                    "Envoy admin at {url} answered GET {endpoint} with HTTP {code}; {ADMIN_HINT}"
+                )),
+                e => CliError::failed(format!(
+                    "cannot reach Envoy admin at {url}: {e}; check that the proxy is running and {ADMIN_HINT}"
+                )),
+            })?;
+        resp.body_mut()
+            .read_to_string()
+            .map_err(|e| CliError::failed(format!("failed to read GET {endpoint} from {url}: {e}")))
+    }
+}
+
+/// What to check when an admin URL does not work.
+const ADMIN_HINT: &str = "that --admin (or VEER_ADMIN) is its admin address (`admin.address` in its bootstrap), not its listener";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_admin_is_named_with_what_to_check() {
+        // A port that was just free on loopback: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}");
+        let err = Admin::default().snapshot(&format!("{url}/")).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("cannot reach Envoy admin at {url}: ")),
+            "{msg}"
+        );
+        assert!(msg.contains("check that the proxy is running"), "{msg}");
+        assert!(
+            msg.contains("--admin (or VEER_ADMIN) is its admin address"),
+            "{msg}"
+        );
+        assert!(!msg.contains("filter="), "no query string noise: {msg}");
+    }
+}

@@ -1,0 +1,292 @@
+//! The one path every config change takes: lock, read, edit, validate, write, verify (restoring
+//! the last accepted config when a proxy rejects the change), record a baseline for `status`.
+//! Commands only supply the edit.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use veer_filter::config::WireConfig;
+
+use super::{Envoy, BASELINES};
+use crate::config::diff::{self, Difference};
+use crate::config::owned_headers;
+use crate::error::{CliError, Result};
+use crate::history::Change;
+use crate::host::envoy::admin::Admin;
+use crate::host::envoy::store::{Current, Store};
+use crate::host::envoy::verify::{self, NotLive};
+use crate::observe::snapshot::Snapshot;
+use crate::observe::status::Baselines;
+use crate::output::progress::Progress;
+
+/// How long to wait for another veerctl's change to finish before giving up.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The outcome of a change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// Version written.
+    pub version: u64,
+    /// Proxies verified to run it.
+    pub verified: Vec<String>,
+    /// The new config.
+    #[serde(skip)]
+    pub wire: WireConfig,
+    /// What the change did, as the history and the output name it.
+    pub what: String,
+    /// `--dry-run`: what the change would do to the live config; nothing was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<Vec<Difference>>,
+}
+
+/// What a change starts from.
+pub enum Base {
+    /// Edit the live config (it must exist).
+    Live,
+    /// Replace it with a file's config (the first apply may create it).
+    Replace {
+        /// New config.
+        wire: Box<WireConfig>,
+        /// Filter to load, if given.
+        wasm: Option<PathBuf>,
+        /// Refuse unless the live version is this.
+        expect_version: Option<u64>,
+        /// Allow renaming a header the filter owns (see [`owned_headers`]).
+        allow_header_rename: bool,
+    },
+}
+
+/// Runs one change: `edit` gets the config to modify.
+pub fn change(
+    envoy: &Envoy,
+    what: &Change,
+    base: Base,
+    wait: bool,
+    edit: impl FnOnce(&mut WireConfig) -> Result<()>,
+) -> Result<Applied> {
+    change_reading_history(envoy, base, wait, |w, _| {
+        edit(w)?;
+        Ok(what.clone())
+    })
+}
+
+/// Runs one change whose edit also reads the store (its history of changes), under the same
+/// lock as the write, so that it sees every change made before its own; the edit returns what
+/// it did, for the history.
+pub fn change_reading_history(
+    envoy: &Envoy,
+    base: Base,
+    wait: bool,
+    edit: impl FnOnce(&mut WireConfig, &Store) -> Result<Change>,
+) -> Result<Applied> {
+    let store = envoy.store()?;
+    let admin = Admin::default();
+    // A dry run writes nothing, so there is nothing to verify.
+    let wait = wait && !envoy.dry_run;
+    if wait && envoy.admins.is_empty() {
+        return Err(CliError::failed(
+            "no --admin URL to verify the change with; pass each proxy's admin URL (or --no-wait with apply)",
+        ));
+    }
+    // Read each proxy's rejection counter first, so a rejection is told apart from slowness.
+    let before = if wait {
+        Some(verify::before(&admin, &envoy.admins)?)
+    } else {
+        None
+    };
+
+    let allow_header_rename = base.allows_header_rename();
+    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
+    let current = store.current()?;
+    let previous = current.as_ref();
+    let (mut wire, wasm) = starting_point(&store, base, previous)?;
+    let what = edit(&mut wire, &store)?;
+    let version = previous.map_or(0, |c| c.version) + 1;
+    wire.version = Some(version);
+    let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
+    if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
+        owned_headers::check(&live, &config, allow_header_rename)?;
+    }
+    if envoy.dry_run {
+        let live = previous.map(|p| p.wire.clone()).unwrap_or_default();
+        return Ok(Applied {
+            version,
+            verified: Vec::new(),
+            dry_run: Some(diff::compare(&live, &wire)),
+            wire,
+            what: what.to_string(),
+        });
+    }
+    store.write(&lock, &wire, &wasm, previous, &what)?;
+    drop(lock);
+
+    let verified = match before {
+        Some(before) => verify_or_restore(&store, envoy, &admin, &before, version, previous)?,
+        None => Vec::new(),
+    };
+    Ok(Applied {
+        version,
+        verified,
+        wire,
+        what: what.to_string(),
+        dry_run: None,
+    })
+}
+
+impl Base {
+    fn allows_header_rename(&self) -> bool {
+        matches!(
+            self,
+            Base::Replace {
+                allow_header_rename: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The config a change starts from, and the filter it loads: the live one, or a file's.
+fn starting_point(
+    store: &Store,
+    base: Base,
+    live: Option<&Current>,
+) -> Result<(WireConfig, PathBuf)> {
+    match (base, live) {
+        (Base::Live, Some(c)) => Ok((c.wire.clone(), c.wasm.clone())),
+        (Base::Live, None) => Err(CliError::failed(format!(
+            "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
+            store.dir().display()
+        ))),
+        (
+            Base::Replace {
+                wire,
+                wasm,
+                expect_version,
+                ..
+            },
+            c,
+        ) => {
+            if let Some(expected) = expect_version {
+                let live = c.map_or(0, |c| c.version);
+                if live != expected {
+                    return Err(CliError::conflict(format!(
+                        "the live version is {live}, not {expected}: someone changed it meanwhile; run `veerctl diff` and retry"
+                    )));
+                }
+            }
+            let wasm = wasm.or_else(|| c.map(|c| c.wasm.clone())).ok_or_else(|| {
+                CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host)")
+            })?;
+            Ok((*wire, wasm))
+        }
+    }
+}
+
+/// Waits until every proxy runs `version`; returns their admin URLs. When a proxy rejected it,
+/// the last accepted config is restored first and the error says so.
+fn verify_or_restore(
+    store: &Store,
+    envoy: &Envoy,
+    admin: &Admin,
+    before: &verify::Before,
+    version: u64,
+    previous: Option<&Current>,
+) -> Result<Vec<String>> {
+    let progress = Progress::start(
+        &format!(
+            "waiting for version {version} on {} proxies",
+            envoy.admins.len()
+        ),
+        envoy.quiet,
+    );
+    let outcome = verify::wait_live(admin, before, version, envoy.timeout, &progress);
+    drop(progress);
+    match outcome {
+        Ok(snaps) => {
+            let verified = snaps.iter().map(|s| s.url.clone()).collect();
+            record_baselines(store, envoy, snaps)?;
+            Ok(verified)
+        }
+        Err(not_live) if not_live.rejected() => {
+            let restored = restore(store, envoy, admin, &not_live, previous).unwrap_or_else(|e| {
+                format!("the rejected config is still the live file: restoring the last accepted one failed: {e}")
+            });
+            Err(CliError::not_verified(format!("{not_live}\n{restored}")))
+        }
+        Err(not_live) => Err(not_live.into()),
+    }
+}
+
+/// Counters from here on are what `status` calls "since the last change". Under the lock, and
+/// never replacing a baseline taken at a later version by a concurrent change.
+fn record_baselines(store: &Store, envoy: &Envoy, snaps: Vec<Snapshot>) -> Result<()> {
+    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
+    let mut baselines: Baselines = store.read_state(BASELINES)?.unwrap_or_default();
+    for s in snaps {
+        if baselines
+            .get(&s.url)
+            .is_none_or(|old| old.version() <= s.version())
+        {
+            baselines.insert(s.url.clone(), s);
+        }
+    }
+    store.write_state(BASELINES, &baselines)?;
+    drop(lock);
+    Ok(())
+}
+
+/// After a proxy rejected a change: makes the last config the proxies accepted the live file
+/// again, as a new version, so that later edits do not build on the rejected config and a
+/// restarting Envoy does not load it. Returns what happened, for the error report.
+fn restore(
+    store: &Store,
+    envoy: &Envoy,
+    admin: &Admin,
+    failed: &NotLive,
+    previous: Option<&Current>,
+) -> Result<String> {
+    let Some(running) = failed.still_running() else {
+        return Ok("not restored: the rejecting proxies run different versions; apply a config they accept with `veerctl apply -f FILE`".into());
+    };
+    let before = verify::before(admin, &envoy.admins)?;
+    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
+    let live = store.current()?;
+    let Some(live) = live.filter(|l| l.version == failed.version) else {
+        return Ok(format!("not restored: another change was written on top of version {} meanwhile; check what runs with `veerctl status`", failed.version));
+    };
+    let accepted = match previous.filter(|p| p.version == running) {
+        Some(p) => Some(p.clone()),
+        None => store.config_at(running)?,
+    };
+    let Some(mut accepted) = accepted else {
+        return Ok(format!("not restored: veerctl has no record of version {running}'s config; apply a config the proxies accept with `veerctl apply -f FILE`"));
+    };
+    let version = live.version + 1;
+    accepted.wire.version = Some(version);
+    store.mark_rejected(&lock, live.version)?;
+    let what = Change::Restore {
+        version: running,
+        rejected: live.version,
+    };
+    store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
+    drop(lock);
+
+    let progress = Progress::start(
+        &format!("restoring version {running} as version {version}"),
+        envoy.quiet,
+    );
+    let outcome = verify::wait_live(admin, &before, version, envoy.timeout, &progress);
+    drop(progress);
+    Ok(match outcome {
+        Ok(snaps) => {
+            let restored = format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again");
+            match record_baselines(store, envoy, snaps) {
+                Ok(()) => restored,
+                Err(e) => format!("{restored} (its counters' baseline was not recorded: {e}; `status` counts since an earlier change)"),
+            }
+        }
+        Err(e) => format!(
+            "restored the last accepted config (version {running}) as version {version}, but that is not verified either: {e}"
+        ),
+    })
+}

@@ -1,0 +1,244 @@
+//! The live config of a standalone Envoy: the ECDS file it watches, plus veerctl's own state
+//! (a lock, the history of changes, counter baselines) in a `.veer/` subdirectory.
+//!
+//! Envoy reloads when a file is renamed into the watched directory; state lives one level down
+//! so that veerctl's bookkeeping never triggers a reload. Every change is a read-modify-write
+//! under an exclusive lock on `.veer/lock`, so two veerctl processes changing the same config
+//! never lose either change.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use veer_filter::config::WireConfig;
+
+use crate::error::{CliError, Result};
+use crate::history::{self, Change, Entry};
+use crate::host::envoy::ecds;
+use crate::output::progress::Progress;
+
+/// The ECDS directory of one Envoy (or of several that share it).
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+/// What is live now, read from the ECDS file.
+#[derive(Debug, Clone)]
+pub struct Current {
+    /// The routing config.
+    pub wire: WireConfig,
+    /// Its version.
+    pub version: u64,
+    /// The filter Envoy loads.
+    pub wasm: PathBuf,
+}
+
+/// Held while a change is in progress; releases the lock when dropped.
+pub struct Lock {
+    _file: File,
+}
+
+impl Store {
+    /// The store for ECDS directory `dir`.
+    pub fn new(dir: &Path) -> Result<Store> {
+        if !dir.is_dir() {
+            return Err(CliError::failed(format!(
+                "{} is not a directory: pass the directory Envoy watches (path_config_source.watched_directory)",
+                dir.display()
+            )));
+        }
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The ECDS directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn state_dir(&self) -> Result<PathBuf> {
+        let d = self.dir.join(".veer");
+        fs::create_dir_all(&d).map_err(|e| CliError::io(format!("create {}", d.display()), e))?;
+        Ok(d)
+    }
+
+    /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish
+    /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang).
+    pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
+        let path = self.state_dir()?.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        let deadline = Instant::now() + timeout;
+        let mut progress = None;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    progress.get_or_insert_with(|| {
+                        Progress::waiting(
+                            &format!(
+                                "waiting for another veerctl to finish its change (it holds {})",
+                                path.display()
+                            ),
+                            quiet,
+                        )
+                    });
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(CliError::conflict(format!(
+                        "another veerctl has held {} for over {timeout:?}; retry when it finishes",
+                        path.display()
+                    )))
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(CliError::io(format!("lock {}", path.display()), e))
+                }
+            }
+        }
+    }
+
+    /// The live config, or `None` before the first apply.
+    pub fn current(&self) -> Result<Option<Current>> {
+        let path = ecds::path_in(&self.dir);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(CliError::io(format!("read {}", path.display()), e)),
+        };
+        let parsed =
+            ecds::parse(&text).map_err(|e| CliError::failed(format!("{}: {e}", path.display())))?;
+        let wire = veer_filter::config::wire_from_json(&parsed.config_json).map_err(|p| {
+            CliError::failed(format!(
+                "{}: the live config does not parse: {p}",
+                path.display()
+            ))
+        })?;
+        Ok(Some(Current {
+            wire,
+            version: parsed.version,
+            wasm: parsed.wasm_path,
+        }))
+    }
+
+    /// Writes `wire` as the new live config (atomic rename), recording the change in the
+    /// (bounded) history. Call with the lock held.
+    pub fn write(
+        &self,
+        _lock: &Lock,
+        wire: &WireConfig,
+        wasm: &Path,
+        before: Option<&Current>,
+        change: &Change,
+    ) -> Result<()> {
+        let version = wire.version.unwrap_or(0);
+        let config_json = serde_json::to_string(wire)
+            .map_err(|e| CliError::failed(format!("failed to encode config: {e}")))?;
+        // veerctl validated `wire` through serde; the filter reads the text with its own decoder.
+        // Both must see the same config, or nothing is written.
+        match veer_filter::config::json::decode(&config_json) {
+            Ok(read) if read == *wire => {}
+            Ok(_) => {
+                return Err(CliError::failed(
+                    "internal error: the filter would read this config differently from veerctl; nothing was written (please report it)",
+                ))
+            }
+            Err(problems) => {
+                return Err(CliError::failed(format!(
+                    "internal error: the filter would refuse this config ({problems}); nothing was written (please report it)"
+                )))
+            }
+        }
+        let resource = ecds::Resource {
+            config_json: &config_json,
+            wasm_path: wasm,
+            version,
+        }
+        .render();
+        ecds::write_atomically(&self.dir, &resource).map_err(|e| {
+            CliError::io(format!("write {}", ecds::path_in(&self.dir).display()), e)
+        })?;
+        let mut entries = self.history()?;
+        history::push(
+            &mut entries,
+            Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm)), wire),
+        );
+        self.write_history(&entries)
+    }
+
+    /// The config that was live at `version` (with its filter), from the history: what the
+    /// change that wrote the next version started from.
+    pub fn config_at(&self, version: u64) -> Result<Option<Current>> {
+        Ok(self.history()?.into_iter().find_map(|c| {
+            let wire = c.before.filter(|_| c.version == version + 1)?;
+            Some(Current {
+                wire,
+                version,
+                wasm: c.before_wasm?,
+            })
+        }))
+    }
+
+    /// Marks the change that wrote `version` as rejected by a proxy. Call with the lock held.
+    pub fn mark_rejected(&self, _lock: &Lock, version: u64) -> Result<()> {
+        let mut history = self.history()?;
+        for c in history.iter_mut().filter(|c| c.version == version) {
+            c.rejected = true;
+        }
+        self.write_history(&history)
+    }
+
+    /// Past changes, oldest first.
+    pub fn history(&self) -> Result<Vec<Entry>> {
+        self.read_state("history.json")
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Reads a JSON state file.
+    pub fn read_state<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>> {
+        let path = self.state_dir()?.join(name);
+        match fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                CliError::failed(format!(
+                    "{} is corrupt ({e}); delete it to start afresh",
+                    path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CliError::io(format!("read {}", path.display()), e)),
+        }
+    }
+
+    /// Writes a JSON state file atomically.
+    pub fn write_state<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| CliError::failed(format!("failed to encode state: {e}")))?;
+        self.write_text(name, &text)
+    }
+
+    /// Writes the history, compact: it holds whole configs, which indentation would double.
+    fn write_history(&self, entries: &[Entry]) -> Result<()> {
+        let text = serde_json::to_string(entries)
+            .map_err(|e| CliError::failed(format!("failed to encode the history: {e}")))?;
+        self.write_text("history.json", &text)
+    }
+
+    /// Writes a state file atomically (temp file, rename).
+    fn write_text(&self, name: &str, text: &str) -> Result<()> {
+        let dir = self.state_dir()?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| CliError::io("create a temp file", e))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())
+            .map_err(|e| CliError::io("write state", e))?;
+        tmp.persist(dir.join(name))
+            .map_err(|e| CliError::io(format!("write {name}"), e.error))?;
+        Ok(())
+    }
+}

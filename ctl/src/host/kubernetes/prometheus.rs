@@ -1,0 +1,47 @@
+//! Veer's counters as Prometheus has them, summed over the proxies it scrapes: the increase over
+//! a window, or the totals since the proxies started. Latency is not read: Envoy exports only
+//! coarse fixed buckets there.
+
+use std::time::Duration;
+
+use veer_filter::config::WireConfig;
+use veer_k8s::observe;
+
+use super::err;
+use crate::error::{CliError, Result};
+use crate::observe::snapshot::Snapshot;
+use crate::observe::window::{Baselines, Counted};
+
+/// The counters `config`'s status needs, from the Prometheus at `url`, as one reading named after
+/// it; with the lowest config version any proxy reports. A Prometheus that scrapes no Veer proxy
+/// is an error that says what to check.
+pub fn counted(url: &str, config: &WireConfig, window: Option<Duration>) -> Result<Counted> {
+    let veer = observe::from_prometheus(url, config, window).map_err(err)?;
+    if !veer.contains_key(observe::VERSION_STAT) {
+        return Err(CliError::failed(format!(
+            "Prometheus at {url} has no {}: it scrapes no proxy that runs Veer's filter; check \
+             that it scrapes the sidecars' /stats/prometheus (Istio's merged metrics do) and \
+             that the WasmPlugin runs, or read the sidecars directly without --prometheus",
+            observe::prometheus_name(observe::VERSION_STAT)
+        )));
+    }
+    let snapshot = Snapshot {
+        url: format!("Prometheus {url} (the oldest config version of its proxies)"),
+        veer,
+        ..Snapshot::default()
+    };
+    let label = window.map_or_else(
+        || "since each proxy started (Prometheus totals)".to_owned(),
+        |w| {
+            format!(
+                "over the last {} (Prometheus increase())",
+                humantime::format_duration(w)
+            )
+        },
+    );
+    Ok(Counted {
+        readings: vec![(snapshot.url.clone(), Ok(snapshot))],
+        baselines: Baselines::new(),
+        label,
+    })
+}

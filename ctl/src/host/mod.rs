@@ -1,0 +1,266 @@
+//! Where veerctl acts, chosen once from the global options: a standalone Envoy (`envoy`: the
+//! ECDS file it watches and its admin APIs) or Kubernetes (`kubernetes`: Veer's WasmPlugin and
+//! the sidecars it runs in). [`Host`] offers what commands need on either: the live config, an
+//! edit verified on every proxy, the proxies' counters over a window, and what each proxy runs.
+//! Commands call these and print; where a product differs per host (blue/green), they match on
+//! the [`Host`] they were given.
+
+pub mod envoy;
+pub mod kubernetes;
+
+use serde::{de::DeserializeOwned, Serialize};
+use veer_filter::config::WireConfig;
+use veer_k8s::plugin_config::PluginConfigUpdate;
+
+use crate::error::{CliError, Result};
+use crate::history::{Change, Entry};
+use crate::observe::window::{Counted, Readings, Window};
+use envoy::change::Applied;
+use envoy::Envoy;
+use kubernetes::Kubernetes;
+
+/// The host veerctl drives.
+#[derive(Debug, Clone)]
+pub enum Host {
+    /// A standalone Envoy (`--envoy DIR`, `--admin URL`).
+    Envoy(Envoy),
+    /// Kubernetes with Istio (no `--envoy`).
+    Kubernetes(Kubernetes),
+}
+
+/// The live routing config and the version its proxies should run.
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The config.
+    pub wire: WireConfig,
+    /// Its version: the ECDS file's on Envoy, the config's own on Kubernetes.
+    pub version: u64,
+}
+
+/// What an edit did, as each host reports it.
+#[derive(Debug, Clone)]
+pub enum Edited {
+    /// The ECDS file was written (or, in a dry run, would be) and verified on every proxy.
+    Envoy(Box<Applied>),
+    /// The WasmPlugin was written (or planned) and verified on its sidecars.
+    Kubernetes(Box<PluginConfigUpdate>),
+}
+
+/// The proxies an observation reads.
+#[derive(Debug, Clone)]
+pub enum Proxies<'h> {
+    /// Each `--admin` proxy of a standalone Envoy.
+    Admins(&'h Envoy),
+    /// The running sidecars of these label selectors.
+    Sidecars {
+        /// The cluster they run in.
+        host: &'h Kubernetes,
+        /// Their label selectors (any of them).
+        selectors: Vec<String>,
+    },
+}
+
+/// Where a watch counts from: see [`Proxies::start_watch`].
+#[derive(Debug)]
+pub enum Watch {
+    /// From the baselines recorded when the last change was verified (Envoy).
+    SinceLastChange,
+    /// From a reading taken when the watch started (Kubernetes).
+    Window(Window),
+}
+
+impl Host {
+    /// The standalone Envoy, for the commands that only exist there (`apply`, `get`, `diff`,
+    /// `explain` of the live config); on Kubernetes, an error that says what to pass.
+    pub fn envoy(&self) -> Result<&Envoy> {
+        match self {
+            Host::Envoy(e) => Ok(e),
+            Host::Kubernetes(_) => Err(CliError::failed(
+                "no --envoy DIR (or VEER_ENVOY_DIR): which Envoy's ECDS directory should veerctl use?",
+            )),
+        }
+    }
+
+    /// The live config; `None` before the first apply (Envoy).
+    pub fn live(&self) -> Result<Option<Live>> {
+        Ok(match self {
+            Host::Envoy(e) => e.current()?.map(|c| Live {
+                wire: c.wire,
+                version: c.version,
+            }),
+            Host::Kubernetes(k) => Some(Live::of(k.config()?)),
+        })
+    }
+
+    /// Applies `edit` to the live config, then verifies every proxy runs it (exit code 4
+    /// otherwise); with --dry-run, shows what it would change and writes nothing. `what` is the
+    /// change as the history and the output name it. `edit` may run more than once: a Kubernetes
+    /// conflict re-applies it on a fresh read.
+    pub fn edit(
+        &self,
+        what: &Change,
+        edit: impl Fn(&mut WireConfig) -> Result<()>,
+    ) -> Result<Edited> {
+        match self {
+            Host::Envoy(e) => e.edit(what, edit).map(|a| Edited::Envoy(Box::new(a))),
+            Host::Kubernetes(k) => k
+                .edit(&what.to_string(), edit)
+                .map(|u| Edited::Kubernetes(Box::new(u))),
+        }
+    }
+
+    /// The live config and the proxies to observe: each `--admin` proxy, or the sidecars of
+    /// `selector` (default: the pods the WasmPlugin runs in). `None` before the first apply
+    /// (Envoy).
+    pub fn observe(&self, selector: Option<&str>) -> Result<(Option<Live>, Proxies<'_>)> {
+        match self {
+            Host::Envoy(e) => Ok((self.live()?, Proxies::Admins(e))),
+            Host::Kubernetes(k) => {
+                let (wire, selectors) = k.config_and_selectors(selector)?;
+                Ok((
+                    Some(Live::of(wire)),
+                    Proxies::Sidecars { host: k, selectors },
+                ))
+            }
+        }
+    }
+
+    /// What every proxy counted since the last verified change; `None` on Kubernetes, which
+    /// records no baselines (its counters are read over a window: [`Proxies::open_window`]).
+    pub fn since_last_change(&self) -> Result<Option<Counted>> {
+        match self {
+            Host::Envoy(e) => e.since_last_change().map(Some),
+            Host::Kubernetes(_) => Ok(None),
+        }
+    }
+
+    /// The changes veerctl recorded, oldest first (Kubernetes keeps none).
+    pub fn history(&self) -> Result<Vec<Entry>> {
+        match self {
+            Host::Envoy(e) => e.history(),
+            Host::Kubernetes(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Records a small piece of state with the config under `name` (e.g. how far a progressive
+    /// rollout got), for a later command to read with [`Host::load_state`].
+    pub fn save_state<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        match self {
+            Host::Envoy(e) => {
+                let store = e.store()?;
+                let _lock = store.lock(envoy::change::LOCK_WAIT, e.quiet)?;
+                store.write_state(&state_file(name), value)
+            }
+            Host::Kubernetes(_) => Err(state_on_kubernetes()),
+        }
+    }
+
+    /// The state recorded under `name` by [`Host::save_state`], if any.
+    pub fn load_state<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        match self {
+            Host::Envoy(e) => e.store()?.read_state(&state_file(name)),
+            Host::Kubernetes(_) => Err(state_on_kubernetes()),
+        }
+    }
+}
+
+/// Run state lives in `.veer/run-NAME.json`, apart from veerctl's own files.
+fn state_file(name: &str) -> String {
+    format!("run-{name}.json")
+}
+
+/// Kubernetes keeps run state in a WasmPlugin annotation, which veer-k8s cannot write yet.
+fn state_on_kubernetes() -> CliError {
+    CliError::failed(
+        "recording run state on Kubernetes (a WasmPlugin annotation) is not supported yet; pass --envoy DIR for a standalone Envoy",
+    )
+}
+
+impl Live {
+    fn of(wire: WireConfig) -> Live {
+        let version = wire.version.unwrap_or(0);
+        Live { wire, version }
+    }
+}
+
+impl Proxies<'_> {
+    /// Each proxy read once: its snapshot (which config version it runs, its counters) or why
+    /// it could not be read.
+    pub fn read(&self) -> Result<Readings> {
+        match self {
+            Proxies::Admins(e) => Ok(e.read_proxies()),
+            Proxies::Sidecars { host, selectors } => host.read_sidecars(selectors),
+        }
+    }
+
+    /// Opens a window: the first reading of every proxy (none readable is an error).
+    pub fn open_window(&self) -> Result<Window> {
+        Window::open(self.read()?)
+    }
+
+    /// What every proxy counted since `window` opened (labelled `label`), and the window that
+    /// starts now.
+    pub fn count(&self, window: Window, label: &str) -> Result<(Counted, Window)> {
+        window.advance(self.read()?, label)
+    }
+
+    /// Starts watching right after a verified change: on Envoy that change recorded the
+    /// baselines; on Kubernetes a window opens now.
+    pub fn start_watch(&self) -> Result<Watch> {
+        Ok(match self {
+            Proxies::Admins(_) => Watch::SinceLastChange,
+            Proxies::Sidecars { .. } => Watch::Window(self.open_window()?),
+        })
+    }
+
+    /// What every proxy counted since `watch` started, labelled `label` where the host has no
+    /// label of its own.
+    pub fn watched(&self, watch: Watch, label: &str) -> Result<Counted> {
+        match (watch, self) {
+            (Watch::Window(w), _) => self.count(w, label).map(|(c, _)| c),
+            (Watch::SinceLastChange, Proxies::Admins(e)) => e.since_last_change(),
+            (Watch::SinceLastChange, Proxies::Sidecars { .. }) => Err(CliError::failed(
+                "internal error: Kubernetes keeps no baselines of the last change (please report it)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run state recorded on a standalone Envoy is read back by a later command; before any is
+    /// recorded there is none; on Kubernetes it is refused with what to do.
+    #[test]
+    fn run_state_is_recorded_with_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::Envoy(Envoy {
+            dir: dir.path().to_owned(),
+            admins: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+            dry_run: false,
+            quiet: true,
+        });
+        assert_eq!(host.load_state::<Vec<u32>>("canary-web").unwrap(), None);
+        host.save_state("canary-web", &vec![5, 25]).unwrap();
+        assert_eq!(
+            host.load_state::<Vec<u32>>("canary-web").unwrap(),
+            Some(vec![5, 25])
+        );
+        assert!(dir.path().join(".veer/run-canary-web.json").is_file());
+
+        let kubernetes = Host::Kubernetes(Kubernetes {
+            cluster: kubernetes::Cluster {
+                context: None,
+                namespace: None,
+                dry_run: veer_k8s::DryRun::Off,
+                timeout: std::time::Duration::from_secs(1),
+                quiet: true,
+            },
+            plugin: "veer".into(),
+        });
+        let err = kubernetes.save_state("canary-web", &1).unwrap_err();
+        assert!(err.to_string().contains("--envoy DIR"), "{err}");
+    }
+}

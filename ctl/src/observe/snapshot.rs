@@ -1,0 +1,105 @@
+//! One proxy's counters at one moment, from Envoy's admin answers however they were fetched
+//! (`--admin` over HTTP, or a port-forward to a sidecar): both hosts read the same figures.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observe::latency::{self, Histogram};
+
+const ECDS: &str = "extension_config_discovery.http_filter.veer.";
+
+/// One proxy's Veer-related stats at one moment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Admin URL it came from.
+    pub url: String,
+    /// Veer's counters and gauges, without the `wasmcustom.veer.` prefix (`rq.web.v1`).
+    pub veer: BTreeMap<String, u64>,
+    /// Envoy's ECDS counters for the filter (`update_rejected`, ...).
+    pub ecds: BTreeMap<String, u64>,
+    /// The version Envoy's ECDS holds (`version_text`).
+    pub ecds_version: Option<u64>,
+    /// Latency histograms (us) per `<service>.<variant>`, since Envoy started. Absent from
+    /// baselines written before veerctl recorded them, hence the default.
+    #[serde(default)]
+    pub latency: BTreeMap<String, Histogram>,
+}
+
+impl Snapshot {
+    /// A Veer counter (0 when absent).
+    pub fn get(&self, name: &str) -> u64 {
+        self.veer.get(name).copied().unwrap_or(0)
+    }
+
+    /// The config version the filter runs (gauge `veer.config.version`).
+    pub fn version(&self) -> u64 {
+        self.get("config.version")
+    }
+
+    /// How many updates Envoy refused so far.
+    pub fn rejected(&self) -> u64 {
+        self.ecds.get("update_rejected").copied().unwrap_or(0)
+    }
+}
+
+/// Veer's counters and gauges and Envoy's ECDS counters for the filter, as text.
+pub const STATS_PATH: &str =
+    "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
+
+/// Veer's latency histograms, as JSON with every bucket.
+pub const LATENCY_PATH: &str =
+    "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.";
+
+/// A snapshot from a proxy's answers to [`STATS_PATH`] and [`LATENCY_PATH`], however they were
+/// fetched (`--admin`, or a port-forward to a sidecar), so both paths read the same figures.
+/// Fails only on latency JSON that is not Envoy's.
+pub fn snapshot_from(
+    url: &str,
+    stats: &str,
+    latency_json: &str,
+) -> std::result::Result<Snapshot, String> {
+    let mut snap = parse_stats(stats);
+    snap.url = url.to_owned();
+    snap.latency =
+        latency::parse_detailed(latency_json).map_err(|e| format!("its /stats JSON: {e}"))?;
+    Ok(snap)
+}
+
+/// Parses `/stats` text lines (`name: value`).
+pub fn parse_stats(text: &str) -> Snapshot {
+    let mut snap = Snapshot::default();
+    for (name, value) in text.lines().filter_map(|l| l.split_once(": ")) {
+        if let Some(rest) = name.strip_prefix("wasmcustom.veer.") {
+            if let Ok(v) = value.parse() {
+                snap.veer.insert(rest.to_owned(), v);
+            }
+        } else if let Some(rest) = name.strip_prefix(ECDS) {
+            if rest == "version_text" {
+                snap.ecds_version = value.trim_matches('"').parse().ok();
+            } else if let Ok(v) = value.parse() {
+                snap.ecds.insert(rest.to_owned(), v);
+            }
+        }
+    }
+    snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_text_is_split_into_veer_and_ecds_parts() {
+        let text = "wasmcustom.veer.rq.web.v1: 12\nwasmcustom.veer.config.version: 7\n\
+                    extension_config_discovery.http_filter.veer.update_rejected: 2\n\
+                    extension_config_discovery.http_filter.veer.version_text: \"7\"\n\
+                    wasmcustom.veer.latency_us.web.v1: P0(nan,1) P25(nan,2)\ncluster.x.upstream_rq: 5\n";
+        let s = parse_stats(text);
+        assert_eq!(s.get("rq.web.v1"), 12);
+        assert_eq!(s.version(), 7);
+        assert_eq!(s.rejected(), 2);
+        assert_eq!(s.ecds_version, Some(7));
+        assert!(!s.veer.contains_key("latency_us.web.v1"));
+    }
+}
