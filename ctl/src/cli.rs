@@ -205,6 +205,9 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the JSON Schema of the routing config, for editors that complete and check a config
+    /// as it is written (see the README: a `yaml-language-server` modeline, or a JSON `$schema`).
+    Schema,
 }
 
 /// `apply`.

@@ -39,5 +39,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Completions { shell } => {
             commands::completions::run(*shell, &mut std::io::stdout())
         }
+        Command::Schema => commands::schema::run(&mut std::io::stdout()),
     }
 }

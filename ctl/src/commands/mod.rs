@@ -10,6 +10,7 @@ pub mod explain;
 pub mod mesh;
 pub mod override_;
 pub mod rollout;
+pub mod schema;
 pub mod status;
 
 mod edited;

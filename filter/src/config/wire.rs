@@ -89,14 +89,19 @@ wire! {
         /// see which config each proxy runs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub version: Option<u64>,
+        /// Names of the headers Veer writes (defaults: `x-veer-cluster`, `x-veer-variant`, `x-veer-experiment`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub headers: Option<WireHeaders>,
+        /// Where a user's key comes from, for every service that does not set its own.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub stickiness: Option<WireStickiness>,
+        /// Signed forced-variant overrides for testers (off unless enabled).
         #[serde(default, rename = "override", skip_serializing_if = "Option::is_none")]
         pub override_: Option<WireOverride>,
+        /// The services, tried in order: the first whose hosts and path prefix match a request owns it.
         #[serde(default)]
         pub services: Vec<WireService>,
+        /// What the filter counts beyond the requests each variant gets.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub metrics: Option<WireMetrics>,
         /// What experiments are judged on: requests that count as reaching a goal (a purchase,
@@ -139,10 +144,13 @@ wire! {
     /// Names of the headers Veer writes. Defaults: `x-veer-cluster`, `x-veer-variant`,
     /// `x-veer-experiment`.
     pub struct WireHeaders {
+        /// Carries the chosen cluster to the route (`cluster_header`); default `x-veer-cluster`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub cluster: Option<String>,
+        /// Tells the app which variant serves the request; default `x-veer-variant`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub variant: Option<String>,
+        /// Carries experiment assignments (`id=arm`) to the app and the client; default `x-veer-experiment`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub experiment: Option<String>,
         /// Also tell the client which variant served it (response header). Off by default: variant
@@ -155,8 +163,10 @@ wire! {
 wire! {
     /// Where the stickiness key comes from, in order, and whether to mint one for new users.
     pub struct WireStickiness {
+        /// Tried in order; the first non-empty one is the user's key.
         #[serde(default)]
         pub sources: Vec<WireKeySource>,
+        /// Mint an id for a request without a key and set it in this cookie (it must be one of the sources).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub assign_cookie: Option<WireAssignCookie>,
     }
@@ -165,10 +175,13 @@ wire! {
 wire! {
     /// One place a stickiness key may be read from: exactly one field set.
     pub struct WireKeySource {
+        /// A request header.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub header: Option<String>,
+        /// A cookie.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub cookie: Option<String>,
+        /// A query parameter.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub query: Option<String>,
     }
@@ -177,17 +190,24 @@ wire! {
 wire! {
     /// A cookie the filter sets on a response to a request that carried no key.
     pub struct WireAssignCookie {
+        /// The cookie's name.
         pub name: String,
+        /// `Max-Age` (default: a year for the minted id, 90 days for the marks).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub max_age_seconds: Option<u64>,
+        /// `Path` (default `/`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub path: Option<String>,
+        /// `Domain` (default: none, the request's host only).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub domain: Option<String>,
+        /// `Secure` (default off).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub secure: Option<bool>,
+        /// `HttpOnly` (default on).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub http_only: Option<bool>,
+        /// `SameSite`: `Strict`, `Lax` (default) or `None` (which needs `secure: true`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub same_site: Option<String>,
     }
@@ -196,8 +216,10 @@ wire! {
 wire! {
     /// Forced-variant override for testers: signed values only.
     pub struct WireOverride {
+        /// Honour signed overrides (default off).
         #[serde(default)]
         pub enabled: bool,
+        /// The header that carries a signed override; default `x-veer-override`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub header: Option<String>,
         /// HMAC-SHA256 keys; any of them verifies, so keys can be rotated without downtime.
@@ -213,21 +235,27 @@ wire! {
 wire! {
     /// One service: how requests are recognised and how they are split.
     pub struct WireService {
+        /// Letters, digits, '_' and '-' (metrics, headers and veerctl name it).
         pub name: String,
         /// Hosts (`:authority` without port; `*.example.com` matches subdomains). Empty: any host.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub hosts: Vec<String>,
+        /// Only requests whose path starts with this (a byte prefix, like Envoy's).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub path_prefix: Option<String>,
         /// Salt for this service's split. Defaults to the service name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub salt: Option<String>,
+        /// This service's own key sources (default: the top-level `stickiness`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub stickiness: Option<WireStickiness>,
+        /// Its versions; the first is the stable one.
         #[serde(default)]
         pub variants: Vec<WireVariant>,
+        /// Cohort rules, in order; the first that matches decides.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub rules: Vec<WireRule>,
+        /// A/B/n experiments, in order; the first that enrolls the user decides.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub experiments: Vec<WireExperiment>,
         /// Variant name -> weight in basis points (10000 = 100 %).
@@ -239,7 +267,9 @@ wire! {
 wire! {
     /// A version of the service and the upstream cluster that serves it.
     pub struct WireVariant {
+        /// Letters, digits, '_' and '-'.
         pub name: String,
+        /// The Envoy cluster that serves this version.
         pub cluster: String,
     }
 }
@@ -247,11 +277,15 @@ wire! {
 wire! {
     /// A cohort rule: requests that match go to one variant or to a split of the rule's own.
     pub struct WireRule {
+        /// Letters, digits, '_' and '-' (metrics and reasons name it).
         pub name: String,
+        /// Which requests the rule takes.
         #[serde(rename = "match")]
         pub match_: WireMatch,
+        /// Send them to this variant (or give `split`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub variant: Option<String>,
+        /// Split them over variants with the rule's own salt: variant -> basis points, summing to 10000.
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
@@ -264,6 +298,7 @@ wire! {
 wire! {
     /// An A/B/n experiment.
     pub struct WireExperiment {
+        /// Letters, digits, '_' and '-'; sent to the app and the client in the assignment.
         pub id: String,
         /// Who may be enrolled. Absent: everyone.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,6 +306,7 @@ wire! {
         /// Share of the segment enrolled, in basis points. Default 10000 (all of it).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub allocation: Option<i64>,
+        /// At least two arms; their weights sum to 10000.
         #[serde(default)]
         pub arms: Vec<WireArm>,
         /// Defaults to the experiment id.
@@ -288,8 +324,11 @@ wire! {
 wire! {
     /// One arm of an experiment: a label the app sees, the variant that serves it, and its weight.
     pub struct WireArm {
+        /// The label the app and the client see.
         pub name: String,
+        /// The variant that serves this arm.
         pub variant: String,
+        /// Share of the enrolled users, in basis points.
         pub weight: i64,
     }
 }
@@ -299,26 +338,37 @@ wire! {
     /// `any`, `not`) and, for header/cookie/query, exactly one test (`equals`, `prefix`, `present`,
     /// `absent`).
     pub struct WireMatch {
+        /// Subject: a request header (name, any case).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub header: Option<String>,
+        /// Subject: a cookie.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub cookie: Option<String>,
+        /// Subject: a query parameter (percent-decoded).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub query: Option<String>,
+        /// Subject: the path (without query) starts with this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub path_prefix: Option<String>,
+        /// Every matcher matches (an empty list matches everything).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub all: Option<Vec<WireMatch>>,
+        /// At least one matcher matches.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub any: Option<Vec<WireMatch>>,
+        /// The matcher does not match.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub not: Option<Box<WireMatch>>,
+        /// Test: the value is exactly this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub equals: Option<String>,
+        /// Test: the value starts with this.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub prefix: Option<String>,
+        /// Test: present (with any value).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub present: Option<bool>,
+        /// Test: not present.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub absent: Option<bool>,
         /// The request method is exactly this (`POST`).
