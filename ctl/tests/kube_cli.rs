@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+use veer_filter::metrics::Stat;
 
 /// One request the fake API server received.
 #[derive(Debug, Clone)]
@@ -799,8 +800,11 @@ fn status_from_prometheus_checks_the_default_split_and_the_arms() {
     assert_eq!(s["proxies"][0]["version"], 4, "{s}");
     let queries = queries.lock().unwrap().clone();
     assert_eq!(queries.len(), 1, "{queries:?}");
+    // The labelled series of the names module, as the request line carries it (percent-encoded).
+    let split = Stat::split_requests("shop", "v1").prometheus_selector();
+    let encoded: String = form_urlencoded::byte_serialize(split.as_bytes()).collect();
     assert!(
-        queries[0].contains("increase(veer_split_shop_v1%5B300s%5D)"),
+        queries[0].contains(&format!("increase({encoded}%5B300s%5D)")),
         "{queries:?}"
     );
     assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
@@ -814,6 +818,24 @@ fn status_from_prometheus_checks_the_default_split_and_the_arms() {
         stderr.contains("has no veer_config_version: it scrapes no proxy that runs Veer's filter"),
         "{stderr}"
     );
+}
+
+/// A Prometheus whose proxies export Veer's counters without the bootstrap's stats_tags has the
+/// version but none of the labelled counters: an error that names the missing tags, not a status
+/// of zeros.
+#[test]
+fn status_from_prometheus_without_the_stats_tags_says_so() {
+    static UNLABELLED: &[(&str, &str)] = &[("config.version", "4")];
+    let (prom, _) = fake_prometheus(UNLABELLED);
+    let (port, _) = fake_api(vec![(PLUGIN, shop_plugin())]);
+    let out = veerctl(port, &["status", "--prometheus", &prom]);
+    let stderr = exits(&out, 1);
+    assert!(
+        stderr.contains("the sidecars lack Veer's stats_tags"),
+        "{stderr}"
+    );
+    let requests = Stat::requests("shop", "v1").prometheus_selector();
+    assert!(stderr.contains(&requests), "{stderr}");
 }
 
 /// `canary run` on Kubernetes watches each step on the WasmPlugin's sidecars, so with none

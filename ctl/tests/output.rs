@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use veer_filter::config::StatusClass;
+use veer_filter::metrics::{self, Stat};
 
 use serde_json::{json, Value};
 
@@ -124,18 +126,35 @@ fn web() -> Value {
 }
 
 /// A proxy's `/stats` running config `version`: the default split sent `v1`/`v2`, 5xx from v2,
-/// and the experiment's assignments.
+/// and the experiment's assignments (names from the filter's names module); Envoy's ECDS counters
+/// (one reload per version applied on every worker).
 fn stats(version: u64, v1: u64, v2: u64, arms: (u64, u64)) -> String {
-    format!(
-        "wasmcustom.veer.config.version: {version}\n\
-         wasmcustom.veer.split.web.v1: {v1}\nwasmcustom.veer.split.web.v2: {v2}\n\
-         wasmcustom.veer.rq.web.v1: {v1}\nwasmcustom.veer.rq.web.v2: {v2}\n\
-         wasmcustom.veer.rs.web.v2.5xx: 2\n\
-         wasmcustom.veer.exp.web.checkout.control: {}\nwasmcustom.veer.exp.web.checkout.treatment: {}\n\
-         extension_config_discovery.http_filter.veer.update_rejected: 0\n\
-         extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n",
-        arms.0, arms.1
-    )
+    let lines = [
+        (Stat::global(&metrics::CONFIG_VERSION), version),
+        (Stat::split_requests("web", "v1"), v1),
+        (Stat::split_requests("web", "v2"), v2),
+        (Stat::requests("web", "v1"), v1),
+        (Stat::requests("web", "v2"), v2),
+        (Stat::responses("web", "v2", StatusClass::SERVER_ERROR), 2),
+        (
+            Stat::experiment_requests("web", "checkout", "control"),
+            arms.0,
+        ),
+        (
+            Stat::experiment_requests("web", "checkout", "treatment"),
+            arms.1,
+        ),
+    ];
+    let mut text: String = lines
+        .iter()
+        .map(|(stat, n)| format!("{}: {n}\n", stat.envoy_name()))
+        .collect();
+    text.push_str(&format!(
+        "extension_config_discovery.http_filter.veer.update_rejected: 0\n\
+         extension_config_discovery.http_filter.veer.config_reload: {version}\n\
+         extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n"
+    ));
+    text
 }
 
 /// The version in the ECDS file of `dir`, as a proxy that picked it up reports it.

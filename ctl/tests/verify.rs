@@ -9,17 +9,21 @@ use std::time::Duration;
 
 use veer_ctl::host::envoy::admin::Admin;
 use veer_ctl::host::envoy::verify::{self, ProxyState};
+use veer_filter::metrics::{self, Stat};
 
 mod support;
 use support::fake_admin;
 use veer_ctl::output::progress::Progress;
 
-/// What a proxy's `/stats` says: the filter's version, Envoy's rejections and version text.
+/// What a proxy's `/stats` says: the filter's version (its name from the names module), Envoy's
+/// rejections, version text and reloads (one per version applied on every worker).
 fn stats(version: u64, rejected: u64) -> String {
     format!(
-        "wasmcustom.veer.config.version: {version}\n\
+        "{}: {version}\n\
          extension_config_discovery.http_filter.veer.update_rejected: {rejected}\n\
-         extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n"
+         extension_config_discovery.http_filter.veer.config_reload: {version}\n\
+         extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n",
+        Stat::global(&metrics::CONFIG_VERSION).envoy_name()
     )
 }
 

@@ -7,11 +7,13 @@
 
 pub mod config;
 pub mod decide;
+pub mod exchange;
 pub mod goals;
 pub mod hash;
 pub mod header_map;
 pub mod marks;
 pub mod matcher;
+pub mod metrics;
 pub mod request;
 pub mod signing;
 pub mod split;

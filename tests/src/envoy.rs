@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use veer_ctl::host::envoy::ecds;
+use veer_ctl::observe::snapshot::PENDING_PATH;
+use veer_filter::metrics::{self, Kind, Stat};
 
 use crate::paths;
 use crate::upstream::Upstream;
@@ -163,8 +165,32 @@ impl Envoy {
         fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
     }
 
-    /// A snapshot of `/stats`.
+    /// A snapshot of `/stats` that holds every count made before it was taken, when it can: the
+    /// filter publishes its counts on a timer, so this first waits (up to [`COUNTS_SETTLE`]) for
+    /// `counts_pending` to read 0, and only then reads the counters. Under continuous traffic it
+    /// may not get there: the snapshot is then marked incomplete, and reading one of the
+    /// filter's flushed counters from it fails the test ([`Stats::veer`]).
     pub fn stats(&self) -> Result<Stats, Error> {
+        let deadline = Instant::now() + COUNTS_SETTLE;
+        let complete = loop {
+            let text = self.admin_get(&PENDING_PATH)?;
+            let pending = Stat::global(&metrics::COUNTS_PENDING).envoy_name();
+            if Stats::parse(&text).get(&pending) == 0 {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut stats = self.stats_now()?;
+        stats.complete = complete;
+        Ok(stats)
+    }
+
+    /// `/stats` as it is now, without waiting for the filter's counts: for gauges and Envoy's own
+    /// stats (its flushed counters may lag by one flush period).
+    pub fn stats_now(&self) -> Result<Stats, Error> {
         let text = self.admin_get("/stats")?;
         Ok(Stats::parse(&text))
     }
@@ -200,7 +226,7 @@ impl Envoy {
     ) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(stats) = self.stats() {
+            if let Ok(stats) = self.stats_now() {
                 let text = stats.text("extension_config_discovery.http_filter.veer.version_text");
                 if text.trim_matches('"') == version.to_string() && also(&stats) {
                     return Ok(());
@@ -264,6 +290,9 @@ impl Drop for Envoy {
     }
 }
 
+/// How long [`Envoy::stats`] waits for the filter to publish its counts: several flush periods.
+pub const COUNTS_SETTLE: Duration = Duration::from_secs(3);
+
 /// The `"version"` field of a routing config (0 when absent or unparsable).
 pub fn config_version(config_json: &str) -> u64 {
     serde_json::from_str::<serde_json::Value>(config_json)
@@ -283,36 +312,63 @@ fn resource(config_json: &str, wasm: &Path, version: u64) -> String {
 
 /// A parsed `/stats` snapshot.
 #[derive(Debug, Clone, Default)]
-pub struct Stats(BTreeMap<String, String>);
+pub struct Stats {
+    stats: BTreeMap<String, String>,
+    /// Whether the filter had published every count when it was taken ([`Envoy::stats`]).
+    complete: bool,
+}
 
 impl Stats {
-    /// Parses Envoy's `name: value` lines.
+    /// Parses Envoy's `name: value` lines (not known to be complete).
     pub fn parse(text: &str) -> Stats {
-        Stats(
-            text.lines()
+        Stats {
+            stats: text
+                .lines()
                 .filter_map(|l| l.split_once(": "))
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
-        )
+            complete: false,
+        }
     }
 
     /// A counter or gauge (0 when absent).
     pub fn get(&self, name: &str) -> u64 {
-        self.0.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+        self.stats
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
 
     /// A stat's raw text.
     pub fn text(&self, name: &str) -> &str {
-        self.0.get(name).map_or("", String::as_str)
+        self.stats.get(name).map_or("", String::as_str)
     }
 
     /// Whether any stat's name starts with `prefix`.
     pub fn has_prefix(&self, prefix: &str) -> bool {
-        self.0.keys().any(|k| k.starts_with(prefix))
+        self.stats.keys().any(|k| k.starts_with(prefix))
     }
 
-    /// One of Veer's own metrics: `veer("rq.web.v1")` is `wasmcustom.veer.rq.web.v1`.
-    pub fn veer(&self, name: &str) -> u64 {
-        self.get(&format!("wasmcustom.veer.{name}"))
+    /// One of Veer's own metrics by veerctl's short key: `veer("rq.web.v1")` is
+    /// `wasmcustom.veer.requests_total.web.v1` (veer_filter::metrics names them all). Panics on a
+    /// key that names no metric, and on a flushed counter read from a snapshot taken while the
+    /// filter still held counts: such a reading is not exact.
+    pub fn veer(&self, key: &str) -> u64 {
+        let stat = Stat::from_key(key).unwrap_or_else(|| panic!("{key:?} names no Veer metric"));
+        assert!(
+            self.complete || !published_on_flush(&stat),
+            "{key}: read from a snapshot taken while the filter still held unpublished counts \
+             (counts_pending > 0 for {COUNTS_SETTLE:?}: traffic was still flowing)"
+        );
+        self.get(&stat.envoy_name())
     }
+}
+
+/// Whether the filter adds `stat` up in its VM and publishes it on a flush: every counter but
+/// the config ones, which the root context adds to directly.
+fn published_on_flush(stat: &Stat<'_>) -> bool {
+    let family = stat.family();
+    family.kind == Kind::Counter
+        && family != &metrics::CONFIG_ACCEPTED
+        && family != &metrics::CONFIG_REJECTED
 }

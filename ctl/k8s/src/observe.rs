@@ -1,58 +1,57 @@
 //! Veer's counters from Prometheus, for `status --prometheus`. (From the sidecars themselves,
-//! veerctl reads each Envoy's admin stats instead.) The counters come back under Veer's own stat
-//! names (`split.web.v1`), so `status` computes the same report from them as from an admin API.
+//! veerctl reads each Envoy's admin stats instead.) The counters come back under veerctl's short
+//! keys (`split.web.v1`), so `status` computes the same report from them as from an admin API.
 //!
-//! The filter counts `veer.split.<service>.<variant>`; Envoy shows it as
-//! `wasmcustom.veer.split.<service>.<variant>` in `/stats` and as
-//! `veer_split_<service>_<variant>` in Prometheus (dots and dashes become `_`). The Prometheus
-//! name is ambiguous (`_` is allowed in names), so it is never split: the expected name of every
-//! counter the config defines is queried and each answer is labelled with its stat name.
+//! The filter counts `veer.split_requests_total.<service>.<variant>`; with the bootstrap's
+//! `stats_tags` (veer_filter::metrics::tags) Prometheus has it as
+//! `veer_split_requests_total{service="<service>",variant="<variant>"}`. Every counter the
+//! config defines is asked for by that selector, and each answer is labelled with its key.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
-use veer_filter::config::WireConfig;
+use veer_filter::config::{StatusClass, WireConfig};
+use veer_filter::metrics::{self, Stat};
 
 use crate::error::{Error, Result};
 
-/// The stat name of the config version gauge (`veer.config.version`).
-pub const VERSION_STAT: &str = "config.version";
+/// The key of the config version gauge (`config.version`; `veer_config_version` in
+/// Prometheus).
+pub static VERSION_STAT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| Stat::global(&metrics::CONFIG_VERSION).key());
 
-/// Prometheus name of Veer stat `stat` (`split.web-app.v1` -> `veer_split_web_app_v1`):
-/// characters Prometheus does not allow replaced by `_` (Envoy drops the `wasmcustom` prefix of
-/// custom stats there).
-pub fn prometheus_name(stat: &str) -> String {
-    format!("veer_{stat}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// The Prometheus series of the Veer stat with key `stat` (`split.web-app.v1` ->
+/// `veer_split_requests_total{service="web-app",variant="v1"}`), as the bootstrap's `stats_tags`
+/// export it; `None` for a key that names no Veer metric.
+pub fn prometheus_name(stat: &str) -> Option<String> {
+    Stat::from_key(stat).map(|s| s.prometheus_selector())
 }
 
-/// The counters `status` reads for `config`, by Veer stat name: per variant all requests, the
-/// default split's and the 5xx responses; per experiment arm the assignments.
+/// The counters `status` reads for `config`, by key: per variant all requests, the default
+/// split's and the 5xx responses; per experiment arm the assignments.
 pub fn status_counters(config: &WireConfig) -> Vec<String> {
     let mut stats = Vec::new();
     for s in &config.services {
+        let service = s.name.as_str();
         for v in &s.variants {
-            let key = format!("{}.{}", s.name, v.name);
-            stats.push(format!("rq.{key}"));
-            stats.push(format!("split.{key}"));
-            stats.push(format!("rs.{key}.5xx"));
+            let variant = v.name.as_str();
+            stats.push(Stat::requests(service, variant).key());
+            stats.push(Stat::split_requests(service, variant).key());
+            stats.push(Stat::responses(service, variant, StatusClass::SERVER_ERROR).key());
         }
         for e in &s.experiments {
             for a in &e.arms {
-                stats.push(format!("exp.{}.{}.{}", s.name, e.id, a.name));
+                stats.push(Stat::experiment_requests(service, &e.id, &a.name).key());
             }
         }
     }
     stats
+}
+
+/// The Prometheus series of the config version gauge (`veer_config_version`).
+pub fn version_selector() -> String {
+    Stat::global(&metrics::CONFIG_VERSION).prometheus_selector()
 }
 
 /// The label that carries the Veer stat name in [`prometheus_query`]'s answer.
@@ -67,18 +66,18 @@ pub fn prometheus_query(config: &WireConfig, window: Option<Duration>) -> String
     };
     let mut parts: Vec<String> = status_counters(config)
         .iter()
-        .map(|stat| {
-            let name = prometheus_name(stat);
+        .filter_map(|stat| {
+            let name = prometheus_name(stat)?;
             let expr = match window {
                 Some(w) => format!("sum(increase({name}[{}s]))", w.as_secs().max(1)),
                 None => format!("sum({name})"),
             };
-            labelled(expr, stat)
+            Some(labelled(expr, stat))
         })
         .collect();
     parts.push(labelled(
-        format!("min({})", prometheus_name(VERSION_STAT)),
-        VERSION_STAT,
+        format!("min({})", version_selector()),
+        &VERSION_STAT,
     ));
     parts.join(" or ")
 }

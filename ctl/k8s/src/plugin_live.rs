@@ -23,6 +23,7 @@ use crate::istio::WasmPlugin;
 use crate::port_forward::{admin_get, ENVOY_ADMIN_PORT, READ_TIMEOUT, VERSION_PATH};
 use crate::report::Reporter;
 use crate::target::{Target, WaitOptions};
+use veer_filter::metrics::{self, Stat};
 
 /// The container Istio injects into every pod of the mesh.
 const SIDECAR: &str = "istio-proxy";
@@ -55,7 +56,7 @@ pub struct PluginWait<R> {
 pub fn reported_version(stats: &str) -> Option<u64> {
     stats.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        (name.trim() == "wasmcustom.veer.config.version")
+        (Stat::parse(name.trim()) == Some(Stat::global(&metrics::CONFIG_VERSION)))
             .then(|| value.trim().parse().ok())
             .flatten()
     })
@@ -153,7 +154,7 @@ pub(crate) async fn wait_sidecars<R: SidecarReader>(
             target,
             &wait.reader,
             &unseen,
-            &[VERSION_PATH],
+            &[VERSION_PATH.as_str()],
             Some(deadline),
         )
         .await;

@@ -51,8 +51,12 @@ where
     Ok(text)
 }
 
-/// Only the config version the filter runs: `filter=^wasmcustom\.veer\.config\.version$`.
-pub const VERSION_PATH: &str = "/stats?filter=%5Ewasmcustom%5C.veer%5C.config%5C.version%24";
+/// Only the config version the filter runs (`filter=^wasmcustom\.veer\.config_version$`, under
+/// any host's prefix).
+pub static VERSION_PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let pattern = veer_filter::metrics::name_pattern(Some(&veer_filter::metrics::CONFIG_VERSION));
+    veer_filter::metrics::admin_stats_filter(&format!("^{pattern}$"))
+});
 
 /// How long one read of a sidecar may take: a port-forward can accept and then never answer,
 /// and every wait and `status` must end.

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use veer_filter::config::WireConfig;
+use veer_filter::metrics::Stat;
 
 use super::edit_live;
 use crate::cli::ExperimentCommand;
@@ -82,14 +83,14 @@ fn list(s: &Settings) -> Result<()> {
     print_rows(s, rows)
 }
 
-/// One row per arm of every experiment in `wire`; `assigned` counts an arm by its metric name
-/// (`exp.<service>.<experiment>.<arm>`).
+/// One row per arm of every experiment in `wire`; `assigned` counts an arm by its metric's key
+/// (`exp.<service>.<experiment>.<arm>`: [`Stat::experiment_requests`]).
 fn rows(wire: &WireConfig, assigned: impl Fn(&str) -> Option<u64>) -> Vec<Row> {
     let mut rows = Vec::new();
     for s in &wire.services {
         for e in &s.experiments {
             for a in &e.arms {
-                let assigned = assigned(&format!("exp.{}.{}.{}", s.name, e.id, a.name));
+                let assigned = assigned(&Stat::experiment_requests(&s.name, &e.id, &a.name).key());
                 rows.push(Row {
                     service: s.name.clone(),
                     id: e.id.clone(),

@@ -11,9 +11,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-/// Name prefix of the filter's histograms in `/stats` (`...latency_us.<service>.<variant>`).
-const PREFIX: &str = "wasmcustom.veer.latency_us.";
+use veer_filter::metrics::{self, Label, Stat};
 
 /// One of Envoy's bins: values in `[m * 10^e, (m + 1) * 10^e)`.
 ///
@@ -159,9 +157,15 @@ pub fn parse_detailed(json: &str) -> Result<BTreeMap<String, Histogram>, String>
         .filter_map(|s| s["histograms"]["details"].as_array())
         .flatten();
     for d in details {
-        let Some(name) = d["name"].as_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let stat = d["name"].as_str().and_then(Stat::parse);
+        let Some(stat) = stat.filter(|s| s.family() == &metrics::LATENCY) else {
             continue;
         };
+        let name = format!(
+            "{}.{}",
+            stat.value(Label::Service).unwrap_or_default(),
+            stat.value(Label::Variant).unwrap_or_default()
+        );
         let mut h = Histogram::default();
         for b in d["totals"].as_array().into_iter().flatten() {
             let (Some(lower), Some(width), Some(n)) = (
@@ -177,7 +181,7 @@ pub fn parse_detailed(json: &str) -> Result<BTreeMap<String, Histogram>, String>
                 .ok_or_else(|| format!("{name}: a bin with bounds {lower} + {width}"))?;
             h.add(bin, n);
         }
-        out.insert(name.to_owned(), h);
+        out.insert(name, h);
     }
     Ok(out)
 }
@@ -189,6 +193,12 @@ mod tests {
     /// Real output of Envoy 1.40 after ~200 requests, with Envoy's own percentiles beside it.
     const ENVOY: &str = include_str!("../../testdata/envoy-1.40-detailed-histograms.json");
 
+    /// The histogram's name in `/stats` for `service.variant` (the names module's).
+    fn latency_name(name: &str) -> String {
+        let (service, variant) = name.split_once('.').unwrap();
+        Stat::latency(service, variant).envoy_name()
+    }
+
     fn envoy_percentiles(name: &str) -> Vec<(f64, f64)> {
         let doc: serde_json::Value = serde_json::from_str(ENVOY).unwrap();
         let h = &doc["stats"][0]["histograms"];
@@ -196,7 +206,7 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .find(|d| d["name"] == format!("{PREFIX}{name}"))
+            .find(|d| d["name"] == latency_name(name))
             .unwrap();
         h["supported_percentiles"]
             .as_array()
@@ -289,7 +299,11 @@ mod tests {
     #[test]
     fn malformed_output_is_an_error_not_an_empty_histogram() {
         assert!(parse_detailed("nope").is_err());
-        let bad = r#"{"stats":[{"histograms":{"details":[{"name":"wasmcustom.veer.latency_us.web.v1","totals":[{"lower_bound":1}]}]}}]}"#;
+        let bad = format!(
+            r#"{{"stats":[{{"histograms":{{"details":[{{"name":"{}","totals":[{{"lower_bound":1}}]}}]}}}}]}}"#,
+            latency_name("web.v1")
+        );
+        let bad = bad.as_str();
         assert!(parse_detailed(bad).unwrap_err().contains("web.v1"));
     }
 }

@@ -2,8 +2,10 @@
 //! (`--admin` over HTTP, or a port-forward to a sidecar): both hosts read the same figures.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
+use veer_filter::metrics::{self, Kind, Stat};
 
 use crate::observe::latency::{self, Histogram};
 
@@ -14,7 +16,8 @@ const ECDS: &str = "extension_config_discovery.http_filter.veer.";
 pub struct Snapshot {
     /// Admin URL it came from.
     pub url: String,
-    /// Veer's counters and gauges, without the `wasmcustom.veer.` prefix (`rq.web.v1`).
+    /// Veer's counters and gauges by veerctl's short key (`rq.web.v1`:
+    /// [`veer_filter::metrics::Stat::key`]).
     pub veer: BTreeMap<String, u64>,
     /// Envoy's ECDS counters for the filter (`update_rejected`, ...).
     pub ecds: BTreeMap<String, u64>,
@@ -27,29 +30,72 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A Veer counter (0 when absent).
-    pub fn get(&self, name: &str) -> u64 {
-        self.veer.get(name).copied().unwrap_or(0)
+    /// A Veer counter or gauge by key (0 when absent).
+    pub fn get(&self, key: &str) -> u64 {
+        self.veer.get(key).copied().unwrap_or(0)
     }
 
-    /// The config version the filter runs (gauge `veer.config.version`).
+    /// A Veer metric (0 when absent).
+    pub fn stat(&self, stat: &Stat<'_>) -> u64 {
+        self.get(&stat.key())
+    }
+
+    /// The config version the filter runs (its version gauge).
     pub fn version(&self) -> u64 {
-        self.get("config.version")
+        self.stat(&Stat::global(&metrics::CONFIG_VERSION))
+    }
+
+    /// How many of the proxy's filter instances held counts they had not published yet
+    /// (`counts_pending`): 0 means the counters hold every request answered before the reading.
+    pub fn counts_pending(&self) -> u64 {
+        self.stat(&Stat::global(&metrics::COUNTS_PENDING))
     }
 
     /// How many updates Envoy refused so far.
     pub fn rejected(&self) -> u64 {
         self.ecds.get("update_rejected").copied().unwrap_or(0)
     }
+
+    /// How many updates Envoy applied on every worker so far (`config_reload`).
+    pub fn reloads(&self) -> u64 {
+        self.ecds.get("config_reload").copied().unwrap_or(0)
+    }
 }
 
-/// Veer's counters and gauges and Envoy's ECDS counters for the filter, as text.
-pub const STATS_PATH: &str =
-    "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
+/// Whether the metric of short key `key` is a gauge (which may go down without a restart).
+pub fn is_gauge(key: &str) -> bool {
+    Stat::from_key(key).is_some_and(|s| s.family().kind == Kind::Gauge)
+}
+
+/// Veer's metrics under any host's prefix, and Envoy's ECDS counters for the filter, as text.
+pub static STATS_PATH: LazyLock<String> = LazyLock::new(|| {
+    metrics::admin_stats_filter(&format!(
+        "^({}|{})",
+        metrics::name_pattern(None),
+        ECDS.replace('.', "\\.")
+    ))
+});
 
 /// Veer's latency histograms, as JSON with every bucket.
-pub const LATENCY_PATH: &str =
-    "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.";
+pub static LATENCY_PATH: LazyLock<String> = LazyLock::new(|| {
+    let filter = metrics::admin_stats_filter(&format!(
+        "^{}\\.",
+        metrics::name_pattern(Some(&metrics::LATENCY))
+    ));
+    filter.replacen(
+        "/stats?",
+        "/stats?format=json&histogram_buckets=detailed&",
+        1,
+    )
+});
+
+/// The gauge of counts the filter has not published yet, alone.
+pub static PENDING_PATH: LazyLock<String> = LazyLock::new(|| {
+    metrics::admin_stats_filter(&format!(
+        "^{}$",
+        metrics::name_pattern(Some(&metrics::COUNTS_PENDING))
+    ))
+});
 
 /// A snapshot from a proxy's answers to [`STATS_PATH`] and [`LATENCY_PATH`], however they were
 /// fetched (`--admin`, or a port-forward to a sidecar), so both paths read the same figures.
@@ -70,9 +116,9 @@ pub fn snapshot_from(
 pub fn parse_stats(text: &str) -> Snapshot {
     let mut snap = Snapshot::default();
     for (name, value) in text.lines().filter_map(|l| l.split_once(": ")) {
-        if let Some(rest) = name.strip_prefix("wasmcustom.veer.") {
+        if let Some(stat) = Stat::parse(name) {
             if let Ok(v) = value.parse() {
-                snap.veer.insert(rest.to_owned(), v);
+                snap.veer.insert(stat.key(), v);
             }
         } else if let Some(rest) = name.strip_prefix(ECDS) {
             if rest == "version_text" {
@@ -91,15 +137,48 @@ mod tests {
 
     #[test]
     fn stats_text_is_split_into_veer_and_ecds_parts() {
-        let text = "wasmcustom.veer.rq.web.v1: 12\nwasmcustom.veer.config.version: 7\n\
-                    extension_config_discovery.http_filter.veer.update_rejected: 2\n\
-                    extension_config_discovery.http_filter.veer.version_text: \"7\"\n\
-                    wasmcustom.veer.latency_us.web.v1: P0(nan,1) P25(nan,2)\ncluster.x.upstream_rq: 5\n";
-        let s = parse_stats(text);
+        let text = format!(
+            "{}: 12\n{}: 7\n\
+             extension_config_discovery.http_filter.veer.update_rejected: 2\n\
+             extension_config_discovery.http_filter.veer.version_text: \"7\"\n\
+             {}: P0(nan,1) P25(nan,2)\ncluster.x.upstream_rq: 5\n\
+             wasmcustom.veer.some_future_total: 3\n",
+            Stat::requests("web", "v1").envoy_name(),
+            Stat::global(&metrics::CONFIG_VERSION).envoy_name(),
+            Stat::latency("web", "v1").envoy_name(),
+        );
+        let s = parse_stats(&text);
         assert_eq!(s.get("rq.web.v1"), 12);
         assert_eq!(s.version(), 7);
         assert_eq!(s.rejected(), 2);
         assert_eq!(s.ecds_version, Some(7));
         assert!(!s.veer.contains_key("latency_us.web.v1"));
+        assert_eq!(
+            s.veer.len(),
+            2,
+            "names Veer does not have are not read: {:?}",
+            s.veer
+        );
+    }
+
+    #[test]
+    fn the_admin_paths_ask_for_veers_names_under_any_prefix() {
+        assert!(
+            STATS_PATH
+                .starts_with("/stats?filter=%5E%28%28%3F%3Awasmcustom%7Cdynamicmodulescustom%29"),
+            "{}",
+            *STATS_PATH
+        );
+        assert!(LATENCY_PATH.starts_with("/stats?format=json&histogram_buckets=detailed&filter="));
+        assert!(
+            LATENCY_PATH.ends_with("response_latency_microseconds%5C."),
+            "{}",
+            *LATENCY_PATH
+        );
+        assert!(
+            PENDING_PATH.ends_with("counts_pending%24"),
+            "{}",
+            *PENDING_PATH
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! per-variant errors and latency. Computed from snapshots only, so it is tested without Envoy.
 
 use serde::Serialize;
-use veer_filter::config::WireConfig;
+use veer_filter::config::{StatusClass, WireConfig};
+use veer_filter::metrics::Stat;
 
 use crate::history::Entry;
 use crate::observe::latency::Histogram;
@@ -244,14 +245,16 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                 .variants
                 .iter()
                 .map(|v| {
-                    let key = format!("{}.{}", svc.name, v.name);
+                    let (service, variant) = (svc.name.as_str(), v.name.as_str());
+                    let key = format!("{service}.{variant}");
+                    let errors = Stat::responses(service, variant, StatusClass::SERVER_ERROR);
                     VariantStatus {
                         name: v.name.clone(),
                         cluster: v.cluster.clone(),
                         configured_bp: svc.split.get(&v.name).copied().unwrap_or(0),
-                        split_requests: window.count(&format!("split.{key}")),
-                        requests: window.count(&format!("rq.{key}")),
-                        errors: responses.then(|| window.count(&format!("rs.{key}.5xx"))),
+                        split_requests: window.count(&Stat::split_requests(service, variant)),
+                        requests: window.count(&Stat::requests(service, variant)),
+                        errors: responses.then(|| window.count(&errors)),
                         latency: responses.then(|| window.latency(&key)).flatten(),
                     }
                 })
@@ -303,7 +306,7 @@ fn experiment(
             name: a.name.clone(),
             variant: a.variant.clone(),
             configured_bp: a.weight,
-            assigned: window.count(&format!("exp.{service}.{}.{}", e.id, a.name)),
+            assigned: window.count(&Stat::experiment_requests(service, &e.id, &a.name)),
         })
         .collect();
     let observed: Vec<(String, u64, i64)> = arms
@@ -340,12 +343,13 @@ struct Window<'a> {
 
 impl Window<'_> {
     /// A counter's increase.
-    fn count(&self, name: &str) -> u64 {
+    fn count(&self, stat: &Stat<'_>) -> u64 {
+        let key = stat.key();
         self.live
             .iter()
             .map(|s| {
-                let base = self.baselines.get(&s.url).map_or(0, |b| b.get(name));
-                s.get(name).saturating_sub(base)
+                let base = self.baselines.get(&s.url).map_or(0, |b| b.get(&key));
+                s.get(&key).saturating_sub(base)
             })
             .sum()
     }

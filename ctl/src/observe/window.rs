@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{CliError, Result};
-use crate::observe::snapshot::Snapshot;
+use crate::observe::snapshot::{is_gauge, Snapshot};
 
 /// Each proxy (admin URL or pod name) with its snapshot, or why it could not be read.
 pub type Readings = Vec<(String, std::result::Result<Snapshot, String>)>;
@@ -143,11 +143,9 @@ pub fn over_window(first: Readings, second: Readings) -> (Readings, Baselines) {
     }
     for (pod, reading) in &second {
         if let Ok(now) = reading {
-            let restarted = baselines.get(pod).is_some_and(|b| {
-                b.veer
-                    .iter()
-                    .any(|(k, v)| k != "config.version" && now.get(k) < *v)
-            });
+            let restarted = baselines
+                .get(pod)
+                .is_some_and(|b| b.veer.iter().any(|(k, v)| !is_gauge(k) && now.get(k) < *v));
             if restarted {
                 baselines.remove(pod);
             }

@@ -21,7 +21,8 @@ pub use wire::WireConfig;
 
 /// Default name of the request header that carries the chosen cluster to the route.
 pub const DEFAULT_CLUSTER_HEADER: &str = "x-veer-cluster";
-/// Default name of the header that tells the upstream (and optionally the client) the variant.
+/// Default name of the header that tells the upstream and the client the variant, where the config
+/// asks for it.
 pub const DEFAULT_VARIANT_HEADER: &str = "x-veer-variant";
 /// Default name of the header that carries experiment assignments (`id=arm`).
 pub const DEFAULT_EXPERIMENT_HEADER: &str = "x-veer-experiment";
@@ -135,12 +136,14 @@ fn parse_json(text: &str) -> Result<WireConfig, Problems> {
 pub struct HeaderNames {
     /// Carries the chosen cluster to the route (`cluster_header`).
     pub cluster: HeaderName,
-    /// Tells the upstream which variant it serves.
+    /// Tells the upstream (and the client) which variant serves it, where asked for.
     pub variant: HeaderName,
     /// Tells the upstream and the client the experiment assignment.
     pub experiment: HeaderName,
-    /// Also send the variant header to the client.
+    /// Send the variant header to the client.
     pub expose_variant_to_client: bool,
+    /// Send the variant header to the upstream.
+    pub expose_variant_to_upstream: bool,
 }
 
 /// Where stickiness keys come from.
@@ -308,7 +311,7 @@ pub struct Judged {
 }
 
 /// A response status class, `1xx` to `5xx`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StatusClass(u8);
 
 impl StatusClass {
@@ -331,6 +334,34 @@ impl StatusClass {
     /// 1 to 5.
     pub fn digit(self) -> u8 {
         self.0
+    }
+
+    /// The five classes, 1xx first.
+    pub const ALL: [StatusClass; 5] = [
+        StatusClass(1),
+        StatusClass(2),
+        StatusClass(3),
+        StatusClass(4),
+        StatusClass(5),
+    ];
+
+    /// 5xx: also what a response Envoy could not complete counts as.
+    pub const SERVER_ERROR: StatusClass = StatusClass(5);
+
+    /// 0 for 1xx .. 4 for 5xx.
+    pub fn index(self) -> usize {
+        usize::from(self.0.saturating_sub(1))
+    }
+
+    /// `"1xx"` .. `"5xx"`, as metric names and labels write it.
+    pub fn as_str(self) -> &'static str {
+        match self.0 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        }
     }
 }
 

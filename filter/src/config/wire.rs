@@ -142,12 +142,15 @@ wire! {
 
 wire! {
     /// Names of the headers Veer writes. Defaults: `x-veer-cluster`, `x-veer-variant`,
-    /// `x-veer-experiment`.
+    /// `x-veer-experiment`. The variant header is written only where asked for
+    /// (`expose_variant_to_upstream`, `expose_variant_to_client`); client-sent copies of all three
+    /// are always removed.
     pub struct WireHeaders {
         /// Carries the chosen cluster to the route (`cluster_header`); default `x-veer-cluster`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub cluster: Option<String>,
-        /// Tells the app which variant serves the request; default `x-veer-variant`.
+        /// Tells the app (and, if asked, the client) which variant serves the request; default
+        /// `x-veer-variant`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub variant: Option<String>,
         /// Carries experiment assignments (`id=arm`) to the app and the client; default `x-veer-experiment`.
@@ -157,6 +160,12 @@ wire! {
         /// names can reveal a release before it is announced.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub expose_variant_to_client: Option<bool>,
+        /// Tell the app which variant serves the request (request header). Off by default: each
+        /// variant is usually its own deployment, and every request header the filter writes makes
+        /// Envoy select the route again; turn it on when variants share a cluster and the app must
+        /// tell them apart.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub expose_variant_to_upstream: Option<bool>,
     }
 }
 

@@ -1,33 +1,24 @@
-//! One request: strip spoofed headers, decide, write the decision, count the outcome.
+//! One request: the engine's [`exchange`](crate::exchange) turned into hostcalls, nothing else.
+//! A request for no service costs one hostcall (the header map); a routed one adds one per
+//! header the exchange writes, and a response phase only when it planned one.
 
 use std::rc::Rc;
 use std::time::SystemTime;
 
+use proxy_wasm::hostcalls::get_current_time;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use super::{host, Shared};
-use crate::decide::{decide, DecidedBy, Inputs, KeyOrigin};
+use crate::exchange::{on_request, on_response, Host, ResponsePlan};
 use crate::header_map;
 use crate::request::RequestView;
-
-/// What the response phase needs from the request phase: indices into the shared config,
-/// nothing copied.
-struct Routed {
-    service: usize,
-    variant: usize,
-    /// Host clock at the request's headers, for the latency histogram (when recorded).
-    started: Option<SystemTime>,
-    /// `id=arm`, sent back to the client.
-    assignment: Option<String>,
-    /// `set-cookie` value for a minted id.
-    set_cookie: Option<String>,
-}
 
 pub(super) struct Request {
     shared: Option<Rc<Shared>>,
     rng: fastrand::Rng,
-    routed: Option<Routed>,
+    /// The response phase's plan, and the host clock at the request when it records latency.
+    response: Option<(ResponsePlan, Option<SystemTime>)>,
 }
 
 impl Request {
@@ -36,9 +27,16 @@ impl Request {
         Request {
             shared,
             rng: fastrand::Rng::with_seed(seed),
-            routed: None,
+            response: None,
         }
     }
+}
+
+fn unix_seconds() -> u64 {
+    get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Context for Request {}
@@ -48,145 +46,67 @@ impl HttpContext for Request {
         let Some(shared) = self.shared.clone() else {
             return Action::Continue;
         };
-        let (config, metrics) = (&shared.config, &shared.metrics);
         let raw = host::request_header_map();
-        let mut req = RequestView::from_pairs(header_map::parse(&raw));
-
-        // A client must never choose its own cluster, variant or assignment: client-sent copies
-        // go, from Envoy's request and from what the engine sees.
-        let mut spoofed = false;
-        for name in config.owned_request_headers() {
-            if req.has(name) {
-                self.set_http_request_header(name, None);
-                metrics.globals.spoofed.inc();
-                spoofed = true;
-            }
-        }
-        if spoofed {
-            req = req.without(|n| config.owned_request_headers().any(|o| o.as_bytes() == n));
-        }
-        // The override is a credential for Veer, not for the app: never forwarded, whatever the
-        // request's service (the engine still reads it). Only it needs the clock: its expiry.
-        let mut now_unix = 0;
-        let mut override_sent = false;
-        if let Some(policy) = &config.override_policy {
-            if req.has(policy.header.as_str()) {
-                override_sent = true;
-                self.set_http_request_header(policy.header.as_str(), None);
-                now_unix = self
-                    .get_current_time()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-            }
-        }
-
+        let req = RequestView::from_pairs(header_map::parse(&raw));
         let rng = &mut self.rng;
-        let mut random = || rng.u64(..);
-        let Some(d) = decide(
-            config,
-            &req,
-            Inputs {
-                now_unix,
-                random: &mut random,
-            },
-        ) else {
-            metrics.globals.passthrough.inc();
-            // An override for no service forces nothing: counted with the rejected ones, so
-            // every override that did not take effect shows up.
-            if override_sent {
-                metrics.globals.override_rejected.inc();
-            }
-            return Action::Continue;
+        let tally = &shared.tally;
+        let host = Host {
+            now_unix: &mut unix_seconds,
+            random: &mut || rng.u64(..),
+            count: &mut |slot| tally.count(slot),
         };
-
-        // Spoofed copies were removed above, so these headers are absent: `add` spares Envoy
-        // the replace's lookup in its header map. Envoy selects the route again after these
-        // writes, which is how the route's `cluster_header` sees the decision.
-        self.add_http_request_header(config.headers.cluster.as_str(), d.variant.cluster.as_str());
-        self.add_http_request_header(config.headers.variant.as_str(), d.variant.name.as_str());
-        let assignment = d.assignment().map(|(id, arm)| format!("{id}={arm}"));
-        if let Some(a) = &assignment {
-            self.add_http_request_header(config.headers.experiment.as_str(), a);
+        let out = on_request(&shared.generation, req, host);
+        shared.raise_if_due();
+        for name in &out.strip {
+            self.set_http_request_header(name, None);
         }
-
-        let variant_metrics = metrics.variant(d.service_index, d.variant_index);
-        if let Some(v) = variant_metrics {
-            v.requests.inc();
+        // Stripped first, so these are absent: `add` spares Envoy the replace's lookup. Envoy
+        // selects the route again after each write, which is how the route's `cluster_header`
+        // sees the decision.
+        for (name, value) in out.add.iter() {
+            self.add_http_request_header(name, value);
         }
-        match d.by {
-            DecidedBy::Rule(i, _) => metrics
-                .rule(d.service_index, i)
-                .into_iter()
-                .for_each(|m| m.inc()),
-            DecidedBy::Experiment {
-                index, arm_index, ..
-            } => metrics
-                .arm(d.service_index, index, arm_index)
-                .into_iter()
-                .for_each(|m| m.inc()),
-            DecidedBy::Override { .. } => metrics.globals.override_accepted.inc(),
-            DecidedBy::Split => variant_metrics.into_iter().for_each(|v| v.split.inc()),
-        }
-        if d.override_rejected.is_some() {
-            metrics.globals.override_rejected.inc();
-        }
-        let set_cookie = match (&d.key, &d.service.stickiness.assign_cookie) {
-            (KeyOrigin::Minted(id), Some(cookie)) => Some(cookie.set_cookie_value(id)),
-            _ => None,
-        };
-        self.routed = Some(Routed {
-            service: d.service_index,
-            variant: d.variant_index,
-            started: config.response_metrics.then(|| self.get_current_time()),
-            assignment,
-            set_cookie,
+        self.response = out.response.map(|plan| {
+            let started = plan.records().then(get_current_time).and_then(Result::ok);
+            (plan, started)
         });
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let (Some(shared), Some(routed)) = (self.shared.clone(), self.routed.take()) else {
+        let (Some(shared), Some((plan, started))) = (self.shared.clone(), self.response.take())
+        else {
             return Action::Continue;
         };
-        let headers = &shared.config.headers;
-        if let Some(a) = &routed.assignment {
-            self.set_http_response_header(headers.experiment.as_str(), Some(a));
-        }
-        if headers.expose_variant_to_client {
-            if let Some(v) = shared
-                .config
-                .services
-                .get(routed.service)
-                .and_then(|s| s.variant(routed.variant))
-            {
-                self.set_http_response_header(headers.variant.as_str(), Some(v.name.as_str()));
-            }
-        }
-        if let Some(c) = &routed.set_cookie {
-            self.add_http_response_header("set-cookie", c);
-            shared.metrics.globals.cookie_assigned.inc();
-        }
-        let responses = shared
-            .metrics
-            .variant(routed.service, routed.variant)
-            .and_then(|m| m.responses.as_ref());
-        if let (Some(m), Some(started)) = (responses, routed.started) {
-            // The class is the first digit; bytes, because the SDK's string getter panics on a
-            // value that is not UTF-8.
-            let class = self
-                .get_http_response_header_bytes(":status")
-                .and_then(|s| s.first().copied())
-                .filter(u8::is_ascii_digit)
-                .map_or(5, |d| usize::from(d - b'0').clamp(1, 5));
-            if let Some(counter) = m.status.get(class - 1) {
-                counter.inc();
-            }
-            let elapsed = self
-                .get_current_time()
-                .duration_since(started)
+        // Bytes: the SDK's string getter panics on a value that is not UTF-8.
+        let status = plan
+            .records()
+            .then(|| self.get_http_response_header_bytes(":status"))
+            .flatten();
+        let elapsed_us = started.map(|t| {
+            let elapsed = get_current_time()
+                .ok()
+                .and_then(|now| now.duration_since(t).ok())
                 .unwrap_or_default();
-            m.latency_us
-                .record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+        });
+        let tally = &shared.tally;
+        let out = on_response(
+            &shared.generation,
+            plan,
+            status.as_deref(),
+            elapsed_us,
+            &mut |slot| tally.count(slot),
+        );
+        shared.raise_if_due();
+        for (name, value) in out.set.iter() {
+            self.set_http_response_header(name, Some(value));
+        }
+        for (name, value) in out.add.iter() {
+            self.add_http_response_header(name, value);
+        }
+        if let Some((histogram, us)) = out.latency {
+            shared.ids.record_latency(histogram, us);
         }
         Action::Continue
     }

@@ -1,32 +1,24 @@
-//! Veer's counters in Envoy's stats.
-//!
-//! Names (Envoy prefixes `wasmcustom.`; `/stats/prometheus` turns dots into underscores):
-//! - `veer.rq.<service>.<variant>`: requests routed to a variant;
-//! - `veer.split.<service>.<variant>`: of those, decided by the default split (what veerctl
-//!   compares with the configured weights: cohorts and experiments are not weights);
-//! - `veer.rs.<service>.<variant>.<1xx..5xx>`: responses by status class;
-//! - `veer.latency_us.<service>.<variant>`: histogram, request headers to response headers;
-//!   these two are not defined when the config sets `metrics.responses: false`;
-//! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
-//! - `veer.config.version` (gauge), `veer.config.accepted`, `veer.config.rejected`;
-//! - `veer.passthrough`, `veer.spoofed_header_removed`, `veer.override.accepted`,
-//!   `veer.override.rejected` (invalid, or sent on a request for no service),
-//!   `veer.cookie.assigned`.
-//!
-//! Ids are defined once per config update and looked up by index on the request path.
+//! Veer's metrics on the host: defined once per config update from the engine's
+//! [`Layout`] (names in [`crate::metrics`]), added to in bulk on each flush, never per request.
 
 use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 
-use crate::config::Config;
+use crate::exchange::tally::{HistogramIndex, Layout, Pending, Tally};
+use crate::metrics::{self, Family, Kind, Stat};
 
 /// A metric id; `None` when the host refused to define it (counting is then skipped, routing is
 /// not affected).
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Metric(Option<u32>);
+struct Metric(Option<u32>);
 
 impl Metric {
-    fn new(kind: MetricType, name: &str) -> Metric {
+    fn define(kind: Kind, name: &str) -> Metric {
+        let kind = match kind {
+            Kind::Counter => MetricType::Counter,
+            Kind::Gauge => MetricType::Gauge,
+            Kind::Histogram => MetricType::Histogram,
+        };
         match define_metric(kind, name) {
             Ok(id) => Metric(Some(id)),
             Err(e) => {
@@ -36,155 +28,111 @@ impl Metric {
         }
     }
 
-    fn counter(name: &str) -> Metric {
-        Metric::new(MetricType::Counter, name)
+    fn global(family: &'static Family) -> Metric {
+        Metric::define(family.kind, &Stat::global(family).name())
     }
 
-    pub(super) fn inc(self) {
+    fn add(self, n: i64) {
         if let Some(id) = self.0 {
-            let _ = increment_metric(id, 1);
+            let _ = increment_metric(id, n);
         }
     }
 
-    pub(super) fn record(self, value: u64) {
+    /// Sets a gauge, or records a histogram value.
+    fn record(self, value: u64) {
         if let Some(id) = self.0 {
             let _ = record_metric(id, value);
         }
     }
 }
 
-/// Counters that exist whatever the config.
+/// Metrics the root context writes directly, whatever the config.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Globals {
-    pub version: Metric,
-    pub accepted: Metric,
-    pub rejected: Metric,
-    pub passthrough: Metric,
-    pub spoofed: Metric,
-    pub override_accepted: Metric,
-    pub override_rejected: Metric,
-    pub cookie_assigned: Metric,
+    version: Metric,
+    accepted: Metric,
+    rejected: Metric,
+    pending: Metric,
 }
 
 impl Globals {
     pub(super) fn define() -> Globals {
         Globals {
-            version: Metric::new(MetricType::Gauge, "veer.config.version"),
-            accepted: Metric::counter("veer.config.accepted"),
-            rejected: Metric::counter("veer.config.rejected"),
-            passthrough: Metric::counter("veer.passthrough"),
-            spoofed: Metric::counter("veer.spoofed_header_removed"),
-            override_accepted: Metric::counter("veer.override.accepted"),
-            override_rejected: Metric::counter("veer.override.rejected"),
-            cookie_assigned: Metric::counter("veer.cookie.assigned"),
+            version: Metric::global(&metrics::CONFIG_VERSION),
+            accepted: Metric::global(&metrics::CONFIG_ACCEPTED),
+            rejected: Metric::global(&metrics::CONFIG_REJECTED),
+            pending: Metric::global(&metrics::COUNTS_PENDING),
         }
+    }
+
+    /// Records that the config of `version` is now live. Version 0 is the bootstrap's fallback
+    /// (`default_config` in deploy/envoy/envoy.yaml), not a config anyone delivered: it is not
+    /// counted as accepted, so that the counter moves by the same amount at every update.
+    pub(super) fn configured(&self, version: u64) {
+        if version > 0 {
+            self.accepted.add(1);
+        }
+        // proxy-wasm has no "set gauge": record_metric on a gauge sets it. Envoy gauges are i64.
+        self.version.record(version.min(i64::MAX as u64));
     }
 
     pub(super) fn rejected(&self) {
-        self.rejected.inc();
+        self.rejected.add(1);
+    }
+
+    /// This root context holds counts not yet published (the gauge sums over all of them).
+    pub(super) fn raise_pending(&self) {
+        self.pending.add(1);
+    }
+
+    fn lower_pending(&self) {
+        self.pending.add(-1);
     }
 }
 
-/// Per-variant metrics.
-#[derive(Debug, Clone)]
-pub(super) struct VariantMetrics {
-    pub requests: Metric,
-    pub split: Metric,
-    /// Absent when the config turns response metrics off (`metrics.responses: false`).
-    pub responses: Option<ResponseMetrics>,
+/// The host's ids for one [`Layout`], in its slot order.
+#[derive(Debug)]
+pub(super) struct Ids {
+    counters: Vec<Metric>,
+    histograms: Vec<Metric>,
 }
 
-/// What the response phase records per variant.
-#[derive(Debug, Clone)]
-pub(super) struct ResponseMetrics {
-    /// Indexed by status class 1..=5 at positions 0..=4.
-    pub status: [Metric; 5],
-    pub latency_us: Metric,
-}
-
-/// Every metric of one config generation, indexed like the config.
-#[derive(Debug, Clone)]
-pub(super) struct Metrics {
-    pub globals: Globals,
-    /// `[service][variant]`.
-    pub variants: Vec<Vec<VariantMetrics>>,
-    /// `[service][rule]`.
-    pub rules: Vec<Vec<Metric>>,
-    /// `[service][experiment][arm]`.
-    pub arms: Vec<Vec<Vec<Metric>>>,
-}
-
-impl Metrics {
-    pub(super) fn define(config: &Config, globals: Globals) -> Metrics {
-        let mut m = Metrics {
-            globals,
-            variants: Vec::new(),
-            rules: Vec::new(),
-            arms: Vec::new(),
-        };
-        for s in &config.services {
-            let svc = s.name.as_str();
-            m.variants.push(
-                s.variants
-                    .iter()
-                    .map(|v| {
-                        let v = v.name.as_str();
-                        VariantMetrics {
-                            requests: Metric::counter(&format!("veer.rq.{svc}.{v}")),
-                            split: Metric::counter(&format!("veer.split.{svc}.{v}")),
-                            responses: config.response_metrics.then(|| ResponseMetrics {
-                                status: [1, 2, 3, 4, 5]
-                                    .map(|c| Metric::counter(&format!("veer.rs.{svc}.{v}.{c}xx"))),
-                                latency_us: Metric::new(
-                                    MetricType::Histogram,
-                                    &format!("veer.latency_us.{svc}.{v}"),
-                                ),
-                            }),
-                        }
-                    })
-                    .collect(),
-            );
-            m.rules.push(
-                s.rules
-                    .iter()
-                    .map(|r| Metric::counter(&format!("veer.rule.{svc}.{}", r.name)))
-                    .collect(),
-            );
-            m.arms.push(
-                s.experiments
-                    .iter()
-                    .map(|e| {
-                        e.arms
-                            .iter()
-                            .map(|a| {
-                                Metric::counter(&format!("veer.exp.{svc}.{}.{}", e.id, a.name))
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            );
+impl Ids {
+    pub(super) fn define(layout: &Layout) -> Ids {
+        let define =
+            |kind, names: &[String]| names.iter().map(|n| Metric::define(kind, n)).collect();
+        Ids {
+            counters: define(Kind::Counter, &layout.counters),
+            histograms: define(Kind::Histogram, &layout.histograms),
         }
-        m
     }
 
-    /// Records that `config` is now live.
-    pub(super) fn configured(&self, config: &Config) {
-        self.globals.accepted.inc();
-        // proxy-wasm has no "set gauge": record_metric on a gauge sets it. Envoy gauges are i64.
-        self.globals
-            .version
-            .record(config.version.min(i64::MAX as u64));
+    /// Adds what `tally` counted since the last flush to the host's counters.
+    fn publish(&self, tally: &Tally) {
+        for (slot, n) in tally.take() {
+            if let Some(m) = self.counters.get(slot.0) {
+                m.add(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
     }
 
-    pub(super) fn variant(&self, service: usize, variant: usize) -> Option<&VariantMetrics> {
-        self.variants.get(service)?.get(variant)
+    pub(super) fn record_latency(&self, histogram: HistogramIndex, us: u64) {
+        if let Some(m) = self.histograms.get(histogram.0) {
+            m.record(us);
+        }
     }
+}
 
-    pub(super) fn rule(&self, service: usize, rule: usize) -> Option<Metric> {
-        self.rules.get(service)?.get(rule).copied()
+/// Publishes every tally, then lowers the pending gauge if it had raised it.
+pub(super) fn flush<'a>(
+    globals: &Globals,
+    pending: &Pending,
+    tallies: impl Iterator<Item = (&'a Ids, &'a Tally)>,
+) {
+    for (ids, tally) in tallies {
+        ids.publish(tally);
     }
-
-    pub(super) fn arm(&self, service: usize, experiment: usize, arm: usize) -> Option<Metric> {
-        self.arms.get(service)?.get(experiment)?.get(arm).copied()
+    if pending.lower() {
+        globals.lower_pending();
     }
 }

@@ -128,7 +128,7 @@ fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under
 
     let rejected_before = rig
         .envoy
-        .stats()
+        .stats_now()
         .unwrap()
         .get("extension_config_discovery.http_filter.veer.update_rejected");
     // Weights that do not sum: the filter's on_configure refuses it.
@@ -137,7 +137,7 @@ fn an_invalid_config_pushed_live_is_rejected_and_the_old_one_keeps_serving_under
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let stats = rig.envoy.stats().unwrap();
+        let stats = rig.envoy.stats_now().unwrap();
         if stats.get("extension_config_discovery.http_filter.veer.update_rejected")
             > rejected_before
         {

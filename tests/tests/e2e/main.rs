@@ -7,12 +7,14 @@
 
 mod canary_run;
 mod cohorts;
+mod counts;
 mod experiments;
 mod failure_policy;
 mod hostile;
 mod live_config;
 mod metrics;
 mod paths;
+mod prometheus;
 mod security;
 mod split;
 mod status;

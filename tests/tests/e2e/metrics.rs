@@ -1,5 +1,6 @@
 //! Veer's metrics as a live Envoy exports them, in `/stats` and `/stats/prometheus`, counted
-//! exactly against the responses the test received.
+//! exactly against the responses the test received. The filter publishes its counts on a
+//! timer: `Envoy::stats` waits until none is pending, so every reading here is complete.
 
 use std::collections::BTreeMap;
 use std::thread;
@@ -31,9 +32,11 @@ fn prometheus_with_latencies(rig: &Rig, n: f64) -> BTreeMap<String, f64> {
         let count: f64 = ["v1", "v2", "v3"]
             .iter()
             .map(|v| {
-                p.get(&format!("veer_latency_us_web_{v}_count{{}}"))
-                    .copied()
-                    .unwrap_or(0.0)
+                p.get(&format!(
+                    r#"veer_response_latency_microseconds_count{{service="web",variant="{v}"}}"#
+                ))
+                .copied()
+                .unwrap_or(0.0)
             })
             .sum();
         if count >= n || Instant::now() > deadline {
@@ -77,47 +80,49 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
     }
     assert_eq!(stats.veer("config.version"), 1);
 
-    // Prometheus: no `wasmcustom.` prefix, dots as underscores, the same exact counts, and the
-    // latency histogram with one observation per response.
+    // Prometheus: no `wasmcustom.` prefix, one family per metric with the service, variant and
+    // status class as labels (the bootstrap's stats_tags), the same exact counts, and the latency
+    // histogram with one observation per response.
     let p = prometheus_with_latencies(&rig, N as f64);
-    let prom = |name: &str| p.get(&format!("{name}{{}}")).copied();
+    let prom = |series: &str| p.get(series).copied();
     for v in ["v1", "v2", "v3"] {
         let n = on(v) as f64;
+        let labels = format!(r#"service="web",variant="{v}""#);
+        let requests = format!("veer_requests_total{{{labels}}}");
+        assert_eq!(prom(&requests), Some(n), "{requests}");
+        let ok = format!(r#"veer_responses_total{{{labels},status_class="2xx"}}"#);
+        assert_eq!(prom(&ok), Some(n), "{ok}");
+        let errors = format!(r#"veer_responses_total{{{labels},status_class="5xx"}}"#);
+        assert_eq!(prom(&errors), Some(0.0), "{errors}");
+        let latency = "veer_response_latency_microseconds";
         assert_eq!(
-            prom(&format!("veer_rq_web_{v}")),
+            prom(&format!("{latency}_count{{{labels}}}")),
             Some(n),
-            "veer_rq_web_{v}"
+            "{latency}_count{{{labels}}}"
         );
         assert_eq!(
-            prom(&format!("veer_rs_web_{v}_2xx")),
+            prom(&format!(r#"{latency}_bucket{{{labels},le="+Inf"}}"#)),
             Some(n),
-            "veer_rs_web_{v}_2xx"
+            "{latency} +Inf bucket of {v}"
         );
-        assert_eq!(prom(&format!("veer_rs_web_{v}_5xx")), Some(0.0));
-        let latency = format!("veer_latency_us_web_{v}");
-        assert_eq!(
-            prom(&format!("{latency}_count")),
-            Some(n),
-            "{latency}_count"
-        );
-        assert_eq!(
-            p.get(&format!("{latency}_bucket{{le=\"+Inf\"}}")).copied(),
-            Some(n),
-            "{latency} +Inf bucket"
-        );
-        let sum = prom(&format!("{latency}_sum")).unwrap();
-        assert_eq!(sum > 0.0, n > 0.0, "{latency}_sum = {sum}");
+        let sum = prom(&format!("{latency}_sum{{{labels}}}")).unwrap();
+        assert_eq!(sum > 0.0, n > 0.0, "{latency}_sum of {v} = {sum}");
     }
-    assert_eq!(prom("veer_config_version"), Some(1.0));
-    // `veerctl status --prometheus` asks Prometheus for these names: each is one Envoy exports.
+    assert_eq!(prom("veer_config_version{}"), Some(1.0));
+    // `veerctl status --prometheus` asks Prometheus for these series: each is one Envoy exports.
     let wire = serde_json::from_value(web_config(1, &[("v1", 5000), ("v2", 5000)])).unwrap();
     for stat in veer_k8s::observe::status_counters(&wire)
         .iter()
         .map(String::as_str)
-        .chain([veer_k8s::observe::VERSION_STAT])
+        .chain([veer_k8s::observe::VERSION_STAT.as_str()])
     {
-        let name = veer_k8s::observe::prometheus_name(stat);
-        assert!(prom(&name).is_some(), "{stat} is not exported as {name}");
+        let name = veer_k8s::observe::prometheus_name(stat).unwrap();
+        let series = if name.ends_with('}') {
+            name.clone()
+        } else {
+            format!("{name}{{}}")
+        };
+        assert!(prom(&series).is_some(), "{stat} is not exported as {name}");
     }
     assert!(
         !p.keys()
@@ -127,10 +132,10 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
     // /stats shows the histogram's percentiles once it has values.
     let text = rig.envoy.stats().unwrap();
     assert!(text
-        .text("wasmcustom.veer.latency_us.web.v1")
+        .text("wasmcustom.veer.response_latency_microseconds.web.v1")
         .starts_with("P0("));
     assert_eq!(
-        text.text("wasmcustom.veer.latency_us.web.v3"),
+        text.text("wasmcustom.veer.response_latency_microseconds.web.v3"),
         "No recorded values"
     );
 }
@@ -142,7 +147,9 @@ fn config_counters_count_each_accepted_and_rejected_update() {
     let per_update = rig.envoy.stats().unwrap().veer("config.accepted");
     assert!(per_update > 0);
     assert_eq!(
-        prometheus(&rig).get("veer_config_accepted{}").copied(),
+        prometheus(&rig)
+            .get("veer_config_accepted_total{}")
+            .copied(),
         Some(per_update as f64)
     );
 
@@ -170,6 +177,6 @@ fn config_counters_count_each_accepted_and_rejected_update() {
     assert_eq!(stats.veer("config.accepted"), 2 * per_update);
     assert_eq!(stats.veer("config.version"), 2);
     let p = prometheus(&rig);
-    assert_eq!(p.get("veer_config_rejected{}").copied(), Some(1.0));
+    assert_eq!(p.get("veer_config_rejected_total{}").copied(), Some(1.0));
     assert_eq!(p.get("veer_config_version{}").copied(), Some(2.0));
 }

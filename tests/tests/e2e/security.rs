@@ -115,3 +115,34 @@ fn a_forced_variant_needs_a_valid_signature() {
     assert_eq!(stats.veer("override.rejected"), 5);
     assert_eq!(stats.veer("passthrough"), 1);
 }
+
+/// By default the upstream is not told its variant (each variant is usually its own
+/// deployment, and each header write costs Envoy a route selection): only the cluster header is
+/// written. A client-sent variant header is removed all the same: Veer owns it either way.
+#[test]
+fn the_variant_header_is_written_only_when_asked_for_and_never_passes_from_a_client() {
+    let mut config = web_config(1, &[("v2", 10000)]);
+    config["headers"] = json!({});
+    let rig = Rig::start(&config);
+    for i in 0..10 {
+        let cookie = format!("uid=default-{i}");
+        let reply = rig
+            .client
+            .get(
+                "/",
+                &[("cookie", cookie.as_bytes()), ("x-veer-variant", b"v3")],
+            )
+            .unwrap();
+        assert_eq!(reply.served_by(), "v2");
+        assert_eq!(reply.seen("x-veer-cluster"), Some("web_v2"));
+        assert_eq!(
+            reply.seen("x-veer-variant"),
+            None,
+            "a variant header reached the app"
+        );
+    }
+    assert_eq!(
+        rig.envoy.stats().unwrap().veer("spoofed_header_removed"),
+        10
+    );
+}

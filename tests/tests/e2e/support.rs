@@ -61,7 +61,9 @@ pub fn tally<'a>(served: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, 
 }
 
 /// A one-service config over clusters web_v1..web_v3 with a default split given as
-/// (variant, bp); stickiness from cookie `uid` then header `x-user-id`.
+/// (variant, bp); stickiness from cookie `uid` then header `x-user-id`. The upstream is told
+/// its variant (`headers.expose_variant_to_upstream`), so tests see what the filter decided for
+/// each request it served.
 pub fn web_config(version: u64, split: &[(&str, u64)]) -> Value {
     let variants: Vec<Value> = ["v1", "v2", "v3"]
         .iter()
@@ -73,6 +75,7 @@ pub fn web_config(version: u64, split: &[(&str, u64)]) -> Value {
         .collect();
     json!({
         "version": version,
+        "headers": { "expose_variant_to_upstream": true },
         "stickiness": { "sources": [{ "cookie": "uid" }, { "header": "x-user-id" }] },
         "services": [{ "name": "web", "variants": variants, "split": split }]
     })

@@ -12,6 +12,7 @@ use serde_json::json;
 use veer_ctl::cli::Cli;
 use veer_ctl::error::CliError;
 use veer_e2e::{Client, Envoy, Upstream};
+use veer_filter::metrics;
 
 use crate::live_config::Load;
 use crate::support::{assert_within_tolerance, tally, web_config, Rig};
@@ -380,8 +381,14 @@ fn response_metrics_can_be_turned_off() {
         stats.veer("rq.web.v1") + stats.veer("rq.web.v2"),
         USERS as u64
     );
-    for prefix in ["wasmcustom.veer.rs.", "wasmcustom.veer.latency_us."] {
-        assert!(!stats.has_prefix(prefix), "{prefix}* defined");
+    for family in [&metrics::RESPONSES, &metrics::LATENCY] {
+        let prefix = format!(
+            "{}.{}.{}.",
+            metrics::WASM_PREFIX,
+            metrics::NAMESPACE,
+            family.name
+        );
+        assert!(!stats.has_prefix(&prefix), "{prefix}* defined");
     }
 
     let out = Command::new(veerctl_binary())

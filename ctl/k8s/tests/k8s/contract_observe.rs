@@ -14,7 +14,7 @@ async fn port_forward_asks_for_the_admin_port_and_reports_a_refusal_clearly() {
         &target(client, "demo"),
         "client-1",
         ENVOY_ADMIN_PORT,
-        VERSION_PATH,
+        &VERSION_PATH,
     )
     .await
     .expect_err("refused");

@@ -32,7 +32,7 @@ impl Sidecars {
     fn new(versions: &[Option<u64>]) -> Self {
         let stats = |v: &Option<u64>| {
             v.map_or_else(String::new, |v| {
-                format!("wasmcustom.veer.config.version: {v}\n")
+                format!("wasmcustom.veer.config_version: {v}\n")
             })
         };
         Sidecars {
@@ -93,10 +93,15 @@ fn spec() -> mesh::MeshSpec {
 #[test]
 fn the_reported_version_is_read_from_the_gauge_line() {
     assert_eq!(
-        reported_version("wasmcustom.veer.rq.web.v1: 3\nwasmcustom.veer.config.version: 12\n"),
+        reported_version(
+            "wasmcustom.veer.requests_total.web.v1: 3\nwasmcustom.veer.config_version: 12\n"
+        ),
         Some(12)
     );
-    assert_eq!(reported_version("wasmcustom.veer.rq.web.v1: 3\n"), None);
+    assert_eq!(
+        reported_version("wasmcustom.veer.requests_total.web.v1: 3\n"),
+        None
+    );
 }
 
 /// Plugin, then the pods it selects (by its labels), their sidecars read until each runs config
@@ -136,7 +141,7 @@ async fn routes_are_applied_once_every_selected_sidecar_runs_the_new_config() {
     let pods: Vec<&str> = asked.iter().map(|(p, _)| p.as_str()).collect();
     // client-a runs version 1 at the first read: it is not read again.
     assert_eq!(pods, ["client-a", "client-d", "client-d"]);
-    assert!(asked.iter().all(|(_, path)| path == VERSION_PATH));
+    assert!(asked.iter().all(|(_, path)| **path == *VERSION_PATH));
     assert!(
         rec.all().contains(
             &"Waiting for WasmPlugin veer in 1 of 2 sidecar(s): client-d (no Veer filter yet)"

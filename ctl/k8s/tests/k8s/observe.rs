@@ -27,8 +27,15 @@ fn config() -> veer_filter::config::WireConfig {
 
 #[test]
 fn prometheus_names_and_query_label_each_stat() {
-    assert_eq!(prometheus_name("split.web-app.v1"), "veer_split_web_app_v1");
-    assert_eq!(prometheus_name("rs.web.v1.5xx"), "veer_rs_web_v1_5xx");
+    assert_eq!(
+        prometheus_name("split.web-app.v1").unwrap(),
+        r#"veer_split_requests_total{service="web-app",variant="v1"}"#
+    );
+    assert_eq!(
+        prometheus_name("rs.web.v1.5xx").unwrap(),
+        r#"veer_responses_total{service="web",variant="v1",status_class="5xx"}"#
+    );
+    assert_eq!(prometheus_name("nonsense"), None);
     assert_eq!(
         status_counters(&config()),
         [
@@ -45,8 +52,8 @@ fn prometheus_names_and_query_label_each_stat() {
     let q = prometheus_query(&config(), None);
     assert!(
         q.starts_with(
-            "label_replace(sum(veer_rq_web_v1), \"veer_stat\", \"rq.web.v1\", \"\", \"\") or \
-             label_replace(sum(veer_split_web_v1), \"veer_stat\", \"split.web.v1\", \"\", \"\") or "
+            "label_replace(sum(veer_requests_total{service=\"web\",variant=\"v1\"}), \"veer_stat\", \"rq.web.v1\", \"\", \"\") or \
+             label_replace(sum(veer_split_requests_total{service=\"web\",variant=\"v1\"}), \"veer_stat\", \"split.web.v1\", \"\", \"\") or "
         ),
         "{q}"
     );
@@ -59,7 +66,9 @@ fn prometheus_names_and_query_label_each_stat() {
     assert_eq!(q.matches(" or ").count(), 8, "{q}");
     let q = prometheus_query(&config(), Some(std::time::Duration::from_secs(300)));
     assert!(
-        q.starts_with("label_replace(sum(increase(veer_rq_web_v1[300s])),"),
+        q.starts_with(
+            "label_replace(sum(increase(veer_requests_total{service=\"web\",variant=\"v1\"}[300s])),"
+        ),
         "{q}"
     );
     // The version is a gauge: never an increase.
@@ -129,7 +138,7 @@ async fn the_admin_stats_request_over_a_stream() {
         let mut buf = vec![0u8; 1024];
         let n = envoy.read(&mut buf).await.expect("read");
         let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let body = "wasmcustom.veer.rq.web.v1: 3\n";
+        let body = "wasmcustom.veer.requests_total.web.v1: 3\n";
         let chunked = format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
         envoy
             .write_all(
@@ -140,13 +149,13 @@ async fn the_admin_stats_request_over_a_stream() {
             .expect("write");
         request
     });
-    let text = http_get(ours, VERSION_PATH).await.expect("stats");
+    let text = http_get(ours, &VERSION_PATH).await.expect("stats");
     let request = admin.await.expect("admin");
     assert!(
-        request.starts_with(&format!("GET {VERSION_PATH} HTTP/1.1\r\n")),
+        request.starts_with(&format!("GET {} HTTP/1.1\r\n", *VERSION_PATH)),
         "{request}"
     );
-    assert_eq!(text, "wasmcustom.veer.rq.web.v1: 3\n");
+    assert_eq!(text, "wasmcustom.veer.requests_total.web.v1: 3\n");
 }
 
 /// A sidecar that accepts and never answers does not hang a read: it ends with an error that
@@ -155,7 +164,7 @@ async fn the_admin_stats_request_over_a_stream() {
 async fn a_read_that_never_answers_is_given_up() {
     let (ours, _envoy) = tokio::io::duplex(64);
     let err = bounded("client-a", 15000, async move {
-        http_get(ours, VERSION_PATH)
+        http_get(ours, &VERSION_PATH)
             .await
             .map_err(|reason| veer_k8s::Error::Stats {
                 source_name: "pod client-a".into(),

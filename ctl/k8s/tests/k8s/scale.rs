@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+use veer_filter::metrics::{self, Stat};
 
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -74,7 +75,10 @@ impl SidecarReader for Sidecars {
             std::future::pending::<()>().await;
         }
         tokio::time::sleep(LATENCY).await;
-        Ok("wasmcustom.veer.config.version: 2\n".to_owned())
+        Ok(format!(
+            "{}: 2\n",
+            Stat::global(&metrics::CONFIG_VERSION).envoy_name()
+        ))
     }
 }
 

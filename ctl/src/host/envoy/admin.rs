@@ -4,7 +4,13 @@
 use std::time::Duration;
 
 use crate::error::{CliError, Result};
-use crate::observe::snapshot::{snapshot_from, Snapshot, LATENCY_PATH, STATS_PATH};
+use crate::observe::snapshot::{
+    parse_stats, snapshot_from, Snapshot, LATENCY_PATH, PENDING_PATH, STATS_PATH,
+};
+
+/// How long [`Admin::settled_snapshot`] waits for the filter to publish what it counted: four of
+/// its flush periods (250 ms). Counts still pending after that mean traffic did not pause.
+pub const SETTLE: Duration = Duration::from_secs(1);
 
 /// An admin client with short timeouts (a dead proxy must not hang veerctl).
 #[derive(Clone)]
@@ -25,11 +31,28 @@ impl Default for Admin {
 }
 
 impl Admin {
-    /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`).
+    /// A snapshot that holds every count of every request the proxy answered before it was
+    /// asked for, when traffic allows: the filter publishes its counts on a timer, so this first
+    /// waits (up to [`SETTLE`]) until no filter instance holds any (`counts_pending` at 0), then
+    /// reads. Under continuous traffic that may not happen: the snapshot then says so
+    /// ([`Snapshot::counts_pending`] above 0), and its counts lag by at most one flush period.
+    pub fn settled_snapshot(&self, url: &str) -> Result<Snapshot> {
+        let base = url.trim_end_matches('/');
+        let deadline = std::time::Instant::now() + SETTLE;
+        while parse_stats(&self.get(base, &PENDING_PATH)?).counts_pending() > 0
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.snapshot(url)
+    }
+
+    /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`) as it is now: the config
+    /// version is exact, the filter's counts may lag by one flush ([`Admin::settled_snapshot`]).
     pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
         let url = url.trim_end_matches('/');
-        let text = self.get(url, STATS_PATH)?;
-        let json = self.get(url, LATENCY_PATH)?;
+        let text = self.get(url, &STATS_PATH)?;
+        let json = self.get(url, &LATENCY_PATH)?;
         snapshot_from(url, &text, &json).map_err(|e| {
             CliError::failed(format!(
                 "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"

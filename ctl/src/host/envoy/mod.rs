@@ -81,12 +81,26 @@ impl Envoy {
             .collect()
     }
 
-    /// What every proxy counted since the last verified change: a reading now, counted from the
-    /// baselines recorded when that change was verified.
+    /// Each `--admin` proxy read once its filter has published what it counted
+    /// ([`Admin::settled_snapshot`]).
+    pub fn read_proxies_settled(&self) -> Readings {
+        let admin = Admin::default();
+        self.admins
+            .iter()
+            .map(|url| {
+                let snapshot = admin.settled_snapshot(url).map_err(|e| e.to_string());
+                (url.clone(), snapshot)
+            })
+            .collect()
+    }
+
+    /// What every proxy counted since the last verified change: a reading now, once the filters
+    /// have published their counts, counted from the baselines recorded when that change was
+    /// verified.
     pub fn since_last_change(&self) -> Result<Counted> {
         let baselines: Baselines = self.store()?.read_state(BASELINES)?.unwrap_or_default();
         Ok(Counted {
-            readings: self.read_proxies(),
+            readings: self.read_proxies_settled(),
             baselines,
             label: SINCE_LAST_CHANGE.to_owned(),
         })

@@ -10,19 +10,45 @@ use crate::host::envoy::admin::Admin;
 use crate::observe::snapshot::Snapshot;
 use crate::output::progress::Progress;
 
-/// Each proxy's state before a change, to tell a rejection from a slow pickup.
+/// Each proxy's state before a change, to tell a rejection from a slow pickup, and an update
+/// every worker applied from one only the main thread has.
 #[derive(Debug, Clone)]
 pub struct Before {
-    rejected: Vec<(String, u64)>,
+    rejected: Vec<(String, Counters)>,
 }
 
-/// Records the rejection counters of `admins` before writing.
+/// What a proxy ran and had counted before a change.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    version: u64,
+    rejected: u64,
+    reloads: u64,
+}
+
+/// Records the ECDS counters of `admins` before writing.
 pub fn before(admin: &Admin, admins: &[String]) -> Result<Before> {
     let mut rejected = Vec::with_capacity(admins.len());
     for url in admins {
-        rejected.push((url.clone(), admin.snapshot(url)?.rejected()));
+        let s = admin.snapshot(url)?;
+        let counters = Counters {
+            version: s.version(),
+            rejected: s.rejected(),
+            reloads: s.reloads(),
+        };
+        rejected.push((url.clone(), counters));
     }
     Ok(Before { rejected })
+}
+
+/// Whether `s` shows that `version` (or a later one) runs on every thread of its Envoy: the
+/// filter reports it (its gauge is set by the first thread that runs it), Envoy's ECDS holds it,
+/// and Envoy counted a reload since `before` (it does so once every worker has applied the
+/// update, and each worker's filter published what the old config counted before running the
+/// new one), unless the proxy already ran it then. A reload counter below `before` is an Envoy
+/// that restarted since, and loaded the file on every thread before serving.
+fn live_everywhere(s: &Snapshot, version: u64, before: Counters) -> bool {
+    let applied = before.version >= version || s.reloads() != before.reloads;
+    s.version() >= version && s.ecds_version >= Some(version) && applied
 }
 
 /// What one proxy reported when verification stopped.
@@ -137,12 +163,10 @@ pub fn wait_live(
         let proxies: Vec<(String, ProxyState)> = before
             .rejected
             .iter()
-            .map(|(url, rejected_before)| {
+            .map(|(url, before)| {
                 let state = match admin.snapshot(url) {
-                    Ok(s) if s.version() >= version && s.ecds_version >= Some(version) => {
-                        ProxyState::Live(s)
-                    }
-                    Ok(s) if s.rejected() > *rejected_before => ProxyState::Rejected(s),
+                    Ok(s) if live_everywhere(&s, version, *before) => ProxyState::Live(s),
+                    Ok(s) if s.rejected() > before.rejected => ProxyState::Rejected(s),
                     Ok(s) => ProxyState::Behind(s),
                     Err(e) => ProxyState::Unreachable(e.to_string()),
                 };

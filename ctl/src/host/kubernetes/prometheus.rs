@@ -17,12 +17,27 @@ use crate::observe::window::{Baselines, Counted};
 /// is an error that says what to check.
 pub fn counted(url: &str, config: &WireConfig, window: Option<Duration>) -> Result<Counted> {
     let veer = observe::from_prometheus(url, config, window).map_err(err)?;
-    if !veer.contains_key(observe::VERSION_STAT) {
+    if !veer.contains_key(observe::VERSION_STAT.as_str()) {
         return Err(CliError::failed(format!(
             "Prometheus at {url} has no {}: it scrapes no proxy that runs Veer's filter; check \
              that it scrapes the sidecars' /stats/prometheus (Istio's merged metrics do) and \
              that the WasmPlugin runs, or read the sidecars directly without --prometheus",
-            observe::prometheus_name(observe::VERSION_STAT)
+            observe::version_selector()
+        )));
+    }
+    // A proxy that runs a config has its counters (at 0 until counted): none at all means they
+    // reach Prometheus under other names, without the bootstrap's stats_tags.
+    let counters = observe::status_counters(config);
+    if veer.len() == 1 && !counters.is_empty() {
+        return Err(CliError::failed(format!(
+            "Prometheus at {url} has Veer's config version but none of its counters labelled by \
+             service and variant (e.g. {}): the sidecars lack Veer's stats_tags; give them the \
+             custom bootstrap in deploy/k8s/veer-stats-tags.yaml (deploy/istio/README.md, \
+             \"Prometheus labels\") and restart them",
+            counters
+                .first()
+                .and_then(|s| observe::prometheus_name(s))
+                .unwrap_or_default()
         )));
     }
     let snapshot = Snapshot {

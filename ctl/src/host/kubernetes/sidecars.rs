@@ -83,7 +83,10 @@ async fn read_all<R: SidecarReader>(
         "Reading Envoy stats of {} pod(s), {READS_AT_ONCE} at a time",
         pods.len()
     ));
-    let paths = [snapshot::STATS_PATH, snapshot::LATENCY_PATH];
+    let paths = [
+        snapshot::STATS_PATH.as_str(),
+        snapshot::LATENCY_PATH.as_str(),
+    ];
     veer_k8s::plugin_live::read_sidecars(t, reader, pods, &paths, None)
         .await
         .into_iter()

@@ -119,6 +119,7 @@ fn headers(w: Option<&WireHeaders>, path: &Path, out: &mut Collector) -> Option<
         variant,
         experiment,
         expose_variant_to_client: w.expose_variant_to_client.unwrap_or(false),
+        expose_variant_to_upstream: w.expose_variant_to_upstream.unwrap_or(false),
     })
 }
 

@@ -3,7 +3,8 @@
 
 use std::sync::Mutex;
 
-use veer_filter::config::WireConfig;
+use veer_filter::config::{StatusClass, WireConfig};
+use veer_filter::metrics::{self, Stat};
 use veer_k8s::plugin_live::SidecarReader;
 use veer_k8s::Target;
 
@@ -21,11 +22,14 @@ struct Sidecars {
 impl Sidecars {
     /// Each pod answers its stats `text` and a latency JSON with one 100 us response of web.v1.
     fn new(texts: &[(&'static str, String)]) -> Sidecars {
-        let latency = r#"{"stats":[{"histograms":{"details":[{"name":"wasmcustom.veer.latency_us.web.v1","totals":[{"lower_bound":100,"width":1,"count":1}]}]}}]}"#;
+        let latency = format!(
+            r#"{{"stats":[{{"histograms":{{"details":[{{"name":"{}","totals":[{{"lower_bound":100,"width":1,"count":1}}]}}]}}}}]}}"#,
+            Stat::latency("web", "v1").envoy_name()
+        );
         let mut answers = Vec::new();
         for (pod, text) in texts {
-            answers.push((*pod, admin::STATS_PATH, text.clone()));
-            answers.push((*pod, admin::LATENCY_PATH, latency.to_owned()));
+            answers.push((*pod, admin::STATS_PATH.as_str(), text.clone()));
+            answers.push((*pod, admin::LATENCY_PATH.as_str(), latency.to_owned()));
         }
         Sidecars {
             answers,
@@ -67,16 +71,25 @@ fn read(reader: &Sidecars, pods: &[&str]) -> Readings {
 }
 
 /// Stats text of a sidecar running config `version` whose default split sent `v1` and `v2`
-/// requests, 5xx answers from v2 and experiment `checkout` assignments `a`/`b`.
+/// requests, 5xx answers from v2 and experiment `checkout` assignments `a`/`b` (names from the
+/// filter's names module).
 fn stats(version: u64, v1: u64, v2: u64) -> String {
-    format!(
-        "wasmcustom.veer.config.version: {version}\nwasmcustom.veer.split.web.v1: {v1}\n\
-         wasmcustom.veer.split.web.v2: {v2}\nwasmcustom.veer.rq.web.v1: {}\n\
-         wasmcustom.veer.rq.web.v2: {v2}\nwasmcustom.veer.rs.web.v2.5xx: 3\n\
-         wasmcustom.veer.exp.web.checkout.a: {v1}\nwasmcustom.veer.exp.web.checkout.b: {v2}\n\
-         extension_config_discovery.http_filter.veer.update_rejected: 0\n",
-        v1 + 300
-    )
+    let lines = [
+        (Stat::global(&metrics::CONFIG_VERSION), version),
+        (Stat::split_requests("web", "v1"), v1),
+        (Stat::split_requests("web", "v2"), v2),
+        (Stat::requests("web", "v1"), v1 + 300),
+        (Stat::requests("web", "v2"), v2),
+        (Stat::responses("web", "v2", StatusClass::SERVER_ERROR), 3),
+        (Stat::experiment_requests("web", "checkout", "a"), v1),
+        (Stat::experiment_requests("web", "checkout", "b"), v2),
+    ];
+    let mut text: String = lines
+        .iter()
+        .map(|(stat, n)| format!("{}: {n}\n", stat.envoy_name()))
+        .collect();
+    text.push_str("extension_config_discovery.http_filter.veer.update_rejected: 0\n");
+    text
 }
 
 /// Service `web` (v1 80 %, v2 20 %) at version 5, with experiment `checkout` (a/b 80/20).
@@ -126,8 +139,8 @@ fn a_sidecars_answers_become_a_snapshot_named_by_its_pod() {
     assert_eq!(
         asked,
         [
-            ("web-1".to_owned(), admin::STATS_PATH.to_owned()),
-            ("web-1".to_owned(), admin::LATENCY_PATH.to_owned())
+            ("web-1".to_owned(), admin::STATS_PATH.to_string()),
+            ("web-1".to_owned(), admin::LATENCY_PATH.to_string())
         ]
     );
 }
