@@ -210,7 +210,7 @@ pub static CONFIG_VERSION: Family = family(
     "config.version",
     Kind::Gauge,
     &[],
-    "gauge: the config version this proxy runs",
+    "the config version this proxy runs",
 );
 /// Configs accepted.
 pub static CONFIG_ACCEPTED: Family = family(
@@ -274,7 +274,7 @@ pub static COUNTS_PENDING: Family = family(
     "counts.pending",
     Kind::Gauge,
     &[],
-    "gauge: filter instances holding counts not yet added to these metrics; 0: every count of a \
+    "filter instances holding counts not yet added to these metrics; 0: every count of a \
      request answered before the reading is in",
 );
 /// Requests whose hook panicked (a native module catches it; a wasm VM dies instead).

@@ -176,3 +176,40 @@ fn one_tag_per_label_each_position_an_alternative() {
         )
     );
 }
+
+/// The README's table of metrics, one row per family, as [`FAMILIES`] defines them.
+fn readme_table() -> String {
+    let mut rows = vec![
+        "| Prometheus (with the tags) | type | `/stats` name (after `wasmcustom.`) | meaning |"
+            .to_owned(),
+        "| --- | --- | --- | --- |".to_owned(),
+    ];
+    for f in FAMILIES {
+        let labels: Vec<&str> = f.labels.iter().map(|l| l.name()).collect();
+        let prometheus = if labels.is_empty() {
+            f.prometheus_name()
+        } else {
+            format!("{}{{{}}}", f.prometheus_name(), labels.join(","))
+        };
+        let parts: String = labels.iter().map(|l| format!(".<{l}>")).collect();
+        rows.push(format!(
+            "| `{prometheus}` | {} | `{NAMESPACE}.{}{parts}` | {} |",
+            f.kind.prometheus_type(),
+            f.name,
+            f.help
+        ));
+    }
+    rows.join("\n")
+}
+
+/// The README documents every metric, by the names and meaning defined here, so that a rename
+/// or a new family cannot leave it behind.
+#[test]
+fn the_readme_lists_every_family_as_defined() {
+    let readme = include_str!("../../../README.md");
+    let table = readme_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's metrics table should read:\n{table}"
+    );
+}
