@@ -19,6 +19,11 @@ fn envoy_loads_the_module_as_built_for_its_abi() {
         "Envoy did not report a matching ABI version:\n{log}"
     );
     assert!(!log.contains("is deprecated"), "{log}");
+    // The module `make native` builds has no crash injection (the crash-test feature stayed in
+    // the test module's own build).
+    let reply = rig.client.get("/", &[("x-test-crash", b"1")]).unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(rig.envoy.stats().unwrap().veer("panic"), 0);
 }
 
 /// Everyone on v2 (stable, the fallback route, is v1): who served a request shows whether Veer
