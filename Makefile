@@ -163,10 +163,11 @@ demo: envoy wasm
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	deploy/demo/demo.sh
 
-# Benchmarks (issue 5): native vs no-op wasm vs Veer, propagation, decision time, size, memory.
+# Benchmarks (issue 5): native vs no-op wasm vs Veer (wasm and, issue 13, the dynamic module),
+# propagation, decision time, size, memory.
 # About 10-11 minutes; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke test (bench/RESULTS.quick.md).
 # Nothing in `make test` is timed.
-bench: envoy wasm
+bench: envoy wasm native
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
 	$(CARGO) build --release -p veer-bench-noop -p veer-bench-minimal --target $(WASM_TARGET)
