@@ -223,33 +223,27 @@ impl ConfigHandle<'_> {
 
     /// Adds 1 to counter `id`.
     pub fn increment(&self, id: Option<usize>) {
-        if let Some(id) = id {
-            // SAFETY: as in `define`; `id` came from `define` on this config.
-            unsafe {
-                envoy_dynamic_module_callback_http_filter_config_increment_counter(
-                    self.ptr,
-                    id,
-                    std::ptr::null(),
-                    0,
-                    1,
-                );
-            }
+        // SAFETY: `ptr` is the config of the running config_new hook, and `id` was defined on it.
+        unsafe {
+            update_metric(
+                envoy_dynamic_module_callback_http_filter_config_increment_counter,
+                self.ptr,
+                id,
+                1,
+            )
         }
     }
 
     /// Sets gauge `id`.
     pub fn set_gauge(&self, id: Option<usize>, value: u64) {
-        if let Some(id) = id {
-            // SAFETY: as in `increment`.
-            unsafe {
-                envoy_dynamic_module_callback_http_filter_config_set_gauge(
-                    self.ptr,
-                    id,
-                    std::ptr::null(),
-                    0,
-                    value,
-                );
-            }
+        // SAFETY: as in `increment`.
+        unsafe {
+            update_metric(
+                envoy_dynamic_module_callback_http_filter_config_set_gauge,
+                self.ptr,
+                id,
+                value,
+            )
         }
     }
 }
@@ -364,33 +358,47 @@ impl FilterHandle<'_> {
 
     /// Adds 1 to counter `id` (defined on this filter's config).
     pub fn increment(&self, id: Option<usize>) {
-        if let Some(id) = id {
-            // SAFETY: `ptr` is the running hook's filter; `id` was defined on its config.
-            unsafe {
-                envoy_dynamic_module_callback_http_filter_increment_counter(
-                    self.ptr,
-                    id,
-                    std::ptr::null(),
-                    0,
-                    1,
-                );
-            }
+        // SAFETY: `ptr` is the running hook's filter; `id` was defined on its config.
+        unsafe {
+            update_metric(
+                envoy_dynamic_module_callback_http_filter_increment_counter,
+                self.ptr,
+                id,
+                1,
+            )
         }
     }
 
     /// Records `value` in histogram `id`.
     pub fn record(&self, id: Option<usize>, value: u64) {
-        if let Some(id) = id {
-            // SAFETY: as in `increment`.
-            unsafe {
-                envoy_dynamic_module_callback_http_filter_record_histogram_value(
-                    self.ptr,
-                    id,
-                    std::ptr::null(),
-                    0,
-                    value,
-                );
-            }
+        // SAFETY: as in `increment`.
+        unsafe {
+            update_metric(
+                envoy_dynamic_module_callback_http_filter_record_histogram_value,
+                self.ptr,
+                id,
+                value,
+            )
+        }
+    }
+}
+
+/// The shape of every metric update callback: owner (a config or a filter), metric id, label
+/// values and their count, value.
+type MetricUpdate = unsafe extern "C" fn(EnvoyPtr, usize, *const Buffer, usize, u64) -> u32;
+
+/// Applies `update` with `value` to metric `id` of `owner`, without labels; nothing for a metric
+/// Envoy refused to define.
+///
+/// # Safety
+/// `owner` must be what `update` expects (the config for config callbacks, the filter for filter
+/// callbacks), valid for the running hook, and `id` must have been defined on that config.
+unsafe fn update_metric(update: MetricUpdate, owner: EnvoyPtr, id: Option<usize>, value: u64) {
+    if let Some(id) = id {
+        // SAFETY: per the contract above; no labels (null, 0). A refused update (unknown id)
+        // only goes uncounted.
+        unsafe {
+            update(owner, id, std::ptr::null(), 0, value);
         }
     }
 }
