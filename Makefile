@@ -3,6 +3,7 @@
 #   make demo   build everything, start Envoy + two demo app versions, walk canary, A/B, blue/green
 #   make test   every test: engine, golden vectors on wasm32, end-to-end against a real Envoy
 #   make bench  benchmarks (writes bench/RESULTS.md)
+#   make native Veer as an Envoy dynamic module (target/native/libveer_native.so)
 #
 # Installs go into the project (.venv for Envoy, .tools for wasm-bindgen-test-runner), so nothing
 # outside the checkout is changed except the Rust targets added through rustup.
@@ -18,6 +19,8 @@ WASM_TARGET   := wasm32-wasip1
 # rustc's build of the filter, and the file everything loads: the same after wasm-opt.
 WASM_BUILD    := target/$(WASM_TARGET)/release/veer_filter.wasm
 WASM          := target/veer.wasm
+# Veer as an Envoy dynamic module: the same engine, native code (cargo profile `native`).
+NATIVE        := target/native/libveer_native.so
 # The post-link optimiser for the .wasm (binaryen; flags = the features rustc's output uses).
 # No inlining: with it the file is 3 KB smaller but each Envoy's RSS grows by ~10 MiB (V8 holds
 # the larger functions it produces; measured with make bench's memory table).
@@ -31,7 +34,7 @@ WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"
 WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
-.PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm build test test-engine \
+.PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm native build test test-engine \
         test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean
 
 help:
@@ -39,6 +42,7 @@ help:
 	@echo "make test   - every test (installs what it needs)"
 	@echo "make bench  - benchmarks, written to bench/RESULTS.md"
 	@echo "make wasm   - build the filter ($(WASM))"
+	@echo "make native - build the dynamic module ($(NATIVE)); VEER_BUILD=native make demo runs it"
 	@echo "make lint   - rustfmt check and clippy -D warnings on the workspace (part of make test)"
 	@echo "make stats-reference - SciPy/statsmodels in .venv for veer-stats's reference test (part of make test)"
 	@echo "make lint-filter - clippy: no unwrap/expect/panic/indexing in the filter (part of make test)"
@@ -90,7 +94,13 @@ $(WASM): $(WASM_BUILD)
 	wasm-opt $(WASM_OPT_FLAGS) $< -o $@.tmp
 	mv $@.tmp $@
 
-build: wasm
+# The dynamic module Envoy loads by name (veer_native) from ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+# Only this package in the build: the crash-test module's feature must not be unified into it.
+native:
+	$(CARGO) build --profile native -p veer-native
+	@ls -l $(NATIVE)
+
+build: wasm native
 	$(CARGO) build --workspace --all-targets
 
 test: setup wasm lint lint-filter test-engine test-wasm test-e2e test-demo validate-manifests
@@ -104,12 +114,17 @@ test-wasm: targets node wasm-test-runner
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WBT_RUNNER)) \
 	  $(CARGO) test -p veer-filter --target wasm32-unknown-unknown --test golden
 
-# End-to-end against real Envoys on loopback (veerctl's binary is exercised too).
-# Also the README's worked config example, validated as veerctl and the filter read it.
-test-e2e: envoy wasm
+# End-to-end against real Envoys on loopback (veerctl's binary is exercised too), once with the
+# wasm filter and once with the dynamic module (the same tests; tests/tests/e2e/main.rs says which
+# are one build's only). Also the README's worked config example, validated as veerctl and the
+# filter read it. The crash-test module is built on its own (its feature must stay out of
+# libveer_native.so).
+test-e2e: envoy wasm native
 	$(CARGO) build -p veer-ctl
 	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
-	$(CARGO) test -p veer-e2e --lib --test e2e --test readme
+	$(CARGO) build --profile native -p veer-test-crash-module
+	VEER_BUILD=wasm $(CARGO) test -p veer-e2e --lib --test e2e --test readme
+	VEER_BUILD=native $(CARGO) test -p veer-e2e --test e2e
 
 # make demo as a test (tests/tests/demo.rs): every step's verification passes with 150 requests a
 # step, a wrong split fails it, and Ctrl-C mid-run leaves none of its processes behind (~20 s).
@@ -133,6 +148,7 @@ lint-filter: targets
 	$(CARGO) clippy -p veer-filter --lib --features plugin,schema -- -D warnings
 	$(CARGO) clippy -p veer-filter --lib --no-default-features --features plugin \
 	  --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy -p veer-native --lib -- -D warnings
 
 # Formatting and every warning, on the whole workspace (part of make test).
 lint:
@@ -147,10 +163,11 @@ demo: envoy wasm
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	deploy/demo/demo.sh
 
-# Benchmarks (issue 5): native vs no-op wasm vs Veer, propagation, decision time, size, memory.
+# Benchmarks (issue 5): native vs no-op wasm vs Veer (wasm and, issue 13, the dynamic module),
+# propagation, decision time, size, memory.
 # About 10-11 minutes; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke test (bench/RESULTS.quick.md).
 # Nothing in `make test` is timed.
-bench: envoy wasm
+bench: envoy wasm native
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
 	$(CARGO) build --release -p veer-bench-noop -p veer-bench-minimal --target $(WASM_TARGET)

@@ -1,5 +1,7 @@
-//! A real Envoy on loopback, started from `deploy/envoy/envoy.yaml` with the built filter loaded
-//! by ECDS, and stopped by its PID when dropped.
+//! A real Envoy on loopback, started from `deploy/envoy/envoy.yaml` (the wasm build) or
+//! `deploy/envoy/envoy-native.yaml` (the dynamic module) with the built filter loaded by ECDS, and
+//! stopped by its PID when dropped. `$VEER_BUILD` selects the build ([`Build::selected`]), so the
+//! same end-to-end tests run against either.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use veer_ctl::host::envoy::ecds;
 
+use crate::native;
 use crate::paths;
 use crate::upstream::Upstream;
 
@@ -21,8 +24,109 @@ pub struct Envoy {
     dir: tempfile::TempDir,
     admin_port: u16,
     port: u16,
-    wasm: PathBuf,
+    filter: Filter,
     agent: ureq::Agent,
+}
+
+/// Which build of Veer the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// The proxy-wasm filter (`make wasm`), the default.
+    Wasm,
+    /// The Envoy dynamic module (`make native`).
+    Native,
+}
+
+impl Build {
+    /// `$VEER_BUILD`: `wasm` (also when unset) or `native`; anything else stops the test.
+    pub fn selected() -> Build {
+        match std::env::var("VEER_BUILD").as_deref() {
+            Err(_) | Ok("") | Ok("wasm") => Build::Wasm,
+            Ok("native") => Build::Native,
+            Ok(other) => panic!("VEER_BUILD={other:?}: use wasm or native"),
+        }
+    }
+
+    /// Where Envoy puts this build's own metrics in `/stats` (the wasm filter's under
+    /// `wasmcustom.`, a dynamic module's under its metrics namespace, `dynamicmodulescustom.` by
+    /// default).
+    pub fn stat_prefix(self) -> &'static str {
+        match self {
+            Build::Wasm => "wasmcustom.",
+            Build::Native => "dynamicmodulescustom.",
+        }
+    }
+
+    /// The bootstrap template for this build.
+    fn bootstrap_template(self) -> PathBuf {
+        match self {
+            Build::Wasm => paths::bootstrap_template(),
+            Build::Native => paths::native_bootstrap_template(),
+        }
+    }
+}
+
+/// The filter an Envoy loads through ECDS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// A proxy-wasm filter file.
+    Wasm(PathBuf),
+    /// A dynamic module `lib<name>.so` in `dir`.
+    Native {
+        /// The directory Envoy searches (`ENVOY_DYNAMIC_MODULES_SEARCH_PATH`).
+        dir: PathBuf,
+        /// The module's name.
+        name: String,
+    },
+}
+
+impl Filter {
+    /// Veer's filter of the selected build.
+    pub fn veer() -> Filter {
+        match Build::selected() {
+            Build::Wasm => Filter::Wasm(paths::wasm()),
+            Build::Native => Filter::native(native::MODULE),
+        }
+    }
+
+    /// The stand-in of the selected build that crashes on a request carrying `x-test-crash`.
+    pub fn crashing() -> Filter {
+        match Build::selected() {
+            Build::Wasm => Filter::Wasm(paths::crash_wasm()),
+            Build::Native => Filter::native(native::CRASH_MODULE),
+        }
+    }
+
+    fn native(name: &str) -> Filter {
+        Filter::Native {
+            dir: paths::native_module(name)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The build this filter belongs to.
+    pub fn build(&self) -> Build {
+        match self {
+            Filter::Wasm(_) => Build::Wasm,
+            Filter::Native { .. } => Build::Native,
+        }
+    }
+
+    /// The ECDS resource holding this filter with `config_json` as its routing config.
+    fn resource(&self, config_json: &str, version: u64) -> String {
+        match self {
+            Filter::Wasm(wasm) => ecds::Resource {
+                config_json,
+                wasm_path: wasm,
+                version,
+            }
+            .render(),
+            Filter::Native { name, .. } => native::resource(config_json, name, version),
+        }
+    }
 }
 
 impl Envoy {
@@ -30,7 +134,7 @@ impl Envoy {
     /// point at a closed port) with `config_json` as the first routing config, and waits until
     /// that config serves.
     pub fn start(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
-        let envoy = Envoy::start_with_wasm(config_json, upstreams, paths::wasm())?;
+        let envoy = Envoy::start_with(config_json, upstreams, Filter::veer())?;
         envoy.wait_for_version(config_version(config_json), Duration::from_secs(20))?;
         Ok(envoy)
     }
@@ -43,7 +147,17 @@ impl Envoy {
         upstreams: &[&Upstream],
         wasm: PathBuf,
     ) -> Result<Envoy, Error> {
-        let envoy = Envoy::launch(config_json, upstreams, wasm)?;
+        Envoy::start_with(config_json, upstreams, Filter::Wasm(wasm))
+    }
+
+    /// Like [`Envoy::start`], with `filter` in the ECDS resource (its build's bootstrap), waiting
+    /// only until Envoy's ECDS holds that resource.
+    pub fn start_with(
+        config_json: &str,
+        upstreams: &[&Upstream],
+        filter: Filter,
+    ) -> Result<Envoy, Error> {
+        let envoy = Envoy::launch(config_json, upstreams, filter)?;
         envoy.wait_for_ecds_version(config_version(config_json), Duration::from_secs(20))?;
         Ok(envoy)
     }
@@ -51,7 +165,7 @@ impl Envoy {
     /// Starts Envoy with a watched file whose config the filter refuses, and waits until Envoy
     /// has tried it and rejected it: what a restart finds after a bad file was left on disk.
     pub fn start_with_rejected(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
-        let envoy = Envoy::launch(config_json, upstreams, paths::wasm())?;
+        let envoy = Envoy::launch(config_json, upstreams, Filter::veer())?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
         while envoy.stats()?.get(rejected) == 0 {
@@ -64,27 +178,34 @@ impl Envoy {
     }
 
     /// Starts Envoy with `config_json` in the watched file; returns once it listens.
-    fn launch(config_json: &str, upstreams: &[&Upstream], wasm: PathBuf) -> Result<Envoy, Error> {
+    fn launch(config_json: &str, upstreams: &[&Upstream], filter: Filter) -> Result<Envoy, Error> {
         let dir = tempfile::Builder::new().prefix("veer-envoy-").tempdir()?;
         let ecds_dir = dir.path().join("ecds");
         fs::create_dir(&ecds_dir)?;
         let port_of = |i: usize| upstreams.get(i).map_or(1, |u| u.port()).to_string();
-        let bootstrap = fs::read_to_string(paths::bootstrap_template())?
+        let mut bootstrap = fs::read_to_string(filter.build().bootstrap_template())?
             .replace("{{ADMIN_PORT}}", "0")
             .replace("{{LISTEN_PORT}}", "0")
-            .replace("{{ECDS_DIR}}", &ecds_dir.to_string_lossy())
-            .replace("{{WASM}}", &paths::wasm().to_string_lossy())
+            .replace("{{ECDS_DIR}}", &ecds_dir.to_string_lossy());
+        if filter.build() == Build::Wasm {
+            bootstrap = bootstrap.replace("{{WASM}}", &paths::wasm().to_string_lossy());
+        }
+        let bootstrap = bootstrap
             .replace("{{V1_PORT}}", &port_of(0))
             .replace("{{V2_PORT}}", &port_of(1))
             .replace("{{V3_PORT}}", &port_of(2));
         let bootstrap_path = dir.path().join("envoy.yaml");
         fs::write(&bootstrap_path, bootstrap)?;
         let version = config_version(config_json);
-        ecds::write_atomically(&ecds_dir, &resource(config_json, &wasm, version))?;
+        ecds::write_atomically(&ecds_dir, &filter.resource(config_json, version))?;
 
         let admin_file = dir.path().join("admin-address");
         let log = fs::File::create(dir.path().join("envoy.log"))?;
-        let child = Command::new(paths::envoy())
+        let mut command = Command::new(paths::envoy());
+        if let Filter::Native { dir, .. } = &filter {
+            command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
+        }
+        let child = command
             .arg("-c")
             .arg(&bootstrap_path)
             .args([
@@ -113,7 +234,7 @@ impl Envoy {
             dir,
             admin_port: 0,
             port: 0,
-            wasm,
+            filter,
             agent,
         };
         envoy.admin_port = envoy.wait_for_admin(&admin_file)?;
@@ -146,14 +267,24 @@ impl Envoy {
         self.dir.path().join("ecds")
     }
 
-    /// The filter Envoy loads.
+    /// The wasm filter Envoy loads (the module's directory for the native build).
     pub fn wasm(&self) -> &Path {
-        &self.wasm
+        match &self.filter {
+            Filter::Wasm(wasm) => wasm,
+            Filter::Native { dir, .. } => dir,
+        }
+    }
+
+    /// The filter Envoy loads.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
     }
 
     /// Writes a new routing config live (atomic rename); returns at once.
     pub fn push(&self, config_json: &str) -> Result<(), Error> {
-        let resource = resource(config_json, &self.wasm, config_version(config_json));
+        let resource = self
+            .filter
+            .resource(config_json, config_version(config_json));
         ecds::write_atomically(&self.ecds_dir(), &resource)?;
         Ok(())
     }
@@ -272,15 +403,6 @@ pub fn config_version(config_json: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn resource(config_json: &str, wasm: &Path, version: u64) -> String {
-    ecds::Resource {
-        config_json,
-        wasm_path: wasm,
-        version,
-    }
-    .render()
-}
-
 /// A parsed `/stats` snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct Stats(BTreeMap<String, String>);
@@ -311,8 +433,19 @@ impl Stats {
         self.0.keys().any(|k| k.starts_with(prefix))
     }
 
-    /// One of Veer's own metrics: `veer("rq.web.v1")` is `wasmcustom.veer.rq.web.v1`.
+    /// One of Veer's own metrics: `veer("rq.web.v1")` is `wasmcustom.veer.rq.web.v1` (wasm
+    /// build) or `dynamicmodulescustom.veer.rq.web.v1` (native build).
     pub fn veer(&self, name: &str) -> u64 {
-        self.get(&format!("wasmcustom.veer.{name}"))
+        self.get(&veer_stat(name))
     }
+
+    /// One of Veer's own metrics as text (histograms).
+    pub fn veer_text(&self, name: &str) -> &str {
+        self.text(&veer_stat(name))
+    }
+}
+
+/// The full `/stats` name of Veer's metric `name` in the selected build.
+pub fn veer_stat(name: &str) -> String {
+    format!("{}veer.{name}", Build::selected().stat_prefix())
 }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use veer_e2e::Build;
+
 use crate::support::{tally, web_config, Rig};
 
 /// Requests sent; each user once.
@@ -77,8 +79,8 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
     }
     assert_eq!(stats.veer("config.version"), 1);
 
-    // Prometheus: no `wasmcustom.` prefix, dots as underscores, the same exact counts, and the
-    // latency histogram with one observation per response.
+    // Prometheus: no `wasmcustom.` (or `dynamicmodulescustom.`) prefix, dots as underscores, the
+    // same exact counts, and the latency histogram with one observation per response.
     let p = prometheus_with_latencies(&rig, N as f64);
     let prom = |name: &str| p.get(&format!("{name}{{}}")).copied();
     for v in ["v1", "v2", "v3"] {
@@ -119,20 +121,17 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
         let name = veer_k8s::observe::prometheus_name(stat);
         assert!(prom(&name).is_some(), "{stat} is not exported as {name}");
     }
+    let namespace = Build::selected().stat_prefix().trim_end_matches('.');
     assert!(
-        !p.keys()
-            .any(|k| k.starts_with("wasmcustom") || k.starts_with("envoy_veer")),
+        !p.keys().any(|k| k.starts_with(namespace)
+            || k.starts_with(&format!("envoy_{namespace}"))
+            || k.starts_with("envoy_veer")),
         "Veer's metrics are exported without a prefix"
     );
     // /stats shows the histogram's percentiles once it has values.
     let text = rig.envoy.stats().unwrap();
-    assert!(text
-        .text("wasmcustom.veer.latency_us.web.v1")
-        .starts_with("P0("));
-    assert_eq!(
-        text.text("wasmcustom.veer.latency_us.web.v3"),
-        "No recorded values"
-    );
+    assert!(text.veer_text("latency_us.web.v1").starts_with("P0("));
+    assert_eq!(text.veer_text("latency_us.web.v3"), "No recorded values");
 }
 
 #[test]

@@ -1,0 +1,27 @@
+//! Veer as an Envoy dynamic module: the same engine as the proxy-wasm filter
+//! (`veer_filter::decide`), loaded by Envoy with `dlopen` as native code.
+//!
+//! - [`abi`]: the FFI boundary (Envoy 1.40's dynamic-module ABI): the only `unsafe` code, and
+//!   where panics are caught.
+//! - [`filter`]: the adapter: Envoy's headers in, the engine's plans applied.
+//! - [`request`]: what a request and its response must do, host-free and unit-tested.
+//! - [`metrics`]: the wasm filter's metric names, under Envoy's namespace for module metrics.
+//!
+//! Envoy loads `libveer_native.so` by name (`dynamic_module_config.name: veer_native`) from
+//! `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`; the routing config arrives as the filter's
+//! `filter_config` (a `google.protobuf.StringValue` holding Veer's JSON), by ECDS like the
+//! wasm filter's.
+
+pub mod abi;
+pub mod filter;
+pub mod metrics;
+pub mod request;
+
+use veer_filter::Config;
+
+/// What every request of one config shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub config: Config,
+    pub metrics: metrics::Metrics,
+}
