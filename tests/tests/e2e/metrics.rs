@@ -134,11 +134,28 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
     assert_eq!(text.veer_text("latency_us.web.v3"), "No recorded values");
 }
 
+/// `config.accepted` once every VM has configured: the version gauge goes live with the first VM,
+/// the other workers' VMs count a moment later, so read until three readings 50 ms apart agree.
+fn accepted_when_settled(rig: &Rig) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = (rig.envoy.stats().unwrap().veer("config.accepted"), 0);
+    while last.1 < 3 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        let now = rig.envoy.stats().unwrap().veer("config.accepted");
+        last = if now == last.0 {
+            (now, last.1 + 1)
+        } else {
+            (now, 0)
+        };
+    }
+    last.0
+}
+
 #[test]
 fn config_counters_count_each_accepted_and_rejected_update() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
     // At start: the bootstrap's fallback config, then the file's (each VM configured by both).
-    let at_start = rig.envoy.stats().unwrap().veer("config.accepted");
+    let at_start = accepted_when_settled(&rig);
     assert!(at_start > 0);
     assert_eq!(
         prometheus(&rig).get("veer_config_accepted{}").copied(),
@@ -147,11 +164,11 @@ fn config_counters_count_each_accepted_and_rejected_update() {
 
     // Every wasm VM (main thread and each worker) runs on_configure: one count per VM.
     rig.apply(&web_config(2, &[("v1", 5000), ("v2", 5000)]));
-    let per_update = rig.envoy.stats().unwrap().veer("config.accepted") - at_start;
+    let per_update = accepted_when_settled(&rig) - at_start;
     assert!(per_update > 0);
     rig.apply(&web_config(3, &[("v1", 2000), ("v2", 8000)]));
+    assert_eq!(accepted_when_settled(&rig), at_start + 2 * per_update);
     let stats = rig.envoy.stats().unwrap();
-    assert_eq!(stats.veer("config.accepted"), at_start + 2 * per_update);
     assert_eq!(stats.veer("config.rejected"), 0);
 
     let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
