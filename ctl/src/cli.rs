@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use veer_filter::config::wire::WireMatch;
+
+mod cohort;
+pub use cohort::{
+    parse_match, AddArgs, AddAt, CohortCommand, MoveTo, Samples, SetArgs, TargetArgs, MATCH_SYNTAX,
+};
 
 /// veerctl: move user traffic between versions of a service, and prove every change is live.
 ///
@@ -184,6 +190,10 @@ pub enum Command {
     /// Canary releases: weights, promotion, abort, progressive steps.
     #[command(subcommand)]
     Canary(CanaryCommand),
+    /// Cohort rules: who gets which variant ahead of experiments and the split (employees,
+    /// beta testers, a country), one verified change at a time.
+    #[command(subcommand)]
+    Cohort(Box<CohortCommand>),
     /// A/B/n experiments per user segment.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
@@ -347,6 +357,7 @@ pub struct CanaryRunArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExperimentCommand {
     /// Start (or replace) an experiment.
+    #[command(after_help = MATCH_SYNTAX)]
     Start {
         /// Service name.
         service: String,
@@ -355,10 +366,11 @@ pub enum ExperimentCommand {
         /// An arm, `NAME=VARIANT:PERCENT` (repeatable; at least two; percents sum to 100).
         #[arg(long = "arm", required = true)]
         arms: Vec<String>,
-        /// Who may be enrolled: `header:NAME=VALUE`, `cookie:NAME=VALUE`, `query:NAME=VALUE`,
-        /// `path:/PREFIX` (repeatable: all must match). Default: everyone.
-        #[arg(long = "segment")]
-        segments: Vec<String>,
+        /// Who may be enrolled: a match expression, e.g. `header:x-country=de` or
+        /// 'cookie:team=internal & !query:classic' (see below; repeatable: all must match).
+        /// Default: everyone.
+        #[arg(long = "segment", value_name = "EXPR", value_parser = parse_match)]
+        segments: Vec<WireMatch>,
         /// Percent of the segment enrolled.
         #[arg(long, default_value = "100")]
         allocation: String,

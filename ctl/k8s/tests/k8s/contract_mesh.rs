@@ -202,6 +202,7 @@ fn fast() -> UpdateOptions {
     UpdateOptions {
         max_attempts: 3,
         retry_delay: std::time::Duration::ZERO,
+        ..UpdateOptions::default()
     }
 }
 

@@ -1,0 +1,174 @@
+//! `cohort ...`: the clap types of the cohort commands, and the match expression's help.
+
+use clap::{Args, Subcommand};
+use veer_filter::config::wire::WireMatch;
+
+use crate::config::match_expr;
+use crate::config::request::Sample;
+
+/// The match expression syntax, under `cohort add --help` and `cohort set --help`.
+pub const MATCH_SYNTAX: &str = "\
+Match expressions (--match, and experiment start --segment):
+  header:x-country=de                 header equals
+  cookie:team^=int                    cookie starts with
+  query:preview                       query parameter present
+  !header:x-debug                     header absent
+  path:/checkout                      path starts with
+  method:POST                         method is
+  everyone                            every request
+  cookie:team=internal & !query:classic       all of (also `and`)
+  header:x-a | header:x-b                     any of (also `or`)
+  !(cookie:beta=1 | header:x-beta)            not (also `not`)
+  header:user-agent^=\"Shop App/\"              quoted value (spaces, & | ( ) ! \")
+`!` binds tightest, then `&`, then `|`; parentheses group. Header names are case-insensitive;
+query values are percent-decoded; a path prefix is a plain prefix (/docs also matches /docsx).
+Quote the whole expression for the shell: --match 'cookie:team=internal & !query:classic'.";
+
+/// Parses `--match` and `--segment` into the config's matcher; a bad expression is a usage
+/// error that says where and what was expected.
+pub fn parse_match(text: &str) -> Result<WireMatch, String> {
+    match_expr::parse(text).map_err(|e| format!("{e}\n\n{MATCH_SYNTAX}"))
+}
+
+/// `cohort ...`.
+#[derive(Debug, Subcommand)]
+pub enum CohortCommand {
+    /// The rules in evaluation order: match, target, and the requests each decided since the last
+    /// verified change (counted by the proxies given with --admin).
+    List {
+        /// Only this service.
+        service: Option<String>,
+    },
+    /// Add a rule: requests that match go to a variant (--variant) or a split of the rule's own
+    /// (--split). Last by default, so no existing rule changes meaning.
+    #[command(after_help = MATCH_SYNTAX)]
+    Add(AddArgs),
+    /// Remove a rule: its users return to what decided them before it (experiments, the split:
+    /// the same variant as before the rule, since the split's hashing is unchanged).
+    Remove {
+        /// Service name.
+        service: String,
+        /// Rule name.
+        rule: String,
+        #[command(flatten)]
+        samples: Samples,
+    },
+    /// Move a rule in the evaluation order (the first rule that matches decides).
+    Move {
+        /// Service name.
+        service: String,
+        /// Rule name.
+        rule: String,
+        #[command(flatten)]
+        position: MoveTo,
+        #[command(flatten)]
+        samples: Samples,
+    },
+    /// Change a rule's match, its target, or both.
+    #[command(after_help = MATCH_SYNTAX)]
+    Set(SetArgs),
+    /// Undo the last cohort change of a service that is not undone yet: the exact inverse, from
+    /// the change recorded as data (on Kubernetes only the WasmPlugin's last change is recorded).
+    Undo {
+        /// Service name.
+        service: String,
+        #[command(flatten)]
+        samples: Samples,
+    },
+}
+
+/// `cohort add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Service name.
+    pub service: String,
+    /// Rule name (letters, digits, '_' and '-'; counted as veer.rule.SERVICE.RULE).
+    pub rule: String,
+    /// Which requests the rule takes: a match expression (see below).
+    #[arg(long = "match", value_name = "EXPR", value_parser = parse_match)]
+    pub matcher: WireMatch,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub position: AddAt,
+    #[command(flatten)]
+    pub samples: Samples,
+}
+
+/// `cohort set`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["matcher", "variant", "split"]))]
+pub struct SetArgs {
+    /// Service name.
+    pub service: String,
+    /// Rule name.
+    pub rule: String,
+    /// The rule's new match expression.
+    #[arg(long = "match", value_name = "EXPR", value_parser = parse_match)]
+    pub matcher: Option<WireMatch>,
+    /// Send every matching request to this variant.
+    #[arg(long, conflicts_with = "split")]
+    pub variant: Option<String>,
+    /// Split matching requests over variants, `v1=90,v2=10` (percentages summing to 100).
+    #[arg(long, value_name = "VARIANT=PERCENT,...")]
+    pub split: Option<String>,
+    #[command(flatten)]
+    pub samples: Samples,
+}
+
+/// Where a rule's requests go: one of --variant and --split.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// Send every matching request to this variant.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Split matching requests over variants, `v1=90,v2=10` (percentages summing to 100), sticky
+    /// per user with the rule's own salt.
+    #[arg(long, value_name = "VARIANT=PERCENT,...")]
+    pub split: Option<String>,
+}
+
+/// Where `cohort add` puts the rule (default: last).
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct AddAt {
+    /// Just before this rule.
+    #[arg(long, value_name = "RULE")]
+    pub before: Option<String>,
+    /// Just after this rule.
+    #[arg(long, value_name = "RULE")]
+    pub after: Option<String>,
+    /// Before every other rule.
+    #[arg(long)]
+    pub first: bool,
+}
+
+/// Where `cohort move` puts the rule: exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct MoveTo {
+    /// Just before this rule.
+    #[arg(long, value_name = "RULE")]
+    pub before: Option<String>,
+    /// Just after this rule.
+    #[arg(long, value_name = "RULE")]
+    pub after: Option<String>,
+    /// Before every other rule.
+    #[arg(long)]
+    pub first: bool,
+    /// After every other rule.
+    #[arg(long)]
+    pub last: bool,
+}
+
+/// Sample requests to decide before and after the change.
+#[derive(Debug, Args, Default)]
+pub struct Samples {
+    /// A request to decide on the live config and on the changed one, to see what the change does
+    /// to it: the values it carries joined with &, e.g. 'cookie:team=internal & cookie:uid=ada'
+    /// (header:, cookie:, query: with =VALUE; path:/PATH; method:M; repeatable). The host is the
+    /// service's first, the path its prefix or /, unless given.
+    #[arg(long = "sample", value_name = "REQUEST", value_parser = Sample::parse)]
+    pub samples: Vec<Sample>,
+}
