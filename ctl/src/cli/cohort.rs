@@ -6,9 +6,10 @@ use veer_filter::config::wire::WireMatch;
 use crate::config::match_expr;
 use crate::config::request::Sample;
 
-/// The match expression syntax, under `cohort add --help` and `cohort set --help`.
-pub const MATCH_SYNTAX: &str = "\
-Match expressions (--match, and experiment start --segment):
+/// The match expression syntax, as a literal for `concat!`.
+macro_rules! match_syntax {
+    () => {
+        "Match expressions (--match, and experiment start --segment):
   header:x-country=de                 header equals
   cookie:team^=int                    cookie starts with
   query:preview                       query parameter present
@@ -22,8 +23,29 @@ Match expressions (--match, and experiment start --segment):
   header:user-agent^=\"Shop App/\"              quoted value (spaces, & | ( ) ! \")
 `!` binds tightest, then `&`, then `|`; parentheses group. Header names are case-insensitive;
 query values are percent-decoded; a path prefix is a plain prefix (/docs also matches /docsx).
-Quote the whole expression for the shell: --match 'cookie:team=internal & !query:classic'.";
+Quote the whole expression for the shell: --match 'cookie:team=internal & !query:classic'."
+    };
+}
 
+/// The match expression syntax, under the help of the commands that take one.
+pub const MATCH_SYNTAX: &str = match_syntax!();
+
+/// Examples under `cohort --help` and `cohort add --help`, then the syntax.
+const COHORT_HELP: &str = concat!(
+    "Examples:
+  veerctl cohort add web employees --match 'cookie:team=internal' --variant v2 --first
+  veerctl cohort add web beta-de --match 'header:x-beta=1 & header:x-country=de' --split v1=50,v2=50
+  veerctl cohort add web app --match 'header:user-agent^=\"Shop App/\" & !query:classic' \\
+          --variant v2 --after employees --sample 'header:user-agent=\"Shop App/3.1\"'
+  veerctl --dry-run cohort move web app --first      # the rules before and after; nothing written
+  veerctl cohort set web app --match 'header:user-agent^=\"Shop App/4\"'
+  veerctl cohort remove web app
+  veerctl cohort undo web                           # the exact inverse of the last cohort change
+  veerctl cohort list web
+
+",
+    match_syntax!()
+);
 /// Parses `--match` and `--segment` into the config's matcher; a bad expression is a usage
 /// error that says where and what was expected.
 pub fn parse_match(text: &str) -> Result<WireMatch, String> {
@@ -32,6 +54,7 @@ pub fn parse_match(text: &str) -> Result<WireMatch, String> {
 
 /// `cohort ...`.
 #[derive(Debug, Subcommand)]
+#[command(after_help = COHORT_HELP)]
 pub enum CohortCommand {
     /// The rules in evaluation order: match, target, and the requests each decided since the last
     /// verified change (counted by the proxies given with --admin).
@@ -41,7 +64,7 @@ pub enum CohortCommand {
     },
     /// Add a rule: requests that match go to a variant (--variant) or a split of the rule's own
     /// (--split). Last by default, so no existing rule changes meaning.
-    #[command(after_help = MATCH_SYNTAX)]
+    #[command(after_help = COHORT_HELP)]
     Add(AddArgs),
     /// Remove a rule: its users return to what decided them before it (experiments, the split:
     /// the same variant as before the rule, since the split's hashing is unchanged).
@@ -171,4 +194,49 @@ pub struct Samples {
     /// service's first, the path its prefix or /, unless given.
     #[arg(long = "sample", value_name = "REQUEST", value_parser = Sample::parse)]
     pub samples: Vec<Sample>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    /// Words of a command line as a POSIX shell reads these examples: single quotes only, `#`
+    /// comments, `\` continuations.
+    fn words(line: &str) -> Vec<String> {
+        let line = line.split(" #").next().unwrap_or(line);
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in line.chars() {
+            match c {
+                '\'' => quoted = !quoted,
+                c if c.is_whitespace() && !quoted => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        words.push(word);
+        words.retain(|w| !w.is_empty());
+        words
+    }
+
+    /// Every example under `cohort --help` is a valid command line.
+    #[test]
+    fn the_help_examples_parse() {
+        let text = COHORT_HELP.replace("\\\n", " ");
+        let examples: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("veerctl "))
+            .collect();
+        assert_eq!(examples.len(), 8);
+        for e in examples {
+            if let Err(err) = Cli::try_parse_from(words(e)) {
+                panic!("{e}: {err}");
+            }
+        }
+    }
 }

@@ -32,11 +32,14 @@ pub fn check(config: &Config, name: &str, at: usize) -> Result<()> {
         }]))
     };
     if let Some(earlier) = shadowed_by(service, at) {
+        let place = match earlier.as_slice() {
+            [(_, one)] => format!("that rule (--before {one})"),
+            _ => "them".to_owned(),
+        };
         return Err(problem(format!(
-            "rule {:?} can never match: {} every request it would; place it before {} or change its match",
+            "rule {:?} can never match: {} every request it would; place it before {place} or change its match",
             rule.name.as_str(),
             takes(&earlier),
-            if earlier.len() == 1 { "that rule" } else { "them" },
         )));
     }
     let later = service
