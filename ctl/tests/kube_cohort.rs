@@ -92,13 +92,16 @@ fn recorded(body: &Value) -> Value {
     .unwrap()
 }
 
+/// A command line, the rules before it, after it, the edit it records, its requests.
+type Case = (&'static [&'static str], Value, Value, Value, Vec<String>);
+
 /// Each command replaces the WasmPlugin read at resourceVersion 3 with exactly the edited rules
 /// (config version 5, the rest of the spec unchanged) and records the change as data, with what
 /// undoing it needs (the rule and its position), in the same write.
 #[test]
 fn each_cohort_command_writes_the_edited_rules_and_records_the_change() {
     let two = json!([beta(), employees()]);
-    let cases: Vec<(&[&str], Value, Value, Value, Vec<String>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             &[
                 "cohort",
