@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod canary_run;
+mod cohort_cli;
 mod cohorts;
 mod experiments;
 mod failure_policy;
