@@ -9,7 +9,7 @@ use veer_filter::config::wire::WireMatch;
 
 mod cohort;
 pub use cohort::{
-    parse_match, AddArgs, AddAt, CohortCommand, MoveTo, Samples, SetArgs, TargetArgs, MATCH_SYNTAX,
+    parse_match, AddArgs, At, CohortCommand, Samples, SetArgs, TargetArgs, MATCH_SYNTAX,
 };
 
 /// veerctl: move user traffic between versions of a service, and prove every change is live.

@@ -311,11 +311,7 @@ fn a_dry_run_sends_nothing_and_shows_the_rules_before_and_after() {
     ] {
         assert!(stdout.contains(part), "{part}: {stdout}");
     }
-    assert!(
-        lines(&seen).iter().all(|l| l.starts_with("GET ")),
-        "{:?}",
-        lines(&seen)
-    );
+    assert_only_read(&seen);
 }
 
 /// Refusals write nothing: a bad expression is a usage error before anything is read (exit 2),
@@ -364,10 +360,6 @@ fn refusals_write_nothing() {
         ]);
         let stderr = exits(&veerctl(port, args), code);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
-        assert!(
-            lines(&seen).iter().all(|l| l.starts_with("GET ")),
-            "{args:?}: {:?}",
-            lines(&seen)
-        );
+        assert_only_read(&seen);
     }
 }

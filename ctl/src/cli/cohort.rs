@@ -1,6 +1,6 @@
 //! `cohort ...`: the clap types of the cohort commands, and the match expression's help.
 
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use veer_filter::config::wire::WireMatch;
 
 use crate::config::match_expr;
@@ -77,13 +77,14 @@ pub enum CohortCommand {
         samples: Samples,
     },
     /// Move a rule in the evaluation order (the first rule that matches decides).
+    #[command(group = ArgGroup::new("to").required(true).args(["before", "after", "first", "last"]))]
     Move {
         /// Service name.
         service: String,
         /// Rule name.
         rule: String,
         #[command(flatten)]
-        position: MoveTo,
+        position: At,
         #[command(flatten)]
         samples: Samples,
     },
@@ -102,6 +103,7 @@ pub enum CohortCommand {
 
 /// `cohort add`.
 #[derive(Debug, Args)]
+#[command(group = ArgGroup::new("target").required(true).args(["variant", "split"]))]
 pub struct AddArgs {
     /// Service name.
     pub service: String,
@@ -113,14 +115,14 @@ pub struct AddArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]
-    pub position: AddAt,
+    pub position: At,
     #[command(flatten)]
     pub samples: Samples,
 }
 
 /// `cohort set`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["matcher", "variant", "split"]))]
+#[command(group = ArgGroup::new("change").required(true).multiple(true).args(["matcher", "variant", "split"]))]
 pub struct SetArgs {
     /// Service name.
     pub service: String,
@@ -129,19 +131,15 @@ pub struct SetArgs {
     /// The rule's new match expression.
     #[arg(long = "match", value_name = "EXPR", value_parser = parse_match)]
     pub matcher: Option<WireMatch>,
-    /// Send every matching request to this variant.
-    #[arg(long, conflicts_with = "split")]
-    pub variant: Option<String>,
-    /// Split matching requests over variants, `v1=90,v2=10` (percentages summing to 100).
-    #[arg(long, value_name = "VARIANT=PERCENT,...")]
-    pub split: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub samples: Samples,
 }
 
-/// Where a rule's requests go: one of --variant and --split.
+/// Where a rule's requests go: --variant or --split (`add` needs one, `set` may change it).
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[group(multiple = false)]
 pub struct TargetArgs {
     /// Send every matching request to this variant.
     #[arg(long)]
@@ -152,25 +150,10 @@ pub struct TargetArgs {
     pub split: Option<String>,
 }
 
-/// Where `cohort add` puts the rule (default: last).
+/// Where a rule goes: at most one (`add`: last by default; `move` needs one).
 #[derive(Debug, Args)]
 #[group(multiple = false)]
-pub struct AddAt {
-    /// Just before this rule.
-    #[arg(long, value_name = "RULE")]
-    pub before: Option<String>,
-    /// Just after this rule.
-    #[arg(long, value_name = "RULE")]
-    pub after: Option<String>,
-    /// Before every other rule.
-    #[arg(long)]
-    pub first: bool,
-}
-
-/// Where `cohort move` puts the rule: exactly one.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
-pub struct MoveTo {
+pub struct At {
     /// Just before this rule.
     #[arg(long, value_name = "RULE")]
     pub before: Option<String>,
@@ -221,6 +204,34 @@ mod tests {
         words.push(word);
         words.retain(|w| !w.is_empty());
         words
+    }
+
+    /// What each command needs is a usage error when missing or contradictory: add a match and
+    /// one target, move one place, set something to change; at most one place for add.
+    #[test]
+    fn missing_or_conflicting_arguments_are_usage_errors() {
+        for line in [
+            "veerctl cohort add web r --variant v2",
+            "veerctl cohort add web r --match everyone",
+            "veerctl cohort add web r --match everyone --variant v2 --split v1=50,v2=50",
+            "veerctl cohort add web r --match everyone --variant v2 --first --after x",
+            "veerctl cohort move web r",
+            "veerctl cohort move web r --first --last",
+            "veerctl cohort set web r",
+            "veerctl cohort set web r --variant v1 --split v1=100",
+        ] {
+            let err = Cli::try_parse_from(words(line)).expect_err(line);
+            assert_eq!(err.exit_code(), 2, "{line}: {err}");
+        }
+        for line in [
+            "veerctl cohort move web r --last",
+            "veerctl cohort set web r --match everyone --variant v1",
+            "veerctl cohort add web r --match everyone --split v1=50,v2=50 --last",
+        ] {
+            if let Err(err) = Cli::try_parse_from(words(line)) {
+                panic!("{line}: {err}");
+            }
+        }
     }
 
     /// Every example under `cohort --help` is a valid command line.

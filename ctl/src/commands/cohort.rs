@@ -13,7 +13,7 @@ use veer_filter::config::wire::WireRule;
 use veer_filter::Config;
 
 use super::edited;
-use crate::cli::{AddAt, CohortCommand, MoveTo, Output, TargetArgs};
+use crate::cli::{At, CohortCommand, Output, TargetArgs};
 use crate::config::cohort::{self, reach, CohortEdit, Position, Target};
 use crate::config::edit::service;
 use crate::config::request::{self, Compared, Sample};
@@ -28,11 +28,15 @@ pub fn run(s: &Settings, c: &CohortCommand) -> Result<()> {
     match c {
         CohortCommand::List { service } => list::run(s, service.as_deref()),
         CohortCommand::Add(a) => {
-            let target = target(&a.target)?;
+            let target = target(&a.target)?
+                .ok_or_else(|| CliError::failed("give --variant VARIANT or --split v1=90,v2=10"))?;
             let rule = cohort::new_rule(&a.rule, a.matcher.clone(), &target);
             let live = live(s)?;
-            let edit =
-                cohort::plan_add(service(&live.wire, &a.service)?, rule, &add_at(&a.position))?;
+            let edit = cohort::plan_add(
+                service(&live.wire, &a.service)?,
+                rule,
+                &position(&a.position),
+            )?;
             change(s, &live, &a.service, Made::Edit(edit), &a.samples.samples)
         }
         CohortCommand::Remove {
@@ -51,18 +55,14 @@ pub fn run(s: &Settings, c: &CohortCommand) -> Result<()> {
             samples,
         } => {
             let live = live(s)?;
-            let to = move_to(position);
+            let to = self::position(position);
             match cohort::plan_move(service(&live.wire, name)?, rule, &to)? {
                 Some(edit) => change(s, &live, name, Made::Edit(edit), &samples.samples),
                 None => unchanged(s, &format!("rule {rule:?} of {name} is there already")),
             }
         }
         CohortCommand::Set(a) => {
-            let target = match (&a.variant, &a.split) {
-                (Some(v), _) => Some(Target::Variant(v.clone())),
-                (None, Some(split)) => Some(Target::parse_split(split)?),
-                (None, None) => None,
-            };
+            let target = target(&a.target)?;
             let live = live(s)?;
             let svc = service(&live.wire, &a.service)?;
             match cohort::plan_set(svc, &a.rule, a.matcher.clone(), target.as_ref())? {
@@ -84,26 +84,16 @@ fn live(s: &Settings) -> Result<Live> {
     })
 }
 
-fn target(t: &TargetArgs) -> Result<Target> {
+/// The target given (`None`: neither --variant nor --split).
+fn target(t: &TargetArgs) -> Result<Option<Target>> {
     match (&t.variant, &t.split) {
-        (Some(v), _) => Ok(Target::Variant(v.clone())),
-        (None, Some(split)) => Target::parse_split(split),
-        (None, None) => Err(CliError::failed(
-            "give --variant VARIANT or --split v1=90,v2=10",
-        )),
+        (Some(v), _) => Ok(Some(Target::Variant(v.clone()))),
+        (None, Some(split)) => Target::parse_split(split).map(Some),
+        (None, None) => Ok(None),
     }
 }
 
-fn add_at(p: &AddAt) -> Position {
-    match (&p.before, &p.after, p.first) {
-        (Some(r), _, _) => Position::Before(r.clone()),
-        (_, Some(r), _) => Position::After(r.clone()),
-        (_, _, true) => Position::First,
-        _ => Position::Last,
-    }
-}
-
-fn move_to(p: &MoveTo) -> Position {
+fn position(p: &At) -> Position {
     match (&p.before, &p.after, p.first) {
         (Some(r), _, _) => Position::Before(r.clone()),
         (_, Some(r), _) => Position::After(r.clone()),

@@ -164,3 +164,12 @@ pub fn veerctl(port: u16, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// Asserts that the fake API server was only read, never written.
+pub fn assert_only_read(seen: &Log) {
+    let requests = lines(seen);
+    assert!(
+        requests.iter().all(|r| r.starts_with("GET ")),
+        "wrote: {requests:?}"
+    );
+}

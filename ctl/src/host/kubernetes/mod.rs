@@ -8,6 +8,7 @@ pub mod prometheus;
 pub mod sidecars;
 
 use veer_filter::config::WireConfig;
+use veer_k8s::istio::WasmPlugin;
 use veer_k8s::plugin_config::{PluginConfigUpdate, UpdateOptions};
 use veer_k8s::plugin_live::{label_selector, plugin_pods, PluginWait, PortForward};
 use veer_k8s::Reporter;
@@ -37,6 +38,16 @@ impl Kubernetes {
         })
     }
 
+    /// The WasmPlugin.
+    fn plugin(&self) -> Result<WasmPlugin> {
+        let name = &self.plugin;
+        self.cluster.run(|t| async move {
+            veer_k8s::plugin_config::get_plugin(&t, name)
+                .await
+                .map_err(err)
+        })
+    }
+
     /// The WasmPlugin's config and the label selectors of the sidecars to read: `selector` if
     /// given, else the pods the plugin runs in (with a warning for targets veerctl cannot map to
     /// pods).
@@ -44,12 +55,7 @@ impl Kubernetes {
         &self,
         selector: Option<&str>,
     ) -> Result<(WireConfig, Vec<String>)> {
-        let name = &self.plugin;
-        let plugin = self.cluster.run(|t| async move {
-            veer_k8s::plugin_config::get_plugin(&t, name)
-                .await
-                .map_err(err)
-        })?;
+        let plugin = self.plugin()?;
         let wire = veer_k8s::plugin_config::read_config(&plugin).map_err(err)?;
         let selectors = match selector {
             Some(s) => vec![s.to_owned()],
@@ -110,12 +116,7 @@ impl Kubernetes {
     /// version of the config it carries now: a later version was written by something that
     /// recorded nothing (`mesh install`, kubectl).
     pub fn last_change(&self) -> Result<(Option<Recorded>, u64)> {
-        let name = &self.plugin;
-        let plugin = self.cluster.run(|t| async move {
-            veer_k8s::plugin_config::get_plugin(&t, name)
-                .await
-                .map_err(err)
-        })?;
+        let plugin = self.plugin()?;
         let version = veer_k8s::plugin_config::read_config(&plugin)
             .map_err(err)?
             .version
