@@ -19,11 +19,12 @@ pub use cohort::{
 /// rejects or does not pick up fails loudly, showing what every proxy runs. A rejected change
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
-/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
-/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
-/// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
-/// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
-/// split mismatch.
+/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service or cohort rule, I/O, a
+/// refused header rename, nothing to undo); 2 usage error (also a bad match expression); 3
+/// invalid config, or a cohort rule that could never match (nothing written); 4 written but not
+/// verified live (rejected, then restored; or not picked up in time); 5 a concurrent change got
+/// in the way (`apply --expect-version`, the store's lock held too long, cohort rules changed
+/// since they were read); 6 `status --check` found a split mismatch.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {

@@ -81,17 +81,14 @@ fn veerctl(rig: &Rig, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Runs a change that must succeed; returns its stdout.
-fn change(rig: &Rig, args: &[&str]) -> String {
+/// Runs a change that must succeed; returns its stdout and stderr.
+fn change(rig: &Rig, args: &[&str]) -> (String, String) {
     let out = veerctl(rig, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
     assert!(stdout.contains("live on 1 proxy"), "{args:?}: {stdout}");
-    stdout
+    (stdout, stderr)
 }
 
 /// Serves every user once and checks each got what `rules` (in order) give them, else their
@@ -146,8 +143,10 @@ fn cohorts_move_exactly_their_users_and_give_them_back() {
     assert!(baseline.iter().any(|v| v == "v1") && baseline.iter().any(|v| v == "v2"));
     let load = Load::start(&rig.client, 2);
 
-    // By cookie, with a sample decided before and after.
-    let out = change(
+    // By cookie, with a sample decided before and after, and a warning that it takes from the
+    // canary split: at most what the split decided, read from the proxy (the population above
+    // and the load so far: no verified change has reset the counters yet).
+    let (out, warned) = change(
         &rig,
         &[
             "cohort",
@@ -170,6 +169,14 @@ fn cohorts_move_exactly_their_users_and_give_them_back() {
             && out.contains("cookie:uid=u-1: unchanged"),
         "{out}"
     );
+    let split = "warning: rule employees may take requests from the canary split of web \
+                 (v1 50% | v2 50% | v3 0%), away from the canary's measurement: the split decided ";
+    let decided: u64 = warned
+        .split_once(split)
+        .and_then(|(_, rest)| rest.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{warned}"));
+    assert!(decided >= USERS as u64, "{warned}");
+    assert!(warned.contains("so that is an upper bound"), "{warned}");
     assert_routed(&rig, &users, &baseline, &[EMPLOYEES]);
 
     // By header, last (the default): users with both keep the employees' rule.
@@ -228,7 +235,7 @@ fn cohorts_move_exactly_their_users_and_give_them_back() {
     assert_routed(&rig, &users, &baseline, &[BETA, DE_OUTSIDE]);
 
     // Undone: the rule is back, where it was.
-    let out = change(&rig, &["cohort", "undo", "web"]);
+    let (out, _) = change(&rig, &["cohort", "undo", "web"]);
     assert!(
         out.contains("cohort undo web (version 6: cohort remove web employees)"),
         "{out}"
