@@ -10,6 +10,7 @@ mod takes;
 mod undo;
 
 use veer_filter::config::wire::WireRule;
+use veer_filter::config::WireConfig;
 use veer_filter::Config;
 
 use super::edited;
@@ -148,110 +149,82 @@ impl Made {
     }
 }
 
+/// A change checked and explained before it is made.
+struct Checked {
+    /// The edit applied to the rules.
+    applied: CohortEdit,
+    /// The rules it was planned on.
+    before: Vec<WireRule>,
+    /// The config after it.
+    after: WireConfig,
+    /// What it takes from experiments and canaries.
+    warnings: Vec<String>,
+    /// The samples, decided before and after.
+    samples: Vec<Compared>,
+}
+
 /// Checks, estimates and makes a change to the rules of `name` planned on `live`, then shows
 /// the rules (before and after in a dry run) and the samples both ways.
 fn change(s: &Settings, live: &Live, name: &str, made: Made, samples: &[Sample]) -> Result<()> {
-    let applied = made.applied();
-    let before_rules: Vec<WireRule> = cohort::rules_of(&live.wire, name)?.to_vec();
-    let mut after = live.wire.clone();
-    cohort::apply_planned(&mut after, name, &before_rules, &applied)?;
-    let config = Config::from_wire(&after).map_err(CliError::invalid_edit)?;
-    let placed = applied.placed_at();
-    // An undo restores rules as they were, checked when they were made.
-    if let (Some(at), Made::Edit(_)) = (placed, &made) {
-        reach::check(&config, name, at)?;
-    }
-    let live_config = Config::from_wire(&live.wire).map_err(CliError::invalid_edit)?;
-    let warnings = takes::warnings(s, &live_config, &config, service(&after, name)?, &applied)?;
-    for w in &warnings {
+    let c = check(s, live, name, &made, samples)?;
+    for w in &c.warnings {
         eprintln!("warning: {w}");
     }
-    let compared = request::compare(&live_config, &config, service(&after, name)?, samples);
-
     let what = made.change(name);
     let edited = s.host.edit(&what, |w| {
-        cohort::apply_planned(w, name, &before_rules, &applied)
+        cohort::apply_planned(w, name, &c.before, &c.applied)
     })?;
-    let shown = Shown {
-        service: name,
-        before: show::rows(name, &before_rules, |_| None),
-        after: show::rows(name, cohort::rules_of(&after, name)?, |_| None),
-        applied: &applied,
-        samples: &compared,
+    let view = show::ChangeView {
+        service: service(&c.after, name)?,
+        before: show::rows(name, &c.before, |_| None),
+        after: show::rows(name, cohort::rules_of(&c.after, name)?, |_| None),
+        edit: &c.applied,
+        samples: &c.samples,
         dry_run: s.dry_run.is_some(),
     };
     match s.printer.format {
         Output::Json => {
             let mut doc = edited::document(&edited, Some(name), &what.to_string());
             if let Some(map) = doc.as_object_mut() {
-                map.insert(
-                    "rules".into(),
-                    serde_json::to_value(&shown.after).unwrap_or_default(),
-                );
-                if shown.dry_run {
-                    let before = serde_json::to_value(&shown.before).unwrap_or_default();
-                    map.insert("rules_before".into(), before);
-                }
-                map.insert("warnings".into(), serde_json::json!(warnings));
-                map.insert(
-                    "samples".into(),
-                    serde_json::to_value(&compared).unwrap_or_default(),
-                );
+                map.extend(view.document(&c.warnings));
             }
             output::print_json(&doc)
         }
         Output::Table => {
             edited::print(s, &edited, Some(name), &what.to_string())?;
-            print_rules(s, &shown, &after);
+            print!("{}", view.text(s.printer.colour));
             Ok(())
         }
     }
 }
 
-/// What a change shows after its outcome.
-struct Shown<'a> {
-    service: &'a str,
-    before: Vec<show::RuleRow>,
-    after: Vec<show::RuleRow>,
-    applied: &'a CohortEdit,
-    samples: &'a [Compared],
-    dry_run: bool,
-}
-
-fn print_rules(s: &Settings, shown: &Shown<'_>, after: &veer_filter::config::WireConfig) {
-    let colour = s.printer.colour;
-    let name = shown.applied.rule_name();
-    let mark_after = |r: &show::RuleRow| {
-        (r.rule == name).then(|| match shown.applied {
-            CohortEdit::Add { .. } => "<- added".to_owned(),
-            CohortEdit::Move { from, .. } => format!("<- moved from {}", from + 1),
-            CohortEdit::Set { .. } => "<- changed".to_owned(),
-            CohortEdit::Remove { .. } => String::new(),
-        })
-    };
-    if shown.dry_run {
-        let removed = |r: &show::RuleRow| {
-            (r.rule == name && matches!(shown.applied, CohortEdit::Remove { .. }))
-                .then(|| "<- removed".to_owned())
-        };
-        println!("rules of {} before:", shown.service);
-        println!(
-            "{}",
-            show::rules_table(&shown.before, false, removed, colour)
-        );
-        println!("rules of {} after:", shown.service);
-    } else {
-        println!("rules of {} now:", shown.service);
+/// Applies `made` to a copy of the live config and checks the result: the engine validates it,
+/// and a rule placed by an edit must be able to match (an undo restores rules as they were,
+/// checked when they were made). Then estimates what it takes and decides the samples.
+fn check(
+    s: &Settings,
+    live: &Live,
+    name: &str,
+    made: &Made,
+    samples: &[Sample],
+) -> Result<Checked> {
+    let applied = made.applied();
+    let before = cohort::rules_of(&live.wire, name)?.to_vec();
+    let mut after = live.wire.clone();
+    cohort::apply_planned(&mut after, name, &before, &applied)?;
+    let config = Config::from_wire(&after).map_err(CliError::invalid_edit)?;
+    if let (Some(at), Made::Edit(_)) = (applied.placed_at(), made) {
+        reach::check(&config, name, at)?;
     }
-    println!(
-        "{}",
-        show::rules_table(&shown.after, false, mark_after, colour)
-    );
-    if let Ok(svc) = service(after, shown.service) {
-        println!("{}", show::after_rules(svc));
-    }
-    if !shown.samples.is_empty() {
-        println!("samples (the engine's decision on the live config, then on the changed one):");
-        print!("{}", show::samples(shown.samples, colour));
-    }
+    let live_config = Config::from_wire(&live.wire).map_err(CliError::invalid_edit)?;
+    let changed = service(&after, name)?;
+    let warnings = takes::warnings(s, &live_config, &config, changed, &applied)?;
+    let samples = request::compare(&live_config, &config, changed, samples);
+    Ok(Checked {
+        applied,
+        before,
+        after,
+        warnings,
+        samples,
+    })
 }

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 
 use comfy_table::Cell;
 use serde::Serialize;
+use serde_json::{json, Map, Value};
 use veer_filter::config::wire::{WireRule, WireService};
 
 use super::colour::{paint, Tone};
 use super::status::table;
-use crate::config::cohort::{render_match, Target};
+use crate::config::cohort::{render_match, CohortEdit, Target};
 use crate::config::edit::split_summary;
-use crate::config::request::Compared;
+use crate::config::request::{Compared, Decided};
 
 /// One rule, as `cohort list` and a change show it.
 #[derive(Debug, Clone, Serialize)]
@@ -121,7 +122,7 @@ pub fn rules_table(
 pub fn samples(compared: &[Compared], colour: bool) -> String {
     let mut out = String::new();
     for c in compared {
-        let show = |d: &Option<crate::config::request::Decided>| {
+        let show = |d: &Option<Decided>| {
             d.as_ref()
                 .map_or("no service (passes through)".to_owned(), |d| {
                     format!("{} ({})", d.variant, d.decided_by)
@@ -140,4 +141,69 @@ pub fn samples(compared: &[Compared], colour: bool) -> String {
         ));
     }
     out
+}
+
+/// What a cohort change shows after the host's outcome: the rules (before and after in a dry
+/// run) with the changed rule marked, what follows them, and the samples.
+pub struct ChangeView<'a> {
+    /// The service, after the change.
+    pub service: &'a WireService,
+    /// Its rules before.
+    pub before: Vec<RuleRow>,
+    /// Its rules after.
+    pub after: Vec<RuleRow>,
+    /// The edit applied.
+    pub edit: &'a CohortEdit,
+    /// The samples, decided before and after.
+    pub samples: &'a [Compared],
+    /// Nothing was written.
+    pub dry_run: bool,
+}
+
+impl ChangeView<'_> {
+    /// The keys `-o json` adds to the host's outcome.
+    pub fn document(&self, warnings: &[String]) -> Map<String, Value> {
+        let mut map = Map::new();
+        map.insert("rules".into(), json!(self.after));
+        if self.dry_run {
+            map.insert("rules_before".into(), json!(self.before));
+        }
+        map.insert("warnings".into(), json!(warnings));
+        map.insert("samples".into(), json!(self.samples));
+        map
+    }
+
+    /// For people.
+    pub fn text(&self, colour: bool) -> String {
+        let name = self.edit.rule_name();
+        let mut out = String::new();
+        if self.dry_run {
+            let removed = |r: &RuleRow| {
+                (r.rule == name && matches!(self.edit, CohortEdit::Remove { .. }))
+                    .then(|| "<- removed".to_owned())
+            };
+            out.push_str(&format!("rules of {} before:\n", self.service.name));
+            out.push_str(&rules_table(&self.before, false, removed, colour));
+            out.push_str(&format!("\nrules of {} after:\n", self.service.name));
+        } else {
+            out.push_str(&format!("rules of {} now:\n", self.service.name));
+        }
+        let changed = |r: &RuleRow| {
+            (r.rule == name).then(|| match self.edit {
+                CohortEdit::Add { .. } => "<- added".to_owned(),
+                CohortEdit::Move { from, .. } => format!("<- moved from {}", from + 1),
+                CohortEdit::Set { .. } => "<- changed".to_owned(),
+                CohortEdit::Remove { .. } => String::new(),
+            })
+        };
+        out.push_str(&rules_table(&self.after, false, changed, colour));
+        out.push_str(&format!("\n{}\n", after_rules(self.service)));
+        if !self.samples.is_empty() {
+            out.push_str(
+                "samples (the engine's decision on the live config, then on the changed one):\n",
+            );
+            out.push_str(&samples(self.samples, colour));
+        }
+        out
+    }
 }
