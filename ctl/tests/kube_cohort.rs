@@ -363,3 +363,38 @@ fn refusals_write_nothing() {
         assert_only_read(&seen);
     }
 }
+
+/// `cohort list` on Kubernetes reads the WasmPlugin's rules in order; it has no baseline of the
+/// last change to count from, so each rule's count is null, not zero.
+#[test]
+fn list_reads_the_rules_of_the_wasmplugin() {
+    let (port, seen) = fake_api(vec![(
+        PLUGIN,
+        plugin(json!([beta(), employees()]), json!({})),
+    )]);
+    let out = veerctl(port, &["-o", "json", "cohort", "list"]);
+    exits(&out, 0);
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<(&str, u64, &str, &str, &Value)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule"].as_str().unwrap(),
+                r["position"].as_u64().unwrap(),
+                r["match"].as_str().unwrap(),
+                r["target"].as_str().unwrap(),
+                &r["decided"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("beta", 1, "header:x-beta=1", "v2", &Value::Null),
+            ("employees", 2, "cookie:team=internal", "v2", &Value::Null)
+        ]
+    );
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+}
