@@ -16,6 +16,7 @@ use crate::config::cohort::{render_match, CohortEdit};
 use crate::config::edit::split_summary;
 use crate::config::match_expr;
 use crate::error::Result;
+use crate::host::kubernetes::sidecars::window_label;
 use crate::observe::snapshot::counter;
 use crate::observe::window::{Counted, Window};
 use crate::settings::Settings;
@@ -89,7 +90,7 @@ fn counters(s: &Settings) -> std::result::Result<Counted, String> {
     let (_, proxies) = s.host.observe(None).map_err(|e| e.to_string())?;
     let readings = proxies.read().map_err(|e| e.to_string())?;
     Window::open(readings)
-        .map(|w| w.since_start("since each sidecar started"))
+        .map(|w| w.since_start(&window_label(std::time::Duration::ZERO)))
         .map_err(|e| e.to_string())
 }
 
