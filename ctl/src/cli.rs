@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use veer_filter::config::wire::WireMatch;
+
+mod cohort;
+pub use cohort::{
+    parse_match, AddArgs, At, CohortCommand, Samples, SetArgs, TargetArgs, MATCH_SYNTAX,
+};
 
 /// veerctl: move user traffic between versions of a service, and prove every change is live.
 ///
@@ -13,11 +19,12 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// rejects or does not pick up fails loudly, showing what every proxy runs. A rejected change
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
-/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
-/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
-/// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
-/// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
-/// split mismatch.
+/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service or cohort rule, I/O, a
+/// refused header rename, nothing to undo); 2 usage error (also a bad match expression); 3
+/// invalid config, or a cohort rule that could never match (nothing written); 4 written but not
+/// verified live (rejected, then restored; or not picked up in time); 5 a concurrent change got
+/// in the way (`apply --expect-version`, the store's lock held too long, cohort rules changed
+/// since they were read); 6 `status --check` found a split mismatch.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
@@ -184,6 +191,10 @@ pub enum Command {
     /// Canary releases: weights, promotion, abort, progressive steps.
     #[command(subcommand)]
     Canary(CanaryCommand),
+    /// Cohort rules: who gets which variant ahead of experiments and the split (employees,
+    /// beta testers, a country), one verified change at a time.
+    #[command(subcommand)]
+    Cohort(Box<CohortCommand>),
     /// A/B/n experiments per user segment.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
@@ -350,6 +361,7 @@ pub struct CanaryRunArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExperimentCommand {
     /// Start (or replace) an experiment.
+    #[command(after_help = MATCH_SYNTAX)]
     Start {
         /// Service name.
         service: String,
@@ -358,10 +370,11 @@ pub enum ExperimentCommand {
         /// An arm, `NAME=VARIANT:PERCENT` (repeatable; at least two; percents sum to 100).
         #[arg(long = "arm", required = true)]
         arms: Vec<String>,
-        /// Who may be enrolled: `header:NAME=VALUE`, `cookie:NAME=VALUE`, `query:NAME=VALUE`,
-        /// `path:/PREFIX` (repeatable: all must match). Default: everyone.
-        #[arg(long = "segment")]
-        segments: Vec<String>,
+        /// Who may be enrolled: a match expression, e.g. `header:x-country=de` or
+        /// 'cookie:team=internal & !query:classic' (see below; repeatable: all must match).
+        /// Default: everyone.
+        #[arg(long = "segment", value_name = "EXPR", value_parser = parse_match)]
+        segments: Vec<WireMatch>,
         /// Percent of the segment enrolled.
         #[arg(long, default_value = "100")]
         allocation: String,

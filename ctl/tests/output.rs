@@ -311,3 +311,120 @@ fn kube_run(rig: &Rig, args: &[&str]) -> String {
         rig.placeholders(&String::from_utf8_lossy(&out.stderr))
     )
 }
+
+/// `web()` with two cohort rules: `beta` (a header, to v2) and `mobile` (an app's user agent
+/// unless it asks for the classic page, split 50/50).
+fn web_with_rules() -> Value {
+    let mut config = web();
+    config["services"][0]["rules"] = json!([
+        { "name": "beta", "match": { "header": "x-beta", "equals": "1" }, "variant": "v2" },
+        { "name": "mobile", "match": { "all": [
+            { "header": "user-agent", "prefix": "Shop App/" },
+            { "query": "classic", "absent": true }
+        ] }, "split": { "v1": 5000, "v2": 5000 } }
+    ]);
+    config
+}
+
+/// `stats` plus the requests each rule decided.
+fn stats_with_rules(beta: u64, mobile: u64) -> String {
+    format!(
+        "{}wasmcustom.veer.rule.web.beta: {beta}\nwasmcustom.veer.rule.web.mobile: {mobile}\n",
+        stats(1, 803, 197, (240, 260))
+    )
+}
+
+/// `cohort list` (table and JSON) and a `cohort add` dry run: the rules before and after, the
+/// samples decided both ways, and on stderr what the rule takes from the experiment and the
+/// canary, counted from the proxy.
+#[test]
+fn cohort_list_and_add_dry_run() {
+    let mut rig = Rig::new(&web_with_rules());
+    rig.admins.push(fake_admin(|_| stats_with_rules(42, 7)).0);
+    both("cohort-list", &rig, &["cohort", "list"]);
+    both(
+        "cohort-list-json",
+        &rig,
+        &["-o", "json", "cohort", "list", "web"],
+    );
+    let add = [
+        "--dry-run",
+        "cohort",
+        "add",
+        "web",
+        "employees",
+        "--match",
+        "cookie:team=internal",
+        "--variant",
+        "v2",
+        "--after",
+        "beta",
+        "--sample",
+        "cookie:team=internal & cookie:uid=ada",
+        "--sample",
+        "cookie:uid=ada",
+    ];
+    both("cohort-add-dry-run", &rig, &add);
+    let (_, _, stderr) = rig.run(&add, Colour::Off);
+    insta::assert_snapshot!("cohort-add-warnings", stderr);
+}
+
+/// Cohort mistakes: exit code and stderr.
+#[test]
+fn cohort_error_messages() {
+    let rig = Rig::new(&web_with_rules());
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "error-cohort-unreachable",
+            &[
+                "cohort",
+                "add",
+                "web",
+                "beta-ios",
+                "--match",
+                "header:x-beta=1 & header:user-agent^=iOS",
+                "--variant",
+                "v1",
+            ],
+        ),
+        (
+            "error-cohort-empties-a-later-rule",
+            &[
+                "cohort",
+                "add",
+                "web",
+                "testers",
+                "--match",
+                "header:x-beta",
+                "--variant",
+                "v2",
+                "--first",
+            ],
+        ),
+        (
+            "error-cohort-bad-match",
+            &[
+                "cohort",
+                "add",
+                "web",
+                "x",
+                "--match",
+                "cookie:team=internal &",
+                "--variant",
+                "v2",
+            ],
+        ),
+        (
+            "error-cohort-unknown-rule",
+            &["cohort", "remove", "web", "gamma"],
+        ),
+        (
+            "error-cohort-bad-split",
+            &["cohort", "set", "web", "mobile", "--split", "v1=60,v2=30"],
+        ),
+    ];
+    for (name, args) in cases {
+        let (code, _, stderr) = rig.run(args, Colour::Off);
+        insta::assert_snapshot!(name, format!("exit code {code}\n{stderr}"));
+    }
+}

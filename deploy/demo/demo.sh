@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: a local Envoy with Veer's filter in front of two versions of a demo app, walked
-# through a canary (20 % -> 50 % -> 100 %), an A/B experiment for one user segment, and a
-# blue/green switch with its rollback. Every step is verified by veerctl from the proxy's own
-# counters (`veerctl status --check`), and the split a person counts with curl is checked against
-# the configured one (binomial tolerance) and against those counters; any difference fails it.
+# through early access for employees (a cohort rule), a canary (20 % -> 50 % -> 100 %), an A/B
+# experiment for one user segment, and a blue/green switch with its rollback. Every step is
+# verified by veerctl from the proxy's own counters (`veerctl status --check`, `cohort list`,
+# `experiment list`), and what a person counts with curl is checked against the configured split
+# or rule (binomial tolerance; exact for a rule) and against those counters; any difference
+# fails it.
 #
 # It stops everything it started (each background job by its own process group) when it ends, fails
 # or is interrupted (INT, TERM, HUP). Traffic stays on
@@ -62,15 +64,22 @@ export VEER_ENVOY_DIR=$WORK/ecds VEER_ADMIN=http://127.0.0.1:$ADMIN
 mkdir -p "$VEER_ENVOY_DIR"
 
 bold() { if [[ -t 1 && -z ${NO_COLOR:-} ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+# run CMD...: shows CMD as it could be typed (an argument with spaces or shell characters quoted),
+# then runs it.
+run() {
+  local shown=() a
+  for a in "$@"; do if [[ $a =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then shown+=("$a"); else shown+=("'$a'"); fi; done
+  printf '$ %s\n' "${shown[*]}"; "$@"
+}
 pause() { if [[ ${VEER_DEMO_PAUSE:-0} == 1 ]]; then read -rp "(Enter to continue) " _; fi; }
 fail() { echo "make demo: $*" >&2; exit 1; }
 
-# One request per user (cookie uid=LABEL-i), the answering version per line in FILE.
+# count_loop LABEL FILE [COOKIE]: one request per user (cookie uid=LABEL-i, and COOKIE if given),
+# the answering version per line in FILE.
 count_loop() {
-  local label=$1 file=$2; shift 2
+  local label=$1 file=$2 extra=${3:+; $3}
   for i in $(seq 1 "$REQUESTS"); do
-    curl -sS -b "uid=$label-$i" "$@" "http://127.0.0.1:$LISTEN/" || echo "(curl failed)"
+    curl -sS -b "uid=$label-$i$extra" "http://127.0.0.1:$LISTEN/" || echo "(curl failed)"
   done >"$file"
 }
 
@@ -119,6 +128,20 @@ verify_split start v1=100 v2=0
 SINCE_CHANGE=1
 pause
 
+bold "Employees see v2 before anyone else: a cohort rule for the cookie team=internal"
+run "$VEERCTL" cohort add web employees --match 'cookie:team=internal' --variant v2 \
+    --sample 'cookie:team=internal & cookie:uid=ada' --sample 'cookie:uid=ada'
+echo "Sending $REQUESTS requests from employees (cookie team=internal), one per user..."
+interruptible count_loop employees "$WORK/employees.tally" "team=internal"
+run "$VEERCTL" cohort list web
+"$VEERCTL" cohort list web -q -o json >"$WORK/employees.list.json"
+echo "Employees by the version that answered, as counted with curl:"
+python3 deploy/demo/verify.py cohort "$WORK/employees.tally" "$WORK/employees.list.json" employees=v2 ||
+  fail "step 'employees': the employees are not all on v2, or the rule's counter differs (above)"
+echo "Everyone else keeps the default split (all on v1):"
+verify_split cohort-others v1=100 v2=0
+pause
+
 bold "Canary: 20 % of users to v2"
 run "$VEERCTL" canary set-weight web v2 20
 verify_split canary20 v1=80 v2=20
@@ -132,6 +155,10 @@ pause
 bold "Canary: 100 % -- promote v2 to stable"
 run "$VEERCTL" canary promote web v2
 verify_split canary100 v1=0 v2=100
+pause
+
+bold "v2 is everyone's now: the employees' early access has done its job"
+run "$VEERCTL" cohort remove web employees
 pause
 
 bold "Why did this user get that version?"

@@ -4,6 +4,8 @@ against the proxy's own counters (as `veerctl ... -o json` reports them).
 
   verify.py split TALLY STATUS_JSON|- VARIANT=PERCENT...
       TALLY: one response body (the answering version) per line.
+  verify.py cohort TALLY LIST_JSON RULE=VARIANT
+      TALLY: one response body (the answering version) per line, all from users the rule takes.
   verify.py experiment TALLY LIST_JSON ARM=VARIANT:PERCENT...
       TALLY: one "EXPERIMENT=ARM VERSION" line per request (the x-veer-experiment response header
       and the version that answered).
@@ -72,6 +74,23 @@ def split(tally, status_path, specs):
     return problems
 
 
+def cohort(tally, list_path, specs):
+    """Every response from the rule's variant, and the rule's counter (`veerctl cohort list -o
+    json`) equal to the responses: each request since the last change is one of the demo's."""
+    rule, _, variant = specs[0].partition("=")
+    counts = Counter(read_lines(tally))
+    n = sum(counts.values())
+    print(f"  {variant}: {counts.get(variant, 0):5d} of {n}  (rule {rule} sends every one to {variant})")
+    problems = [f"{k} responses from {name!r}, not {variant!r}"
+                for name, k in sorted(counts.items()) if name != variant]
+    with open(list_path) as f:
+        decided = {row["rule"]: row["decided"] for row in json.load(f)}
+    if decided.get(rule) != n:
+        problems.append(f"{rule}: curl counted {n}, the proxy's counters say {decided.get(rule)} "
+                        "(veerctl cohort list)")
+    return problems
+
+
 def experiment(tally, list_path, specs):
     expected = parse_expected(specs)
     rows = read_lines(tally)
@@ -95,18 +114,22 @@ def experiment(tally, list_path, specs):
 
 
 def main(argv):
-    if len(argv) < 5 or argv[1] not in ("split", "experiment"):
+    checks = {"split": split, "cohort": cohort, "experiment": experiment}
+    if len(argv) < 5 or argv[1] not in checks:
         print(__doc__, file=sys.stderr)
         return 2
-    check = split if argv[1] == "split" else experiment
+    check = checks[argv[1]]
     problems = check(argv[2], argv[3], argv[4:])
     if problems:
         print("VERIFICATION FAILED:", file=sys.stderr)
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print("  verified: within the binomial tolerance of the configured weights"
-          + ("" if argv[1] == "split" and argv[3] == "-" else ", and equal to the proxy's counters"))
+    if argv[1] == "cohort":
+        print("  verified: every response from the rule's variant, as many as the proxy's counter")
+    else:
+        print("  verified: within the binomial tolerance of the configured weights"
+              + ("" if argv[1] == "split" and argv[3] == "-" else ", and equal to the proxy's counters"))
     return 0
 
 

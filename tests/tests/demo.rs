@@ -174,13 +174,14 @@ fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
         status.success(),
         "the demo failed ({status}); see its output above"
     );
-    // start, canary 20/50/100, the experiment's arms, the non-enrolled users, blue, green.
+    // start, the employees' cohort and everyone else, canary 20/50/100, the experiment's arms,
+    // the non-enrolled users, blue, green.
     assert_eq!(
         transcript.matches("  verified: ").count(),
-        8,
+        10,
         "{transcript}"
     );
-    assert_eq!(transcript.matches("split check: OK").count(), 7);
+    assert_eq!(transcript.matches("split check: OK").count(), 8);
     let left = session_members(demo.pid());
     assert!(left.is_empty(), "processes left after the demo: {left:?}");
 }
@@ -255,8 +256,9 @@ fn a_step_whose_traffic_differs_from_the_configured_split_fails_the_demo() {
     demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
     let status = demo.wait();
     assert_eq!(status.code(), Some(1), "the demo must fail: {status}");
+    // The cohort step wrote version 2; the canary step, with the wrapper's 50 %, version 3.
     assert!(
-        transcript.contains("version 2 live"),
+        transcript.contains("canary set-weight web v2 50%: version 3 live"),
         "the step ran: {transcript}"
     );
     let left = session_members(demo.pid());

@@ -6,8 +6,10 @@ use veer_filter::config::WireConfig;
 use super::edit_live;
 use crate::cli::ExperimentCommand;
 use crate::config::edit::{self, NewExperiment};
+use crate::config::match_expr;
 use crate::error::{CliError, Result};
 use crate::history::Change;
+use crate::observe::snapshot::counter;
 use crate::settings::Settings;
 
 /// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
@@ -21,14 +23,10 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
             allocation,
             salt,
         } => {
-            let segment = segments
-                .iter()
-                .map(|s| edit::parse_segment(s))
-                .collect::<Result<Vec<_>>>()?;
             let e = NewExperiment {
                 id: id.clone(),
                 arms: arms.clone(),
-                segment,
+                segment: segments.clone(),
                 allocation: edit::percent_to_bp(allocation)?,
                 salt: salt.clone(),
             };
@@ -82,20 +80,20 @@ fn list(s: &Settings) -> Result<()> {
     print_rows(s, rows)
 }
 
-/// One row per arm of every experiment in `wire`; `assigned` counts an arm by its metric name
-/// (`exp.<service>.<experiment>.<arm>`).
+/// One row per arm of every experiment in `wire`; `assigned` counts an arm by its counter's name.
 fn rows(wire: &WireConfig, assigned: impl Fn(&str) -> Option<u64>) -> Vec<Row> {
     let mut rows = Vec::new();
     for s in &wire.services {
         for e in &s.experiments {
             for a in &e.arms {
-                let assigned = assigned(&format!("exp.{}.{}.{}", s.name, e.id, a.name));
+                let assigned = assigned(&counter::arm(&s.name, &e.id, &a.name));
                 rows.push(Row {
                     service: s.name.clone(),
                     id: e.id.clone(),
-                    segment: e.segment.as_ref().map_or("everyone".into(), |m| {
-                        serde_json::to_string(m).unwrap_or_default()
-                    }),
+                    segment: e
+                        .segment
+                        .as_ref()
+                        .map_or("everyone".into(), match_expr::render),
                     allocation: edit::bp_to_percent(e.allocation.unwrap_or(10_000)),
                     arm: a.name.clone(),
                     variant: a.variant.clone(),

@@ -3,6 +3,7 @@
 
 pub mod bluegreen;
 pub mod canary;
+pub mod cohort;
 pub mod completions;
 pub mod config;
 pub mod experiment;

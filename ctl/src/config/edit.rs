@@ -68,16 +68,28 @@ pub fn split_summary(s: &WireService) -> String {
 
 /// The service named `name`.
 pub fn service_mut<'w>(wire: &'w mut WireConfig, name: &str) -> Result<&'w mut WireService> {
-    let known: Vec<String> = wire.services.iter().map(|s| s.name.clone()).collect();
+    let unknown = no_service(wire, name);
     wire.services
         .iter_mut()
         .find(|s| s.name == name)
-        .ok_or_else(|| {
-            CliError::failed(format!(
-                "no service {name:?} in the live config (services: {})",
-                known.join(", ")
-            ))
-        })
+        .ok_or(unknown)
+}
+
+/// The service named `name`, to read.
+pub fn service<'w>(wire: &'w WireConfig, name: &str) -> Result<&'w WireService> {
+    wire.services
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| no_service(wire, name))
+}
+
+/// There is no service `name` in `wire`: the services there are.
+fn no_service(wire: &WireConfig, name: &str) -> CliError {
+    let known: Vec<&str> = wire.services.iter().map(|s| s.name.as_str()).collect();
+    CliError::failed(format!(
+        "no service {name:?} in the live config (services: {})",
+        known.join(", ")
+    ))
 }
 
 fn check_variant(s: &WireService, variant: &str) -> Result<()> {
@@ -268,35 +280,6 @@ pub fn stop_experiment(wire: &mut WireConfig, service: &str, id: &str) -> Result
     Ok(())
 }
 
-/// Parses a segment matcher from the CLI: `header:NAME=VALUE`, `cookie:NAME=VALUE`,
-/// `query:NAME=VALUE`, `path:/PREFIX`, or `header:NAME` (present).
-pub fn parse_segment(text: &str) -> Result<WireMatch> {
-    let bad = || {
-        CliError::failed(format!("segment {text:?} must be header:NAME[=VALUE], cookie:NAME[=VALUE], query:NAME[=VALUE] or path:/PREFIX"))
-    };
-    let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
-    let (name, value) = match rest.split_once('=') {
-        Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-        None => (rest.to_owned(), None),
-    };
-    let mut m = WireMatch::default();
-    match kind {
-        "header" => m.header = Some(name),
-        "cookie" => m.cookie = Some(name),
-        "query" => m.query = Some(name),
-        "path" => {
-            m.path_prefix = Some(rest.to_owned());
-            return Ok(m);
-        }
-        _ => return Err(bad()),
-    }
-    match value {
-        Some(v) => m.equals = Some(v),
-        None => m.present = Some(true),
-    }
-    Ok(m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,7 +374,7 @@ mod tests {
         let e = NewExperiment {
             id: "checkout".into(),
             arms: vec!["control=v1:50".into(), "one-click=v2:50".into()],
-            segment: vec![parse_segment("header:x-country=de").unwrap()],
+            segment: vec![crate::config::match_expr::parse("header:x-country=de").unwrap()],
             allocation: 2500,
             salt: None,
         };

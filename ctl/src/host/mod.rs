@@ -13,7 +13,8 @@ use veer_filter::config::WireConfig;
 use veer_k8s::plugin_config::PluginConfigUpdate;
 
 use crate::error::{CliError, Result};
-use crate::history::{Change, Entry};
+use crate::history::undo::Recorded;
+use crate::history::{Change, Entry, MAX_ENTRIES};
 use crate::observe::window::{Counted, Readings, Window};
 use envoy::change::Applied;
 use envoy::Envoy;
@@ -103,9 +104,7 @@ impl Host {
     ) -> Result<Edited> {
         match self {
             Host::Envoy(e) => e.edit(what, edit).map(|a| Edited::Envoy(Box::new(a))),
-            Host::Kubernetes(k) => k
-                .edit(&what.to_string(), edit)
-                .map(|u| Edited::Kubernetes(Box::new(u))),
+            Host::Kubernetes(k) => k.edit(what, edit).map(|u| Edited::Kubernetes(Box::new(u))),
         }
     }
 
@@ -139,6 +138,47 @@ impl Host {
         match self {
             Host::Envoy(e) => e.history(),
             Host::Kubernetes(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The changes recorded as data, oldest first, for an undo, and how far back they go (for
+    /// the message when none is left to undo). A standalone Envoy's history keeps the last
+    /// [`MAX_ENTRIES`] (rejected ones left out); on Kubernetes the WasmPlugin records only its
+    /// last change, followed by an unknown one when the config was written since without a record.
+    pub fn recorded(&self) -> Result<(Vec<Recorded>, String)> {
+        match self {
+            Host::Envoy(e) => {
+                let recorded = e
+                    .history()?
+                    .into_iter()
+                    .filter(|h| !h.rejected)
+                    .map(|h| Recorded {
+                        version: h.version,
+                        change: h.change,
+                    })
+                    .collect();
+                Ok((
+                    recorded,
+                    format!("the history keeps the last {MAX_ENTRIES} changes"),
+                ))
+            }
+            Host::Kubernetes(k) => {
+                let (last, version) = k.last_change()?;
+                let mut recorded: Vec<Recorded> = last.into_iter().collect();
+                if recorded.last().is_some_and(|r| r.version != version) {
+                    recorded.push(Recorded {
+                        version,
+                        change: Change::Other {
+                            what: "a change that recorded nothing (mesh install, kubectl, ...)"
+                                .into(),
+                        },
+                    });
+                }
+                Ok((
+                    recorded,
+                    format!("on Kubernetes only the last change is recorded (WasmPlugin {}'s annotation veer.dev/last-change)", k.plugin),
+                ))
+            }
         }
     }
 

@@ -43,6 +43,46 @@ impl Snapshot {
     }
 }
 
+/// The names of Veer's counters as [`Snapshot::get`] and `Counted` read them (the filter's
+/// metrics, `filter/src/plugin/metrics.rs`, without the `wasmcustom.veer.` prefix): every
+/// command builds them here, so renaming a metric is one edit.
+pub mod counter {
+    /// Requests a cohort rule decided.
+    pub fn rule(service: &str, rule: &str) -> String {
+        format!("{}{rule}", rules(service))
+    }
+
+    /// The prefix of every rule counter of `service` (the rest is the rule's name).
+    pub fn rules(service: &str) -> String {
+        format!("rule.{service}.")
+    }
+
+    /// Requests the default split sent to `variant`.
+    pub fn split(service: &str, variant: &str) -> String {
+        format!("split.{service}.{variant}")
+    }
+
+    /// All requests `variant` got, however decided.
+    pub fn requests(service: &str, variant: &str) -> String {
+        format!("rq.{service}.{variant}")
+    }
+
+    /// 5xx responses of `variant`.
+    pub fn errors(service: &str, variant: &str) -> String {
+        format!("rs.{service}.{variant}.5xx")
+    }
+
+    /// Assignments to an experiment's arm.
+    pub fn arm(service: &str, experiment: &str, arm: &str) -> String {
+        format!("{}{arm}", arms(service, experiment))
+    }
+
+    /// The prefix of every arm counter of an experiment (the rest is the arm's name).
+    pub fn arms(service: &str, experiment: &str) -> String {
+        format!("exp.{service}.{experiment}.")
+    }
+}
+
 /// Veer's counters and gauges and Envoy's ECDS counters for the filter, as text.
 pub const STATS_PATH: &str =
     "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";

@@ -7,7 +7,7 @@ use veer_filter::config::WireConfig;
 
 use crate::history::Entry;
 use crate::observe::latency::Histogram;
-use crate::observe::snapshot::Snapshot;
+use crate::observe::snapshot::{counter, Snapshot};
 use crate::observe::srm::{self, Verdict};
 pub use crate::observe::window::{all_unreadable, Baselines};
 
@@ -249,9 +249,10 @@ pub fn compute(i: &Inputs<'_>) -> Status {
                         name: v.name.clone(),
                         cluster: v.cluster.clone(),
                         configured_bp: svc.split.get(&v.name).copied().unwrap_or(0),
-                        split_requests: window.count(&format!("split.{key}")),
-                        requests: window.count(&format!("rq.{key}")),
-                        errors: responses.then(|| window.count(&format!("rs.{key}.5xx"))),
+                        split_requests: window.count(&counter::split(&svc.name, &v.name)),
+                        requests: window.count(&counter::requests(&svc.name, &v.name)),
+                        errors: responses
+                            .then(|| window.count(&counter::errors(&svc.name, &v.name))),
                         latency: responses.then(|| window.latency(&key)).flatten(),
                     }
                 })
@@ -303,7 +304,7 @@ fn experiment(
             name: a.name.clone(),
             variant: a.variant.clone(),
             configured_bp: a.weight,
-            assigned: window.count(&format!("exp.{service}.{}.{}", e.id, a.name)),
+            assigned: window.count(&counter::arm(service, &e.id, &a.name)),
         })
         .collect();
     let observed: Vec<(String, u64, i64)> = arms

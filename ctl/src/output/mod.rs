@@ -1,7 +1,9 @@
 //! Everything veerctl shows: data on stdout in the chosen format (`Printer`), status tables
-//! (`status`) in one colour policy (`colour`), config differences (`diff`), Kubernetes writes planned or made (`planned`),
-//! and progress on stderr (`progress`). Commands compute first and print last, through here.
+//! (`status`) and cohort rules (`cohort`) in one colour policy (`colour`), config differences
+//! (`diff`), Kubernetes writes planned or made (`planned`), and progress on stderr (`progress`).
+//! Commands compute first and print last, through here.
 
+pub mod cohort;
 pub mod colour;
 pub mod diff;
 pub mod planned;

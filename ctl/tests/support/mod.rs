@@ -1,6 +1,9 @@
-//! What the CLI tests share: a fake Envoy admin API on 127.0.0.1 whose answers are scripted.
+//! What the CLI tests share: a fake Envoy admin API on 127.0.0.1 whose answers are scripted,
+//! and a fake Kubernetes API server (`kube`).
 
 #![allow(dead_code)]
+
+pub mod kube;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -12,6 +12,7 @@
 
 #[cfg(not(veer_native))]
 mod canary_run;
+mod cohort_cli;
 mod cohorts;
 mod experiments;
 #[cfg(not(veer_native))]
