@@ -85,6 +85,11 @@ fn requests() -> Vec<(&'static str, String)> {
         ("keyless", page("shop.example.com", "x-veer-cluster: spoofed")),
         ("other-host", page("www.example.com", "cookie: uid=u-5; veer_marks=0000000a")),
         (
+            "goal-on-page",
+            ":method: POST\n:authority: www.example.com\n:path: /signup\ncookie: uid=u-7\nx-country: de"
+                .to_owned(),
+        ),
+        (
             "goal",
             ":method: POST\n:authority: api.example.com\n:path: /api/buy\ncookie: uid=u-6; veer_marks=00000001.deadbeef"
                 .to_owned(),

@@ -75,6 +75,13 @@ pub fn markdown(s: &Soak, settings: &Settings, machine: &str) -> String {
         s.elapsed.as_secs_f64(),
         settings.rate
     );
+    md.push_str(
+        "A request **failed** when it got no reply, a status other than 200, a reply from no \
+         upstream, or a reply from another version than the one Veer chose (the app echoes the \
+         `x-veer-variant` it was sent). The one request sent to crash the VM is not part of the \
+         load. Envoy's RSS is `VmRSS` of the serving process, once a second. Written by \
+         `make soak` (soak/src).\n\n",
+    );
     let _ = writeln!(md, "| figure | measured | target |\n| --- | --- | --- |");
     let _ = writeln!(md, "| requests | {} | |", t.requests());
     let _ = writeln!(md, "| failed requests | {} | 0 |", t.failed());
