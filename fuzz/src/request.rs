@@ -172,6 +172,15 @@ impl Built {
         headers.push((b":authority".to_vec(), authority.clone().into_bytes()));
 
         let req = RequestView::new(&headers);
+        let shown: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into(),
+                    String::from_utf8_lossy(v).into(),
+                )
+            })
+            .collect();
         for c in &cookies {
             let want = cookies
                 .iter()
@@ -180,7 +189,7 @@ impl Built {
             assert_eq!(
                 req.cookie(&c.name),
                 want,
-                "cookie {:?} in {headers:?}",
+                "cookie {:?} in {shown:?}",
                 c.name
             );
         }
