@@ -62,27 +62,9 @@ fn crash_stand_in(
     stand_in: &Path,
     out: &mut Crash,
 ) -> Result<(), String> {
-    let file = veerctl
-        .file("stand-in.json", &valid(0))
-        .map_err(|e| e.to_string())?;
-    let ran = veerctl.run(
-        envoy,
-        &[
-            "apply",
-            "-f",
-            &file.to_string_lossy(),
-            "--wasm",
-            &stand_in.to_string_lossy(),
-            "--no-wait",
-        ],
-    );
-    if ran.code != 0 {
-        return Err(format!(
-            "loading the stand-in: exit {}: {}",
-            ran.code,
-            ran.output.trim()
-        ));
-    }
+    // The stand-in reports no config version: veerctl cannot verify it, so it does not wait.
+    apply_with(envoy, veerctl, stand_in, &["--no-wait"])
+        .map_err(|e| format!("loading the stand-in: {e}"))?;
     let version = file_version(envoy)?;
     envoy
         .wait_for_ecds_version(version, Duration::from_secs(20))
@@ -103,31 +85,27 @@ fn crash_stand_in(
 }
 
 fn restore(envoy: &Envoy, veerctl: &Veerctl, veer: &Path) -> Result<(), String> {
-    let file = veerctl
-        .file("restore.json", &valid(0))
-        .map_err(|e| e.to_string())?;
-    let ran = veerctl.run(
-        envoy,
-        &[
-            "apply",
-            "-f",
-            &file.to_string_lossy(),
-            "--wasm",
-            &veer.to_string_lossy(),
-        ],
-    );
-    if ran.code != 0 {
-        return Err(format!(
-            "restoring Veer: exit {}: {}",
-            ran.code,
-            ran.output.trim()
-        ));
-    }
+    apply_with(envoy, veerctl, veer, &[]).map_err(|e| format!("restoring Veer: {e}"))?;
     let (written, running) = (file_version(envoy)?, live_version(envoy)?);
     if written != running {
         return Err(format!(
             "Veer restored as version {written}, the proxy runs {running}"
         ));
+    }
+    Ok(())
+}
+
+/// `veerctl apply` of the plain config with the filter at `wasm`, and `extra` arguments.
+fn apply_with(envoy: &Envoy, veerctl: &Veerctl, wasm: &Path, extra: &[&str]) -> Result<(), String> {
+    let file = veerctl
+        .file("with-wasm.json", &valid(0))
+        .map_err(|e| e.to_string())?;
+    let (file, wasm) = (file.to_string_lossy(), wasm.to_string_lossy());
+    let mut args = vec!["apply", "-f", &file, "--wasm", &wasm];
+    args.extend_from_slice(extra);
+    let ran = veerctl.run(envoy, &args);
+    if ran.code != 0 {
+        return Err(format!("exit {}: {}", ran.code, ran.output.trim()));
     }
     Ok(())
 }
