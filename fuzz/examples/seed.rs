@@ -60,6 +60,9 @@ fn configs() -> Vec<(String, String)> {
             .to_owned(),
         ),
     ];
+    // What the fixtures above never write: `any`, `absent`, `not` of a method, a query prefix,
+    // a short override lifetime.
+    out.push(("matchers".to_owned(), MATCHERS.to_owned()));
     for name in ["minimal", "passthrough", "realistic"] {
         out.push((
             format!("bench-{name}"),
@@ -69,10 +72,28 @@ fn configs() -> Vec<(String, String)> {
     out
 }
 
+const MATCHERS: &str = r#"{
+  "override": {"enabled": true, "keys": ["a-long-random-secret-of-16+-bytes"], "max_ttl_seconds": 3600},
+  "stickiness": {"sources": [{"header": "x-user-id"}, {"query": "uid"}]},
+  "services": [{
+    "name": "shop", "hosts": ["shop.example.com", "*.shop.example.com"],
+    "variants": [{"name": "stable", "cluster": "shop_v1"}, {"name": "canary", "cluster": "shop_v2"}],
+    "rules": [
+      {"name": "beta", "match": {"any": [{"cookie": "beta", "present": true}, {"header": "x-beta", "equals": "1"}]}, "variant": "canary"},
+      {"name": "quiet", "match": {"all": [{"header": "dnt", "absent": true}, {"not": {"method": "POST"}}, {"query": "q", "prefix": "a"}]},
+       "split": {"stable": 5000, "canary": 5000}}
+    ],
+    "split": {"stable": 10000}
+  }]
+}"#;
+
 /// Requests (as `name: value` lines) that reach the parts of those configs.
 fn requests() -> Vec<(&'static str, String)> {
     let key = b"a-long-random-secret-of-16+-bytes";
     let forced = sign(key, "shop", "canary", 1_700_000_000 + 3600);
+    let expired = sign(key, "shop", "canary", 1_700_000_000 - 10);
+    let too_long = sign(key, "shop", "canary", 1_700_000_000 + 30 * 24 * 3600);
+    let ghost = sign(key, "shop", "ghost", 1_700_000_000 + 60);
     let page = |host: &str, extra: &str| {
         format!(":method: GET\n:authority: {host}\n:path: /?uid=q-1\n{extra}")
     };
@@ -83,6 +104,11 @@ fn requests() -> Vec<(&'static str, String)> {
         ("segment", page("shop.example.com", "x-country: de\nx-user-id: u-4")),
         ("override", page("shop.example.com", &format!("x-veer-override: {forced}"))),
         ("keyless", page("shop.example.com", "x-veer-cluster: spoofed")),
+        ("expired", page("shop.example.com", &format!("x-veer-override: {expired}"))),
+        ("too-long", page("shop.example.com", &format!("x-veer-override: {too_long}"))),
+        ("ghost", page("shop.example.com", &format!("x-veer-override: {ghost}"))),
+        ("beta", page("shop.example.com", "cookie: beta=1\nx-user-id: u-8")),
+        ("quiet", ":method: GET\n:authority: shop.example.com\n:path: /?q=abc&uid=u-9".to_owned()),
         ("other-host", page("www.example.com", "cookie: uid=u-5; veer_marks=0000000a")),
         (
             "goal-on-page",

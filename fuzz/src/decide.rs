@@ -146,6 +146,13 @@ fn explained(config: &Config, req: &RequestView<'_>, d: &Decision<'_>) {
             assert!(d.service.split.weight_of(d.variant_index).get() > 0);
         }
     }
+    let assigned = match d.by {
+        DecidedBy::Experiment {
+            experiment, arm, ..
+        } => Some((experiment.id.as_str(), arm.name.as_str())),
+        _ => None,
+    };
+    assert_eq!(d.assignment(), assigned, "the assignment sent to the app");
     let reason = d.to_string();
     assert!(reason.contains(d.variant.name.as_str()), "{reason}");
 }
