@@ -4,6 +4,9 @@
 #   make test   every test: engine, golden vectors on wasm32, end-to-end against a real Envoy
 #   make bench  benchmarks (writes bench/RESULTS.md)
 #   make native Veer as an Envoy dynamic module (target/native/libveer_native.so)
+#   make fuzz   each fuzz target under libFuzzer for FUZZ_SECONDS (default 60), with coverage
+#   make soak   Envoy + Veer under load for SOAK_SECONDS (default 600) while veerctl changes the
+#               config every second, a VM crash and a hot restart in the middle (soak/RESULTS.md)
 #
 # Installs go into the project (.venv for Envoy, .tools for wasm-bindgen-test-runner), so nothing
 # outside the checkout is changed except the Rust targets added through rustup.
@@ -35,7 +38,8 @@ WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
 .PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm native build test test-engine \
-        test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean
+        test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean \
+        fuzz soak soak-plot
 
 help:
 	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
@@ -46,6 +50,8 @@ help:
 	@echo "make lint   - rustfmt check and clippy -D warnings on the workspace (part of make test)"
 	@echo "make stats-reference - SciPy/statsmodels in .venv for veer-stats's reference test (part of make test)"
 	@echo "make lint-filter - clippy: no unwrap/expect/panic/indexing in the filter (part of make test)"
+	@echo "make fuzz   - each fuzz target for FUZZ_SECONDS (default 60) s, executions and coverage"
+	@echo "make soak   - SOAK_SECONDS (default 600) s of load, changes, a crash and a restart (soak/)"
 
 setup: targets envoy node binaryen wasm-test-runner
 
@@ -173,3 +179,34 @@ bench: envoy wasm native
 	$(CARGO) build --release -p veer-bench-noop -p veer-bench-minimal --target $(WASM_TARGET)
 	$(CARGO) build --profile tools -p veer-ctl -p veer-e2e --bins
 	CARGO=$(CARGO) BENCH_VEERCTL=target/tools/veerctl BENCH_APP=target/tools/veer-demo-app bench/run
+
+# Fuzzing (issue 11): each target of fuzz/src under libFuzzer for FUZZ_SECONDS, on the stable
+# toolchain (fuzz/run says how), then what its corpus covers of the code it is about (llvm-cov
+# from rustup's llvm-tools). Prints executions and coverage per target and writes
+# target/fuzz/RESULTS.md; fails if a target crashed. FUZZ_TARGETS=a,b to choose; FUZZ_MERGE=1 adds
+# the inputs that grew coverage to fuzz/corpus (to commit). make test replays the committed corpus
+# and fuzz/regressions (fuzz/tests/corpus.rs), without libFuzzer.
+FUZZ_SECONDS ?= 60
+fuzz:
+	rustup component add llvm-tools
+	CARGO=$(CARGO) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run
+
+# Soak (issue 11): Envoy with Veer for SOAK_SECONDS under steady load (SOAK_RATE req/s, default
+# 200) while the veerctl binary changes the config every second, valid and invalid in turn; the
+# filter's VM crashes (the crash stand-in) at 20 % and Envoy hot-restarts at 35 %. Writes
+# soak/RESULTS.md, the CSV samples and soak/rss.png (matplotlib, in .venv); fails when a figure
+# misses its target. Loopback only; it stops what it started, by PID.
+SOAK_SECONDS ?= 600
+SOAK_PLOT := $(VENV)/.soak-plot
+soak-plot: $(SOAK_PLOT)
+$(SOAK_PLOT): soak/requirements.txt
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r soak/requirements.txt
+	@touch $@
+
+soak: envoy wasm soak-plot
+	$(CARGO) build -p veer-ctl -p veer-soak
+	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
+	SOAK_SECONDS=$(SOAK_SECONDS) target/debug/veer-soak; rc=$$?; \
+	  out="$${SOAK_OUT:-soak}"; $(VENV)/bin/python soak/plot.py "$$out" && echo "plot: $$out/rss.png"; \
+	  exit $$rc

@@ -21,11 +21,39 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// A running Envoy.
 pub struct Envoy {
     child: Child,
+    /// The process a hot restart replaced, until it has exited.
+    parent: Option<Child>,
+    /// Hot restarts so far (Envoy's `--restart-epoch` of the running process).
+    epoch: u32,
     dir: tempfile::TempDir,
     admin_port: u16,
     port: u16,
+    /// Ports asked for (0: Envoy chooses, and a hot restart is not possible).
+    fixed: Ports,
     filter: Filter,
     agent: ureq::Agent,
+}
+
+/// The admin and listener ports an Envoy is started on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ports {
+    /// Admin port on 127.0.0.1 (0: Envoy chooses).
+    pub admin: u16,
+    /// Listener port on 127.0.0.1 (0: Envoy chooses).
+    pub listener: u16,
+}
+
+impl Ports {
+    /// Two ports free on 127.0.0.1 now, for an Envoy that keeps its addresses across a hot
+    /// restart.
+    pub fn free() -> std::io::Result<Ports> {
+        let a = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let b = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        Ok(Ports {
+            admin: a.local_addr()?.port(),
+            listener: b.local_addr()?.port(),
+        })
+    }
 }
 
 /// Which build of Veer the tests run against.
@@ -134,7 +162,17 @@ impl Envoy {
     /// point at a closed port) with `config_json` as the first routing config, and waits until
     /// that config serves.
     pub fn start(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
-        let envoy = Envoy::start_with(config_json, upstreams, Filter::veer())?;
+        Envoy::start_on(Ports::default(), config_json, upstreams)
+    }
+
+    /// Like [`Envoy::start`], on fixed `ports` (so that [`Envoy::hot_restart`] keeps them).
+    pub fn start_on(
+        ports: Ports,
+        config_json: &str,
+        upstreams: &[&Upstream],
+    ) -> Result<Envoy, Error> {
+        let envoy = Envoy::launch(ports, config_json, upstreams, Filter::veer())?;
+        envoy.wait_for_ecds_version(config_version(config_json), Duration::from_secs(20))?;
         envoy.wait_for_version(config_version(config_json), Duration::from_secs(20))?;
         Ok(envoy)
     }
@@ -157,7 +195,7 @@ impl Envoy {
         upstreams: &[&Upstream],
         filter: Filter,
     ) -> Result<Envoy, Error> {
-        let envoy = Envoy::launch(config_json, upstreams, filter)?;
+        let envoy = Envoy::launch(Ports::default(), config_json, upstreams, filter)?;
         envoy.wait_for_ecds_version(config_version(config_json), Duration::from_secs(20))?;
         Ok(envoy)
     }
@@ -165,7 +203,7 @@ impl Envoy {
     /// Starts Envoy with a watched file whose config the filter refuses, and waits until Envoy
     /// has tried it and rejected it: what a restart finds after a bad file was left on disk.
     pub fn start_with_rejected(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
-        let envoy = Envoy::launch(config_json, upstreams, Filter::veer())?;
+        let envoy = Envoy::launch(Ports::default(), config_json, upstreams, Filter::veer())?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
         while envoy.stats()?.get(rejected) == 0 {
@@ -178,14 +216,19 @@ impl Envoy {
     }
 
     /// Starts Envoy with `config_json` in the watched file; returns once it listens.
-    fn launch(config_json: &str, upstreams: &[&Upstream], filter: Filter) -> Result<Envoy, Error> {
+    fn launch(
+        ports: Ports,
+        config_json: &str,
+        upstreams: &[&Upstream],
+        filter: Filter,
+    ) -> Result<Envoy, Error> {
         let dir = tempfile::Builder::new().prefix("veer-envoy-").tempdir()?;
         let ecds_dir = dir.path().join("ecds");
         fs::create_dir(&ecds_dir)?;
         let port_of = |i: usize| upstreams.get(i).map_or(1, |u| u.port()).to_string();
         let mut bootstrap = fs::read_to_string(filter.build().bootstrap_template())?
-            .replace("{{ADMIN_PORT}}", "0")
-            .replace("{{LISTEN_PORT}}", "0")
+            .replace("{{ADMIN_PORT}}", &ports.admin.to_string())
+            .replace("{{LISTEN_PORT}}", &ports.listener.to_string())
             .replace("{{ECDS_DIR}}", &ecds_dir.to_string_lossy());
         if filter.build() == Build::Wasm {
             bootstrap = bootstrap.replace("{{WASM}}", &paths::wasm().to_string_lossy());
@@ -199,30 +242,7 @@ impl Envoy {
         let version = config_version(config_json);
         ecds::write_atomically(&ecds_dir, &filter.resource(config_json, version))?;
 
-        let admin_file = dir.path().join("admin-address");
-        let log = fs::File::create(dir.path().join("envoy.log"))?;
-        let mut command = Command::new(paths::envoy());
-        if let Filter::Native { dir, .. } = &filter {
-            command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
-        }
-        let child = command
-            .arg("-c")
-            .arg(&bootstrap_path)
-            .args([
-                "--use-dynamic-base-id",
-                "--concurrency",
-                "2",
-                "--log-level",
-                "info",
-            ])
-            .arg("--admin-address-path")
-            .arg(&admin_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            // Its own process group: a Ctrl-C aimed at the test runner is handled by our Drop.
-            .process_group(0)
-            .spawn()?;
+        let child = spawn(dir.path(), &filter, &["--use-dynamic-base-id"])?;
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -231,15 +251,61 @@ impl Envoy {
         );
         let mut envoy = Envoy {
             child,
+            parent: None,
+            epoch: 0,
             dir,
             admin_port: 0,
             port: 0,
+            fixed: ports,
             filter,
             agent,
         };
-        envoy.admin_port = envoy.wait_for_admin(&admin_file)?;
+        envoy.admin_port = envoy.wait_for_admin()?;
         envoy.port = envoy.wait_for_listener()?;
         Ok(envoy)
+    }
+
+    /// Envoy's hot restart: a new process (the next `--restart-epoch`) takes over the listener
+    /// from the running one, which drains and exits by itself; no connection is refused. It
+    /// reads its config anew, the watched file included. Returns once the new process listens
+    /// on the same ports; needs fixed ports ([`Envoy::start_on`]).
+    pub fn hot_restart(&mut self) -> Result<(), Error> {
+        if self.fixed.admin == 0 || self.fixed.listener == 0 {
+            return Err("a hot restart needs fixed ports (Envoy::start_on)".into());
+        }
+        if let Some(mut old) = self.parent.take() {
+            old.wait()?;
+        }
+        let base_id = fs::read_to_string(self.dir.path().join("base-id"))?;
+        self.epoch += 1;
+        let (base_id, epoch) = (base_id.trim().to_owned(), self.epoch.to_string());
+        let _ = fs::remove_file(self.dir.path().join("admin-address"));
+        let child = spawn(
+            self.dir.path(),
+            &self.filter,
+            &["--base-id", &base_id, "--restart-epoch", &epoch],
+        )?;
+        self.parent = Some(std::mem::replace(&mut self.child, child));
+        self.admin_port = self.wait_for_admin()?;
+        self.port = self.wait_for_listener()?;
+        Ok(())
+    }
+
+    /// Waits until the process a hot restart replaced has exited (it drains for 2 s and is gone
+    /// after 5 s). Until then, `/stats` mixes in what the old process reported: the filter's
+    /// version gauge and ECDS version text there are the old process's.
+    pub fn wait_for_parent_exit(&mut self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        while let Some(parent) = self.parent.as_mut() {
+            if parent.try_wait()?.is_some() {
+                self.parent = None;
+            } else if Instant::now() > deadline {
+                return Err(format!("the old Envoy was still running after {timeout:?}").into());
+            } else {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
     }
 
     /// The listener port on 127.0.0.1.
@@ -318,7 +384,7 @@ impl Envoy {
     }
 
     /// Waits until Envoy's ECDS reports `version` as its version text.
-    fn wait_for_ecds_version(&self, version: u64, timeout: Duration) -> Result<(), Error> {
+    pub fn wait_for_ecds_version(&self, version: u64, timeout: Duration) -> Result<(), Error> {
         self.wait_for_stats(version, timeout, |_| true)
     }
 
@@ -348,7 +414,8 @@ impl Envoy {
         }
     }
 
-    fn wait_for_admin(&mut self, admin_file: &Path) -> Result<u16, Error> {
+    fn wait_for_admin(&mut self) -> Result<u16, Error> {
+        let admin_file = self.dir.path().join("admin-address");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -356,7 +423,7 @@ impl Envoy {
                     format!("envoy exited ({status}) during start:\n{}", self.log()).into(),
                 );
             }
-            if let Ok(addr) = fs::read_to_string(admin_file) {
+            if let Ok(addr) = fs::read_to_string(&admin_file) {
                 if let Some(port) = addr.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
                     return Ok(port);
                 }
@@ -390,9 +457,41 @@ impl Envoy {
 
 impl Drop for Envoy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.parent.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Starts Envoy on the bootstrap in `dir` with `extra` arguments. Its own process group: a
+/// Ctrl-C aimed at the test runner is handled by our Drop. A hot restart's parent drains for
+/// 2 s and is gone after 5 s.
+fn spawn(dir: &Path, filter: &Filter, extra: &[&str]) -> Result<Child, Error> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("envoy.log"))?;
+    let mut command = Command::new(paths::envoy());
+    if let Filter::Native { dir, .. } = filter {
+        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
+    }
+    let child = command
+        .arg("-c")
+        .arg(dir.join("envoy.yaml"))
+        .args(extra)
+        .args(["--concurrency", "2", "--log-level", "info"])
+        .args(["--drain-time-s", "2", "--parent-shutdown-time-s", "5"])
+        .arg("--base-id-path")
+        .arg(dir.join("base-id"))
+        .arg("--admin-address-path")
+        .arg(dir.join("admin-address"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    Ok(child)
 }
 
 /// The `"version"` field of a routing config (0 when absent or unparsable).

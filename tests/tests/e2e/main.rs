@@ -12,6 +12,7 @@
 
 #[cfg(not(veer_native))]
 mod canary_run;
+#[cfg(not(veer_native))]
 mod cohort_cli;
 mod cohorts;
 mod experiments;
