@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+mod support;
+
 fn veerctl(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veerctl"))
         .args(["--envoy", dir.to_str().unwrap()])
@@ -56,9 +58,17 @@ fn get_prints_the_live_config_and_diff_every_change_with_warnings() {
     let config = web(json!({ "v1": 8000, "v2": 2000 }));
     std::fs::write(&file, config.to_string()).unwrap();
     let f = file.to_str().unwrap();
+    let wasm = support::wasm_module(file.parent().unwrap());
     stdout(&veerctl(
         &ecds,
-        &["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"],
+        &[
+            "apply",
+            "-f",
+            f,
+            "--wasm",
+            wasm.to_str().unwrap(),
+            "--no-wait",
+        ],
     ));
 
     let mut expected = config.clone();
@@ -102,7 +112,15 @@ fn apply_refuses_to_rename_an_owned_header_without_the_flag() {
     let f = file.to_str().unwrap();
     let mut config = web(json!({ "v1": 10000 }));
     std::fs::write(&file, config.to_string()).unwrap();
-    let first = ["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"];
+    let wasm = support::wasm_module(file.parent().unwrap());
+    let first = [
+        "apply",
+        "-f",
+        f,
+        "--wasm",
+        wasm.to_str().unwrap(),
+        "--no-wait",
+    ];
     stdout(&veerctl(&ecds, &first));
 
     config["headers"] = json!({ "cluster": "x-pick" });
@@ -151,9 +169,17 @@ fn dry_run_on_envoy_shows_the_change_and_writes_nothing() {
     let (_dir, file, ecds) = scratch();
     let f = file.to_str().unwrap();
     std::fs::write(&file, web(json!({ "v1": 10000, "v2": 0 })).to_string()).unwrap();
+    let wasm = support::wasm_module(file.parent().unwrap());
     stdout(&veerctl(
         &ecds,
-        &["apply", "-f", f, "--wasm", "/opt/veer.wasm", "--no-wait"],
+        &[
+            "apply",
+            "-f",
+            f,
+            "--wasm",
+            wasm.to_str().unwrap(),
+            "--no-wait",
+        ],
     ));
     let live_before = stdout(&veerctl(&ecds, &["get"]));
 
@@ -209,4 +235,111 @@ fn dry_run_on_envoy_shows_the_change_and_writes_nothing() {
         live_before,
         "a dry run wrote"
     );
+}
+
+/// Issue 11.2: `get` prints the live file's config and says, on stderr, whether the proxies run
+/// it: each `--admin` proxy read and checked by version and digest, or not checked at all.
+#[test]
+fn get_says_whether_the_proxies_run_what_it_prints() {
+    let (_dir, file, ecds) = scratch();
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, web(json!({ "v1": 10000 })).to_string()).unwrap();
+    let wasm = support::wasm_module(file.parent().unwrap());
+    stdout(&veerctl(
+        &ecds,
+        &[
+            "apply",
+            "-f",
+            f,
+            "--wasm",
+            wasm.to_str().unwrap(),
+            "--no-wait",
+        ],
+    ));
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let out = veerctl(&ecds, &["get"]);
+    assert!(
+        stderr(&out).contains("whether the proxies run it was not checked (pass --admin"),
+        "{}",
+        stderr(&out)
+    );
+
+    let following = ecds.clone();
+    let (running, _) = support::fake_admin(move |_| {
+        let (version, digest) = support::live_config(&following);
+        proxy_stats(version, digest, &version.to_string())
+    });
+    let (other, _) = support::fake_admin(|_| proxy_stats(1, 12345, "1"));
+    let (fallback, _) = support::fake_admin(|_| proxy_stats(0, 99, ""));
+    let out = veerctl(&ecds, &["--admin", &running, "get"]);
+    assert_eq!(
+        stderr(&out),
+        "version 1: every proxy runs this config (1 checked, by version and digest)\n"
+    );
+    let admins = format!("{running},{other},{fallback}");
+    let out = veerctl(&ecds, &["--admin", &admins, "get"]);
+    let text = stderr(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.starts_with(
+            "warning: this is the live file (version 1), but not what every proxy runs:"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(&format!("{running} ")), "{text}");
+    assert!(
+        text.contains(&format!("{other} runs another config under version 1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{fallback} runs the fallback config")),
+        "{text}"
+    );
+    // The config itself is on stdout, unchanged, whatever the proxies run.
+    let live: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(live["version"], 1);
+}
+
+/// `/stats` of a proxy running `version` with `digest`; Envoy's ECDS version text `text`.
+fn proxy_stats(version: u64, digest: u64, text: &str) -> String {
+    format!(
+        "wasmcustom.veer.config.version: {version}\nwasmcustom.veer.config.digest: {digest}\n\
+         extension_config_discovery.http_filter.veer.update_rejected: 0\n\
+         extension_config_discovery.http_filter.veer.version_text: \"{text}\"\n"
+    )
+}
+
+/// Issue 11.2: veerctl writes no config whose filter Envoy could not load, `--no-wait` too: a
+/// missing file, or one that is not a WebAssembly module, is refused with nothing written (a
+/// restarting Envoy would otherwise start on it). A relative path is written as an absolute one.
+#[test]
+fn apply_refuses_a_filter_that_is_not_a_wasm_module_even_without_waiting() {
+    let (_dir, file, ecds) = scratch();
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, web(json!({ "v1": 10000 })).to_string()).unwrap();
+    let not_wasm = file.with_extension("txt");
+    std::fs::write(&not_wasm, "not a module").unwrap();
+    for (wasm, why) in [
+        ("/does-not-exist.wasm", "cannot read it"),
+        (not_wasm.to_str().unwrap(), "not a WebAssembly module"),
+    ] {
+        let out = veerctl(&ecds, &["apply", "-f", f, "--no-wait", "--wasm", wasm]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(stderr.contains("nothing was written"), "{stderr}");
+        assert!(!ecds.join("veer.json").exists(), "{wasm} was written");
+    }
+    support::wasm_module(file.parent().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .current_dir(file.parent().unwrap())
+        .args(["--envoy", ecds.to_str().unwrap()])
+        .args(["apply", "-f", f, "--no-wait", "--wasm", "veer.wasm"])
+        .output()
+        .unwrap();
+    stdout(&out);
+    let text = std::fs::read_to_string(ecds.join("veer.json")).unwrap();
+    let parsed = veer_ctl::host::envoy::ecds::parse(&text).unwrap();
+    assert_eq!(parsed.wasm_path, file.parent().unwrap().join("veer.wasm"));
 }

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -38,4 +39,25 @@ pub fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String,
         }
     });
     (url, count)
+}
+
+/// The smallest WebAssembly module (its header: `\0asm`, version 1) as `dir/veer.wasm`: what
+/// veerctl checks before it writes a config that loads it. No proxy loads it in these tests.
+pub fn wasm_module(dir: &Path) -> PathBuf {
+    let path = dir.join("veer.wasm");
+    std::fs::write(&path, b"\0asm\x01\x00\x00\x00").unwrap();
+    path
+}
+
+/// The version and digest of the config in the ECDS file of `dir`, as a proxy that picked it
+/// up reports them ((0, 0) when there is none).
+pub fn live_config(dir: &Path) -> (u64, u64) {
+    let Ok(text) = std::fs::read_to_string(dir.join("veer.json")) else {
+        return (0, 0);
+    };
+    let parsed = veer_ctl::host::envoy::ecds::parse(&text).unwrap();
+    (
+        parsed.version,
+        veer_filter::config::digest::of(parsed.config_json.as_bytes()),
+    )
 }

@@ -18,3 +18,4 @@ mod split;
 mod status;
 mod support;
 mod veerctl;
+mod versions;

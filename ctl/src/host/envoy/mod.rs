@@ -7,6 +7,7 @@ pub mod change;
 pub mod ecds;
 pub mod store;
 pub mod verify;
+pub mod wasm;
 
 use std::path::PathBuf;
 use std::time::Duration;
