@@ -592,10 +592,20 @@ pub enum OverrideCommand {
         /// Environment variable holding the key (keys never go on the command line).
         #[arg(long, default_value = "VEER_OVERRIDE_KEY")]
         key_env: String,
-        /// How long the value is valid.
-        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        /// How long the value is valid (more than 0s; at most the live config's
+        /// override.max_ttl_seconds, a week by default).
+        #[arg(long, default_value = "1h", value_parser = positive_duration)]
         ttl: Duration,
     },
+}
+
+/// A duration longer than zero (`--ttl`).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than 0s".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

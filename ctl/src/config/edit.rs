@@ -80,7 +80,8 @@ pub fn service_mut<'w>(wire: &'w mut WireConfig, name: &str) -> Result<&'w mut W
         })
 }
 
-fn check_variant(s: &WireService, variant: &str) -> Result<()> {
+/// Refuses a `variant` the service `s` does not have, naming those it has.
+pub fn check_variant(s: &WireService, variant: &str) -> Result<()> {
     if s.variants.iter().any(|v| v.name == variant) {
         return Ok(());
     }
