@@ -343,3 +343,66 @@ fn apply_refuses_a_filter_that_is_not_a_wasm_module_even_without_waiting() {
     let parsed = veer_ctl::host::envoy::ecds::parse(&text).unwrap();
     assert_eq!(parsed.wasm_path, file.parent().unwrap().join("veer.wasm"));
 }
+
+/// Issue 11.5: a config file that is not UTF-8 is an invalid config (exit 3, nothing written);
+/// `VEER_ADMIN=""` means no proxy; an admin address without a scheme is named with the fix.
+#[test]
+fn small_input_mistakes_get_the_right_exit_code_and_message() {
+    let (_dir, file, ecds) = scratch();
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, b"services: []\nversion: \xff\n").unwrap();
+    let wasm = support::wasm_module(file.parent().unwrap());
+    for args in [
+        &["validate", f][..],
+        &[
+            "apply",
+            "-f",
+            f,
+            "--no-wait",
+            "--wasm",
+            wasm.to_str().unwrap(),
+        ],
+    ] {
+        let out = veerctl(&ecds, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("line 2: $: the file is not UTF-8 text (byte 0xff at column 10)"),
+            "{stderr}"
+        );
+    }
+    assert!(!ecds.join("veer.json").exists());
+
+    std::fs::write(&file, web(json!({ "v1": 10000 })).to_string()).unwrap();
+    stdout(&veerctl(
+        &ecds,
+        &[
+            "apply",
+            "-f",
+            f,
+            "--no-wait",
+            "--wasm",
+            wasm.to_str().unwrap(),
+        ],
+    ));
+    let status = |admin: &str| {
+        Command::new(env!("CARGO_BIN_EXE_veerctl"))
+            .env("VEER_ADMIN", admin)
+            .args(["--envoy", ecds.to_str().unwrap(), "status"])
+            .output()
+            .unwrap()
+    };
+    let out = status("");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: no --admin URL: status reads the observed split"),
+        "{stderr}"
+    );
+    let out = status("127.0.0.1:9901");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--admin \"127.0.0.1:9901\" is not a URL: write it as http://HOST:PORT"),
+        "{stderr}"
+    );
+}

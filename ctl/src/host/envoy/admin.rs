@@ -28,6 +28,11 @@ impl Admin {
     /// Fetches a snapshot from `url` (e.g. `http://127.0.0.1:9901`).
     pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
         let url = url.trim_end_matches('/');
+        if !url.contains("://") {
+            return Err(CliError::failed(format!(
+                "--admin {url:?} is not a URL: write it as http://HOST:PORT (e.g. http://{url}); {ADMIN_HINT}"
+            )));
+        }
         let text = self.get(url, STATS_PATH)?;
         let json = self.get(url, LATENCY_PATH)?;
         snapshot_from(url, &text, &json).map_err(|e| {
@@ -64,6 +69,17 @@ const ADMIN_HINT: &str = "that --admin (or VEER_ADMIN) is its admin address (`ad
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admin_address_without_a_scheme_is_named_with_the_fix() {
+        let err = Admin::default().snapshot("127.0.0.1:9901").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "--admin \"127.0.0.1:9901\" is not a URL: write it as http://HOST:PORT (e.g. http://127.0.0.1:9901)"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn an_unreachable_admin_is_named_with_what_to_check() {
