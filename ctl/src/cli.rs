@@ -199,6 +199,10 @@ pub enum Command {
     /// Kubernetes + Istio: install Veer's WasmPlugin and the routes that obey it.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Print an Envoy bootstrap (YAML) that runs Veer's filter, from the --envoy directory, in
+    /// front of the given clusters: for starting a standalone Envoy by hand. Envoy starts on it
+    /// once the directory holds a first config (`apply --no-wait`).
+    Bootstrap(BootstrapArgs),
     /// Print a shell completion script: `source <(veerctl completions bash)`, or save it where
     /// your shell loads completions (e.g. ~/.local/share/bash-completion/completions/veerctl).
     Completions {
@@ -227,6 +231,28 @@ pub struct ApplyArgs {
     /// after the rename the filter no longer removes client-sent copies of the old name.
     #[arg(long)]
     pub allow_header_rename: bool,
+}
+
+/// `bootstrap`.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// An upstream cluster, `NAME=HOST:PORT` (repeatable). The first is the stable one: every
+    /// request that no service claims, or that the filter cannot route, goes there.
+    #[arg(long = "cluster", required = true, value_name = "NAME=HOST:PORT")]
+    pub clusters: Vec<String>,
+    /// The filter's .wasm on this host (for the fallback config Envoy runs when it starts on a
+    /// file its filter refuses).
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// The listener's address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen_address: String,
+    /// The listener's port.
+    #[arg(long, default_value_t = 8080)]
+    pub listen_port: u16,
+    /// The admin API's port, on 127.0.0.1 (--admin http://127.0.0.1:PORT).
+    #[arg(long, default_value_t = 9901)]
+    pub admin_port: u16,
 }
 
 /// `explain`.

@@ -77,16 +77,50 @@ impl Envoy {
             .replace("{{V1_PORT}}", &port_of(0))
             .replace("{{V2_PORT}}", &port_of(1))
             .replace("{{V3_PORT}}", &port_of(2));
-        let bootstrap_path = dir.path().join("envoy.yaml");
-        fs::write(&bootstrap_path, bootstrap)?;
+        fs::write(dir.path().join("envoy.yaml"), bootstrap)?;
         let version = config_version(config_json);
         ecds::write_atomically(&ecds_dir, &resource(config_json, &wasm, version))?;
+        Envoy::spawn(dir, wasm)
+    }
 
-        let admin_file = dir.path().join("admin-address");
-        let log = fs::File::create(dir.path().join("envoy.log"))?;
-        let child = Command::new(paths::envoy())
+    /// Starts Envoy on a bootstrap someone else wrote: `dir/envoy.yaml`, watching `dir/ecds`
+    /// (which must hold its first file), its admin on port 0 or a free one, loading `wasm`;
+    /// returns once it listens. What the README's first-start sequence does by hand.
+    pub fn start_on_bootstrap(dir: tempfile::TempDir, wasm: PathBuf) -> Result<Envoy, Error> {
+        Envoy::spawn(dir, wasm)
+    }
+
+    /// Runs Envoy on `dir/envoy.yaml`, its log in `dir/envoy.log`; returns once it listens.
+    fn spawn(dir: tempfile::TempDir, wasm: PathBuf) -> Result<Envoy, Error> {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(5)))
+                .build(),
+        );
+        let mut envoy = Envoy {
+            child: Envoy::run(dir.path())?,
+            dir,
+            admin_port: 0,
+            port: 0,
+            wasm,
+            agent,
+        };
+        envoy.wait_until_up()?;
+        Ok(envoy)
+    }
+
+    /// Starts the Envoy process of `dir` (its own process group).
+    fn run(dir: &Path) -> Result<Child, Error> {
+        let admin_file = dir.join("admin-address");
+        let _ = fs::remove_file(&admin_file);
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("envoy.log"))?;
+        Ok(Command::new(paths::envoy())
             .arg("-c")
-            .arg(&bootstrap_path)
+            .arg(dir.join("envoy.yaml"))
             .args([
                 "--use-dynamic-base-id",
                 "--concurrency",
@@ -101,24 +135,28 @@ impl Envoy {
             .stderr(log)
             // Its own process group: a Ctrl-C aimed at the test runner is handled by our Drop.
             .process_group(0)
-            .spawn()?;
-        let agent = ureq::Agent::new_with_config(
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(5)))
-                .build(),
-        );
-        let mut envoy = Envoy {
-            child,
-            dir,
-            admin_port: 0,
-            port: 0,
-            wasm,
-            agent,
-        };
-        envoy.admin_port = envoy.wait_for_admin(&admin_file)?;
-        envoy.port = envoy.wait_for_listener()?;
-        Ok(envoy)
+            .spawn()?)
+    }
+
+    fn wait_until_up(&mut self) -> Result<(), Error> {
+        self.admin_port = self.wait_for_admin(&self.dir.path().join("admin-address"))?;
+        self.port = self.wait_for_listener()?;
+        Ok(())
+    }
+
+    /// Kills this Envoy (SIGKILL, by its PID) and waits for it to exit: a crash, as far as
+    /// anything talking to it can tell.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts this Envoy again on the same bootstrap and ECDS directory (after [`Envoy::kill`]);
+    /// its ports may change (a bootstrap with port 0 gets new ones). Returns once it listens.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.kill();
+        self.child = Envoy::run(self.dir.path())?;
+        self.wait_until_up()
     }
 
     /// The listener port on 127.0.0.1.

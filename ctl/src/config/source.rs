@@ -145,6 +145,16 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
     }
 }
 
+/// Any YAML (or JSON) document as a JSON value, read as configs are (YAML 1.2 core schema,
+/// quoted scalars always strings), without a config's checks: a number out of range is null.
+pub fn yaml_value(text: &str) -> std::result::Result<Value, String> {
+    let mut builder = Builder::default();
+    Parser::new_from_str(text)
+        .load(&mut builder, false)
+        .map_err(|e| e.to_string())?;
+    Ok(builder.root.unwrap_or(Value::Null))
+}
+
 /// The line of `path`, or of its closest enclosing field.
 fn line_of(lines: &BTreeMap<String, usize>, path: &str) -> Option<usize> {
     let mut p = path;

@@ -3,6 +3,7 @@
 //! every change takes (`change`).
 
 pub mod admin;
+pub mod bootstrap;
 pub mod change;
 pub mod ecds;
 pub mod store;
