@@ -40,14 +40,7 @@ fn ten_parallel_changes_are_all_kept_and_only_those_that_wait_say_so() {
 
     // A proxy that runs whatever the file holds.
     let following = ecds.clone();
-    let (admin, _) = fake_admin(move |_| {
-        let (version, digest) = support::live_config(&following);
-        format!(
-            "wasmcustom.veer.config.version: {version}\nwasmcustom.veer.config.digest: {digest}\n\
-             extension_config_discovery.http_filter.veer.update_rejected: 0\n\
-             extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n"
-        )
-    });
+    let (admin, _) = fake_admin(move |_| support::following_stats(&following));
     let children: Vec<_> = (1..=10)
         .map(|i| {
             let variant = format!("v{i}");

@@ -11,11 +11,21 @@ use std::sync::Arc;
 /// A fake admin API: its n-th `/stats` request (from 0) is answered with `script(n)`. Returns
 /// its URL and the count of `/stats` requests so far.
 pub fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String, Arc<AtomicUsize>) {
+    fake_admin_or_hang(move |n| Some(script(n)))
+}
+
+/// Like [`fake_admin`], but `None` from the script means: hold the connection open and never
+/// answer (from then on, the latency request too), as a hung process would.
+pub fn fake_admin_or_hang(
+    script: impl Fn(usize) -> Option<String> + Send + 'static,
+) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
     let seen = count.clone();
     std::thread::spawn(move || {
+        let mut hung = Vec::new();
+        let mut hanging = false;
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request = String::new();
@@ -25,10 +35,17 @@ pub fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String,
                 header.clear();
             }
             // The latency histograms (`format=json`) are optional: answer them with nothing.
-            let body = if request.contains("format=json") {
-                "{}".to_owned()
+            let body = if hanging {
+                None
+            } else if request.contains("format=json") {
+                Some("{}".to_owned())
             } else {
                 script(seen.fetch_add(1, Ordering::SeqCst))
+            };
+            let Some(body) = body else {
+                hanging = true;
+                hung.push(stream);
+                continue;
             };
             let mut out = stream;
             let _ = write!(
@@ -39,6 +56,16 @@ pub fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String,
         }
     });
     (url, count)
+}
+
+/// `/stats` of a proxy that runs whatever the ECDS file of `dir` holds.
+pub fn following_stats(dir: &Path) -> String {
+    let (version, digest) = live_config(dir);
+    format!(
+        "wasmcustom.veer.config.version: {version}\nwasmcustom.veer.config.digest: {digest}\n\
+         extension_config_discovery.http_filter.veer.update_rejected: 0\n\
+         extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n"
+    )
 }
 
 /// The smallest WebAssembly module (its header: `\0asm`, version 1) as `dir/veer.wasm`: what

@@ -10,6 +10,7 @@ mod canary_run;
 mod cohorts;
 mod experiments;
 mod failure_policy;
+mod faults;
 mod hostile;
 mod live_config;
 mod metrics;

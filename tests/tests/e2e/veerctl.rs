@@ -66,7 +66,10 @@ fn veerctl_process(envoy: &Envoy) -> Command {
 
 /// Starts the veerctl binary with `args` and returns once it says it waits for the store's lock
 /// (which the caller holds), with a thread collecting the rest of its stderr.
-fn start_waiting_for_lock(envoy: &Envoy, args: &[&str]) -> (Child, thread::JoinHandle<String>) {
+pub(crate) fn start_waiting_for_lock(
+    envoy: &Envoy,
+    args: &[&str],
+) -> (Child, thread::JoinHandle<String>) {
     let mut child = veerctl_process(envoy)
         .args(args)
         .stdout(Stdio::piped())

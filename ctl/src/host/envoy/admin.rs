@@ -35,11 +35,18 @@ impl Admin {
         }
         let text = self.get(url, STATS_PATH)?;
         let json = self.get(url, LATENCY_PATH)?;
-        snapshot_from(url, &text, &json).map_err(|e| {
+        let snap = snapshot_from(url, &text, &json).map_err(|e| {
             CliError::failed(format!(
                 "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"
             ))
-        })
+        })?;
+        // Anything that answers HTTP 200 would otherwise read as a proxy at version 0.
+        if snap.veer.is_empty() && snap.ecds.is_empty() && snap.ecds_version.is_none() {
+            return Err(CliError::failed(format!(
+                "{url} answers, but not like an Envoy running Veer's filter: its /stats has none of the filter's or its ECDS counters; {ADMIN_HINT}"
+            )));
+        }
+        Ok(snap)
     }
 
     /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.

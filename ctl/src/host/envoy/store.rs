@@ -208,7 +208,12 @@ impl Store {
             &mut entries,
             Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm)), wire),
         );
-        self.write_history(&entries)?;
+        self.write_history(&entries).map_err(|e| {
+            CliError::failed(format!(
+                "{e}; nothing was written, the live config is unchanged (version {})",
+                before.map_or(0, |c| c.version)
+            ))
+        })?;
         if let Err(e) = ecds::write_atomically(&self.dir, &resource) {
             let path = ecds::path_in(&self.dir);
             let undone = match self.write_history(&history) {
@@ -322,12 +327,12 @@ impl Store {
     /// Writes a state file atomically (temp file, rename).
     fn write_text(&self, name: &str, text: &str) -> Result<()> {
         let dir = self.state_dir()?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-            .map_err(|e| CliError::io("create a temp file", e))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())
-            .map_err(|e| CliError::io("write state", e))?;
-        tmp.persist(dir.join(name))
-            .map_err(|e| CliError::io(format!("write {name}"), e.error))?;
+        let path = dir.join(name);
+        let failed = |e| CliError::io(format!("write {}", path.display()), e);
+        // A temp file that fails is removed when dropped: nothing is left half-written.
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(failed)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(failed)?;
+        tmp.persist(&path).map_err(|e| failed(e.error))?;
         Ok(())
     }
 }
