@@ -14,10 +14,11 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
 /// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
-/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
-/// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
+/// rename, a filter file that is not a wasm module; nothing written); 2 usage error; 3 invalid
+/// config (nothing written); 4 written but not verified live (rejected, then restored; a proxy
+/// that runs another config; or not picked up in time); 5 a concurrent change got in the way
 /// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
-/// split mismatch.
+/// split mismatch, or a proxy on the fallback or on another config.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
