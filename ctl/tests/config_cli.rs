@@ -58,18 +58,7 @@ fn get_prints_the_live_config_and_diff_every_change_with_warnings() {
     let config = web(json!({ "v1": 8000, "v2": 2000 }));
     std::fs::write(&file, config.to_string()).unwrap();
     let f = file.to_str().unwrap();
-    let wasm = support::wasm_module(file.parent().unwrap());
-    stdout(&veerctl(
-        &ecds,
-        &[
-            "apply",
-            "-f",
-            f,
-            "--wasm",
-            wasm.to_str().unwrap(),
-            "--no-wait",
-        ],
-    ));
+    support::apply_first(&ecds, &file);
 
     let mut expected = config.clone();
     expected["version"] = json!(1);
@@ -112,16 +101,7 @@ fn apply_refuses_to_rename_an_owned_header_without_the_flag() {
     let f = file.to_str().unwrap();
     let mut config = web(json!({ "v1": 10000 }));
     std::fs::write(&file, config.to_string()).unwrap();
-    let wasm = support::wasm_module(file.parent().unwrap());
-    let first = [
-        "apply",
-        "-f",
-        f,
-        "--wasm",
-        wasm.to_str().unwrap(),
-        "--no-wait",
-    ];
-    stdout(&veerctl(&ecds, &first));
+    support::apply_first(&ecds, &file);
 
     config["headers"] = json!({ "cluster": "x-pick" });
     std::fs::write(&file, config.to_string()).unwrap();
@@ -167,20 +147,8 @@ fn validate_reports_every_problem_of_a_file_and_exits_3() {
 #[test]
 fn dry_run_on_envoy_shows_the_change_and_writes_nothing() {
     let (_dir, file, ecds) = scratch();
-    let f = file.to_str().unwrap();
     std::fs::write(&file, web(json!({ "v1": 10000, "v2": 0 })).to_string()).unwrap();
-    let wasm = support::wasm_module(file.parent().unwrap());
-    stdout(&veerctl(
-        &ecds,
-        &[
-            "apply",
-            "-f",
-            f,
-            "--wasm",
-            wasm.to_str().unwrap(),
-            "--no-wait",
-        ],
-    ));
+    support::apply_first(&ecds, &file);
     let live_before = stdout(&veerctl(&ecds, &["get"]));
 
     let text = stdout(&veerctl(
@@ -242,20 +210,8 @@ fn dry_run_on_envoy_shows_the_change_and_writes_nothing() {
 #[test]
 fn get_says_whether_the_proxies_run_what_it_prints() {
     let (_dir, file, ecds) = scratch();
-    let f = file.to_str().unwrap();
     std::fs::write(&file, web(json!({ "v1": 10000 })).to_string()).unwrap();
-    let wasm = support::wasm_module(file.parent().unwrap());
-    stdout(&veerctl(
-        &ecds,
-        &[
-            "apply",
-            "-f",
-            f,
-            "--wasm",
-            wasm.to_str().unwrap(),
-            "--no-wait",
-        ],
-    ));
+    support::apply_first(&ecds, &file);
     let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
 
     let out = veerctl(&ecds, &["get"]);
@@ -374,17 +330,7 @@ fn small_input_mistakes_get_the_right_exit_code_and_message() {
     assert!(!ecds.join("veer.json").exists());
 
     std::fs::write(&file, web(json!({ "v1": 10000 })).to_string()).unwrap();
-    stdout(&veerctl(
-        &ecds,
-        &[
-            "apply",
-            "-f",
-            f,
-            "--no-wait",
-            "--wasm",
-            wasm.to_str().unwrap(),
-        ],
-    ));
+    support::apply_first(&ecds, &file);
     let status = |admin: &str| {
         Command::new(env!("CARGO_BIN_EXE_veerctl"))
             .env("VEER_ADMIN", admin)

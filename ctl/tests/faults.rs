@@ -23,15 +23,7 @@ fn live(root: &Path, extra: usize) -> PathBuf {
     std::fs::create_dir_all(&ecds).unwrap();
     let file = root.join("web.json");
     std::fs::write(&file, config(extra).to_string()).unwrap();
-    let wasm = support::wasm_module(root);
-    let out = veerctl(&ecds, None)
-        .args(["apply", "--no-wait", "-f"])
-        .arg(&file)
-        .arg("--wasm")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    support::apply_first(&ecds, &file);
     ecds
 }
 
@@ -262,19 +254,42 @@ impl Drop for Tmpfs {
     }
 }
 
+/// A live config on a tmpfs of 512 KiB, and a proxy that runs whatever its file holds; `None`
+/// without the right to mount. Fields drop in order: the tmpfs is unmounted before its
+/// directory is removed.
+struct Mounted {
+    fs: Tmpfs,
+    ecds: PathBuf,
+    proxy: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Mounted {
+    fn new() -> Option<Mounted> {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = Tmpfs::mount(&dir.path().join("mnt"), 512)?;
+        let ecds = live(&fs.0, 0);
+        let following = ecds.clone();
+        let (proxy, _) = fake_admin(move |_| following_stats(&following));
+        Some(Mounted {
+            fs,
+            ecds,
+            proxy,
+            _dir: dir,
+        })
+    }
+}
+
 #[test]
 fn a_full_ecds_directory_fails_the_change_with_nothing_written_then_works_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&dir.path().join("mnt"), 512) else {
+    let Some(m) = Mounted::new() else {
         return;
     };
-    let ecds = live(&fs.0, 0);
-    let following = ecds.clone();
-    let (proxy, _) = fake_admin(move |_| following_stats(&following));
-    let before = state(&ecds);
+    let (fs, ecds, proxy) = (&m.fs, &m.ecds, &m.proxy);
+    let before = state(ecds);
     let fillers = fs.fill();
 
-    let out = set_weight(&ecds, &proxy, "20");
+    let out = set_weight(ecds, proxy, "20");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("No space left on device"), "{said}");
@@ -282,15 +297,15 @@ fn a_full_ecds_directory_fails_the_change_with_nothing_written_then_works_again(
         said.contains("nothing was written, the live config is unchanged (version 1)"),
         "{said}"
     );
-    assert_eq!(state(&ecds), before);
-    assert_eq!(leftovers(&ecds), Vec::<String>::new());
+    assert_eq!(state(ecds), before);
+    assert_eq!(leftovers(ecds), Vec::<String>::new());
 
     for f in fillers {
         std::fs::remove_file(f).unwrap();
     }
-    let out = set_weight(&ecds, &proxy, "20");
+    let out = set_weight(ecds, proxy, "20");
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(state(&ecds), (2, vec![1, 2]));
+    assert_eq!(state(ecds), (2, vec![1, 2]));
 }
 
 /// The history fits but the ECDS file does not (a large new config over a small one): the
@@ -352,27 +367,24 @@ fn a_config_that_does_not_fit_leaves_the_history_as_it_was() {
 
 #[test]
 fn a_read_only_ecds_directory_fails_the_change_with_nothing_written_then_works_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(fs) = Tmpfs::mount(&dir.path().join("mnt"), 512) else {
+    let Some(m) = Mounted::new() else {
         return;
     };
-    let ecds = live(&fs.0, 0);
-    let following = ecds.clone();
-    let (proxy, _) = fake_admin(move |_| following_stats(&following));
-    let before = state(&ecds);
+    let (fs, ecds, proxy) = (&m.fs, &m.ecds, &m.proxy);
+    let before = state(ecds);
     fs.remount("ro");
 
-    let out = set_weight(&ecds, &proxy, "20");
+    let out = set_weight(ecds, proxy, "20");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("Read-only file system"), "{said}");
-    assert_eq!(state(&ecds), before);
+    assert_eq!(state(ecds), before);
     // Reading still works.
-    let out = veerctl(&ecds, Some(&proxy)).arg("status").output().unwrap();
+    let out = veerctl(ecds, Some(proxy)).arg("status").output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
 
     fs.remount("rw");
-    let out = set_weight(&ecds, &proxy, "20");
+    let out = set_weight(ecds, proxy, "20");
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(state(&ecds), (2, vec![1, 2]));
+    assert_eq!(state(ecds), (2, vec![1, 2]));
 }

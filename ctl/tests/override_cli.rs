@@ -47,21 +47,7 @@ fn live(dir: &Path, max_ttl: Option<u64>) -> std::path::PathBuf {
     });
     let file = dir.join("web.json");
     std::fs::write(&file, config.to_string()).unwrap();
-    let wasm = support::wasm_module(dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
-        .args([
-            "--envoy",
-            ecds.to_str().unwrap(),
-            "apply",
-            "--no-wait",
-            "-f",
-        ])
-        .arg(&file)
-        .arg("--wasm")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    support::apply_first(&ecds, &file);
     ecds
 }
 

@@ -15,7 +15,6 @@ fn ten_parallel_changes_are_all_kept_and_only_those_that_wait_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let ecds = dir.path().join("ecds");
     std::fs::create_dir(&ecds).unwrap();
-    let wasm = support::wasm_module(dir.path());
     let file = dir.path().join("web.json");
     let variants: Vec<_> = (0..=10)
         .map(|i| json!({ "name": format!("v{i}"), "cluster": format!("web_v{i}") }))
@@ -31,12 +30,7 @@ fn ten_parallel_changes_are_all_kept_and_only_those_that_wait_say_so() {
             .args(args);
         cmd
     };
-    let first = veerctl(&["apply", "-f", file.to_str().unwrap(), "--no-wait"])
-        .arg("--wasm")
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(first.status.success(), "{first:?}");
+    support::apply_first(&ecds, &file);
 
     // A proxy that runs whatever the file holds.
     let following = ecds.clone();

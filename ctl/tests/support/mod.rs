@@ -88,3 +88,28 @@ pub fn live_config(dir: &Path) -> (u64, u64) {
         veer_filter::config::digest::of(parsed.config_json.as_bytes()),
     )
 }
+
+/// `apply -f FILE --no-wait` of `file` with a filter (a WebAssembly module beside it): the first
+/// config of `ecds`, written without a proxy. It must succeed.
+pub fn apply_first(ecds: &Path, file: &Path) {
+    let wasm = wasm_module(file.parent().unwrap());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env_remove("VEER_ADMIN")
+        .args([
+            "--envoy",
+            ecds.to_str().unwrap(),
+            "apply",
+            "--no-wait",
+            "-f",
+        ])
+        .arg(file)
+        .arg("--wasm")
+        .arg(wasm)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -12,7 +12,7 @@ use veer_filter::config::{
 };
 
 use crate::error::{CliError, Result};
-use crate::host::envoy::ecds::{FILE_NAME, FILTER_NAME};
+use crate::host::envoy::ecds::{self, FILE_NAME, FILTER_NAME};
 
 /// An upstream cluster: `NAME=HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,23 +214,7 @@ impl Bootstrap {
                 "experiment": self.headers.experiment,
             });
         }
-        json!({
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-            "config": {
-                "name": FILTER_NAME,
-                "root_id": FILTER_NAME,
-                "vm_config": {
-                    "vm_id": FILTER_NAME,
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": { "local": { "filename": self.wasm.to_string_lossy() } }
-                },
-                "configuration": {
-                    "@type": "type.googleapis.com/google.protobuf.StringValue",
-                    "value": config.to_string()
-                },
-                "failure_policy": "FAIL_RELOAD"
-            }
-        })
+        ecds::wasm_filter(&config.to_string(), &self.wasm)
     }
 
     /// The clusters `config` routes to that this bootstrap does not define: requests sent there
