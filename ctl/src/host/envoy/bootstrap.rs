@@ -200,6 +200,8 @@ impl Bootstrap {
     fn fallback(&self, stable: &str) -> Value {
         let mut config = json!({
             "version": 0,
+            // It routes nothing: no response metrics to define for it.
+            "metrics": { "responses": false },
             "services": [{
                 "name": "veer-fallback",
                 "hosts": ["veer-fallback.invalid"],
