@@ -20,11 +20,13 @@ pub use cohort::{
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
 /// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service or cohort rule, I/O, a
-/// refused header rename, nothing to undo); 2 usage error (also a bad match expression); 3
-/// invalid config, or a cohort rule that could never match (nothing written); 4 written but not
-/// verified live (rejected, then restored; or not picked up in time); 5 a concurrent change got
-/// in the way (`apply --expect-version`, the store's lock held too long, cohort rules changed
-/// since they were read); 6 `status --check` found a split mismatch.
+/// refused header rename, a filter file that is not a wasm module, nothing to undo; nothing
+/// written); 2 usage error (also a bad match expression); 3 invalid config, or a cohort rule that
+/// could never match (nothing written); 4 written but not verified live (rejected, then restored;
+/// a proxy that runs another config; or not picked up in time); 5 a concurrent change got in the
+/// way (`apply --expect-version`, the store's lock held too long, cohort rules changed since they
+/// were read); 6 `status --check` found a split mismatch, or a proxy on the fallback or on
+/// another config.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
@@ -210,6 +212,10 @@ pub enum Command {
     /// Kubernetes + Istio: install Veer's WasmPlugin and the routes that obey it.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Print an Envoy bootstrap (YAML) that runs Veer's filter, from the --envoy directory, in
+    /// front of the given clusters: for starting a standalone Envoy by hand. Envoy starts on it
+    /// once the directory holds a first config (`apply --no-wait`).
+    Bootstrap(BootstrapArgs),
     /// Print a shell completion script: `source <(veerctl completions bash)`, or save it where
     /// your shell loads completions (e.g. ~/.local/share/bash-completion/completions/veerctl).
     Completions {
@@ -241,6 +247,28 @@ pub struct ApplyArgs {
     /// after the rename the filter no longer removes client-sent copies of the old name.
     #[arg(long)]
     pub allow_header_rename: bool,
+}
+
+/// `bootstrap`.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// An upstream cluster, `NAME=HOST:PORT` (repeatable). The first is the stable one: every
+    /// request that no service claims, or that the filter cannot route, goes there.
+    #[arg(long = "cluster", required = true, value_name = "NAME=HOST:PORT")]
+    pub clusters: Vec<String>,
+    /// The filter's .wasm on this host (for the fallback config Envoy runs when it starts on a
+    /// file its filter refuses).
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// The listener's address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen_address: String,
+    /// The listener's port.
+    #[arg(long, default_value_t = 8080)]
+    pub listen_port: u16,
+    /// The admin API's port, on 127.0.0.1 (--admin http://127.0.0.1:PORT).
+    #[arg(long, default_value_t = 9901)]
+    pub admin_port: u16,
 }
 
 /// `explain`.
@@ -608,10 +636,20 @@ pub enum OverrideCommand {
         /// Environment variable holding the key (keys never go on the command line).
         #[arg(long, default_value = "VEER_OVERRIDE_KEY")]
         key_env: String,
-        /// How long the value is valid.
-        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        /// How long the value is valid (more than 0s; at most the live config's
+        /// override.max_ttl_seconds, a week by default).
+        #[arg(long, default_value = "1h", value_parser = positive_duration)]
         ttl: Duration,
     },
+}
+
+/// A duration longer than zero (`--ttl`).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than 0s".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Override(c) => commands::override_::run(s, c),
         Command::Rollout(a) => commands::rollout::run(s, a),
         Command::Mesh(c) => commands::mesh::run(s, c),
+        Command::Bootstrap(a) => commands::bootstrap::run(s, a),
         Command::Completions { shell } => {
             commands::completions::run(*shell, &mut std::io::stdout())
         }

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::{json, Value};
@@ -35,13 +35,14 @@ impl Rig {
             admins: Vec::new(),
         };
         let file = rig.file("web.json", config);
+        let wasm = support::wasm_module(rig.dir.path());
         let out = rig.run(
             &[
                 "apply",
                 "-f",
                 &file,
                 "--wasm",
-                "/opt/veer.wasm",
+                wasm.to_str().unwrap(),
                 "--no-wait",
             ],
             Colour::Off,
@@ -138,18 +139,16 @@ fn stats(version: u64, v1: u64, v2: u64, arms: (u64, u64)) -> String {
     )
 }
 
-/// The version in the ECDS file of `dir`, as a proxy that picked it up reports it.
-fn live_version(dir: &Path) -> u64 {
-    std::fs::read_to_string(dir.join("veer.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["version_info"].as_str()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// A proxy that runs whatever the ECDS file of `dir` holds, with a matching split.
 fn following_proxy(dir: PathBuf) -> String {
-    fake_admin(move |_| stats(live_version(&dir), 800, 200, (100, 100))).0
+    fake_admin(move |_| {
+        let (version, digest) = support::live_config(&dir);
+        format!(
+            "{}wasmcustom.veer.config.digest: {digest}\n",
+            stats(version, 800, 200, (100, 100))
+        )
+    })
+    .0
 }
 
 fn both(name: &str, rig: &Rig, args: &[&str]) {
@@ -198,6 +197,35 @@ fn status_when_a_stale_proxy_skews_the_split() {
             .join("\n");
         insta::assert_snapshot!(format!("status-stale-{suffix}"), stdout);
     }
+}
+
+/// Issue 11.2: a proxy that started on a file its filter refuses runs the fallback config, and
+/// one that loads another file runs another config under the live version: both are named,
+/// loudly, with how to recover from the fallback, and `--check` fails on them.
+#[test]
+fn status_names_a_proxy_on_the_fallback_and_one_running_another_config() {
+    let mut rig = Rig::new(&web());
+    rig.admins.push(
+        fake_admin(|_| {
+            stats(0, 0, 0, (0, 0))
+                .replace("version_text: \"0\"", "version_text: \"\"")
+                .replace("update_rejected: 0", "update_rejected: 1")
+        })
+        .0,
+    );
+    rig.admins.push(
+        fake_admin(|_| {
+            format!(
+                "{}wasmcustom.veer.config.digest: 123\n",
+                stats(1, 800, 200, (100, 100))
+            )
+        })
+        .0,
+    );
+    both("status-fallback", &rig, &["status"]);
+    let (code, stdout, stderr) = rig.run(&["status", "--check"], Colour::Off);
+    assert_eq!(code, 6, "{stdout}{stderr}");
+    insta::assert_snapshot!("status-fallback-check", stderr);
 }
 
 #[test]

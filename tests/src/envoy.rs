@@ -237,11 +237,21 @@ impl Envoy {
             .replace("{{V1_PORT}}", &port_of(0))
             .replace("{{V2_PORT}}", &port_of(1))
             .replace("{{V3_PORT}}", &port_of(2));
-        let bootstrap_path = dir.path().join("envoy.yaml");
-        fs::write(&bootstrap_path, bootstrap)?;
+        fs::write(dir.path().join("envoy.yaml"), bootstrap)?;
         let version = config_version(config_json);
         ecds::write_atomically(&ecds_dir, &filter.resource(config_json, version))?;
+        Envoy::spawn_new(dir, ports, filter)
+    }
 
+    /// Starts Envoy on a bootstrap someone else wrote: `dir/envoy.yaml`, watching `dir/ecds`
+    /// (which must hold its first file), its admin on port 0 or a free one, loading `wasm`;
+    /// returns once it listens. What the README's first-start sequence does by hand.
+    pub fn start_on_bootstrap(dir: tempfile::TempDir, wasm: PathBuf) -> Result<Envoy, Error> {
+        Envoy::spawn_new(dir, Ports::default(), Filter::Wasm(wasm))
+    }
+
+    /// Runs Envoy on `dir/envoy.yaml`, its log in `dir/envoy.log`; returns once it listens.
+    fn spawn_new(dir: tempfile::TempDir, ports: Ports, filter: Filter) -> Result<Envoy, Error> {
         let child = spawn(dir.path(), &filter, &["--use-dynamic-base-id"])?;
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
@@ -263,6 +273,24 @@ impl Envoy {
         envoy.admin_port = envoy.wait_for_admin()?;
         envoy.port = envoy.wait_for_listener()?;
         Ok(envoy)
+    }
+
+    /// Kills this Envoy (SIGKILL, by its PID) and waits for it to exit: a crash, as far as
+    /// anything talking to it can tell.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts this Envoy again on the same bootstrap and ECDS directory (after [`Envoy::kill`]);
+    /// its ports may change (a bootstrap with port 0 gets new ones). Returns once it listens.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.kill();
+        let _ = fs::remove_file(self.dir.path().join("admin-address"));
+        self.child = spawn(self.dir.path(), &self.filter, &["--use-dynamic-base-id"])?;
+        self.admin_port = self.wait_for_admin()?;
+        self.port = self.wait_for_listener()?;
+        Ok(())
     }
 
     /// Envoy's hot restart: a new process (the next `--restart-epoch`) takes over the listener

@@ -92,7 +92,8 @@ fn no_service(wire: &WireConfig, name: &str) -> CliError {
     ))
 }
 
-fn check_variant(s: &WireService, variant: &str) -> Result<()> {
+/// Refuses a `variant` the service `s` does not have, naming those it has.
+pub fn check_variant(s: &WireService, variant: &str) -> Result<()> {
     if s.variants.iter().any(|v| v.name == variant) {
         return Ok(());
     }

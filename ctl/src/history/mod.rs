@@ -140,6 +140,16 @@ impl Change {
             Change::Apply { .. } | Change::Restore { .. } | Change::Other { .. } => None,
         }
     }
+
+    /// Whether this change edited the live config (so the config it wrote still contains every
+    /// earlier change), rather than replacing it with a file's, restoring an older one, or being
+    /// something veerctl cannot name.
+    pub fn edits_live_config(&self) -> bool {
+        !matches!(
+            self,
+            Change::Apply { .. } | Change::Restore { .. } | Change::Other { .. }
+        )
+    }
 }
 
 impl fmt::Display for Change {

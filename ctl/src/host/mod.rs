@@ -36,6 +36,9 @@ pub struct Live {
     pub wire: WireConfig,
     /// Its version: the ECDS file's on Envoy, the config's own on Kubernetes.
     pub version: u64,
+    /// The digest of its text as the filter reports it (on Envoy; `None` on Kubernetes, where
+    /// Istio re-encodes the config before the filter sees it).
+    pub digest: Option<u64>,
 }
 
 /// What an edit did, as each host reports it.
@@ -88,6 +91,7 @@ impl Host {
             Host::Envoy(e) => e.current()?.map(|c| Live {
                 wire: c.wire,
                 version: c.version,
+                digest: Some(c.digest),
             }),
             Host::Kubernetes(k) => Some(Live::of(k.config()?)),
         })
@@ -219,7 +223,11 @@ fn state_on_kubernetes() -> CliError {
 impl Live {
     fn of(wire: WireConfig) -> Live {
         let version = wire.version.unwrap_or(0);
-        Live { wire, version }
+        Live {
+            wire,
+            version,
+            digest: None,
+        }
     }
 }
 

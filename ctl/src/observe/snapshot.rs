@@ -37,6 +37,21 @@ impl Snapshot {
         self.get("config.version")
     }
 
+    /// The digest of the routing config the filter runs (gauge `veer.config.digest`, see
+    /// [`veer_filter::config::digest`]); `None` from a filter too old to report it.
+    pub fn digest(&self) -> Option<u64> {
+        self.veer.get("config.digest").copied()
+    }
+
+    /// Whether the filter runs the bootstrap's fallback config (`default_config`, version 0):
+    /// Envoy accepted no file since it started (its ECDS version text is empty), so every
+    /// request goes to the stable route.
+    pub fn runs_fallback(&self) -> bool {
+        self.veer.contains_key("config.version")
+            && self.version() == 0
+            && self.ecds_version.is_none()
+    }
+
     /// How many updates Envoy refused so far.
     pub fn rejected(&self) -> u64 {
         self.ecds.get("update_rejected").copied().unwrap_or(0)

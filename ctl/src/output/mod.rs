@@ -9,6 +9,7 @@ pub mod diff;
 pub mod planned;
 pub mod progress;
 pub mod status;
+pub mod yaml;
 
 use crate::cli::Output;
 use crate::error::{CliError, Result};

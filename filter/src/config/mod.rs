@@ -5,6 +5,7 @@
 //! request time: every variant a rule or experiment names exists, every split sums to 10000 bp,
 //! every header name is valid.
 
+pub mod digest;
 pub mod json;
 pub mod names;
 pub mod problems;

@@ -8,7 +8,8 @@
 //! - `veer.latency_us.<service>.<variant>`: histogram, request headers to response headers;
 //!   these two are not defined when the config sets `metrics.responses: false`;
 //! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
-//! - `veer.config.version` (gauge), `veer.config.accepted`, `veer.config.rejected`;
+//! - `veer.config.version` and `veer.config.digest` (gauges: which config runs, see
+//!   [`crate::config::digest`]), `veer.config.accepted`, `veer.config.rejected`;
 //! - `veer.passthrough`, `veer.spoofed_header_removed`, `veer.override.accepted`,
 //!   `veer.override.rejected` (invalid, or sent on a request for no service),
 //!   `veer.cookie.assigned`.
@@ -57,6 +58,7 @@ impl Metric {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Globals {
     pub version: Metric,
+    pub digest: Metric,
     pub accepted: Metric,
     pub rejected: Metric,
     pub passthrough: Metric,
@@ -70,6 +72,7 @@ impl Globals {
     pub(super) fn define() -> Globals {
         Globals {
             version: Metric::new(MetricType::Gauge, "veer.config.version"),
+            digest: Metric::new(MetricType::Gauge, "veer.config.digest"),
             accepted: Metric::counter("veer.config.accepted"),
             rejected: Metric::counter("veer.config.rejected"),
             passthrough: Metric::counter("veer.passthrough"),
@@ -167,10 +170,12 @@ impl Metrics {
         m
     }
 
-    /// Records that `config` is now live.
-    pub(super) fn configured(&self, config: &Config) {
+    /// Records that `config`, whose text has `digest`, is now live. The digest is set before
+    /// the version: whoever reads the new version reads its digest too.
+    pub(super) fn configured(&self, config: &Config, digest: u64) {
         self.globals.accepted.inc();
         // proxy-wasm has no "set gauge": record_metric on a gauge sets it. Envoy gauges are i64.
+        self.globals.digest.record(digest);
         self.globals
             .version
             .record(config.version.min(i64::MAX as u64));

@@ -46,7 +46,7 @@ impl RootContext for Root {
         match parsed {
             Ok(config) => {
                 let metrics = Metrics::define(&config, globals);
-                metrics.configured(&config);
+                metrics.configured(&config, crate::config::digest::of(&bytes));
                 log::info!(
                     "veer: config version {} accepted ({} service(s))",
                     config.version,

@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 #[cfg(not(veer_native))]
+mod bootstrap;
+#[cfg(not(veer_native))]
 mod canary_run;
 #[cfg(not(veer_native))]
 mod cohort_cli;
@@ -18,6 +20,8 @@ mod cohorts;
 mod experiments;
 #[cfg(not(veer_native))]
 mod failure_policy;
+#[cfg(not(veer_native))]
+mod faults;
 mod hostile;
 mod live_config;
 mod metrics;
@@ -31,3 +35,5 @@ mod status;
 mod support;
 #[cfg(not(veer_native))]
 mod veerctl;
+#[cfg(not(veer_native))]
+mod versions;
