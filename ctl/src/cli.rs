@@ -365,6 +365,14 @@ pub enum ExperimentCommand {
         /// Hash salt (default: the id).
         #[arg(long)]
         salt: Option<String>,
+        /// A goal the experiment is judged on (repeatable; declared under `goals` in the
+        /// config). With goals, the proxies count exposed and converted users per arm for
+        /// `experiment report`.
+        #[arg(long = "goal", value_name = "NAME")]
+        goals: Vec<String>,
+        /// The goal that decides the verdict (one of --goal; default: the first).
+        #[arg(long, value_name = "NAME", requires = "goals")]
+        primary_goal: Option<String>,
     },
     /// Stop an experiment: its users return to the default split.
     Stop {
@@ -375,6 +383,53 @@ pub enum ExperimentCommand {
     },
     /// List experiments, with assignments observed since the last change.
     List,
+    /// Which arm wins: per arm and goal, exposed and converted users, rates with intervals, the
+    /// difference to the control with its p-value and a verdict, the sample-ratio check first
+    /// (a failed one withholds every verdict), Bayesian chance to beat the control, and how many
+    /// more users and days a conclusion needs. Always-valid numbers by default: safe to look
+    /// every day and stop when it says so.
+    Report(ReportArgs),
+}
+
+/// `experiment report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Service name.
+    pub service: String,
+    /// Experiment id.
+    pub experiment: String,
+    /// The app's own events, JSON lines: {"user": ID, "event": NAME, "timestamp": RFC3339 or
+    /// unix seconds, "value": NUMBER (optional, e.g. revenue), "arm": NAME (optional, the arm
+    /// the app recorded)}. Each event name becomes a metric (a value per user where events carry
+    /// values, else users who sent it); each user's arm is recomputed from the id, and users
+    /// whose recorded arm disagrees are reported.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML file (no network, no script).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// The control arm (default: the experiment's first arm).
+    #[arg(long, value_name = "ARM")]
+    pub control: Option<String>,
+    /// The smallest relative lift worth detecting, in percent (e.g. `10`): plans how many users
+    /// and days a conclusion needs, and allows "no detectable difference".
+    #[arg(long, value_name = "PERCENT")]
+    pub min_lift: Option<f64>,
+    /// Verdicts from the classic fixed-horizon numbers (valid only when read once, at the planned
+    /// sample) instead of the always-valid ones.
+    #[arg(long)]
+    pub fixed_horizon: bool,
+    /// Kubernetes: read the counts from this Prometheus (totals, and their history for the lift
+    /// over time) instead of the sidecars.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Kubernetes: read the sidecars of the pods matching this label selector (default: the
+    /// pods the WasmPlugin runs in).
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// With --prometheus: how far back the lift over time goes.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub history: Duration,
 }
 
 /// `bluegreen ...`. With --envoy it acts on the proxy's routing (SERVICE VARIANT); without, on

@@ -8,6 +8,7 @@
 pub mod client;
 pub mod envoy;
 pub mod paths;
+pub mod shoppers;
 pub mod upstream;
 
 pub use client::{Client, Reply};

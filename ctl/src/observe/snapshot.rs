@@ -47,9 +47,9 @@ impl Snapshot {
 pub const STATS_PATH: &str =
     "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
 
-/// Veer's latency histograms, as JSON with every bucket.
-pub const LATENCY_PATH: &str =
-    "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.";
+/// Veer's latency histograms (per variant, and per experiment arm where arms share a variant), as
+/// JSON with every bucket.
+pub const LATENCY_PATH: &str = "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.(exp_)%3Flatency_us%5C.";
 
 /// A snapshot from a proxy's answers to [`STATS_PATH`] and [`LATENCY_PATH`], however they were
 /// fetched (`--admin`, or a port-forward to a sidecar), so both paths read the same figures.

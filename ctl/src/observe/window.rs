@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{CliError, Result};
+use crate::observe::latency::Histogram;
 use crate::observe::snapshot::Snapshot;
 
 /// Each proxy (admin URL or pod name) with its snapshot, or why it could not be read.
@@ -51,6 +52,23 @@ impl Counted {
             .into_iter()
             .map(|rest| (rest.to_owned(), self.sum(&format!("{prefix}{rest}"))))
             .collect()
+    }
+
+    /// A latency histogram's values recorded over the window (`exp_latency_us.web.e.a`, or a
+    /// variant's `<service>.<variant>`), merged over the proxies that answered.
+    pub fn histogram(&self, key: &str) -> Histogram {
+        let empty = Histogram::default();
+        let mut window = Histogram::default();
+        for s in self.readable() {
+            let now = s.latency.get(key).unwrap_or(&empty);
+            let base = self
+                .baselines
+                .get(&s.url)
+                .and_then(|b| b.latency.get(key))
+                .unwrap_or(&empty);
+            window.merge(&now.since(base));
+        }
+        window
     }
 
     /// Whether any proxy could be read.

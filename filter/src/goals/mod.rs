@@ -71,11 +71,14 @@ fn attribute<'c>(
 ) -> Option<GoalHit<'c>> {
     let service = config.services.get(judged.service)?;
     let experiment = service.experiments.get(judged.experiment)?;
+    let exposed = marks.has(experiment.exposure);
+    // Without the mark only a segment-free experiment may attribute: skip the hash otherwise.
+    if !exposed && experiment.segment.is_some() {
+        return None;
+    }
     let (key, _) = user_key(&service.stickiness, req)?;
     let placed = experiment.place(&key);
-    let exposed = marks.has(experiment.exposure);
-    let enrolled_by_key = experiment.segment.is_none() && placed.enrolled;
-    if !(exposed || enrolled_by_key) {
+    if !(exposed || placed.enrolled) {
         return None;
     }
     Some(GoalHit {

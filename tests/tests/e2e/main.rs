@@ -13,6 +13,7 @@ mod hostile;
 mod live_config;
 mod metrics;
 mod paths;
+mod report;
 mod security;
 mod split;
 mod status;

@@ -1,6 +1,9 @@
-//! `experiment start | stop | list`.
+//! `experiment start | stop | list | report`.
+
+mod report;
 
 use serde::Serialize;
+use veer_filter::arm_metrics::{ArmKey, ArmStat};
 use veer_filter::config::WireConfig;
 
 use super::edit_live;
@@ -20,6 +23,8 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
             segments,
             allocation,
             salt,
+            goals,
+            primary_goal,
         } => {
             let segment = segments
                 .iter()
@@ -31,17 +36,21 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
                 segment,
                 allocation: edit::percent_to_bp(allocation)?,
                 salt: salt.clone(),
+                goals: goals.clone(),
+                primary_goal: primary_goal.clone(),
+            };
+            let what = Change::ExperimentStart {
+                service: service.clone(),
+                id: id.clone(),
             };
             // Cloned per attempt: a conflict re-applies the edit on a fresh read.
-            edit_live(
-                s,
-                service,
-                &Change::ExperimentStart {
-                    service: service.clone(),
-                    id: id.clone(),
-                },
-                |w| edit::start_experiment(w, service, e.clone()),
-            )
+            let edited = s
+                .host
+                .edit(&what, |w| edit::start_experiment(w, service, e.clone()))?;
+            if !goals.is_empty() {
+                report::record_start(s, &edited, service, id)?;
+            }
+            super::edited::print(s, &edited, Some(service), &what.to_string())
         }
         ExperimentCommand::Stop { service, id } => edit_live(
             s,
@@ -53,6 +62,7 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
             |w| edit::stop_experiment(w, service, id),
         ),
         ExperimentCommand::List => list(s),
+        ExperimentCommand::Report(a) => report::run(s, a),
     }
 }
 
@@ -89,7 +99,12 @@ fn rows(wire: &WireConfig, assigned: impl Fn(&str) -> Option<u64>) -> Vec<Row> {
     for s in &wire.services {
         for e in &s.experiments {
             for a in &e.arms {
-                let assigned = assigned(&format!("exp.{}.{}.{}", s.name, e.id, a.name));
+                let key = ArmKey {
+                    service: &s.name,
+                    experiment: &e.id,
+                    arm: &a.name,
+                };
+                let assigned = assigned(&key.name(ArmStat::Requests));
                 rows.push(Row {
                     service: s.name.clone(),
                     id: e.id.clone(),
