@@ -31,7 +31,7 @@ WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"
 WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
-.PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm build test test-engine \
+.PHONY: help setup targets envoy stats-reference node binaryen chromium wasm-test-runner wasm build test test-engine \
         test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean
 
 help:
@@ -43,7 +43,7 @@ help:
 	@echo "make stats-reference - SciPy/statsmodels in .venv for veer-stats's reference test (part of make test)"
 	@echo "make lint-filter - clippy: no unwrap/expect/panic/indexing in the filter (part of make test)"
 
-setup: targets envoy node binaryen wasm-test-runner
+setup: targets envoy node binaryen chromium wasm-test-runner
 
 targets:
 	rustup target add $(WASM_TARGET) wasm32-unknown-unknown
@@ -74,6 +74,11 @@ node:
 # wasm-opt shrinks the filter by about a fifth after rustc (same code, fewer bytes to ship).
 binaryen:
 	@command -v wasm-opt >/dev/null || { apt-get update -qq && apt-get install -y -qq binaryen; }
+
+# Headless Chromium renders the HTML experiment report in tests/tests/e2e/report_html.rs (no
+# console message, a screenshot, the page's numbers equal -o json's). From Debian's packages.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 wasm-test-runner: $(WBT_RUNNER)
 $(WBT_RUNNER): Cargo.lock
@@ -106,7 +111,7 @@ test-wasm: targets node wasm-test-runner
 
 # End-to-end against real Envoys on loopback (veerctl's binary is exercised too).
 # Also the README's worked config example, validated as veerctl and the filter read it.
-test-e2e: envoy wasm
+test-e2e: envoy wasm chromium
 	$(CARGO) build -p veer-ctl
 	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
 	$(CARGO) test -p veer-e2e --lib --test e2e --test readme

@@ -14,6 +14,7 @@ mod live_config;
 mod metrics;
 mod paths;
 mod report;
+mod report_html;
 mod security;
 mod split;
 mod status;

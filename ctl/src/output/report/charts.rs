@@ -28,7 +28,7 @@ pub struct Row {
 /// the line at 0 (lifts).
 pub fn intervals(rows: &[Row], x_label: &str, zero: bool) -> Result<String, String> {
     let mut svg = String::new();
-    let height = 70 + 46 * rows.len() as u32;
+    let height = 110 + 46 * rows.len() as u32;
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -95,11 +95,20 @@ pub fn lift_over_time(points: &[LiftPoint]) -> Result<String, String> {
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let t0 = points.iter().map(|p| p.at).fold(f64::MAX, f64::min);
         let t1 = points.iter().map(|p| p.at).fold(f64::MIN, f64::max);
-        let hours = |t: f64| (t - t0) / 3600.0;
+        // Minutes for a short history, hours otherwise.
+        let (unit, unit_name) = match t1 - t0 < 7200.0 {
+            true => (60.0, "minutes since the first reading"),
+            false => (3600.0, "hours since the first reading"),
+        };
+        let hours = |t: f64| (t - t0) / unit;
         let span = hours(t1).max(1e-3);
+        // Early intervals are very wide: the axis shows the lifts and a band up to three times
+        // their size, and the band is cut there.
+        let reach = points.iter().map(|p| p.lift.abs()).fold(0.05, f64::max) * 3.0;
+        let clamp = |x: f64| 100.0 * x.clamp(-reach, reach);
         let bound = |p: &LiftPoint| [p.lift, p.lower.unwrap_or(p.lift), p.upper.unwrap_or(p.lift)];
-        let lo = points.iter().flat_map(bound).fold(0.0, f64::min) * 100.0;
-        let hi = points.iter().flat_map(bound).fold(0.0, f64::max) * 100.0;
+        let lo = points.iter().flat_map(bound).map(clamp).fold(0.0, f64::min);
+        let hi = points.iter().flat_map(bound).map(clamp).fold(0.0, f64::max);
         let pad = ((hi - lo) * 0.08).max(0.5);
         let mut chart = ChartBuilder::on(&root)
             .margin(12)
@@ -109,7 +118,7 @@ pub fn lift_over_time(points: &[LiftPoint]) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("hours since the first reading")
+            .x_desc(unit_name)
             .y_desc("lift, %")
             .x_label_formatter(&|x| format!("{x:.1}"))
             .y_label_formatter(&|y| format!("{y:.0}"))
@@ -127,11 +136,11 @@ pub fn lift_over_time(points: &[LiftPoint]) -> Result<String, String> {
             let mine: Vec<&LiftPoint> = points.iter().filter(|p| p.arm == *arm).collect();
             let band: Vec<(f64, f64)> = mine
                 .iter()
-                .filter_map(|p| Some((hours(p.at), 100.0 * p.upper?)))
+                .filter_map(|p| Some((hours(p.at), clamp(p.upper?))))
                 .chain(
                     mine.iter()
                         .rev()
-                        .filter_map(|p| Some((hours(p.at), 100.0 * p.lower?))),
+                        .filter_map(|p| Some((hours(p.at), clamp(p.lower?)))),
                 )
                 .collect();
             if band.len() > 2 {
@@ -141,7 +150,7 @@ pub fn lift_over_time(points: &[LiftPoint]) -> Result<String, String> {
             }
             chart
                 .draw_series(LineSeries::new(
-                    mine.iter().map(|p| (hours(p.at), 100.0 * p.lift)),
+                    mine.iter().map(|p| (hours(p.at), clamp(p.lift))),
                     colour.stroke_width(2),
                 ))
                 .map_err(|e| e.to_string())?;
