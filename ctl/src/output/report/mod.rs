@@ -41,7 +41,7 @@ pub fn table(r: &Report, colour: bool) -> String {
         false => Tone::Bad,
     };
     out.push_str(&format!("\n{}\n", paint(&r.headline.text, tone, colour)));
-    out.push_str(&format!("\n{}\n", split_check(r, colour)));
+    out.push_str(&format!("\n{}", split_check(r, colour)));
     out.push_str(&arms_table(r, colour));
     for goal in r.analysis.arms.first().map_or(&[][..], |a| &a.goals) {
         out.push_str(&goal_table(r, &goal.goal, colour));
