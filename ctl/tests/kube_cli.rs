@@ -715,10 +715,10 @@ fn context_selects_the_server_of_that_context() {
     );
 }
 
-/// A one-shot fake Prometheus on loopback that answers each `/api/v1/query` with `values` (Veer
-/// stat name -> value) for the stats the query asks about; returns its URL and the queries seen.
-fn fake_prometheus(
-    values: &'static [(&'static str, &'static str)],
+/// A fake Prometheus on loopback: each request's first line is recorded and answered with the
+/// JSON `answer` gives for it. Returns its URL and the request lines seen.
+fn serve_prometheus(
+    answer: impl Fn(&str) -> Value + Send + 'static,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -736,14 +736,7 @@ fn fake_prometheus(
                 header.clear();
             }
             log.lock().unwrap().push(line.clone());
-            let result: Vec<Value> = values
-                .iter()
-                .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
-                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
-                .collect();
-            let body =
-                json!({"status": "success", "data": {"resultType": "vector", "result": result}})
-                    .to_string();
+            let body = answer(&line).to_string();
             let _ = write!(
                 conn,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -752,6 +745,21 @@ fn fake_prometheus(
         }
     });
     (url, seen)
+}
+
+/// A fake Prometheus that answers each `/api/v1/query` with `values` (Veer stat name -> value)
+/// for the stats the query asks about; returns its URL and the queries seen.
+fn fake_prometheus(
+    values: &'static [(&'static str, &'static str)],
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_prometheus(move |line| {
+        let result: Vec<Value> = values
+            .iter()
+            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
+            .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
+            .collect();
+        json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+    })
 }
 
 /// `status --prometheus` is the shared status: the default split's counters (not all requests,
@@ -895,53 +903,31 @@ fn shop_plugin_with_goal() -> Value {
     p
 }
 
-/// A fake Prometheus on loopback for `experiment report`: each instant query (`/api/v1/query`)
-/// gets `values` for the stats it names; each range query (`/api/v1/query_range`) gets two
-/// points of them (half, then all). Returns its URL and the request lines seen.
+/// A fake Prometheus for `experiment report`: each instant query (`/api/v1/query`) gets `values`
+/// for the stats it names; each range query (`/api/v1/query_range`) gets two points of them
+/// (half, then all). Returns its URL and the request lines seen.
 fn fake_prometheus_with_history(
     values: &'static [(&'static str, u64)],
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let mut line = String::new();
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            reader.read_line(&mut line).unwrap();
-            let mut header = String::new();
-            while reader.read_line(&mut header).unwrap() > 2 {
-                header.clear();
-            }
-            log.lock().unwrap().push(line.clone());
-            let asked = values
-                .iter()
-                .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")));
-            let body = if line.contains("/api/v1/query_range") {
-                let result: Vec<Value> = asked
-                    .map(|(stat, v)| {
-                        json!({"metric": {"veer_stat": stat},
-                               "values": [[1000.0, (v / 2).to_string()], [4600.0, v.to_string()]]})
-                    })
-                    .collect();
-                json!({"status": "success", "data": {"resultType": "matrix", "result": result}})
-            } else {
-                let result: Vec<Value> = asked
-                    .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v.to_string()]}))
-                    .collect();
-                json!({"status": "success", "data": {"resultType": "vector", "result": result}})
-            }
-            .to_string();
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+    serve_prometheus(move |line| {
+        let asked = values
+            .iter()
+            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")));
+        if line.contains("/api/v1/query_range") {
+            let result: Vec<Value> = asked
+                .map(|(stat, v)| {
+                    json!({"metric": {"veer_stat": stat},
+                           "values": [[1000.0, (v / 2).to_string()], [4600.0, v.to_string()]]})
+                })
+                .collect();
+            json!({"status": "success", "data": {"resultType": "matrix", "result": result}})
+        } else {
+            let result: Vec<Value> = asked
+                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v.to_string()]}))
+                .collect();
+            json!({"status": "success", "data": {"resultType": "vector", "result": result}})
         }
-    });
-    (url, seen)
+    })
 }
 
 /// `experiment report --prometheus` on Kubernetes: the WasmPlugin is read (never written), the

@@ -439,6 +439,8 @@ mod tests {
     #[test]
     fn experiment_goals_must_exist() {
         let mut w = wire(&[("v1", 10000)]);
+        w.stickiness =
+            serde_json::from_value(serde_json::json!({"sources": [{"cookie": "uid"}]})).unwrap();
         w.goals = vec![serde_json::from_value(
             serde_json::json!({"name": "purchase", "match": {"path_prefix": "/buy"}}),
         )

@@ -57,18 +57,7 @@ impl Counted {
     /// A latency histogram's values recorded over the window (`exp_latency_us.web.e.a`, or a
     /// variant's `<service>.<variant>`), merged over the proxies that answered.
     pub fn histogram(&self, key: &str) -> Histogram {
-        let empty = Histogram::default();
-        let mut window = Histogram::default();
-        for s in self.readable() {
-            let now = s.latency.get(key).unwrap_or(&empty);
-            let base = self
-                .baselines
-                .get(&s.url)
-                .and_then(|b| b.latency.get(key))
-                .unwrap_or(&empty);
-            window.merge(&now.since(base));
-        }
-        window
+        histogram_since(self.readable(), &self.baselines, key)
     }
 
     /// Whether any proxy could be read.
@@ -79,6 +68,26 @@ impl Counted {
     fn readable(&self) -> impl Iterator<Item = &Snapshot> {
         self.readings.iter().filter_map(|(_, s)| s.as_ref().ok())
     }
+}
+
+/// Histogram `key`'s values recorded by `live` proxies since their `baselines` (a proxy without
+/// one: since it started), merged.
+pub fn histogram_since<'a>(
+    live: impl Iterator<Item = &'a Snapshot>,
+    baselines: &Baselines,
+    key: &str,
+) -> Histogram {
+    let empty = Histogram::default();
+    let mut window = Histogram::default();
+    for s in live {
+        let now = s.latency.get(key).unwrap_or(&empty);
+        let base = baselines
+            .get(&s.url)
+            .and_then(|b| b.latency.get(key))
+            .unwrap_or(&empty);
+        window.merge(&now.since(base));
+    }
+    window
 }
 
 /// Why no proxy could be read, one line each, when none could: a table of zeros would read as

@@ -29,6 +29,16 @@ fn config(experiments: Value) -> Value {
     c
 }
 
+/// Experiment `id` for everyone, arms `a` (v1) and `b` (v2) at 50 %, judged on `purchase`.
+fn two_arms(id: &str, a: &str, b: &str) -> Value {
+    json!([{
+        "id": id,
+        "arms": [{"name": a, "variant": "v1", "weight": 5000},
+                 {"name": b, "variant": "v2", "weight": 5000}],
+        "goals": ["purchase"]
+    }])
+}
+
 fn plan(prefix: &str, users: usize, rates: &[(&str, f64)], seed: u64) -> Plan {
     Plan {
         prefix: prefix.to_owned(),
@@ -242,13 +252,7 @@ fn aa_tests_rarely_declare_a_winner() {
 /// check fails, the verdict is withheld, and the likely causes name clients without cookies.
 #[test]
 fn bots_on_one_arm_trip_the_split_check() {
-    let exp = json!([{
-        "id": "banner",
-        "arms": [{"name": "off", "variant": "v1", "weight": 5000},
-                 {"name": "on", "variant": "v2", "weight": 5000}],
-        "goals": ["purchase"]
-    }]);
-    let rig = Rig::start(&config(exp));
+    let rig = Rig::start(&config(two_arms("banner", "off", "on")));
     // People browse a few pages each, sending back their marks.
     let mut humans = plan("human", 300, &[("off", 0.1), ("on", 0.5)], 3);
     humans.pages = 3;
@@ -293,13 +297,7 @@ fn bots_on_one_arm_trip_the_split_check() {
 /// revenue becomes a value metric (Welch).
 #[test]
 fn events_are_joined_by_user_id_and_bad_lines_are_reported() {
-    let exp = json!([{
-        "id": "price",
-        "arms": [{"name": "low", "variant": "v1", "weight": 5000},
-                 {"name": "high", "variant": "v2", "weight": 5000}],
-        "goals": ["purchase"]
-    }]);
-    let rig = Rig::start(&config(exp));
+    let rig = Rig::start(&config(two_arms("price", "low", "high")));
     let tally = shoppers::run(
         &rig.client,
         &plan("payer", 300, &[("low", 0.4), ("high", 0.4)], 9),
