@@ -162,3 +162,57 @@ impl<'c> Names<'c> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::snapshot::snapshot_from;
+    use crate::observe::window::{Baselines, Counted};
+
+    /// Two arms of one variant, judged on `buy`.
+    const CONFIG: &str = r#"{"stickiness": {"sources": [{"cookie": "uid"}]},
+        "goals": [{"name": "buy", "match": {"path_prefix": "/buy"}}],
+        "services": [{"name": "web", "variants": [{"name": "v1", "cluster": "a"}],
+          "experiments": [{"id": "flag", "goals": ["buy"],
+            "arms": [{"name": "off", "variant": "v1", "weight": 4000},
+                     {"name": "on", "variant": "v1", "weight": 6000}]}],
+          "split": {"v1": 10000}}]}"#;
+
+    /// A proxy's answers, as a sidecar or `--admin` gives them, become each arm's counts under
+    /// the filter's names: users beside requests, the goal, responses and latency per arm
+    /// (the arms share a variant), minus a baseline.
+    #[test]
+    fn an_arms_counts_come_from_the_filters_names() {
+        let config = Config::from_json(CONFIG).unwrap();
+        let (service, experiment) = (&config.services[0], &config.services[0].experiments[0]);
+        let names = Names::new(&config, service, experiment);
+        let stats = "wasmcustom.veer.exp.web.flag.on: 30\nwasmcustom.veer.exp_users.web.flag.on: 12\n\
+            wasmcustom.veer.goal_rq.web.flag.on.buy: 5\nwasmcustom.veer.goal_users.web.flag.on.buy: 4\n\
+            wasmcustom.veer.exp_rs.web.flag.on.2xx: 29\nwasmcustom.veer.exp_rs.web.flag.on.5xx: 1\n";
+        let latency = r#"{"stats":[{"histograms":{"details":[
+            {"name":"wasmcustom.veer.exp_latency_us.web.flag.on","totals":[{"lower_bound":200,"width":10,"count":30}]},
+            {"name":"wasmcustom.veer.latency_us.web.v1","totals":[{"lower_bound":100,"width":10,"count":9}]}]}}]}"#;
+        let now = snapshot_from("p", stats, latency).unwrap();
+        let base = snapshot_from("p", "wasmcustom.veer.exp_users.web.flag.on: 2\n", "{}").unwrap();
+        let counted = Counted {
+            readings: vec![("p".into(), Ok(now))],
+            baselines: Baselines::from([("p".to_owned(), base)]),
+            label: "w".into(),
+        };
+        let arms = names.arms(&counted, true);
+        let on = &arms[1];
+        assert_eq!((on.arm.as_str(), on.share_bp), ("on", 6000));
+        assert_eq!((on.exposed_users, on.exposure_requests), (10, 30));
+        assert_eq!(
+            (on.goals[0].goal_requests, on.goals[0].converted_users),
+            (5, 4)
+        );
+        let r = on.responses.as_ref().unwrap();
+        assert_eq!(r.by_class, [0, 29, 0, 0, 1]);
+        assert_eq!(r.latency.map(|l| l.samples), Some(30));
+        assert_eq!(arms[0].exposed_users, 0);
+        assert!(names
+            .counters()
+            .contains(&"goal_users.web.flag.off.buy".to_owned()));
+    }
+}
