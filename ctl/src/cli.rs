@@ -14,7 +14,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
 /// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
-/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
+/// rename, an experiment report without data: an unknown experiment or goal, no exposed user, an
+/// unreadable events file); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
 /// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
 /// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
 /// split mismatch.

@@ -231,6 +231,10 @@ fn aa_tests_rarely_declare_a_winner() {
         significant += usize::from(p_value < 0.05);
         p_sum += p_value;
     }
+    let mean = p_sum / N as f64;
+    eprintln!(
+        "A/A: {decided} of {N} with a verdict, {significant} with fixed-horizon p < 0.05, mean p {mean:.3}"
+    );
     // Nominal 5 %: 2 of 40 expected; 6 or more would happen by chance about 5 % of the time
     // for fixed-horizon p-values, far less for the always-valid verdicts.
     assert!(
