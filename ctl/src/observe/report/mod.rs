@@ -5,6 +5,7 @@
 
 pub mod counts;
 pub mod events;
+mod headline;
 pub mod history;
 mod input;
 
@@ -15,8 +16,8 @@ use veer_stats::Analysis;
 use crate::error::{CliError, Result};
 pub use counts::{ArmCounts, Names};
 pub use events::EventSummary;
+pub use headline::{keep_running, ArmHeadline, Headline};
 pub use history::{LiftPoint, Reading};
-pub use input::{keep_running, Headline};
 
 /// How the statistics are asked for (`experiment report`'s flags).
 #[derive(Debug, Clone, Default)]
@@ -148,7 +149,7 @@ pub fn build(i: Inputs<'_>) -> Result<Report> {
         service: i.service.to_owned(),
         experiment: i.experiment.to_owned(),
         config_version: i.config_version,
-        headline: input::headline(&analysis, &control, i.options.fixed_horizon),
+        headline: headline::headline(&analysis, &control, i.options.fixed_horizon),
         approximations: approximations(i.config, &i.source, i.events.is_some()),
         source: i.source,
         generated_at: i.now,
