@@ -37,9 +37,9 @@ WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"
 WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
-.PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm native build test test-engine \
-        test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean \
-        fuzz soak soak-plot
+.PHONY: help setup targets envoy stats-reference node binaryen chromium wasm-test-runner wasm native build \
+        test test-engine test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo \
+        bench clean fuzz soak soak-plot
 
 help:
 	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
@@ -53,7 +53,7 @@ help:
 	@echo "make fuzz   - each fuzz target for FUZZ_SECONDS (default 60) s, executions and coverage"
 	@echo "make soak   - SOAK_SECONDS (default 600) s of load, changes, a crash and a restart (soak/)"
 
-setup: targets envoy node binaryen wasm-test-runner
+setup: targets envoy node binaryen chromium wasm-test-runner
 
 targets:
 	rustup target add $(WASM_TARGET) wasm32-unknown-unknown
@@ -84,6 +84,11 @@ node:
 # wasm-opt shrinks the filter by about a fifth after rustc (same code, fewer bytes to ship).
 binaryen:
 	@command -v wasm-opt >/dev/null || { apt-get update -qq && apt-get install -y -qq binaryen; }
+
+# Headless Chromium renders the HTML experiment report in tests/tests/e2e/report_html.rs (no
+# console message, a screenshot, the page's numbers equal -o json's). From Debian's packages.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 wasm-test-runner: $(WBT_RUNNER)
 $(WBT_RUNNER): Cargo.lock
@@ -124,8 +129,8 @@ test-wasm: targets node wasm-test-runner
 # wasm filter and once with the dynamic module (the same tests; tests/tests/e2e/main.rs says which
 # are one build's only). Also the README's worked config example, validated as veerctl and the
 # filter read it. The crash-test module is built on its own (its feature must stay out of
-# libveer_native.so).
-test-e2e: envoy wasm native
+# libveer_native.so). Chromium checks the HTML experiment report.
+test-e2e: envoy wasm native chromium
 	$(CARGO) build -p veer-ctl
 	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
 	$(CARGO) build --profile native -p veer-test-crash-module

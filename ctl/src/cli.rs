@@ -20,13 +20,14 @@ pub use cohort::{
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
 /// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service or cohort rule, I/O, a
-/// refused header rename, a filter file that is not a wasm module, nothing to undo; nothing
-/// written); 2 usage error (also a bad match expression); 3 invalid config, or a cohort rule that
-/// could never match (nothing written); 4 written but not verified live (rejected, then restored;
-/// a proxy that runs another config; or not picked up in time); 5 a concurrent change got in the
-/// way (`apply --expect-version`, the store's lock held too long, cohort rules changed since they
-/// were read); 6 `status --check` found a split mismatch, or a proxy on the fallback or on
-/// another config.
+/// refused header rename, a filter file that is not a wasm module, nothing to undo, an experiment
+/// report without data: an unknown experiment or goal, no exposed user, an unreadable events
+/// file; nothing written); 2 usage error (also a bad match expression); 3 invalid config, or a
+/// cohort rule that could never match (nothing written); 4 written but not verified live
+/// (rejected, then restored; a proxy that runs another config; or not picked up in time); 5 a
+/// concurrent change got in the way (`apply --expect-version`, the store's lock held too long,
+/// cohort rules changed since they were read); 6 `status --check` found a split mismatch, or a
+/// proxy on the fallback or on another config.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
@@ -409,6 +410,14 @@ pub enum ExperimentCommand {
         /// Hash salt (default: the id).
         #[arg(long)]
         salt: Option<String>,
+        /// A goal the experiment is judged on (repeatable; declared under `goals` in the
+        /// config). With goals, the proxies count exposed and converted users per arm for
+        /// `experiment report`.
+        #[arg(long = "goal", value_name = "NAME")]
+        goals: Vec<String>,
+        /// The goal that decides the verdict (one of --goal; default: the first).
+        #[arg(long, value_name = "NAME", requires = "goals")]
+        primary_goal: Option<String>,
     },
     /// Stop an experiment: its users return to the default split.
     Stop {
@@ -419,6 +428,53 @@ pub enum ExperimentCommand {
     },
     /// List experiments, with assignments observed since the last change.
     List,
+    /// Which arm wins: per arm and goal, exposed and converted users, rates with intervals, the
+    /// difference to the control with its p-value and a verdict, the sample-ratio check first
+    /// (a failed one withholds every verdict), Bayesian chance to beat the control, and how many
+    /// more users and days a conclusion needs. Always-valid numbers by default: safe to look
+    /// every day and stop when it says so.
+    Report(ReportArgs),
+}
+
+/// `experiment report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Service name.
+    pub service: String,
+    /// Experiment id.
+    pub experiment: String,
+    /// The app's own events, JSON lines: {"user": ID, "event": NAME, "timestamp": RFC3339 or
+    /// unix seconds, "value": NUMBER (optional, e.g. revenue), "arm": NAME (optional, the arm
+    /// the app recorded)}. Each event name becomes a metric (a value per user where events carry
+    /// values, else users who sent it); each user's arm is recomputed from the id, and users
+    /// whose recorded arm disagrees are reported.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML file (no network, no script).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// The control arm (default: the experiment's first arm).
+    #[arg(long, value_name = "ARM")]
+    pub control: Option<String>,
+    /// The smallest relative lift worth detecting, in percent (e.g. `10`): plans how many users
+    /// and days a conclusion needs, and allows "no detectable difference".
+    #[arg(long, value_name = "PERCENT")]
+    pub min_lift: Option<f64>,
+    /// Verdicts from the classic fixed-horizon numbers (valid only when read once, at the planned
+    /// sample) instead of the always-valid ones.
+    #[arg(long)]
+    pub fixed_horizon: bool,
+    /// Kubernetes: read the counts from this Prometheus (totals, and their history for the lift
+    /// over time) instead of the sidecars.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Kubernetes: read the sidecars of the pods matching this label selector (default: the
+    /// pods the WasmPlugin runs in).
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// With --prometheus: how far back the lift over time goes.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub history: Duration,
 }
 
 /// `bluegreen ...`. With --envoy it acts on the proxy's routing (SERVICE VARIANT); without, on

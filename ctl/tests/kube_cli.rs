@@ -562,10 +562,10 @@ fn context_selects_the_server_of_that_context() {
     );
 }
 
-/// A one-shot fake Prometheus on loopback that answers each `/api/v1/query` with `values` (Veer
-/// stat name -> value) for the stats the query asks about; returns its URL and the queries seen.
-fn fake_prometheus(
-    values: &'static [(&'static str, &'static str)],
+/// A fake Prometheus on loopback: each request's first line is recorded and answered with the
+/// JSON `answer` gives for it. Returns its URL and the request lines seen.
+fn serve_prometheus(
+    answer: impl Fn(&str) -> Value + Send + 'static,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -583,14 +583,7 @@ fn fake_prometheus(
                 header.clear();
             }
             log.lock().unwrap().push(line.clone());
-            let result: Vec<Value> = values
-                .iter()
-                .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
-                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
-                .collect();
-            let body =
-                json!({"status": "success", "data": {"resultType": "vector", "result": result}})
-                    .to_string();
+            let body = answer(&line).to_string();
             let _ = write!(
                 conn,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -599,6 +592,21 @@ fn fake_prometheus(
         }
     });
     (url, seen)
+}
+
+/// A fake Prometheus that answers each `/api/v1/query` with `values` (Veer stat name -> value)
+/// for the stats the query asks about; returns its URL and the queries seen.
+fn fake_prometheus(
+    values: &'static [(&'static str, &'static str)],
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_prometheus(move |line| {
+        let result: Vec<Value> = values
+            .iter()
+            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
+            .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
+            .collect();
+        json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+    })
 }
 
 /// `status --prometheus` is the shared status: the default split's counters (not all requests,
@@ -730,4 +738,141 @@ fn canary_run_dry_run_plans_every_step_and_waits_for_nothing() {
         "{:?}",
         lines(&seen)
     );
+}
+
+/// `shop_plugin` with goal `purchase` and experiment `checkout` judged on it.
+fn shop_plugin_with_goal() -> Value {
+    let mut p = shop_plugin();
+    let config = &mut p["spec"]["pluginConfig"];
+    config["stickiness"] = json!({"sources": [{"cookie": "uid"}]});
+    config["goals"] = json!([{"name": "purchase", "match": {"path_prefix": "/buy"}}]);
+    config["services"][0]["experiments"][0]["goals"] = json!(["purchase"]);
+    p
+}
+
+/// A fake Prometheus for `experiment report`: each instant query (`/api/v1/query`) gets `values`
+/// for the stats it names; each range query (`/api/v1/query_range`) gets two points of them
+/// (half, then all). Returns its URL and the request lines seen.
+fn fake_prometheus_with_history(
+    values: &'static [(&'static str, u64)],
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_prometheus(move |line| {
+        let asked = values
+            .iter()
+            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")));
+        if line.contains("/api/v1/query_range") {
+            let result: Vec<Value> = asked
+                .map(|(stat, v)| {
+                    json!({"metric": {"veer_stat": stat},
+                           "values": [[1000.0, (v / 2).to_string()], [4600.0, v.to_string()]]})
+                })
+                .collect();
+            json!({"status": "success", "data": {"resultType": "matrix", "result": result}})
+        } else {
+            let result: Vec<Value> = asked
+                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v.to_string()]}))
+                .collect();
+            json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+        }
+    })
+}
+
+/// `experiment report --prometheus` on Kubernetes: the WasmPlugin is read (never written), the
+/// report's counters come from one instant query and their history from one range query, all
+/// under the names the filter defines; the counts, the verdict and the lift over time follow.
+#[test]
+fn experiment_report_reads_prometheus_and_its_history() {
+    static COUNTS: &[(&str, u64)] = &[
+        ("config.version", 4),
+        ("exp.shop.checkout.control", 2400),
+        ("exp.shop.checkout.one-click", 2500),
+        ("exp_users.shop.checkout.control", 1000),
+        ("exp_users.shop.checkout.one-click", 1010),
+        ("goal_rq.shop.checkout.control.purchase", 130),
+        ("goal_rq.shop.checkout.one-click.purchase", 260),
+        ("goal_users.shop.checkout.control.purchase", 100),
+        ("goal_users.shop.checkout.one-click.purchase", 200),
+    ];
+    let (prom, queries) = fake_prometheus_with_history(COUNTS);
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin_with_goal())]);
+    let out = veerctl(
+        port,
+        &[
+            "-o",
+            "json",
+            "experiment",
+            "report",
+            "shop",
+            "checkout",
+            "--prometheus",
+            &prom,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["source"]["kind"], "prometheus", "{r}");
+    let arm = &r["arms"][1];
+    assert_eq!(
+        (
+            arm["exposed_users"].as_u64(),
+            arm["exposure_requests"].as_u64()
+        ),
+        (Some(1010), Some(2500)),
+        "{arm}"
+    );
+    assert_eq!(arm["goals"][0]["converted_users"], 200, "{arm}");
+    assert_eq!(arm["goals"][0]["goal_requests"], 260, "{arm}");
+    assert_eq!(
+        r["headline"]["arms"][0]["verdict"], "winner",
+        "{}",
+        r["headline"]
+    );
+    assert_eq!(
+        r["history"].as_array().unwrap().len(),
+        2,
+        "{}",
+        r["history"]
+    );
+    let queries = queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(queries[0].starts_with("GET /api/v1/query?"), "{queries:?}");
+    assert!(
+        queries[1].starts_with("GET /api/v1/query_range?"),
+        "{queries:?}"
+    );
+    assert!(
+        queries[0].contains("sum(veer_goal_users_shop_checkout_one_click_purchase)"),
+        "{queries:?}"
+    );
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+}
+
+/// Bad input on Kubernetes: an unknown experiment, an experiment judged on no goal, and a report
+/// from sidecars when none runs: each a clear error (exit 1) before any count is read.
+#[test]
+fn experiment_report_refuses_what_it_cannot_report() {
+    let cases: [(Value, &[&str], &str); 3] = [
+        (
+            shop_plugin_with_goal(),
+            &["experiment", "report", "shop", "nope"],
+            "service \"shop\" has no experiment \"nope\"; it runs checkout",
+        ),
+        (
+            shop_plugin(),
+            &["experiment", "report", "shop", "checkout"],
+            "experiment shop/checkout is judged on no goal",
+        ),
+        (
+            shop_plugin_with_goal(),
+            &["experiment", "report", "shop", "checkout"],
+            "failed to find a running pod with an istio-proxy sidecar",
+        ),
+    ];
+    for (plugin, args, says) in cases {
+        let (port, _) = fake_api(vec![(PLUGIN, plugin), (PODS, no_pods())]);
+        let out = veerctl(port, args);
+        let stderr = exits(&out, 1);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

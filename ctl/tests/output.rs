@@ -456,3 +456,70 @@ fn cohort_error_messages() {
         insta::assert_snapshot!(name, format!("exit code {code}\n{stderr}"));
     }
 }
+
+/// `web` with goal `purchase` and experiment `checkout` judged on it, both arms on v1.
+fn web_with_goal() -> Value {
+    let mut c = web();
+    c["goals"] =
+        json!([{ "name": "purchase", "match": { "path_prefix": "/buy" }, "status": "2xx" }]);
+    let e = &mut c["services"][0]["experiments"][0];
+    e["goals"] = json!(["purchase"]);
+    e["arms"][1]["variant"] = json!("v1");
+    c
+}
+
+/// A proxy's `/stats` for `web_with_goal`: users, purchases and responses per arm.
+fn goal_stats(users: (u64, u64), bought: (u64, u64)) -> String {
+    let mut s = stats(1, 800, 200, (3 * users.0, 3 * users.1));
+    for (arm, u, b) in [
+        ("control", users.0, bought.0),
+        ("treatment", users.1, bought.1),
+    ] {
+        s.push_str(&format!(
+            "wasmcustom.veer.exp_users.web.checkout.{arm}: {u}\n\
+             wasmcustom.veer.goal_rq.web.checkout.{arm}.purchase: {}\n\
+             wasmcustom.veer.goal_users.web.checkout.{arm}.purchase: {b}\n\
+             wasmcustom.veer.exp_rs.web.checkout.{arm}.2xx: {}\n\
+             wasmcustom.veer.exp_rs.web.checkout.{arm}.5xx: 1\n",
+            b + 5,
+            3 * u - 1
+        ));
+    }
+    s
+}
+
+/// The experiment report as people read it: the headline verdict, the split check, the arms
+/// (exposed users beside requests, responses per arm since both arms share v1), the goal with
+/// intervals, p-value, chance to beat and verdict, and what is approximate.
+#[test]
+fn experiment_report_names_the_winner() {
+    let mut rig = Rig::new(&web_with_goal());
+    rig.admins
+        .push(fake_admin(|_| goal_stats((1000, 1010), (100, 200))).0);
+    both(
+        "experiment-report-winner",
+        &rig,
+        &["experiment", "report", "web", "checkout"],
+    );
+}
+
+/// A broken split: the verdict is withheld and the likely causes come first.
+#[test]
+fn experiment_report_withholds_the_verdict_on_a_broken_split() {
+    let mut rig = Rig::new(&web_with_goal());
+    rig.admins
+        .push(fake_admin(|_| goal_stats((1000, 1400), (100, 200))).0);
+    let (code, stdout, stderr) = rig.run(
+        &[
+            "experiment",
+            "report",
+            "web",
+            "checkout",
+            "--min-lift",
+            "10",
+        ],
+        Colour::Off,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("experiment-report-srm", stdout);
+}

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # make demo: a local Envoy with Veer's filter in front of two versions of a demo app, walked
 # through early access for employees (a cohort rule), a canary (20 % -> 50 % -> 100 %), an A/B
-# experiment for one user segment, and a blue/green switch with its rollback. Every step is
-# verified by veerctl from the proxy's own counters (`veerctl status --check`, `cohort list`,
-# `experiment list`), and what a person counts with curl is checked against the configured split
-# or rule (binomial tolerance; exact for a rule) and against those counters; any difference
-# fails it.
+# experiment for one user segment, an A/B test judged on a goal (simulated shoppers; `veerctl
+# experiment report` names the winner and writes an HTML report), and a blue/green switch with its
+# rollback. Every step is verified by veerctl from the proxy's own counters (`veerctl status
+# --check`, `cohort list`, `experiment list`), and what a person counts with curl is checked
+# against the configured split or rule (binomial tolerance; exact for a rule) and against those
+# counters; any difference fails it.
 #
 # It stops everything it started (each background job by its own process group) when it ends, fails
 # or is interrupted (INT, TERM, HUP). Traffic stays on
-# 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000);
-# VEER_DEMO_PAUSE=1 waits for Enter between steps.
+# 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000), VEER_DEMO_SHOPPERS the
+# simulated shoppers of the A/B test with a goal (default 2000), VEER_DEMO_REPORT where its HTML
+# report goes (default target/veer-demo-report.html); VEER_DEMO_PAUSE=1 waits for Enter between
+# steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 REQUESTS=${VEER_DEMO_REQUESTS:-1000}
 VEERCTL=${VEERCTL:-target/debug/veerctl}
 APP=${VEER_DEMO_APP:-target/debug/veer-demo-app}
+SHOPPERS_BIN=${VEER_DEMO_SHOPPERS_BIN:-target/debug/veer-demo-shoppers}
+SHOPPERS=${VEER_DEMO_SHOPPERS:-2000}
+REPORT_HTML=${VEER_DEMO_REPORT:-$PWD/target/veer-demo-report.html}
 ENVOY=${VEER_ENVOY:-.venv/bin/envoy}
 WASM=$PWD/target/veer.wasm
-for f in "$VEERCTL" "$APP" "$ENVOY" "$WASM"; do
+for f in "$VEERCTL" "$APP" "$SHOPPERS_BIN" "$ENVOY" "$WASM"; do
   [[ -x $f || -f $f ]] || { echo "missing $f: run 'make demo' (it builds everything)" >&2; exit 1; }
 done
 command -v curl >/dev/null || { echo "the demo counts responses with curl; install it (apt-get install curl)" >&2; exit 1; }
@@ -179,6 +185,19 @@ python3 deploy/demo/verify.py experiment "$WORK/ab.tally" "$WORK/ab.list.json" \
 echo "Everyone else is not enrolled and keeps the default split:"
 verify_split ab-others v1=0 v2=100
 run "$VEERCTL" experiment stop web checkout
+pause
+
+bold "A/B test with a goal: does one-click checkout (v1) sell more than the classic one (v2)?"
+run "$VEERCTL" experiment start web buy-button --arm classic=v2:50 --arm one-click=v1:50 --goal purchase
+echo "$SHOPPERS simulated shoppers each load two pages and buy with their arm's chance: classic 10 %, one-click 20 %..."
+interruptible "$SHOPPERS_BIN" --port "$LISTEN" --users "$SHOPPERS" --rate classic=0.10 --rate one-click=0.20 \
+    --seed 1 --out "$WORK/shoppers.json"
+run "$VEERCTL" experiment report web buy-button --html "$REPORT_HTML"
+"$VEERCTL" -q -o json experiment report web buy-button >"$WORK/report.json"
+echo "The report against what the shoppers did:"
+python3 deploy/demo/verify.py report "$WORK/shoppers.json" "$WORK/report.json" one-click ||
+  fail "step 'A/B test with a goal': the report does not match what the shoppers did (above)"
+run "$VEERCTL" experiment stop web buy-button
 pause
 
 bold "Blue/green: switch everyone to v1 at once"

@@ -9,6 +9,7 @@ pub mod client;
 pub mod envoy;
 pub mod native;
 pub mod paths;
+pub mod shoppers;
 pub mod upstream;
 
 pub use client::{Client, Reply};

@@ -36,6 +36,11 @@ impl Demo {
             .arg(root.join("deploy/demo/demo.sh"))
             .env("VEER_DEMO_REQUESTS", REQUESTS)
             .env("VEER_DEMO_APP", env!("CARGO_BIN_EXE_veer-demo-app"))
+            .env(
+                "VEER_DEMO_SHOPPERS_BIN",
+                env!("CARGO_BIN_EXE_veer-demo-shoppers"),
+            )
+            .env("VEER_DEMO_REPORT", report_path())
             .env("VEERCTL", veerctl)
             .env("VEER_ENVOY", paths::envoy())
             .env("NO_COLOR", "1")
@@ -126,6 +131,14 @@ fn veerctl() -> PathBuf {
     path
 }
 
+/// Where the demo's HTML report goes in these tests (target/, per test process).
+fn report_path() -> PathBuf {
+    paths::workspace().join(format!(
+        "target/veer-demo-report-test-{}.html",
+        std::process::id()
+    ))
+}
+
 /// Sends SIGNAL to one process, by PID.
 fn signal(name: &str, pid: u32) -> bool {
     Command::new("kill")
@@ -175,12 +188,17 @@ fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
         "the demo failed ({status}); see its output above"
     );
     // start, the employees' cohort and everyone else, canary 20/50/100, the experiment's arms,
-    // the non-enrolled users, blue, green.
+    // the non-enrolled users, the report of the A/B test with a goal, blue, green.
     assert_eq!(
         transcript.matches("  verified: ").count(),
-        10,
+        11,
         "{transcript}"
     );
+    // The product step: the report names the winner and says where its HTML is.
+    assert!(transcript.contains("WINNER: one-click beats classic on purchase"));
+    let html = format!("HTML report: {}", report_path().display());
+    assert!(transcript.contains(&html), "{transcript}");
+    assert!(std::fs::read_to_string(report_path()).is_ok_and(|h| h.contains("one-click")));
     assert_eq!(transcript.matches("split check: OK").count(), 8);
     let left = session_members(demo.pid());
     assert!(left.is_empty(), "processes left after the demo: {left:?}");

@@ -224,10 +224,15 @@ pub struct NewExperiment {
     pub allocation: i64,
     /// Salt (defaults to the id).
     pub salt: Option<String>,
+    /// Goals it is judged on (declared in the config's `goals`).
+    pub goals: Vec<String>,
+    /// The goal that decides the verdict (one of `goals`).
+    pub primary_goal: Option<String>,
 }
 
 /// Adds (or replaces) an experiment.
 pub fn start_experiment(wire: &mut WireConfig, service: &str, e: NewExperiment) -> Result<()> {
+    check_goals(wire, &e)?;
     let s = service_mut(wire, service)?;
     let mut arms = Vec::new();
     for a in &e.arms {
@@ -259,13 +264,37 @@ pub fn start_experiment(wire: &mut WireConfig, service: &str, e: NewExperiment) 
         allocation: Some(e.allocation),
         arms,
         salt: e.salt,
-        ..WireExperiment::default()
+        goals: e.goals,
+        primary_goal: e.primary_goal,
     };
     match s.experiments.iter_mut().find(|x| x.id == e.id) {
         Some(existing) => *existing = exp,
         None => s.experiments.push(exp),
     }
     Ok(())
+}
+
+/// Every goal `e` names must be declared in the config, and its primary goal must be one of them.
+fn check_goals(wire: &WireConfig, e: &NewExperiment) -> Result<()> {
+    let declared: Vec<&str> = wire.goals.iter().map(|g| g.name.as_str()).collect();
+    if let Some(unknown) = e.goals.iter().find(|g| !declared.contains(&g.as_str())) {
+        return Err(CliError::failed(format!(
+            "--goal {unknown:?}: the config declares no such goal ({}); add it under `goals` \
+             with `veerctl apply -f FILE` first",
+            if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                format!("it declares {}", declared.join(", "))
+            }
+        )));
+    }
+    match &e.primary_goal {
+        Some(p) if !e.goals.contains(p) => Err(CliError::failed(format!(
+            "--primary-goal {p:?} is not one of the --goal options ({})",
+            e.goals.join(", ")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Removes an experiment.
@@ -378,6 +407,8 @@ mod tests {
             segment: vec![crate::config::match_expr::parse("header:x-country=de").unwrap()],
             allocation: 2500,
             salt: None,
+            goals: Vec::new(),
+            primary_goal: None,
         };
         start_experiment(&mut w, "web", e).unwrap();
         veer_filter::Config::from_wire(&w).unwrap();
@@ -385,5 +416,44 @@ mod tests {
         stop_experiment(&mut w, "web", "checkout").unwrap();
         assert!(w.services[0].experiments.is_empty());
         assert!(stop_experiment(&mut w, "web", "checkout").is_err());
+    }
+
+    /// Goals must be declared in the config, and the primary one must be among them; then the
+    /// experiment is judged on them.
+    #[test]
+    fn experiment_goals_must_exist() {
+        let mut w = wire(&[("v1", 10000)]);
+        w.stickiness =
+            serde_json::from_value(serde_json::json!({"sources": [{"cookie": "uid"}]})).unwrap();
+        w.goals = vec![serde_json::from_value(
+            serde_json::json!({"name": "purchase", "match": {"path_prefix": "/buy"}}),
+        )
+        .unwrap()];
+        let start = |w: &mut WireConfig, goals: &[&str], primary: Option<&str>| {
+            let e = NewExperiment {
+                id: "checkout".into(),
+                arms: vec!["a=v1:50".into(), "b=v2:50".into()],
+                segment: Vec::new(),
+                allocation: 10000,
+                salt: None,
+                goals: goals.iter().map(|g| (*g).to_owned()).collect(),
+                primary_goal: primary.map(str::to_owned),
+            };
+            start_experiment(w, "web", e).map_err(|e| e.to_string())
+        };
+        let unknown = start(&mut w, &["purchase", "signup"], None).unwrap_err();
+        assert!(
+            unknown.contains("\"signup\": the config declares no such goal (it declares purchase)"),
+            "{unknown}"
+        );
+        let primary = start(&mut w, &["purchase"], Some("signup")).unwrap_err();
+        assert!(
+            primary.contains("--primary-goal \"signup\" is not one of"),
+            "{primary}"
+        );
+        assert!(w.services[0].experiments.is_empty(), "nothing was added");
+        start(&mut w, &["purchase"], Some("purchase")).unwrap();
+        let c = veer_filter::Config::from_wire(&w).unwrap();
+        assert!(c.services[0].experiments[0].measured());
     }
 }

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 /// Name prefix of the filter's histograms in `/stats` (`...latency_us.<service>.<variant>`).
 const PREFIX: &str = "wasmcustom.veer.latency_us.";
+/// Name prefix of the filter's other histograms (`...exp_latency_us.<service>.<experiment>.<arm>`,
+/// kept under their whole name after `wasmcustom.veer.`: no `<service>.<variant>` has 4 parts).
+const OTHER_PREFIX: &str = "wasmcustom.veer.";
 
 /// One of Envoy's bins: values in `[m * 10^e, (m + 1) * 10^e)`.
 ///
@@ -159,7 +162,10 @@ pub fn parse_detailed(json: &str) -> Result<BTreeMap<String, Histogram>, String>
         .filter_map(|s| s["histograms"]["details"].as_array())
         .flatten();
     for d in details {
-        let Some(name) = d["name"].as_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+        let Some(name) = d["name"].as_str().and_then(|n| {
+            n.strip_prefix(PREFIX)
+                .or_else(|| n.strip_prefix(OTHER_PREFIX))
+        }) else {
             continue;
         };
         let mut h = Histogram::default();

@@ -87,9 +87,15 @@ pub mod counter {
         format!("rs.{service}.{variant}.5xx")
     }
 
-    /// Assignments to an experiment's arm.
+    /// Assignments to an experiment's arm (named where the filter names every arm metric).
     pub fn arm(service: &str, experiment: &str, arm: &str) -> String {
-        format!("{}{arm}", arms(service, experiment))
+        use veer_filter::arm_metrics::{ArmKey, ArmStat};
+        let key = ArmKey {
+            service,
+            experiment,
+            arm,
+        };
+        key.name(ArmStat::Requests)
     }
 
     /// The prefix of every arm counter of an experiment (the rest is the arm's name).
@@ -102,9 +108,9 @@ pub mod counter {
 pub const STATS_PATH: &str =
     "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
 
-/// Veer's latency histograms, as JSON with every bucket.
-pub const LATENCY_PATH: &str =
-    "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.latency_us%5C.";
+/// Veer's latency histograms (per variant, and per experiment arm where arms share a variant), as
+/// JSON with every bucket.
+pub const LATENCY_PATH: &str = "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.(exp_)%3Flatency_us%5C.";
 
 /// A snapshot from a proxy's answers to [`STATS_PATH`] and [`LATENCY_PATH`], however they were
 /// fetched (`--admin`, or a port-forward to a sidecar), so both paths read the same figures.

@@ -420,18 +420,12 @@ impl Window<'_> {
 
     /// The latency of the responses recorded in the window, per `<service>.<variant>`.
     fn latency(&self, key: &str) -> Option<Latency> {
-        let empty = Histogram::default();
-        let mut window = Histogram::default();
-        for s in &self.live {
-            let now = s.latency.get(key).unwrap_or(&empty);
-            let base = self
-                .baselines
-                .get(&s.url)
-                .and_then(|b| b.latency.get(key))
-                .unwrap_or(&empty);
-            window.merge(&now.since(base));
-        }
-        Latency::of(&window)
+        let live = self.live.iter().copied();
+        Latency::of(&crate::observe::window::histogram_since(
+            live,
+            self.baselines,
+            key,
+        ))
     }
 }
 

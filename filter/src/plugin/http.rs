@@ -8,6 +8,7 @@ use proxy_wasm::types::Action;
 
 use super::{host, Shared};
 use crate::decide::{decide, DecidedBy, Inputs, KeyOrigin};
+use crate::goals::count::Pending;
 use crate::header_map;
 use crate::request::RequestView;
 
@@ -22,12 +23,16 @@ struct Routed {
     assignment: Option<String>,
     /// `set-cookie` value for a minted id.
     set_cookie: Option<String>,
+    /// The experiment (index in the service) and arm that decided, for per-arm responses.
+    arm: Option<(usize, usize)>,
 }
 
 pub(super) struct Request {
     shared: Option<Rc<Shared>>,
     rng: fastrand::Rng,
     routed: Option<Routed>,
+    /// What the request counts for experiments judged on goals (any host, routed or not).
+    pending: Option<Pending>,
 }
 
 impl Request {
@@ -37,6 +42,7 @@ impl Request {
             shared,
             rng: fastrand::Rng::with_seed(seed),
             routed: None,
+            pending: None,
         }
     }
 }
@@ -82,14 +88,16 @@ impl HttpContext for Request {
 
         let rng = &mut self.rng;
         let mut random = || rng.u64(..);
-        let Some(d) = decide(
+        let decision = decide(
             config,
             &req,
             Inputs {
                 now_unix,
                 random: &mut random,
             },
-        ) else {
+        );
+        self.pending = Pending::on_request(config, decision.as_ref(), &req);
+        let Some(d) = decision else {
             metrics.globals.passthrough.inc();
             // An override for no service forces nothing: counted with the rejected ones, so
             // every override that did not take effect shows up.
@@ -123,7 +131,7 @@ impl HttpContext for Request {
             } => metrics
                 .arm(d.service_index, index, arm_index)
                 .into_iter()
-                .for_each(|m| m.inc()),
+                .for_each(|m| m.requests.inc()),
             DecidedBy::Override { .. } => metrics.globals.override_accepted.inc(),
             DecidedBy::Split => variant_metrics.into_iter().for_each(|v| v.split.inc()),
         }
@@ -140,14 +148,39 @@ impl HttpContext for Request {
             started: config.response_metrics.then(|| self.get_current_time()),
             assignment,
             set_cookie,
+            arm: match d.by {
+                DecidedBy::Experiment {
+                    index, arm_index, ..
+                } => Some((index, arm_index)),
+                _ => None,
+            },
         });
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let (Some(shared), Some(routed)) = (self.shared.clone(), self.routed.take()) else {
+        let Some(shared) = self.shared.clone() else {
             return Action::Continue;
         };
+        if let Some(routed) = self.routed.take() {
+            self.respond(&shared, routed);
+        }
+        if let Some(pending) = self.pending.take() {
+            // Bytes: the SDK's string getter panics on a value that is not UTF-8.
+            let status = self.get_http_response_header_bytes(":status");
+            let counts = pending.on_response(&shared.config, status.as_deref().unwrap_or_default());
+            shared.metrics.count(&counts);
+            if let Some(c) = &counts.set_cookie {
+                self.add_http_response_header("set-cookie", c);
+            }
+        }
+        Action::Continue
+    }
+}
+
+impl Request {
+    /// The response phase of a routed request: headers for the client, response metrics.
+    fn respond(&self, shared: &Shared, routed: Routed) {
         let headers = &shared.config.headers;
         if let Some(a) = &routed.assignment {
             self.set_http_response_header(headers.experiment.as_str(), Some(a));
@@ -178,16 +211,22 @@ impl HttpContext for Request {
                 .and_then(|s| s.first().copied())
                 .filter(u8::is_ascii_digit)
                 .map_or(5, |d| usize::from(d - b'0').clamp(1, 5));
-            if let Some(counter) = m.status.get(class - 1) {
-                counter.inc();
-            }
             let elapsed = self
                 .get_current_time()
                 .duration_since(started)
                 .unwrap_or_default();
-            m.latency_us
-                .record(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+            let elapsed = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            // Arms that share this variant are told apart by metrics of their own.
+            let arm = routed.arm.and_then(|(e, a)| {
+                let m = shared.metrics.arm(routed.service, e, a)?;
+                m.responses.as_ref()
+            });
+            for m in std::iter::once(m).chain(arm) {
+                if let Some(counter) = m.status.get(class - 1) {
+                    counter.inc();
+                }
+                m.latency_us.record(elapsed);
+            }
         }
-        Action::Continue
     }
 }

@@ -7,7 +7,10 @@
 //! - `veer.rs.<service>.<variant>.<1xx..5xx>`: responses by status class;
 //! - `veer.latency_us.<service>.<variant>`: histogram, request headers to response headers;
 //!   these two are not defined when the config sets `metrics.responses: false`;
-//! - `veer.rule.<service>.<rule>` and `veer.exp.<service>.<experiment>.<arm>`: what decided;
+//! - `veer.rule.<service>.<rule>`: what decided;
+//! - per experiment arm, named in [`crate::arm_metrics`]: assignments (`veer.exp.`...), and for
+//!   experiments judged on goals, exposed users, goal requests and converted users; responses
+//!   and latency when arms share a variant;
 //! - `veer.config.version` and `veer.config.digest` (gauges: which config runs, see
 //!   [`crate::config::digest`]), `veer.config.accepted`, `veer.config.rejected`;
 //! - `veer.passthrough`, `veer.spoofed_header_removed`, `veer.override.accepted`,
@@ -19,7 +22,9 @@
 use proxy_wasm::hostcalls::{define_metric, increment_metric, record_metric};
 use proxy_wasm::types::MetricType;
 
-use crate::config::Config;
+use crate::arm_metrics::{ArmKey, ArmStat, PREFIX};
+use crate::config::{Config, Experiment, StatusClass};
+use crate::goals::count::{ArmAt, Counts, GoalAt};
 
 /// A metric id; `None` when the host refused to define it (counting is then skipped, routing is
 /// not affected).
@@ -114,7 +119,52 @@ pub(super) struct Metrics {
     /// `[service][rule]`.
     pub rules: Vec<Vec<Metric>>,
     /// `[service][experiment][arm]`.
-    pub arms: Vec<Vec<Vec<Metric>>>,
+    pub arms: Vec<Vec<Vec<ArmMetrics>>>,
+}
+
+/// Per experiment arm.
+#[derive(Debug, Clone)]
+pub(super) struct ArmMetrics {
+    /// Requests assigned to the arm.
+    pub requests: Metric,
+    /// First exposures (experiments judged on goals; undefined otherwise).
+    pub users: Metric,
+    /// Per goal of the experiment, in its order: (goal requests, converted users).
+    pub goals: Vec<(Metric, Metric)>,
+    /// When arms share a variant and response metrics are on.
+    pub responses: Option<ResponseMetrics>,
+}
+
+impl ArmMetrics {
+    fn define(config: &Config, key: ArmKey<'_>, e: &Experiment) -> ArmMetrics {
+        let metric = |kind, stat| Metric::new(kind, &format!("{PREFIX}{}", key.name(stat)));
+        let counter = |stat| metric(MetricType::Counter, stat);
+        let goal_names = e
+            .goals
+            .iter()
+            .filter_map(|&g| config.goals.get(g).map(|g| g.name.as_str()));
+        ArmMetrics {
+            requests: counter(ArmStat::Requests),
+            users: match e.measured() {
+                true => counter(ArmStat::Users),
+                false => Metric::default(),
+            },
+            goals: goal_names
+                .map(|g| {
+                    (
+                        counter(ArmStat::GoalRequests(g)),
+                        counter(ArmStat::GoalUsers(g)),
+                    )
+                })
+                .collect(),
+            responses: (config.response_metrics && e.arms_share_variant()).then(|| {
+                ResponseMetrics {
+                    status: StatusClass::ALL.map(|c| counter(ArmStat::Responses(c))),
+                    latency_us: metric(MetricType::Histogram, ArmStat::Latency),
+                }
+            }),
+        }
+    }
 }
 
 impl Metrics {
@@ -160,7 +210,12 @@ impl Metrics {
                         e.arms
                             .iter()
                             .map(|a| {
-                                Metric::counter(&format!("veer.exp.{svc}.{}.{}", e.id, a.name))
+                                let key = ArmKey {
+                                    service: svc,
+                                    experiment: e.id.as_str(),
+                                    arm: a.name.as_str(),
+                                };
+                                ArmMetrics::define(config, key, e)
                             })
                             .collect()
                     })
@@ -189,7 +244,22 @@ impl Metrics {
         self.rules.get(service)?.get(rule).copied()
     }
 
-    pub(super) fn arm(&self, service: usize, experiment: usize, arm: usize) -> Option<Metric> {
-        self.arms.get(service)?.get(experiment)?.get(arm).copied()
+    pub(super) fn arm(&self, service: usize, experiment: usize, arm: usize) -> Option<&ArmMetrics> {
+        self.arms.get(service)?.get(experiment)?.get(arm)
+    }
+
+    /// What a request counted for experiments judged on goals.
+    pub(super) fn count(&self, counts: &Counts) {
+        let arm = |at: ArmAt| self.arm(at.service, at.experiment, at.arm);
+        if let Some(m) = counts.exposure.and_then(arm) {
+            m.users.inc();
+        }
+        let goal = |g: &GoalAt| arm(g.arm).and_then(|m| m.goals.get(g.slot));
+        for (requests, _) in counts.goal_requests.iter().filter_map(goal) {
+            requests.inc();
+        }
+        for (_, users) in counts.conversions.iter().filter_map(goal) {
+            users.inc();
+        }
     }
 }

@@ -28,6 +28,8 @@ mod metrics;
 #[cfg(veer_native)]
 mod native;
 mod paths;
+mod report;
+mod report_html;
 mod security;
 mod split;
 #[cfg(not(veer_native))]

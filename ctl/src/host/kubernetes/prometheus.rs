@@ -17,6 +17,15 @@ use crate::observe::window::{Baselines, Counted};
 /// is an error that says what to check.
 pub fn counted(url: &str, config: &WireConfig, window: Option<Duration>) -> Result<Counted> {
     let veer = observe::from_prometheus(url, config, window).map_err(err)?;
+    reading(url, veer, window)
+}
+
+/// Prometheus's answer as one reading named after it.
+fn reading(
+    url: &str,
+    veer: std::collections::BTreeMap<String, u64>,
+    window: Option<Duration>,
+) -> Result<Counted> {
     if !veer.contains_key(observe::VERSION_STAT) {
         return Err(CliError::failed(format!(
             "Prometheus at {url} has no {}: it scrapes no proxy that runs Veer's filter; check \
@@ -44,4 +53,21 @@ pub fn counted(url: &str, config: &WireConfig, window: Option<Duration>) -> Resu
         baselines: Baselines::new(),
         label,
     })
+}
+
+/// Veer stats `stats` from the Prometheus at `url`, as one reading named after it (totals since
+/// the proxies started, or the increase over `window`); a Prometheus that scrapes no Veer proxy
+/// is an error that says what to check.
+pub fn counted_stats(url: &str, stats: &[String], window: Option<Duration>) -> Result<Counted> {
+    let veer = observe::from_prometheus_stats(url, stats, window).map_err(err)?;
+    reading(url, veer, window)
+}
+
+/// `stats` at every `step` over (`start`, `end`, `step`), oldest first: the history of a report.
+pub fn range(
+    url: &str,
+    stats: &[String],
+    span: (f64, f64, Duration),
+) -> Result<Vec<observe::RangePoint>> {
+    observe::range_from_prometheus(url, stats, span).map_err(err)
 }

@@ -1,6 +1,9 @@
-//! `experiment start | stop | list`.
+//! `experiment start | stop | list | report`.
+
+mod report;
 
 use serde::Serialize;
+use veer_filter::arm_metrics::{ArmKey, ArmStat};
 use veer_filter::config::WireConfig;
 
 use super::edit_live;
@@ -9,7 +12,6 @@ use crate::config::edit::{self, NewExperiment};
 use crate::config::match_expr;
 use crate::error::{CliError, Result};
 use crate::history::Change;
-use crate::observe::snapshot::counter;
 use crate::settings::Settings;
 
 /// Dispatches `experiment ...`: the ECDS file with --envoy, the WasmPlugin on Kubernetes otherwise.
@@ -22,6 +24,8 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
             segments,
             allocation,
             salt,
+            goals,
+            primary_goal,
         } => {
             let e = NewExperiment {
                 id: id.clone(),
@@ -29,17 +33,21 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
                 segment: segments.clone(),
                 allocation: edit::percent_to_bp(allocation)?,
                 salt: salt.clone(),
+                goals: goals.clone(),
+                primary_goal: primary_goal.clone(),
+            };
+            let what = Change::ExperimentStart {
+                service: service.clone(),
+                id: id.clone(),
             };
             // Cloned per attempt: a conflict re-applies the edit on a fresh read.
-            edit_live(
-                s,
-                service,
-                &Change::ExperimentStart {
-                    service: service.clone(),
-                    id: id.clone(),
-                },
-                |w| edit::start_experiment(w, service, e.clone()),
-            )
+            let edited = s
+                .host
+                .edit(&what, |w| edit::start_experiment(w, service, e.clone()))?;
+            if !goals.is_empty() {
+                report::record_start(s, &edited, service, id)?;
+            }
+            super::edited::print(s, &edited, Some(service), &what.to_string())
         }
         ExperimentCommand::Stop { service, id } => edit_live(
             s,
@@ -51,6 +59,7 @@ pub fn run(s: &Settings, c: &ExperimentCommand) -> Result<()> {
             |w| edit::stop_experiment(w, service, id),
         ),
         ExperimentCommand::List => list(s),
+        ExperimentCommand::Report(a) => report::run(s, a),
     }
 }
 
@@ -86,7 +95,12 @@ fn rows(wire: &WireConfig, assigned: impl Fn(&str) -> Option<u64>) -> Vec<Row> {
     for s in &wire.services {
         for e in &s.experiments {
             for a in &e.arms {
-                let assigned = assigned(&counter::arm(&s.name, &e.id, &a.name));
+                let key = ArmKey {
+                    service: &s.name,
+                    experiment: &e.id,
+                    arm: &a.name,
+                };
+                let assigned = assigned(&key.name(ArmStat::Requests));
                 rows.push(Row {
                     service: s.name.clone(),
                     id: e.id.clone(),

@@ -8,6 +8,8 @@
 //! without the mark is attributed only when the experiment has no segment (everyone may be
 //! enrolled, so the allocation bucket of the key decides), and never counts as a converted user.
 
+pub mod count;
+
 use crate::config::{Arm, Config, Experiment, Goal, Judged};
 use crate::decide::user_key;
 use crate::marks::{Mark, Marks};
@@ -30,6 +32,8 @@ pub struct GoalHit<'c> {
     pub arm_index: usize,
     /// The user's arm.
     pub arm: &'c Arm,
+    /// Position of the goal in the experiment's `goals` (its metrics are indexed so).
+    pub slot: usize,
     /// The user carries the experiment's exposure mark: a first conversion counts a user.
     pub exposed: bool,
     /// The mark of this user's conversion on this goal in this experiment.
@@ -67,23 +71,25 @@ fn attribute<'c>(
 ) -> Option<GoalHit<'c>> {
     let service = config.services.get(judged.service)?;
     let experiment = service.experiments.get(judged.experiment)?;
-    let (key, _) = user_key(&service.stickiness, req)?;
-    let buckets = experiment.salt.buckets(&key);
     let exposed = marks.has(experiment.exposure);
-    let enrolled_by_key =
-        experiment.segment.is_none() && experiment.allocation.covers(buckets.secondary);
-    if !exposed && !enrolled_by_key {
+    // Without the mark only a segment-free experiment may attribute: skip the hash otherwise.
+    if !exposed && experiment.segment.is_some() {
         return None;
     }
-    let arm_index = experiment.split.pick(buckets.primary);
+    let (key, _) = user_key(&service.stickiness, req)?;
+    let placed = experiment.place(&key);
+    if !(exposed || placed.enrolled) {
+        return None;
+    }
     Some(GoalHit {
         goal_index,
         goal,
         service_index: judged.service,
         experiment_index: judged.experiment,
         experiment,
-        arm_index,
-        arm: experiment.arms.get(arm_index)?,
+        arm_index: placed.arm,
+        arm: experiment.arms.get(placed.arm)?,
+        slot: experiment.goals.iter().position(|&g| g == goal_index)?,
         exposed,
         conversion: judged.conversion,
     })
