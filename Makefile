@@ -3,6 +3,10 @@
 #   make demo   build everything, start Envoy + two demo app versions, walk canary, A/B, blue/green
 #   make test   every test: engine, golden vectors on wasm32, end-to-end against a real Envoy
 #   make bench  benchmarks (writes bench/RESULTS.md)
+#   make native Veer as an Envoy dynamic module (target/native/libveer_native.so)
+#   make fuzz   each fuzz target under libFuzzer for FUZZ_SECONDS (default 60), with coverage
+#   make soak   Envoy + Veer under load for SOAK_SECONDS (default 600) while veerctl changes the
+#               config every second, a VM crash and a hot restart in the middle (soak/RESULTS.md)
 #
 # Installs go into the project (.venv for Envoy, .tools for wasm-bindgen-test-runner), so nothing
 # outside the checkout is changed except the Rust targets added through rustup.
@@ -18,6 +22,8 @@ WASM_TARGET   := wasm32-wasip1
 # rustc's build of the filter, and the file everything loads: the same after wasm-opt.
 WASM_BUILD    := target/$(WASM_TARGET)/release/veer_filter.wasm
 WASM          := target/veer.wasm
+# Veer as an Envoy dynamic module: the same engine, native code (cargo profile `native`).
+NATIVE        := target/native/libveer_native.so
 # The post-link optimiser for the .wasm (binaryen; flags = the features rustc's output uses).
 # No inlining: with it the file is 3 KB smaller but each Envoy's RSS grows by ~10 MiB (V8 holds
 # the larger functions it produces; measured with make bench's memory table).
@@ -31,19 +37,23 @@ WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"
 WBT_RUNNER    := $(TOOLS)/bin/wasm-bindgen-test-runner
 CARGO         ?= cargo
 
-.PHONY: help setup targets envoy stats-reference node binaryen wasm-test-runner wasm build test test-engine \
-        test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo bench clean
+.PHONY: help setup targets envoy stats-reference node binaryen chromium wasm-test-runner wasm native build \
+        test test-engine test-wasm test-e2e test-demo lint-filter validate-manifests test-cluster lint demo \
+        bench clean fuzz soak soak-plot
 
 help:
 	@echo "make demo   - local Envoy + Veer in front of two app versions: canary, A/B, blue/green"
 	@echo "make test   - every test (installs what it needs)"
 	@echo "make bench  - benchmarks, written to bench/RESULTS.md"
 	@echo "make wasm   - build the filter ($(WASM))"
+	@echo "make native - build the dynamic module ($(NATIVE)); VEER_BUILD=native make demo runs it"
 	@echo "make lint   - rustfmt check and clippy -D warnings on the workspace (part of make test)"
 	@echo "make stats-reference - SciPy/statsmodels in .venv for veer-stats's reference test (part of make test)"
 	@echo "make lint-filter - clippy: no unwrap/expect/panic/indexing in the filter (part of make test)"
+	@echo "make fuzz   - each fuzz target for FUZZ_SECONDS (default 60) s, executions and coverage"
+	@echo "make soak   - SOAK_SECONDS (default 600) s of load, changes, a crash and a restart (soak/)"
 
-setup: targets envoy node binaryen wasm-test-runner
+setup: targets envoy node binaryen chromium wasm-test-runner
 
 targets:
 	rustup target add $(WASM_TARGET) wasm32-unknown-unknown
@@ -75,6 +85,11 @@ node:
 binaryen:
 	@command -v wasm-opt >/dev/null || { apt-get update -qq && apt-get install -y -qq binaryen; }
 
+# Headless Chromium renders the HTML experiment report in tests/tests/e2e/report_html.rs (no
+# console message, a screenshot, the page's numbers equal -o json's). From Debian's packages.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 wasm-test-runner: $(WBT_RUNNER)
 $(WBT_RUNNER): Cargo.lock
 	$(CARGO) install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --root $(TOOLS)
@@ -90,7 +105,13 @@ $(WASM): $(WASM_BUILD)
 	wasm-opt $(WASM_OPT_FLAGS) $< -o $@.tmp
 	mv $@.tmp $@
 
-build: wasm
+# The dynamic module Envoy loads by name (veer_native) from ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+# Only this package in the build: the crash-test module's feature must not be unified into it.
+native:
+	$(CARGO) build --profile native -p veer-native
+	@ls -l $(NATIVE)
+
+build: wasm native
 	$(CARGO) build --workspace --all-targets
 
 test: setup wasm lint lint-filter test-engine test-wasm test-e2e test-demo validate-manifests
@@ -104,12 +125,17 @@ test-wasm: targets node wasm-test-runner
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=$(abspath $(WBT_RUNNER)) \
 	  $(CARGO) test -p veer-filter --target wasm32-unknown-unknown --test golden
 
-# End-to-end against real Envoys on loopback (veerctl's binary is exercised too).
-# Also the README's worked config example, validated as veerctl and the filter read it.
-test-e2e: envoy wasm
+# End-to-end against real Envoys on loopback (veerctl's binary is exercised too), once with the
+# wasm filter and once with the dynamic module (the same tests; tests/tests/e2e/main.rs says which
+# are one build's only). Also the README's worked config example, validated as veerctl and the
+# filter read it. The crash-test module is built on its own (its feature must stay out of
+# libveer_native.so). Chromium checks the HTML experiment report.
+test-e2e: envoy wasm native chromium
 	$(CARGO) build -p veer-ctl
 	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
-	$(CARGO) test -p veer-e2e --lib --test e2e --test readme
+	$(CARGO) build --profile native -p veer-test-crash-module
+	VEER_BUILD=wasm $(CARGO) test -p veer-e2e --lib --test e2e --test readme
+	VEER_BUILD=native $(CARGO) test -p veer-e2e --test e2e
 
 # make demo as a test (tests/tests/demo.rs): every step's verification passes with 150 requests a
 # step, a wrong split fails it, and Ctrl-C mid-run leaves none of its processes behind (~20 s).
@@ -133,6 +159,7 @@ lint-filter: targets
 	$(CARGO) clippy -p veer-filter --lib --features plugin,schema -- -D warnings
 	$(CARGO) clippy -p veer-filter --lib --no-default-features --features plugin \
 	  --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy -p veer-native --lib -- -D warnings
 
 # Formatting and every warning, on the whole workspace (part of make test).
 lint:
@@ -147,12 +174,44 @@ demo: envoy wasm
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	deploy/demo/demo.sh
 
-# Benchmarks (issue 5): native vs no-op wasm vs Veer, propagation, decision time, size, memory.
+# Benchmarks (issue 5): native vs no-op wasm vs Veer (wasm and, issue 13, the dynamic module),
+# propagation, decision time, size, memory.
 # About 10-11 minutes; writes bench/RESULTS.md. BENCH_QUICK=1 for a smoke test (bench/RESULTS.quick.md).
 # Nothing in `make test` is timed.
-bench: envoy wasm
+bench: envoy wasm native
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@command -v perf >/dev/null || apt-get install -y -qq linux-perf || true
 	$(CARGO) build --release -p veer-bench-noop -p veer-bench-minimal --target $(WASM_TARGET)
 	$(CARGO) build --profile tools -p veer-ctl -p veer-e2e --bins
 	CARGO=$(CARGO) BENCH_VEERCTL=target/tools/veerctl BENCH_APP=target/tools/veer-demo-app bench/run
+
+# Fuzzing (issue 11): each target of fuzz/src under libFuzzer for FUZZ_SECONDS, on the stable
+# toolchain (fuzz/run says how), then what its corpus covers of the code it is about (llvm-cov
+# from rustup's llvm-tools). Prints executions and coverage per target and writes
+# target/fuzz/RESULTS.md; fails if a target crashed. FUZZ_TARGETS=a,b to choose; FUZZ_MERGE=1 adds
+# the inputs that grew coverage to fuzz/corpus (to commit). make test replays the committed corpus
+# and fuzz/regressions (fuzz/tests/corpus.rs), without libFuzzer.
+FUZZ_SECONDS ?= 60
+fuzz:
+	rustup component add llvm-tools
+	CARGO=$(CARGO) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run
+
+# Soak (issue 11): Envoy with Veer for SOAK_SECONDS under steady load (SOAK_RATE req/s, default
+# 200) while the veerctl binary changes the config every second, valid and invalid in turn; the
+# filter's VM crashes (the crash stand-in) at 20 % and Envoy hot-restarts at 35 %. Writes
+# soak/RESULTS.md, the CSV samples and soak/rss.png (matplotlib, in .venv); fails when a figure
+# misses its target. Loopback only; it stops what it started, by PID.
+SOAK_SECONDS ?= 600
+SOAK_PLOT := $(VENV)/.soak-plot
+soak-plot: $(SOAK_PLOT)
+$(SOAK_PLOT): soak/requirements.txt
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r soak/requirements.txt
+	@touch $@
+
+soak: envoy wasm soak-plot
+	$(CARGO) build -p veer-ctl -p veer-soak
+	$(CARGO) build --release -p veer-test-crash --target $(WASM_TARGET)
+	SOAK_SECONDS=$(SOAK_SECONDS) target/debug/veer-soak; rc=$$?; \
+	  out="$${SOAK_OUT:-soak}"; $(VENV)/bin/python soak/plot.py "$$out" && echo "plot: $$out/rss.png"; \
+	  exit $$rc

@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use veer_filter::config::wire::WireMatch;
+
+mod cohort;
+pub use cohort::{
+    parse_match, AddArgs, At, CohortCommand, Samples, SetArgs, TargetArgs, MATCH_SYNTAX,
+};
 
 /// veerctl: move user traffic between versions of a service, and prove every change is live.
 ///
@@ -13,11 +19,15 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// rejects or does not pick up fails loudly, showing what every proxy runs. A rejected change
 /// does not stay live: the last config the proxies accepted is written again as a new version.
 ///
-/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service, I/O, a refused header
-/// rename); 2 usage error; 3 invalid config (nothing written); 4 written but not verified live
-/// (rejected, then restored; or not picked up in time); 5 a concurrent change got in the way
-/// (`apply --expect-version`, or the store's lock held too long); 6 `status --check` found a
-/// split mismatch.
+/// Exit codes: 0 success; 1 failure (unreachable proxy, unknown service or cohort rule, I/O, a
+/// refused header rename, a filter file that is not a wasm module, nothing to undo, an experiment
+/// report without data: an unknown experiment or goal, no exposed user, an unreadable events
+/// file; nothing written); 2 usage error (also a bad match expression); 3 invalid config, or a
+/// cohort rule that could never match (nothing written); 4 written but not verified live
+/// (rejected, then restored; a proxy that runs another config; or not picked up in time); 5 a
+/// concurrent change got in the way (`apply --expect-version`, the store's lock held too long,
+/// cohort rules changed since they were read); 6 `status --check` found a split mismatch, or a
+/// proxy on the fallback or on another config.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
@@ -184,6 +194,10 @@ pub enum Command {
     /// Canary releases: weights, promotion, abort, progressive steps.
     #[command(subcommand)]
     Canary(CanaryCommand),
+    /// Cohort rules: who gets which variant ahead of experiments and the split (employees,
+    /// beta testers, a country), one verified change at a time.
+    #[command(subcommand)]
+    Cohort(Box<CohortCommand>),
     /// A/B/n experiments per user segment.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
@@ -199,6 +213,10 @@ pub enum Command {
     /// Kubernetes + Istio: install Veer's WasmPlugin and the routes that obey it.
     #[command(subcommand)]
     Mesh(MeshCommand),
+    /// Print an Envoy bootstrap (YAML) that runs Veer's filter, from the --envoy directory, in
+    /// front of the given clusters: for starting a standalone Envoy by hand. Envoy starts on it
+    /// once the directory holds a first config (`apply --no-wait`).
+    Bootstrap(BootstrapArgs),
     /// Print a shell completion script: `source <(veerctl completions bash)`, or save it where
     /// your shell loads completions (e.g. ~/.local/share/bash-completion/completions/veerctl).
     Completions {
@@ -230,6 +248,28 @@ pub struct ApplyArgs {
     /// after the rename the filter no longer removes client-sent copies of the old name.
     #[arg(long)]
     pub allow_header_rename: bool,
+}
+
+/// `bootstrap`.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// An upstream cluster, `NAME=HOST:PORT` (repeatable). The first is the stable one: every
+    /// request that no service claims, or that the filter cannot route, goes there.
+    #[arg(long = "cluster", required = true, value_name = "NAME=HOST:PORT")]
+    pub clusters: Vec<String>,
+    /// The filter's .wasm on this host (for the fallback config Envoy runs when it starts on a
+    /// file its filter refuses).
+    #[arg(long)]
+    pub wasm: PathBuf,
+    /// The listener's address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen_address: String,
+    /// The listener's port.
+    #[arg(long, default_value_t = 8080)]
+    pub listen_port: u16,
+    /// The admin API's port, on 127.0.0.1 (--admin http://127.0.0.1:PORT).
+    #[arg(long, default_value_t = 9901)]
+    pub admin_port: u16,
 }
 
 /// `explain`.
@@ -350,6 +390,7 @@ pub struct CanaryRunArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExperimentCommand {
     /// Start (or replace) an experiment.
+    #[command(after_help = MATCH_SYNTAX)]
     Start {
         /// Service name.
         service: String,
@@ -358,16 +399,25 @@ pub enum ExperimentCommand {
         /// An arm, `NAME=VARIANT:PERCENT` (repeatable; at least two; percents sum to 100).
         #[arg(long = "arm", required = true)]
         arms: Vec<String>,
-        /// Who may be enrolled: `header:NAME=VALUE`, `cookie:NAME=VALUE`, `query:NAME=VALUE`,
-        /// `path:/PREFIX` (repeatable: all must match). Default: everyone.
-        #[arg(long = "segment")]
-        segments: Vec<String>,
+        /// Who may be enrolled: a match expression, e.g. `header:x-country=de` or
+        /// 'cookie:team=internal & !query:classic' (see below; repeatable: all must match).
+        /// Default: everyone.
+        #[arg(long = "segment", value_name = "EXPR", value_parser = parse_match)]
+        segments: Vec<WireMatch>,
         /// Percent of the segment enrolled.
         #[arg(long, default_value = "100")]
         allocation: String,
         /// Hash salt (default: the id).
         #[arg(long)]
         salt: Option<String>,
+        /// A goal the experiment is judged on (repeatable; declared under `goals` in the
+        /// config). With goals, the proxies count exposed and converted users per arm for
+        /// `experiment report`.
+        #[arg(long = "goal", value_name = "NAME")]
+        goals: Vec<String>,
+        /// The goal that decides the verdict (one of --goal; default: the first).
+        #[arg(long, value_name = "NAME", requires = "goals")]
+        primary_goal: Option<String>,
     },
     /// Stop an experiment: its users return to the default split.
     Stop {
@@ -378,6 +428,53 @@ pub enum ExperimentCommand {
     },
     /// List experiments, with assignments observed since the last change.
     List,
+    /// Which arm wins: per arm and goal, exposed and converted users, rates with intervals, the
+    /// difference to the control with its p-value and a verdict, the sample-ratio check first
+    /// (a failed one withholds every verdict), Bayesian chance to beat the control, and how many
+    /// more users and days a conclusion needs. Always-valid numbers by default: safe to look
+    /// every day and stop when it says so.
+    Report(ReportArgs),
+}
+
+/// `experiment report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Service name.
+    pub service: String,
+    /// Experiment id.
+    pub experiment: String,
+    /// The app's own events, JSON lines: {"user": ID, "event": NAME, "timestamp": RFC3339 or
+    /// unix seconds, "value": NUMBER (optional, e.g. revenue), "arm": NAME (optional, the arm
+    /// the app recorded)}. Each event name becomes a metric (a value per user where events carry
+    /// values, else users who sent it); each user's arm is recomputed from the id, and users
+    /// whose recorded arm disagrees are reported.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Also write the report as one self-contained HTML file (no network, no script).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// The control arm (default: the experiment's first arm).
+    #[arg(long, value_name = "ARM")]
+    pub control: Option<String>,
+    /// The smallest relative lift worth detecting, in percent (e.g. `10`): plans how many users
+    /// and days a conclusion needs, and allows "no detectable difference".
+    #[arg(long, value_name = "PERCENT")]
+    pub min_lift: Option<f64>,
+    /// Verdicts from the classic fixed-horizon numbers (valid only when read once, at the planned
+    /// sample) instead of the always-valid ones.
+    #[arg(long)]
+    pub fixed_horizon: bool,
+    /// Kubernetes: read the counts from this Prometheus (totals, and their history for the lift
+    /// over time) instead of the sidecars.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// Kubernetes: read the sidecars of the pods matching this label selector (default: the
+    /// pods the WasmPlugin runs in).
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// With --prometheus: how far back the lift over time goes.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub history: Duration,
 }
 
 /// `bluegreen ...`. With --envoy it acts on the proxy's routing (SERVICE VARIANT); without, on
@@ -595,10 +692,20 @@ pub enum OverrideCommand {
         /// Environment variable holding the key (keys never go on the command line).
         #[arg(long, default_value = "VEER_OVERRIDE_KEY")]
         key_env: String,
-        /// How long the value is valid.
-        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        /// How long the value is valid (more than 0s; at most the live config's
+        /// override.max_ttl_seconds, a week by default).
+        #[arg(long, default_value = "1h", value_parser = positive_duration)]
         ttl: Duration,
     },
+}
+
+/// A duration longer than zero (`--ttl`).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be longer than 0s".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The one error type veerctl reports, and the exit code each kind maps to.
 //!
 //! Exit codes (also in `veerctl --help` and the README):
-//! 0 success; 1 failure (I/O, unreachable proxy, unknown service, a refused header rename, ...);
-//! 2 usage error; 3 the config is invalid and was not written; 4 the change was written but not
-//! verified live (a proxy rejected it, and the last accepted config was restored; or a proxy did
-//! not pick it up in time); 5 a concurrent change got in the way; 6 `status --check` found the
-//! observed split does not match the configured one.
+//! 0 success; 1 failure (I/O, unreachable proxy, unknown service or rule, a refused header
+//! rename, an experiment report that cannot be made, ...); 2 usage error; 3 the config is invalid
+//! (or a cohort rule could never match) and was not written; 4 the change was written but not
+//! verified live (a proxy rejected it, and the last accepted config was restored; a proxy runs
+//! another config; or a proxy did not pick it up in time); 5 a concurrent change got in the way;
+//! 6 `status --check` found the observed split does not match the configured one, or a proxy on
+//! the fallback or on another config.
 
 use std::error::Error;
 use std::fmt;

@@ -31,11 +31,13 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Explain(a) => commands::explain::run(s, a),
         Command::Status(a) => commands::status::run(s, a),
         Command::Canary(c) => commands::canary::run(s, c),
+        Command::Cohort(c) => commands::cohort::run(s, c),
         Command::Experiment(c) => commands::experiment::run(s, c),
         Command::Bluegreen(c) => commands::bluegreen::run(s, c),
         Command::Override(c) => commands::override_::run(s, c),
         Command::Rollout(a) => commands::rollout::run(s, a),
         Command::Mesh(c) => commands::mesh::run(s, c),
+        Command::Bootstrap(a) => commands::bootstrap::run(s, a),
         Command::Completions { shell } => {
             commands::completions::run(*shell, &mut std::io::stdout())
         }

@@ -22,6 +22,17 @@ pub struct Settings {
     pub dry_run: Option<DryRunMode>,
 }
 
+/// The `--admin` URLs (or `VEER_ADMIN`'s), trimmed, without empty ones: `VEER_ADMIN=""` (or a
+/// trailing comma) means no proxy, not a proxy at "".
+fn admin_urls(given: &[String]) -> Vec<String> {
+    given
+        .iter()
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Settings {
     /// Resolves the global options: the one place that looks at `--envoy`.
     pub fn resolve(g: &Global) -> Settings {
@@ -39,7 +50,7 @@ impl Settings {
         let host = match &g.envoy {
             Some(dir) => Host::Envoy(Envoy {
                 dir: dir.clone(),
-                admins: g.admins.clone(),
+                admins: admin_urls(&g.admins),
                 timeout: g.envoy_timeout(),
                 dry_run: g.dry_run.is_some(),
                 quiet: g.quiet,

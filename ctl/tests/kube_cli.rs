@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -14,131 +14,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use veer_filter::metrics::Stat;
 
-/// One request the fake API server received.
-#[derive(Debug, Clone)]
-struct Seen {
-    /// `METHOD path?query`.
-    line: String,
-    content_type: Option<String>,
-    /// The JSON body; null when empty.
-    body: Value,
-}
-
-type Log = Arc<Mutex<Vec<Seen>>>;
-
-/// A fake API server holding `objects` by path. `GET` answers the stored object; `PUT` replaces
-/// it when the body carries the stored resourceVersion (which then goes up by one) and answers
-/// 409 Conflict otherwise, as the API server does. Before each of the first `concurrent` PUTs,
-/// another writer replaces the object first (label `other-writer`, resourceVersion up by one).
-/// Anything else is recorded and answered 404.
-fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> (u16, Log) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen: Log = Arc::default();
-    let log = seen.clone();
-    let mut objects = objects;
-    let mut concurrent = concurrent;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let (mut length, mut content_type) = (0usize, None);
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
-                    break;
-                }
-                let lower = h.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if let Some(v) = lower.strip_prefix("content-type:") {
-                    content_type = Some(v.trim().to_owned());
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let mut parts = line.split_whitespace();
-            let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let path = target.split('?').next().unwrap_or("");
-            log.lock().unwrap().push(Seen {
-                line: format!("{method} {target}"),
-                content_type,
-                body: body.clone(),
-            });
-            let stored = objects.iter_mut().find(|(p, _)| *p == path).map(|(_, o)| o);
-            let (status, doc) = match (method, stored) {
-                ("GET", Some(obj)) => ("200 OK", obj.clone()),
-                ("PUT", Some(obj)) => {
-                    if concurrent > 0 {
-                        concurrent -= 1;
-                        obj["metadata"]["labels"]["other-writer"] = json!("yes");
-                        bump(obj);
-                    }
-                    if body["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"] {
-                        *obj = body;
-                        bump(obj);
-                        ("200 OK", obj.clone())
-                    } else {
-                        (
-                            "409 Conflict",
-                            status(409, "Conflict", "the object has been modified"),
-                        )
-                    }
-                }
-                _ => ("404 Not Found", status(404, "NotFound", "not found")),
-            };
-            let text = doc.to_string();
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    (port, seen)
-}
-
-/// A fake API server with no concurrent writer.
-fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Log) {
-    fake_api_with(objects, 0)
-}
-
-fn status(code: u16, reason: &str, message: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code, "message": message})
-}
-
-/// Raises an object's resourceVersion by one, as every write on the API server does.
-fn bump(obj: &mut Value) {
-    let rv: u64 = obj["metadata"]["resourceVersion"]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    obj["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
-}
-
-/// The request lines the fake API server received, in order.
-fn lines(seen: &Log) -> Vec<String> {
-    seen.lock()
-        .unwrap()
-        .iter()
-        .map(|s| s.line.clone())
-        .collect()
-}
-
-fn kubeconfig(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: demo\nusers:\n- name: fake\n  user:\n    token: test\n"
-    );
-    std::fs::write(&path, text).unwrap();
-    path
-}
+mod support;
+use support::kube::*;
 
 fn objects() -> Vec<(&'static str, Value)> {
     let service = json!({
@@ -253,18 +130,6 @@ fn missing_objects_and_missing_kubeconfig_fail_with_what_to_do() {
     );
 }
 
-const PLUGIN: &str = "/apis/extensions.istio.io/v1alpha1/namespaces/demo/wasmplugins/veer";
-const PODS: &str = "/api/v1/namespaces/demo/pods";
-
-/// The namespace's pods: none (the fake cannot port-forward to a sidecar).
-fn no_pods() -> Value {
-    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": []})
-}
-
-/// What veerctl warns when a change has no sidecar to be verified in.
-const NOT_VERIFIED: &str = "warning: no running pod with a sidecar matches WasmPlugin veer's \
-                            selector (namespace demo); no proxy runs it, so nothing was verified live";
-
 /// WasmPlugin `veer` at resourceVersion 3, config version 4: service shop, v2 a canary at 20%,
 /// experiment `checkout` running.
 fn shop_plugin() -> Value {
@@ -324,24 +189,6 @@ fn experiment_list_reads_the_wasmplugins_config() {
         requests.iter().all(|r| r.starts_with("GET ")),
         "listing wrote: {requests:?}"
     );
-}
-
-/// Asserts that veerctl exited with `code` and returns what it said on stderr.
-fn exits(out: &std::process::Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "{stderr}");
-    stderr
-}
-
-/// Runs the built veerctl against the fake API server on `port` (context namespace `demo`).
-fn veerctl(port: u16, args: &[&str]) -> std::process::Output {
-    let dir = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_veerctl"))
-        .env("KUBECONFIG", kubeconfig(dir.path(), port))
-        .env_remove("VEER_ENVOY_DIR")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// An edit of the expected pluginConfig.
@@ -716,10 +563,10 @@ fn context_selects_the_server_of_that_context() {
     );
 }
 
-/// A one-shot fake Prometheus on loopback that answers each `/api/v1/query` with `values` (Veer
-/// stat name -> value) for the stats the query asks about; returns its URL and the queries seen.
-fn fake_prometheus(
-    values: &'static [(&'static str, &'static str)],
+/// A fake Prometheus on loopback: each request's first line is recorded and answered with the
+/// JSON `answer` gives for it. Returns its URL and the request lines seen.
+fn serve_prometheus(
+    answer: impl Fn(&str) -> Value + Send + 'static,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -737,14 +584,7 @@ fn fake_prometheus(
                 header.clear();
             }
             log.lock().unwrap().push(line.clone());
-            let result: Vec<Value> = values
-                .iter()
-                .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
-                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
-                .collect();
-            let body =
-                json!({"status": "success", "data": {"resultType": "vector", "result": result}})
-                    .to_string();
+            let body = answer(&line).to_string();
             let _ = write!(
                 conn,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -753,6 +593,21 @@ fn fake_prometheus(
         }
     });
     (url, seen)
+}
+
+/// A fake Prometheus that answers each `/api/v1/query` with `values` (Veer stat name -> value)
+/// for the stats the query asks about; returns its URL and the queries seen.
+fn fake_prometheus(
+    values: &'static [(&'static str, &'static str)],
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_prometheus(move |line| {
+        let result: Vec<Value> = values
+            .iter()
+            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
+            .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
+            .collect();
+        json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+    })
 }
 
 /// `status --prometheus` is the shared status: the default split's counters (not all requests,
@@ -905,4 +760,145 @@ fn canary_run_dry_run_plans_every_step_and_waits_for_nothing() {
         "{:?}",
         lines(&seen)
     );
+}
+
+/// `shop_plugin` with goal `purchase` and experiment `checkout` judged on it.
+fn shop_plugin_with_goal() -> Value {
+    let mut p = shop_plugin();
+    let config = &mut p["spec"]["pluginConfig"];
+    config["stickiness"] = json!({"sources": [{"cookie": "uid"}]});
+    config["goals"] = json!([{"name": "purchase", "match": {"path_prefix": "/buy"}}]);
+    config["services"][0]["experiments"][0]["goals"] = json!(["purchase"]);
+    p
+}
+
+/// A fake Prometheus for `experiment report`: each instant query (`/api/v1/query`) gets `values`
+/// for the stats it names; each range query (`/api/v1/query_range`) gets two points of them
+/// (half, then all). Returns its URL and the request lines seen.
+fn fake_prometheus_with_history(
+    values: &'static [(&'static str, u64)],
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    serve_prometheus(move |line| {
+        let asked = values
+            .iter()
+            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")));
+        if line.contains("/api/v1/query_range") {
+            let result: Vec<Value> = asked
+                .map(|(stat, v)| {
+                    json!({"metric": {"veer_stat": stat},
+                           "values": [[1000.0, (v / 2).to_string()], [4600.0, v.to_string()]]})
+                })
+                .collect();
+            json!({"status": "success", "data": {"resultType": "matrix", "result": result}})
+        } else {
+            let result: Vec<Value> = asked
+                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v.to_string()]}))
+                .collect();
+            json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+        }
+    })
+}
+
+/// `experiment report --prometheus` on Kubernetes: the WasmPlugin is read (never written), the
+/// report's counters come from one instant query and their history from one range query, all
+/// under the names the filter defines; the counts, the verdict and the lift over time follow.
+#[test]
+fn experiment_report_reads_prometheus_and_its_history() {
+    static COUNTS: &[(&str, u64)] = &[
+        ("config.version", 4),
+        ("exp.shop.checkout.control", 2400),
+        ("exp.shop.checkout.one-click", 2500),
+        ("exp_users.shop.checkout.control", 1000),
+        ("exp_users.shop.checkout.one-click", 1010),
+        ("goal_rq.shop.checkout.control.purchase", 130),
+        ("goal_rq.shop.checkout.one-click.purchase", 260),
+        ("goal_users.shop.checkout.control.purchase", 100),
+        ("goal_users.shop.checkout.one-click.purchase", 200),
+    ];
+    let (prom, queries) = fake_prometheus_with_history(COUNTS);
+    let (port, seen) = fake_api(vec![(PLUGIN, shop_plugin_with_goal())]);
+    let out = veerctl(
+        port,
+        &[
+            "-o",
+            "json",
+            "experiment",
+            "report",
+            "shop",
+            "checkout",
+            "--prometheus",
+            &prom,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["source"]["kind"], "prometheus", "{r}");
+    let arm = &r["arms"][1];
+    assert_eq!(
+        (
+            arm["exposed_users"].as_u64(),
+            arm["exposure_requests"].as_u64()
+        ),
+        (Some(1010), Some(2500)),
+        "{arm}"
+    );
+    assert_eq!(arm["goals"][0]["converted_users"], 200, "{arm}");
+    assert_eq!(arm["goals"][0]["goal_requests"], 260, "{arm}");
+    assert_eq!(
+        r["headline"]["arms"][0]["verdict"], "winner",
+        "{}",
+        r["headline"]
+    );
+    assert_eq!(
+        r["history"].as_array().unwrap().len(),
+        2,
+        "{}",
+        r["history"]
+    );
+    let queries = queries.lock().unwrap().clone();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(queries[0].starts_with("GET /api/v1/query?"), "{queries:?}");
+    assert!(
+        queries[1].starts_with("GET /api/v1/query_range?"),
+        "{queries:?}"
+    );
+    // The labelled family (the bootstrap's stats_tags), URL-encoded.
+    assert!(
+        queries[0].contains(
+            "sum(veer_goal_users_total%7Bservice%3D%22shop%22%2Cexperiment%3D%22checkout%22\
+             %2Carm%3D%22one-click%22%2Cgoal%3D%22purchase%22%7D)"
+        ),
+        "{queries:?}"
+    );
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+}
+
+/// Bad input on Kubernetes: an unknown experiment, an experiment judged on no goal, and a report
+/// from sidecars when none runs: each a clear error (exit 1) before any count is read.
+#[test]
+fn experiment_report_refuses_what_it_cannot_report() {
+    let cases: [(Value, &[&str], &str); 3] = [
+        (
+            shop_plugin_with_goal(),
+            &["experiment", "report", "shop", "nope"],
+            "service \"shop\" has no experiment \"nope\"; it runs checkout",
+        ),
+        (
+            shop_plugin(),
+            &["experiment", "report", "shop", "checkout"],
+            "experiment shop/checkout is judged on no goal",
+        ),
+        (
+            shop_plugin_with_goal(),
+            &["experiment", "report", "shop", "checkout"],
+            "failed to find a running pod with an istio-proxy sidecar",
+        ),
+    ];
+    for (plugin, args, says) in cases {
+        let (port, _) = fake_api(vec![(PLUGIN, plugin), (PODS, no_pods())]);
+        let out = veerctl(port, args);
+        let stderr = exits(&out, 1);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

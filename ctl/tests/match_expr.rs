@@ -180,3 +180,37 @@ proptest! {
         prop_assert_eq!(parse(&text), Ok(without_groups_of_one(m)), "{}", text);
     }
 }
+
+/// `experiment start --segment` took `header:NAME=VALUE`, `cookie:NAME[=VALUE]`,
+/// `query:NAME[=VALUE]` and `path:/PREFIX` before it took expressions: each still gives the
+/// matcher it gave then (a name alone meant present).
+#[test]
+fn the_old_segment_forms_give_the_matchers_they_gave() {
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            "header:x-beta=1",
+            json!({"header": "x-beta", "equals": "1"}),
+        ),
+        (
+            "header:x-beta",
+            json!({"header": "x-beta", "present": true}),
+        ),
+        (
+            "cookie:team=internal",
+            json!({"cookie": "team", "equals": "internal"}),
+        ),
+        ("cookie:team", json!({"cookie": "team", "present": true})),
+        (
+            "query:preview=on",
+            json!({"query": "preview", "equals": "on"}),
+        ),
+        (
+            "query:preview",
+            json!({"query": "preview", "present": true}),
+        ),
+        ("path:/checkout/v2", json!({"path_prefix": "/checkout/v2"})),
+    ];
+    for (text, want) in cases {
+        assert_eq!(parse(text).unwrap(), wire(want), "{text}");
+    }
+}

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use veer_filter::config::StatusClass;
 use veer_filter::metrics::{self, Stat};
@@ -37,13 +37,14 @@ impl Rig {
             admins: Vec::new(),
         };
         let file = rig.file("web.json", config);
+        let wasm = support::wasm_module(rig.dir.path());
         let out = rig.run(
             &[
                 "apply",
                 "-f",
                 &file,
                 "--wasm",
-                "/opt/veer.wasm",
+                wasm.to_str().unwrap(),
                 "--no-wait",
             ],
             Colour::Off,
@@ -157,18 +158,17 @@ fn stats(version: u64, v1: u64, v2: u64, arms: (u64, u64)) -> String {
     text
 }
 
-/// The version in the ECDS file of `dir`, as a proxy that picked it up reports it.
-fn live_version(dir: &Path) -> u64 {
-    std::fs::read_to_string(dir.join("veer.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["version_info"].as_str()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// A proxy that runs whatever the ECDS file of `dir` holds, with a matching split.
 fn following_proxy(dir: PathBuf) -> String {
-    fake_admin(move |_| stats(live_version(&dir), 800, 200, (100, 100))).0
+    fake_admin(move |_| {
+        let (version, digest) = support::live_config(&dir);
+        format!(
+            "{}{}",
+            stats(version, 800, 200, (100, 100)),
+            support::digest_stat(digest)
+        )
+    })
+    .0
 }
 
 fn both(name: &str, rig: &Rig, args: &[&str]) {
@@ -217,6 +217,36 @@ fn status_when_a_stale_proxy_skews_the_split() {
             .join("\n");
         insta::assert_snapshot!(format!("status-stale-{suffix}"), stdout);
     }
+}
+
+/// Issue 11.2: a proxy that started on a file its filter refuses runs the fallback config, and
+/// one that loads another file runs another config under the live version: both are named,
+/// loudly, with how to recover from the fallback, and `--check` fails on them.
+#[test]
+fn status_names_a_proxy_on_the_fallback_and_one_running_another_config() {
+    let mut rig = Rig::new(&web());
+    rig.admins.push(
+        fake_admin(|_| {
+            stats(0, 0, 0, (0, 0))
+                .replace("version_text: \"0\"", "version_text: \"\"")
+                .replace("update_rejected: 0", "update_rejected: 1")
+        })
+        .0,
+    );
+    rig.admins.push(
+        fake_admin(|_| {
+            format!(
+                "{}{}",
+                stats(1, 800, 200, (100, 100)),
+                support::digest_stat(123)
+            )
+        })
+        .0,
+    );
+    both("status-fallback", &rig, &["status"]);
+    let (code, stdout, stderr) = rig.run(&["status", "--check"], Colour::Off);
+    assert_eq!(code, 6, "{stdout}{stderr}");
+    insta::assert_snapshot!("status-fallback-check", stderr);
 }
 
 #[test]
@@ -329,4 +359,194 @@ fn kube_run(rig: &Rig, args: &[&str]) -> String {
         out.status.code().unwrap_or(-1),
         rig.placeholders(&String::from_utf8_lossy(&out.stderr))
     )
+}
+
+/// `web()` with two cohort rules: `beta` (a header, to v2) and `mobile` (an app's user agent
+/// unless it asks for the classic page, split 50/50).
+fn web_with_rules() -> Value {
+    let mut config = web();
+    config["services"][0]["rules"] = json!([
+        { "name": "beta", "match": { "header": "x-beta", "equals": "1" }, "variant": "v2" },
+        { "name": "mobile", "match": { "all": [
+            { "header": "user-agent", "prefix": "Shop App/" },
+            { "query": "classic", "absent": true }
+        ] }, "split": { "v1": 5000, "v2": 5000 } }
+    ]);
+    config
+}
+
+/// `stats` plus the requests each rule decided.
+fn stats_with_rules(beta: u64, mobile: u64) -> String {
+    format!(
+        "{}{}: {beta}\n{}: {mobile}\n",
+        stats(1, 803, 197, (240, 260)),
+        Stat::rule_requests("web", "beta").envoy_name(),
+        Stat::rule_requests("web", "mobile").envoy_name()
+    )
+}
+
+/// `cohort list` (table and JSON) and a `cohort add` dry run: the rules before and after, the
+/// samples decided both ways, and on stderr what the rule takes from the experiment and the
+/// canary, counted from the proxy.
+#[test]
+fn cohort_list_and_add_dry_run() {
+    let mut rig = Rig::new(&web_with_rules());
+    rig.admins.push(fake_admin(|_| stats_with_rules(42, 7)).0);
+    both("cohort-list", &rig, &["cohort", "list"]);
+    both(
+        "cohort-list-json",
+        &rig,
+        &["-o", "json", "cohort", "list", "web"],
+    );
+    let add = [
+        "--dry-run",
+        "cohort",
+        "add",
+        "web",
+        "employees",
+        "--match",
+        "cookie:team=internal",
+        "--variant",
+        "v2",
+        "--after",
+        "beta",
+        "--sample",
+        "cookie:team=internal & cookie:uid=ada",
+        "--sample",
+        "cookie:uid=ada",
+    ];
+    both("cohort-add-dry-run", &rig, &add);
+    let (_, _, stderr) = rig.run(&add, Colour::Off);
+    insta::assert_snapshot!("cohort-add-warnings", stderr);
+}
+
+/// Cohort mistakes: exit code and stderr.
+#[test]
+fn cohort_error_messages() {
+    let rig = Rig::new(&web_with_rules());
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "error-cohort-unreachable",
+            &[
+                "cohort",
+                "add",
+                "web",
+                "beta-ios",
+                "--match",
+                "header:x-beta=1 & header:user-agent^=iOS",
+                "--variant",
+                "v1",
+            ],
+        ),
+        (
+            "error-cohort-empties-a-later-rule",
+            &[
+                "cohort",
+                "add",
+                "web",
+                "testers",
+                "--match",
+                "header:x-beta",
+                "--variant",
+                "v2",
+                "--first",
+            ],
+        ),
+        (
+            "error-cohort-bad-match",
+            &[
+                "cohort",
+                "add",
+                "web",
+                "x",
+                "--match",
+                "cookie:team=internal &",
+                "--variant",
+                "v2",
+            ],
+        ),
+        (
+            "error-cohort-unknown-rule",
+            &["cohort", "remove", "web", "gamma"],
+        ),
+        (
+            "error-cohort-bad-split",
+            &["cohort", "set", "web", "mobile", "--split", "v1=60,v2=30"],
+        ),
+    ];
+    for (name, args) in cases {
+        let (code, _, stderr) = rig.run(args, Colour::Off);
+        insta::assert_snapshot!(name, format!("exit code {code}\n{stderr}"));
+    }
+}
+
+/// `web` with goal `purchase` and experiment `checkout` judged on it, both arms on v1.
+fn web_with_goal() -> Value {
+    let mut c = web();
+    c["goals"] =
+        json!([{ "name": "purchase", "match": { "path_prefix": "/buy" }, "status": "2xx" }]);
+    let e = &mut c["services"][0]["experiments"][0];
+    e["goals"] = json!(["purchase"]);
+    e["arms"][1]["variant"] = json!("v1");
+    c
+}
+
+/// A proxy's `/stats` for `web_with_goal`: users, purchases and responses per arm.
+fn goal_stats(users: (u64, u64), bought: (u64, u64)) -> String {
+    let mut s = stats(1, 800, 200, (3 * users.0, 3 * users.1));
+    for (arm, u, b) in [
+        ("control", users.0, bought.0),
+        ("treatment", users.1, bought.1),
+    ] {
+        let (ok, failed) = (StatusClass::of(b"200"), StatusClass::SERVER_ERROR);
+        for (stat, n) in [
+            (Stat::experiment_users("web", "checkout", arm), u),
+            (
+                Stat::goal_requests("web", "checkout", arm, "purchase"),
+                b + 5,
+            ),
+            (Stat::goal_users("web", "checkout", arm, "purchase"), b),
+            (Stat::arm_responses("web", "checkout", arm, ok), 3 * u - 1),
+            (Stat::arm_responses("web", "checkout", arm, failed), 1),
+        ] {
+            s.push_str(&format!("{}: {n}\n", stat.envoy_name()));
+        }
+    }
+    s
+}
+
+/// The experiment report as people read it: the headline verdict, the split check, the arms
+/// (exposed users beside requests, responses per arm since both arms share v1), the goal with
+/// intervals, p-value, chance to beat and verdict, and what is approximate.
+#[test]
+fn experiment_report_names_the_winner() {
+    let mut rig = Rig::new(&web_with_goal());
+    rig.admins
+        .push(fake_admin(|_| goal_stats((1000, 1010), (100, 200))).0);
+    both(
+        "experiment-report-winner",
+        &rig,
+        &["experiment", "report", "web", "checkout"],
+    );
+}
+
+/// A broken split: the verdict is withheld and the likely causes come first.
+#[test]
+fn experiment_report_withholds_the_verdict_on_a_broken_split() {
+    let mut rig = Rig::new(&web_with_goal());
+    rig.admins
+        .push(fake_admin(|_| goal_stats((1000, 1400), (100, 200))).0);
+    let (code, stdout, stderr) = rig.run(
+        &[
+            "experiment",
+            "report",
+            "web",
+            "checkout",
+            "--min-lift",
+            "10",
+        ],
+        Colour::Off,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!("experiment-report-srm", stdout);
 }

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
 # make demo: a local Envoy with Veer's filter in front of two versions of a demo app, walked
-# through a canary (20 % -> 50 % -> 100 %), an A/B experiment for one user segment, and a
-# blue/green switch with its rollback. Every step is verified by veerctl from the proxy's own
-# counters (`veerctl status --check`), and the split a person counts with curl is checked against
-# the configured one (binomial tolerance) and against those counters; any difference fails it.
+# through early access for employees (a cohort rule), a canary (20 % -> 50 % -> 100 %), an A/B
+# experiment for one user segment, an A/B test judged on a goal (simulated shoppers; `veerctl
+# experiment report` names the winner and writes an HTML report), and a blue/green switch with its
+# rollback. Every step is verified by veerctl from the proxy's own counters (`veerctl status
+# --check`, `cohort list`, `experiment list`), and what a person counts with curl is checked
+# against the configured split or rule (binomial tolerance; exact for a rule) and against those
+# counters; any difference fails it.
 #
 # It stops everything it started (each background job by its own process group) when it ends, fails
 # or is interrupted (INT, TERM, HUP). Traffic stays on
-# 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000);
-# VEER_DEMO_PAUSE=1 waits for Enter between steps.
+# 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000), VEER_DEMO_SHOPPERS the
+# simulated shoppers of the A/B test with a goal (default 2000), VEER_DEMO_REPORT where its HTML
+# report goes (default target/veer-demo-report.html); VEER_DEMO_PAUSE=1 waits for Enter between
+# steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 REQUESTS=${VEER_DEMO_REQUESTS:-1000}
 VEERCTL=${VEERCTL:-target/debug/veerctl}
 APP=${VEER_DEMO_APP:-target/debug/veer-demo-app}
+SHOPPERS_BIN=${VEER_DEMO_SHOPPERS_BIN:-target/debug/veer-demo-shoppers}
+SHOPPERS=${VEER_DEMO_SHOPPERS:-2000}
+REPORT_HTML=${VEER_DEMO_REPORT:-$PWD/target/veer-demo-report.html}
 ENVOY=${VEER_ENVOY:-.venv/bin/envoy}
 WASM=$PWD/target/veer.wasm
-for f in "$VEERCTL" "$APP" "$ENVOY" "$WASM"; do
+for f in "$VEERCTL" "$APP" "$SHOPPERS_BIN" "$ENVOY" "$WASM"; do
   [[ -x $f || -f $f ]] || { echo "missing $f: run 'make demo' (it builds everything)" >&2; exit 1; }
 done
 command -v curl >/dev/null || { echo "the demo counts responses with curl; install it (apt-get install curl)" >&2; exit 1; }
@@ -62,15 +70,22 @@ export VEER_ENVOY_DIR=$WORK/ecds VEER_ADMIN=http://127.0.0.1:$ADMIN
 mkdir -p "$VEER_ENVOY_DIR"
 
 bold() { if [[ -t 1 && -z ${NO_COLOR:-} ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+# run CMD...: shows CMD as it could be typed (an argument with spaces or shell characters quoted),
+# then runs it.
+run() {
+  local shown=() a
+  for a in "$@"; do if [[ $a =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then shown+=("$a"); else shown+=("'$a'"); fi; done
+  printf '$ %s\n' "${shown[*]}"; "$@"
+}
 pause() { if [[ ${VEER_DEMO_PAUSE:-0} == 1 ]]; then read -rp "(Enter to continue) " _; fi; }
 fail() { echo "make demo: $*" >&2; exit 1; }
 
-# One request per user (cookie uid=LABEL-i), the answering version per line in FILE.
+# count_loop LABEL FILE [COOKIE]: one request per user (cookie uid=LABEL-i, and COOKIE if given),
+# the answering version per line in FILE.
 count_loop() {
-  local label=$1 file=$2; shift 2
+  local label=$1 file=$2 extra=${3:+; $3}
   for i in $(seq 1 "$REQUESTS"); do
-    curl -sS -b "uid=$label-$i" "$@" "http://127.0.0.1:$LISTEN/" || echo "(curl failed)"
+    curl -sS -b "uid=$label-$i$extra" "http://127.0.0.1:$LISTEN/" || echo "(curl failed)"
   done >"$file"
 }
 
@@ -119,6 +134,20 @@ verify_split start v1=100 v2=0
 SINCE_CHANGE=1
 pause
 
+bold "Employees see v2 before anyone else: a cohort rule for the cookie team=internal"
+run "$VEERCTL" cohort add web employees --match 'cookie:team=internal' --variant v2 \
+    --sample 'cookie:team=internal & cookie:uid=ada' --sample 'cookie:uid=ada'
+echo "Sending $REQUESTS requests from employees (cookie team=internal), one per user..."
+interruptible count_loop employees "$WORK/employees.tally" "team=internal"
+run "$VEERCTL" cohort list web
+"$VEERCTL" cohort list web -q -o json >"$WORK/employees.list.json"
+echo "Employees by the version that answered, as counted with curl:"
+python3 deploy/demo/verify.py cohort "$WORK/employees.tally" "$WORK/employees.list.json" employees=v2 ||
+  fail "step 'employees': the employees are not all on v2, or the rule's counter differs (above)"
+echo "Everyone else keeps the default split (all on v1):"
+verify_split cohort-others v1=100 v2=0
+pause
+
 bold "Canary: 20 % of users to v2"
 run "$VEERCTL" canary set-weight web v2 20
 verify_split canary20 v1=80 v2=20
@@ -132,6 +161,10 @@ pause
 bold "Canary: 100 % -- promote v2 to stable"
 run "$VEERCTL" canary promote web v2
 verify_split canary100 v1=0 v2=100
+pause
+
+bold "v2 is everyone's now: the employees' early access has done its job"
+run "$VEERCTL" cohort remove web employees
 pause
 
 bold "Why did this user get that version?"
@@ -152,6 +185,19 @@ python3 deploy/demo/verify.py experiment "$WORK/ab.tally" "$WORK/ab.list.json" \
 echo "Everyone else is not enrolled and keeps the default split:"
 verify_split ab-others v1=0 v2=100
 run "$VEERCTL" experiment stop web checkout
+pause
+
+bold "A/B test with a goal: does one-click checkout (v1) sell more than the classic one (v2)?"
+run "$VEERCTL" experiment start web buy-button --arm classic=v2:50 --arm one-click=v1:50 --goal purchase
+echo "$SHOPPERS simulated shoppers each load two pages and buy with their arm's chance: classic 10 %, one-click 20 %..."
+interruptible "$SHOPPERS_BIN" --port "$LISTEN" --users "$SHOPPERS" --rate classic=0.10 --rate one-click=0.20 \
+    --seed 1 --out "$WORK/shoppers.json"
+run "$VEERCTL" experiment report web buy-button --html "$REPORT_HTML"
+"$VEERCTL" -q -o json experiment report web buy-button >"$WORK/report.json"
+echo "The report against what the shoppers did:"
+python3 deploy/demo/verify.py report "$WORK/shoppers.json" "$WORK/report.json" one-click ||
+  fail "step 'A/B test with a goal': the report does not match what the shoppers did (above)"
+run "$VEERCTL" experiment stop web buy-button
 pause
 
 bold "Blue/green: switch everyone to v1 at once"

@@ -4,9 +4,15 @@ against the proxy's own counters (as `veerctl ... -o json` reports them).
 
   verify.py split TALLY STATUS_JSON|- VARIANT=PERCENT...
       TALLY: one response body (the answering version) per line.
+  verify.py cohort TALLY LIST_JSON RULE=VARIANT
+      TALLY: one response body (the answering version) per line, all from users the rule takes.
   verify.py experiment TALLY LIST_JSON ARM=VARIANT:PERCENT...
       TALLY: one "EXPERIMENT=ARM VERSION" line per request (the x-veer-experiment response header
       and the version that answered).
+  verify.py report SHOPPERS_JSON REPORT_JSON WINNER
+      SHOPPERS_JSON: what the simulated shoppers did per arm (veer-demo-shoppers --out);
+      REPORT_JSON: `veerctl experiment report -o json`. Every count must be equal (users,
+      purchases, requests) and the report must name WINNER the winner.
 
 Counts must lie within Z binomial standard deviations of the configured share (exact for 0 % and
 100 %), and equal the proxy's counters: every request since the last change is one of the demo's.
@@ -72,6 +78,23 @@ def split(tally, status_path, specs):
     return problems
 
 
+def cohort(tally, list_path, specs):
+    """Every response from the rule's variant, and the rule's counter (`veerctl cohort list -o
+    json`) equal to the responses: each request since the last change is one of the demo's."""
+    rule, _, variant = specs[0].partition("=")
+    counts = Counter(read_lines(tally))
+    n = sum(counts.values())
+    print(f"  {variant}: {counts.get(variant, 0):5d} of {n}  (rule {rule} sends every one to {variant})")
+    problems = [f"{k} responses from {name!r}, not {variant!r}"
+                for name, k in sorted(counts.items()) if name != variant]
+    with open(list_path) as f:
+        decided = {row["rule"]: row["decided"] for row in json.load(f)}
+    if decided.get(rule) != n:
+        problems.append(f"{rule}: curl counted {n}, the proxy's counters say {decided.get(rule)} "
+                        "(veerctl cohort list)")
+    return problems
+
+
 def experiment(tally, list_path, specs):
     expected = parse_expected(specs)
     rows = read_lines(tally)
@@ -94,19 +117,53 @@ def experiment(tally, list_path, specs):
     return problems
 
 
+def report(shoppers_path, report_path, specs):
+    with open(shoppers_path) as f:
+        shoppers = json.load(f)
+    with open(report_path) as f:
+        r = json.load(f)
+    problems = []
+    for a in r["arms"]:
+        t = shoppers.get(a["arm"], {})
+        goal = a["goals"][0]
+        print(f"  {a['arm']}: {a['exposed_users']} exposed users, {goal['converted_users']} bought "
+              f"({goal['goal_requests']} purchases), {a['exposure_requests']} requests; "
+              f"the shoppers: {t.get('users')} users, {t.get('converted')} bought")
+        pairs = [("exposed users", a["exposed_users"], t.get("users")),
+                 ("converted users", goal["converted_users"], t.get("converted")),
+                 ("purchases", goal["goal_requests"], t.get("goal_requests")),
+                 ("requests", a["exposure_requests"],
+                  t.get("page_requests", 0) + t.get("goal_requests", 0))]
+        for what, counted, sent in pairs:
+            if counted != sent:
+                problems.append(f"{a['arm']}: the report counts {counted} {what}, the shoppers "
+                                f"sent {sent}")
+    winner = specs[0]
+    verdicts = {a["arm"]: a["verdict"] for a in r["headline"]["arms"]}
+    if verdicts.get(winner) != "winner":
+        problems.append(f"the report does not name {winner} the winner: {r['headline']['text']}")
+    return problems
+
+
 def main(argv):
-    if len(argv) < 5 or argv[1] not in ("split", "experiment"):
+    checks = {"split": split, "cohort": cohort, "experiment": experiment, "report": report}
+    if len(argv) < 5 or argv[1] not in checks:
         print(__doc__, file=sys.stderr)
         return 2
-    check = split if argv[1] == "split" else experiment
-    problems = check(argv[2], argv[3], argv[4:])
+    problems = checks[argv[1]](argv[2], argv[3], argv[4:])
     if problems:
         print("VERIFICATION FAILED:", file=sys.stderr)
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 1
-    print("  verified: within the binomial tolerance of the configured weights"
-          + ("" if argv[1] == "split" and argv[3] == "-" else ", and equal to the proxy's counters"))
+    if argv[1] == "report":
+        print(f"  verified: every count equals what the shoppers did, and {argv[4]} is the winner")
+        return 0
+    if argv[1] == "cohort":
+        print("  verified: every response from the rule's variant, as many as the proxy's counter")
+    else:
+        print("  verified: within the binomial tolerance of the configured weights"
+              + ("" if argv[1] == "split" and argv[3] == "-" else ", and equal to the proxy's counters"))
     return 0
 
 

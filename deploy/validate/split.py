@@ -3,7 +3,9 @@
 usage: split.py OUTDIR FILE...
 
 Kubernetes documents go to OUTDIR/k8s/ as YAML (for kubernetes-validate), Istio documents
-(apiVersion *.istio.io/*) to OUTDIR/istio/ as JSON (for istio.mjs). Each file name keeps the
+(apiVersion *.istio.io/*) to OUTDIR/istio/ as JSON (for istio.mjs), Gateway API and Envoy
+Gateway documents (gateway.networking.k8s.io, gateway.envoyproxy.io) to OUTDIR/gateway/ as JSON
+(for gateway.mjs). Each file name keeps the
 origin (file, index, kind, name) so errors point back to it. A document with no apiVersion or
 kind is an error here: no validator would look at it.
 """
@@ -18,12 +20,16 @@ import yaml
 
 def family(api_version):
     group = api_version.split("/")[0] if "/" in api_version else ""
-    return "istio" if group.endswith(".istio.io") else "k8s"
+    if group.endswith(".istio.io"):
+        return "istio"
+    if group in ("gateway.networking.k8s.io", "gateway.envoyproxy.io"):
+        return "gateway"
+    return "k8s"
 
 
 def main(outdir, files):
     bad = 0
-    for fam in ("k8s", "istio"):
+    for fam in ("k8s", "istio", "gateway"):
         os.makedirs(os.path.join(outdir, fam), exist_ok=True)
     for path in files:
         with open(path, encoding="utf-8") as f:
@@ -42,7 +48,7 @@ def main(outdir, files):
             origin = re.sub(r"[^A-Za-z0-9_.-]", "_", path)
             base = f"{origin}--{i}--{doc['kind']}--{name}"
             fam = family(doc["apiVersion"])
-            if fam == "istio":
+            if fam in ("istio", "gateway"):
                 with open(os.path.join(outdir, fam, base + ".json"), "w", encoding="utf-8") as out:
                     json.dump({"origin": f"{path} #{i}", "doc": doc}, out)
             else:

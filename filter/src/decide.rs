@@ -171,10 +171,11 @@ fn route<'c>(
             continue;
         }
         let b = exp.salt.buckets(key);
-        if !exp.allocation.covers(b.secondary) {
+        let placed = exp.placement(b);
+        if !placed.enrolled {
             continue;
         }
-        let arm_index = exp.split.pick(b.primary);
+        let arm_index = placed.arm;
         if let Some(arm) = exp.arms.get(arm_index) {
             let by = DecidedBy::Experiment {
                 index,

@@ -12,6 +12,7 @@
 
 use veer_filter::config::StatusClass;
 use veer_filter::decide::DecidedBy;
+use veer_filter::goals::count::{Counts, Pending};
 use veer_filter::goals::{hits, reaches_any};
 use veer_filter::marks::Marks;
 use veer_filter::{decide, Config, Inputs, RequestView};
@@ -229,4 +230,187 @@ fn goals_know_their_experiments_and_status_classes() {
         .marks
         .set_cookie_value("x")
         .starts_with("veer_marks=x; Max-Age=7776000; Path=/"));
+}
+
+/// What `req` counts, start to finish, with a response of `status`.
+fn count(c: &Config, pairs: &[(&str, String)], status: &[u8]) -> Counts {
+    let h = view(pairs);
+    let req = RequestView::new(&h);
+    let mut random = || 7;
+    let d = decide(
+        c,
+        &req,
+        Inputs {
+            now_unix: 0,
+            random: &mut random,
+        },
+    );
+    Pending::on_request(c, d.as_ref(), &req)
+        .map(|p| p.on_response(c, status))
+        .unwrap_or_default()
+}
+
+/// The marks a `set-cookie` value carries (what the client sends back next).
+fn marks_of(counts: &Counts) -> String {
+    let set = counts.set_cookie.as_deref().expect("a set-cookie");
+    let value = set.strip_prefix("veer_marks=").expect("the marks cookie");
+    value.split(';').next().unwrap().to_owned()
+}
+
+fn page(uid: &str, marks: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (":authority", "www.example.com".into()),
+        (":path", "/".into()),
+        ("cookie", format!("uid={uid}; veer_marks={marks}")),
+    ]
+}
+
+fn buy(uid: &str, marks: &str) -> Vec<(&'static str, String)> {
+    vec![
+        (":authority", "api.example.com".into()),
+        (":method", "POST".into()),
+        (":path", "/api/buy".into()),
+        ("cookie", format!("uid={uid}; veer_marks={marks}")),
+    ]
+}
+
+/// A user enrolled in `checkout` (the first such of user-0, user-1, ...).
+fn enrolled_user(c: &Config) -> String {
+    (0..)
+        .map(|n| format!("user-{n}"))
+        .find(|u| page_arm(c, u, "fr").is_some())
+        .unwrap()
+}
+
+/// A user is exposed once and converts once, however often they load pages and buy, as long as
+/// they send back the marks they were given; every fitting goal request still counts as one.
+#[test]
+fn a_user_who_keeps_the_marks_is_exposed_once_and_converts_once() {
+    let c = config();
+    let uid = enrolled_user(&c);
+    let first = count(&c, &page(&uid, ""), b"200");
+    let arm = first.exposure.expect("a first exposure");
+    assert_eq!((arm.service, arm.experiment), (1, 1));
+    let marks = marks_of(&first);
+    assert_eq!(
+        marks,
+        c.services[1].experiments[1].exposure.token(),
+        "only the exposure mark"
+    );
+
+    let again = count(&c, &page(&uid, &marks), b"200");
+    assert_eq!(
+        again,
+        Counts::default(),
+        "a marked user is not exposed again"
+    );
+
+    let bought = count(&c, &buy(&uid, &marks), b"201");
+    assert_eq!(bought.exposure, None);
+    assert_eq!(bought.goal_requests.len(), 1);
+    assert_eq!(bought.conversions, bought.goal_requests);
+    let purchase = bought.conversions[0];
+    assert_eq!((purchase.arm, purchase.slot), (arm, 0));
+    let marks = marks_of(&bought);
+    assert!(
+        marks.starts_with(&format!("{}.", first_token(&c))),
+        "{marks}"
+    );
+
+    let twice = count(&c, &buy(&uid, &marks), b"200");
+    assert_eq!(
+        twice.goal_requests,
+        vec![purchase],
+        "each goal request counts"
+    );
+    assert!(twice.conversions.is_empty(), "the user converted already");
+    assert_eq!(twice.set_cookie, None, "nothing new to remember");
+}
+
+fn first_token(c: &Config) -> String {
+    c.services[1].experiments[1].exposure.token()
+}
+
+/// A goal with a status class counts only fitting responses, and a user whose purchase failed
+/// can still convert later; a client that drops its cookies is counted again each time.
+#[test]
+fn only_fitting_responses_count_and_cookieless_clients_count_per_request() {
+    let c = config();
+    let uid = enrolled_user(&c);
+    let marks = first_token(&c);
+    let failed = count(&c, &buy(&uid, &marks), b"503");
+    assert_eq!(failed, Counts::default(), "a 5xx purchase is no purchase");
+    let ok = count(&c, &buy(&uid, &marks), b"200");
+    assert_eq!(ok.conversions.len(), 1);
+
+    for _ in 0..3 {
+        let cookieless = count(&c, &page(&uid, ""), b"200");
+        assert!(cookieless.exposure.is_some(), "no marks: exposed again");
+    }
+}
+
+/// An unmarked user enrolled by the allocation of a segment-free experiment adds a goal
+/// request, never a converted user; a request that is a first exposure and a goal converts.
+#[test]
+fn unmarked_goal_requests_count_only_as_requests_and_a_first_exposure_can_convert() {
+    let c = config();
+    let uid = enrolled_user(&c);
+    let unmarked = count(&c, &buy(&uid, ""), b"200");
+    assert_eq!(unmarked.goal_requests.len(), 1);
+    assert!(unmarked.conversions.is_empty());
+    assert_eq!(unmarked.set_cookie, None);
+
+    // `signup` is a goal on the experiment's own pages: the first page view that is a signup
+    // exposes the user and converts them at once.
+    let signup = vec![
+        (":authority", "www.example.com".to_owned()),
+        (":path", "/signup".into()),
+        ("cookie", format!("uid={uid}")),
+    ];
+    let both = count(&c, &signup, b"200");
+    assert!(both.exposure.is_some());
+    assert_eq!(both.conversions.len(), 1);
+    assert_eq!(
+        both.conversions[0].slot, 1,
+        "signup is checkout's second goal"
+    );
+    assert_eq!(marks_of(&both).split('.').count(), 2);
+}
+
+/// A request no measured experiment decides and that reaches no goal counts for nothing, and a
+/// config without goals never counts anything.
+#[test]
+fn other_requests_count_for_nothing() {
+    let c = config();
+    let outsider = (0..)
+        .map(|n| format!("user-{n}"))
+        .find(|u| page_arm(&c, u, "fr").is_none())
+        .unwrap();
+    assert_eq!(count(&c, &page(&outsider, ""), b"200"), Counts::default());
+    let plain = Config::from_json(
+        r#"{"stickiness": {"sources": [{"cookie": "uid"}]}, "services": [{"name": "web",
+            "variants": [{"name": "a", "cluster": "a"}, {"name": "b", "cluster": "b"}],
+            "experiments": [{"id": "e", "arms": [{"name": "x", "variant": "a", "weight": 5000},
+                                                 {"name": "y", "variant": "b", "weight": 5000}]}],
+            "split": {"a": 10000}}]}"#,
+    )
+    .unwrap();
+    assert!(!plain.services[0].experiments[0].measured());
+    assert_eq!(count(&plain, &page("u", ""), b"200"), Counts::default());
+}
+
+/// Arms served by one variant get response metrics of their own; arms on distinct variants
+/// are told apart by the variants' metrics.
+#[test]
+fn arms_sharing_a_variant_are_recognised() {
+    let c = config();
+    let web = &c.services[1];
+    assert!(
+        web.experiments[0].arms_share_variant(),
+        "banner: both on stable"
+    );
+    assert!(
+        !web.experiments[1].arms_share_variant(),
+        "checkout: stable and new"
+    );
 }

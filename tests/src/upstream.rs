@@ -1,7 +1,8 @@
 //! A tiny upstream app: answers every request with its version name, and echoes back the Veer
 //! headers it received (`x-seen-<header>`) and the path it was asked for (`x-seen-path`), so tests
 //! can see exactly what the app was told.
-//! It can be made slow ([`Upstream::set_delay`]), for tests of what the proxies measure.
+//! It can be made slow ([`Upstream::set_delay`]), for tests of what the proxies measure, and a
+//! request can ask for its status with `x-test-status: 503`.
 //!
 //! Built on hyper because the tests send hostile bytes (non-UTF-8 header values) through Envoy
 //! and the upstream must take whatever Envoy forwards, as a real app server would.
@@ -125,6 +126,15 @@ async fn answer(
     name: Arc<str>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::new(Bytes::from(format!("{name}\n"))));
+    // A test asks for a status with `x-test-status` (a failed purchase, ...).
+    if let Some(status) = req
+        .headers()
+        .get("x-test-status")
+        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+        .and_then(|s| hyper::StatusCode::from_u16(s).ok())
+    {
+        *response.status_mut() = status;
+    }
     let headers = response.headers_mut();
     if let Ok(v) = hyper::header::HeaderValue::from_str(&name) {
         headers.insert("x-served-by", v);

@@ -36,6 +36,11 @@ impl Demo {
             .arg(root.join("deploy/demo/demo.sh"))
             .env("VEER_DEMO_REQUESTS", REQUESTS)
             .env("VEER_DEMO_APP", env!("CARGO_BIN_EXE_veer-demo-app"))
+            .env(
+                "VEER_DEMO_SHOPPERS_BIN",
+                env!("CARGO_BIN_EXE_veer-demo-shoppers"),
+            )
+            .env("VEER_DEMO_REPORT", report_path())
             .env("VEERCTL", veerctl)
             .env("VEER_ENVOY", paths::envoy())
             .env("NO_COLOR", "1")
@@ -126,6 +131,14 @@ fn veerctl() -> PathBuf {
     path
 }
 
+/// Where the demo's HTML report goes in these tests (target/, per test process).
+fn report_path() -> PathBuf {
+    paths::workspace().join(format!(
+        "target/veer-demo-report-test-{}.html",
+        std::process::id()
+    ))
+}
+
 /// Sends SIGNAL to one process, by PID.
 fn signal(name: &str, pid: u32) -> bool {
     Command::new("kill")
@@ -174,13 +187,19 @@ fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
         status.success(),
         "the demo failed ({status}); see its output above"
     );
-    // start, canary 20/50/100, the experiment's arms, the non-enrolled users, blue, green.
+    // start, the employees' cohort and everyone else, canary 20/50/100, the experiment's arms,
+    // the non-enrolled users, the report of the A/B test with a goal, blue, green.
     assert_eq!(
         transcript.matches("  verified: ").count(),
-        8,
+        11,
         "{transcript}"
     );
-    assert_eq!(transcript.matches("split check: OK").count(), 7);
+    // The product step: the report names the winner and says where its HTML is.
+    assert!(transcript.contains("WINNER: one-click beats classic on purchase"));
+    let html = format!("HTML report: {}", report_path().display());
+    assert!(transcript.contains(&html), "{transcript}");
+    assert!(std::fs::read_to_string(report_path()).is_ok_and(|h| h.contains("one-click")));
+    assert_eq!(transcript.matches("split check: OK").count(), 8);
     let left = session_members(demo.pid());
     assert!(left.is_empty(), "processes left after the demo: {left:?}");
 }
@@ -255,8 +274,9 @@ fn a_step_whose_traffic_differs_from_the_configured_split_fails_the_demo() {
     demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
     let status = demo.wait();
     assert_eq!(status.code(), Some(1), "the demo must fail: {status}");
+    // The cohort step wrote version 2; the canary step, with the wrapper's 50 %, version 3.
     assert!(
-        transcript.contains("version 2 live"),
+        transcript.contains("canary set-weight web v2 50%: version 3 live"),
         "the step ran: {transcript}"
     );
     let left = session_members(demo.pid());

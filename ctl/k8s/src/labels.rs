@@ -33,6 +33,10 @@ pub const DEPLOYED_AT_ANNOTATION: &str = "veer.dev/deployed-at";
 pub const SCALED_DOWN_AT_ANNOTATION: &str = "veer.dev/scaled-down-at";
 /// Deployment annotation: its replicas before `scale_down_idle`, to scale it back up by hand.
 pub const REPLICAS_BEFORE_SCALE_DOWN_ANNOTATION: &str = "veer.dev/replicas-before-scale-down";
+/// WasmPlugin annotation: the last change veerctl made to the routing config, as data
+/// (`{"version": N, "change": ...}`), written in the same write as the config it describes, so
+/// that it can be undone exactly (`veerctl cohort undo`).
+pub const LAST_CHANGE_ANNOTATION: &str = "veer.dev/last-change";
 /// The revision annotation the Deployment controller puts on Deployments and ReplicaSets.
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 

@@ -10,24 +10,29 @@
 use std::time::Duration;
 
 use kube::ResourceExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use veer_filter::config::WireConfig;
 use veer_filter::Config;
 
 use crate::dry_run::{DryRun, PlannedRequest};
 use crate::error::{Error, Result};
 use crate::istio::WasmPlugin;
+use crate::labels::LAST_CHANGE_ANNOTATION;
 use crate::plugin_live::{plugin_pods, wait_plugin_live, PluginWait, SidecarReader};
 use crate::report::Reporter;
 use crate::target::Target;
 
-/// How hard to try when others write at the same time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How hard to try when others write at the same time, and what to record with the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateOptions {
     /// Writes tried before giving up with [`Error::Conflict`].
     pub max_attempts: u32,
     /// Pause before re-reading after a conflict (grows linearly with the attempt).
     pub retry_delay: Duration,
+    /// What the change is, as data, recorded in the same write as annotation
+    /// [`LAST_CHANGE_ANNOTATION`] with the version it writes (see [`LastChange`]); `None` leaves
+    /// the annotation as it is.
+    pub record: Option<serde_json::Value>,
 }
 
 impl Default for UpdateOptions {
@@ -35,8 +40,35 @@ impl Default for UpdateOptions {
         UpdateOptions {
             max_attempts: 5,
             retry_delay: Duration::from_millis(200),
+            record: None,
         }
     }
+}
+
+/// The last change recorded on a WasmPlugin ([`UpdateOptions::record`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastChange {
+    /// The config version the change wrote.
+    pub version: u64,
+    /// The change, as its writer recorded it.
+    pub change: serde_json::Value,
+}
+
+/// The last change recorded on `plugin`, if any; an annotation that is not one is an error
+/// that names it.
+pub fn last_change(plugin: &WasmPlugin) -> Result<Option<LastChange>> {
+    let Some(text) = plugin.annotations().get(LAST_CHANGE_ANNOTATION) else {
+        return Ok(None);
+    };
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| Error::Invalid {
+            what: format!(
+                "annotation {LAST_CHANGE_ANNOTATION} of WasmPlugin {}",
+                plugin.name_any()
+            ),
+            reason: e.to_string(),
+        })
 }
 
 /// What [`update_plugin_config`] wrote.
@@ -122,6 +154,19 @@ pub async fn update_plugin_config(
         Config::from_wire(&next).map_err(Error::InvalidConfig)?;
         let mut updated = plugin.clone();
         updated.metadata.managed_fields = None;
+        if let Some(change) = &opts.record {
+            let last = LastChange {
+                version: next.version.unwrap_or(0),
+                change: change.clone(),
+            };
+            let text = serde_json::to_string(&last).map_err(|e| Error::Serialize {
+                what: "the change's record".into(),
+                reason: e.to_string(),
+            })?;
+            updated
+                .annotations_mut()
+                .insert(LAST_CHANGE_ANNOTATION.to_owned(), text);
+        }
         updated.spec.plugin_config =
             Some(serde_json::to_value(&next).map_err(|e| Error::Serialize {
                 what: "the routing config".into(),

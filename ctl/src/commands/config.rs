@@ -9,6 +9,9 @@ use crate::config::source;
 use crate::error::Result;
 use crate::history::Change;
 use crate::host::envoy::change::{self, Base};
+use crate::host::envoy::store::Current;
+use crate::host::envoy::Envoy;
+use crate::observe::status::{Proxy, Runs};
 use crate::output::{self, print_json};
 use crate::settings::Settings;
 
@@ -44,9 +47,54 @@ pub fn apply(s: &Settings, a: &ApplyArgs) -> Result<()> {
     edited::applied_on_envoy(s, &applied, None, &applied.what)
 }
 
-/// `get`.
+/// `get`: the live file's config on stdout; on stderr, whether the proxies run it (each
+/// `--admin` proxy read, by version and digest), or that it was not checked.
 pub fn get(s: &Settings) -> Result<()> {
-    print_json(&s.host.envoy()?.current_or_error()?.wire)
+    let envoy = s.host.envoy()?;
+    let current = envoy.current_or_error()?;
+    print_json(&current.wire)?;
+    if !s.printer.quiet {
+        eprintln!("{}", running(envoy, &current));
+    }
+    Ok(())
+}
+
+/// Whether every `--admin` proxy runs `current`, said for `get`.
+fn running(envoy: &Envoy, current: &Current) -> String {
+    let v = current.version;
+    if envoy.admins.is_empty() {
+        return format!(
+            "note: version {v} is the live file's; whether the proxies run it was not checked (pass --admin, or VEER_ADMIN, to check)"
+        );
+    }
+    let proxies: Vec<Proxy> = envoy
+        .read_proxies()
+        .iter()
+        .map(|(url, reading)| Proxy::of(url, reading, v, Some(current.digest)))
+        .collect();
+    let off: Vec<String> = proxies
+        .iter()
+        .filter_map(|p| match p.runs {
+            Runs::Configured => None,
+            Runs::Unreachable => Some(format!(
+                "{}: cannot tell, {}",
+                p.url,
+                p.error.as_deref().unwrap_or("no answer")
+            )),
+            _ => p.off(v),
+        })
+        .collect();
+    if off.is_empty() {
+        format!(
+            "version {v}: every proxy runs this config ({} checked, by version and digest)",
+            proxies.len()
+        )
+    } else {
+        format!(
+            "warning: this is the live file (version {v}), but not what every proxy runs:\n  {}",
+            off.join("\n  ")
+        )
+    }
 }
 
 /// `diff -f FILE`: every field that would change, warnings first-class.

@@ -23,6 +23,45 @@ pub fn print(s: &Settings, edited: &Edited, service: Option<&str>, what: &str) -
     }
 }
 
+/// What an edit did, as `-o json` prints it: on Envoy the change, version, proxies verified and
+/// splits (or, in a dry run, the differences); on Kubernetes the WasmPlugin update.
+pub fn document(edited: &Edited, service: Option<&str>, what: &str) -> serde_json::Value {
+    match edited {
+        Edited::Envoy(applied) => envoy_document(applied, service, what),
+        Edited::Kubernetes(update) => {
+            serde_json::to_value(update).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+/// The splits of `service` (all services when `None`) in `applied`, for people.
+fn splits(applied: &Applied, service: Option<&str>) -> Vec<(String, String)> {
+    applied
+        .wire
+        .services
+        .iter()
+        .filter(|x| service.is_none_or(|n| n == x.name))
+        .map(|x| (x.name.clone(), split_summary(x)))
+        .collect()
+}
+
+fn envoy_document(applied: &Applied, service: Option<&str>, what: &str) -> serde_json::Value {
+    match &applied.dry_run {
+        Some(differences) => json!({
+            "change": what,
+            "dry_run": true,
+            "version": applied.version,
+            "differences": differences,
+        }),
+        None => json!({
+            "change": what,
+            "version": applied.version,
+            "verified": applied.verified,
+            "splits": splits(applied, service).iter().map(|(s, p)| json!({"service": s, "split": p})).collect::<Vec<_>>(),
+        }),
+    }
+}
+
 /// The Envoy outcome: the service's new split, the version, where it is verified.
 pub fn applied_on_envoy(
     s: &Settings,
@@ -30,20 +69,8 @@ pub fn applied_on_envoy(
     service: Option<&str>,
     what: &str,
 ) -> Result<()> {
-    let splits: Vec<(String, String)> = applied
-        .wire
-        .services
-        .iter()
-        .filter(|x| service.is_none_or(|n| n == x.name))
-        .map(|x| (x.name.clone(), split_summary(x)))
-        .collect();
+    let doc = envoy_document(applied, service, what);
     if let Some(differences) = &applied.dry_run {
-        let doc = json!({
-            "change": what,
-            "dry_run": true,
-            "version": applied.version,
-            "differences": differences,
-        });
         return s.printer.print(&doc, || {
             println!(
                 "{what}: dry run, nothing written (it would be version {}):",
@@ -52,12 +79,6 @@ pub fn applied_on_envoy(
             output::diff::print(differences);
         });
     }
-    let doc = json!({
-        "change": what,
-        "version": applied.version,
-        "verified": applied.verified,
-        "splits": splits.iter().map(|(s, p)| json!({"service": s, "split": p})).collect::<Vec<_>>(),
-    });
     s.printer.print(&doc, || {
         let n = applied.verified.len();
         let live = if n == 0 {
@@ -66,7 +87,7 @@ pub fn applied_on_envoy(
             format!("live on {n} prox{}", if n == 1 { "y" } else { "ies" })
         };
         println!("{what}: version {} {live}", applied.version);
-        for (s, p) in splits {
+        for (s, p) in splits(applied, service) {
             println!("  {s}: {p}");
         }
     })

@@ -2,7 +2,9 @@
 //! the host, then prints through the chosen format. Both hosts are inside each module.
 
 pub mod bluegreen;
+pub mod bootstrap;
 pub mod canary;
+pub mod cohort;
 pub mod completions;
 pub mod config;
 pub mod experiment;

@@ -9,7 +9,7 @@ use crate::cli::{Output, StatusArgs};
 use crate::error::{CliError, Result};
 use crate::host::kubernetes::{prometheus, sidecars::window_label};
 use crate::host::{Host, Live, Proxies};
-use crate::observe::status::{self, Status};
+use crate::observe::status::{self, Runs, Status};
 use crate::observe::window::{all_unreadable, Counted, Window};
 use crate::settings::Settings;
 
@@ -37,6 +37,7 @@ pub fn collect(host: &Host) -> Result<Status> {
     let live = Live {
         wire: current.wire,
         version: current.version,
+        digest: Some(current.digest),
     };
     of_counted(host, &live, &envoy.since_last_change()?)
 }
@@ -48,12 +49,15 @@ pub(crate) fn of_counted(host: &Host, live: &Live, counted: &Counted) -> Result<
         return Err(CliError::failed(errors));
     }
     let history = host.history()?;
-    Ok(status::of_counted(
-        &live.wire,
-        live.version,
-        counted,
-        &history,
-    ))
+    Ok(status::compute(&status::Inputs {
+        config: &live.wire,
+        version: live.version,
+        digest: live.digest,
+        snapshots: &counted.readings,
+        baselines: &counted.baselines,
+        window: &counted.label,
+        history: &history,
+    }))
 }
 
 /// `status` on Kubernetes: from Prometheus, or from the sidecars over `--window` (0: since each
@@ -183,10 +187,16 @@ fn print_and_check(s: &Settings, a: &StatusArgs, st: &Status) -> Result<()> {
     check(a, st)
 }
 
-/// `--check`: a mismatch is exit code 6.
+/// `--check`: a mismatch is exit code 6, and so is a proxy that runs the fallback config or
+/// another config than the live file's (its traffic cannot follow the configured split).
 fn check(a: &StatusArgs, s: &Status) -> Result<()> {
     let off = |srm: &Option<crate::observe::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
-    let mut mismatched: Vec<String> = Vec::new();
+    let mut mismatched: Vec<String> = s
+        .proxies
+        .iter()
+        .filter(|p| matches!(p.runs, Runs::Fallback | Runs::OtherConfig))
+        .filter_map(|p| p.off(s.configured_version))
+        .collect();
     for svc in &s.services {
         if off(&svc.srm) {
             mismatched.push(svc.name.clone());

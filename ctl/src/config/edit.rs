@@ -68,19 +68,32 @@ pub fn split_summary(s: &WireService) -> String {
 
 /// The service named `name`.
 pub fn service_mut<'w>(wire: &'w mut WireConfig, name: &str) -> Result<&'w mut WireService> {
-    let known: Vec<String> = wire.services.iter().map(|s| s.name.clone()).collect();
+    let unknown = no_service(wire, name);
     wire.services
         .iter_mut()
         .find(|s| s.name == name)
-        .ok_or_else(|| {
-            CliError::failed(format!(
-                "no service {name:?} in the live config (services: {})",
-                known.join(", ")
-            ))
-        })
+        .ok_or(unknown)
 }
 
-fn check_variant(s: &WireService, variant: &str) -> Result<()> {
+/// The service named `name`, to read.
+pub fn service<'w>(wire: &'w WireConfig, name: &str) -> Result<&'w WireService> {
+    wire.services
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| no_service(wire, name))
+}
+
+/// There is no service `name` in `wire`: the services there are.
+fn no_service(wire: &WireConfig, name: &str) -> CliError {
+    let known: Vec<&str> = wire.services.iter().map(|s| s.name.as_str()).collect();
+    CliError::failed(format!(
+        "no service {name:?} in the live config (services: {})",
+        known.join(", ")
+    ))
+}
+
+/// Refuses a `variant` the service `s` does not have, naming those it has.
+pub fn check_variant(s: &WireService, variant: &str) -> Result<()> {
     if s.variants.iter().any(|v| v.name == variant) {
         return Ok(());
     }
@@ -211,10 +224,15 @@ pub struct NewExperiment {
     pub allocation: i64,
     /// Salt (defaults to the id).
     pub salt: Option<String>,
+    /// Goals it is judged on (declared in the config's `goals`).
+    pub goals: Vec<String>,
+    /// The goal that decides the verdict (one of `goals`).
+    pub primary_goal: Option<String>,
 }
 
 /// Adds (or replaces) an experiment.
 pub fn start_experiment(wire: &mut WireConfig, service: &str, e: NewExperiment) -> Result<()> {
+    check_goals(wire, &e)?;
     let s = service_mut(wire, service)?;
     let mut arms = Vec::new();
     for a in &e.arms {
@@ -246,13 +264,37 @@ pub fn start_experiment(wire: &mut WireConfig, service: &str, e: NewExperiment) 
         allocation: Some(e.allocation),
         arms,
         salt: e.salt,
-        ..WireExperiment::default()
+        goals: e.goals,
+        primary_goal: e.primary_goal,
     };
     match s.experiments.iter_mut().find(|x| x.id == e.id) {
         Some(existing) => *existing = exp,
         None => s.experiments.push(exp),
     }
     Ok(())
+}
+
+/// Every goal `e` names must be declared in the config, and its primary goal must be one of them.
+fn check_goals(wire: &WireConfig, e: &NewExperiment) -> Result<()> {
+    let declared: Vec<&str> = wire.goals.iter().map(|g| g.name.as_str()).collect();
+    if let Some(unknown) = e.goals.iter().find(|g| !declared.contains(&g.as_str())) {
+        return Err(CliError::failed(format!(
+            "--goal {unknown:?}: the config declares no such goal ({}); add it under `goals` \
+             with `veerctl apply -f FILE` first",
+            if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                format!("it declares {}", declared.join(", "))
+            }
+        )));
+    }
+    match &e.primary_goal {
+        Some(p) if !e.goals.contains(p) => Err(CliError::failed(format!(
+            "--primary-goal {p:?} is not one of the --goal options ({})",
+            e.goals.join(", ")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Removes an experiment.
@@ -266,35 +308,6 @@ pub fn stop_experiment(wire: &mut WireConfig, service: &str, id: &str) -> Result
         )));
     }
     Ok(())
-}
-
-/// Parses a segment matcher from the CLI: `header:NAME=VALUE`, `cookie:NAME=VALUE`,
-/// `query:NAME=VALUE`, `path:/PREFIX`, or `header:NAME` (present).
-pub fn parse_segment(text: &str) -> Result<WireMatch> {
-    let bad = || {
-        CliError::failed(format!("segment {text:?} must be header:NAME[=VALUE], cookie:NAME[=VALUE], query:NAME[=VALUE] or path:/PREFIX"))
-    };
-    let (kind, rest) = text.split_once(':').ok_or_else(bad)?;
-    let (name, value) = match rest.split_once('=') {
-        Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-        None => (rest.to_owned(), None),
-    };
-    let mut m = WireMatch::default();
-    match kind {
-        "header" => m.header = Some(name),
-        "cookie" => m.cookie = Some(name),
-        "query" => m.query = Some(name),
-        "path" => {
-            m.path_prefix = Some(rest.to_owned());
-            return Ok(m);
-        }
-        _ => return Err(bad()),
-    }
-    match value {
-        Some(v) => m.equals = Some(v),
-        None => m.present = Some(true),
-    }
-    Ok(m)
 }
 
 #[cfg(test)]
@@ -391,9 +404,11 @@ mod tests {
         let e = NewExperiment {
             id: "checkout".into(),
             arms: vec!["control=v1:50".into(), "one-click=v2:50".into()],
-            segment: vec![parse_segment("header:x-country=de").unwrap()],
+            segment: vec![crate::config::match_expr::parse("header:x-country=de").unwrap()],
             allocation: 2500,
             salt: None,
+            goals: Vec::new(),
+            primary_goal: None,
         };
         start_experiment(&mut w, "web", e).unwrap();
         veer_filter::Config::from_wire(&w).unwrap();
@@ -401,5 +416,44 @@ mod tests {
         stop_experiment(&mut w, "web", "checkout").unwrap();
         assert!(w.services[0].experiments.is_empty());
         assert!(stop_experiment(&mut w, "web", "checkout").is_err());
+    }
+
+    /// Goals must be declared in the config, and the primary one must be among them; then the
+    /// experiment is judged on them.
+    #[test]
+    fn experiment_goals_must_exist() {
+        let mut w = wire(&[("v1", 10000)]);
+        w.stickiness =
+            serde_json::from_value(serde_json::json!({"sources": [{"cookie": "uid"}]})).unwrap();
+        w.goals = vec![serde_json::from_value(
+            serde_json::json!({"name": "purchase", "match": {"path_prefix": "/buy"}}),
+        )
+        .unwrap()];
+        let start = |w: &mut WireConfig, goals: &[&str], primary: Option<&str>| {
+            let e = NewExperiment {
+                id: "checkout".into(),
+                arms: vec!["a=v1:50".into(), "b=v2:50".into()],
+                segment: Vec::new(),
+                allocation: 10000,
+                salt: None,
+                goals: goals.iter().map(|g| (*g).to_owned()).collect(),
+                primary_goal: primary.map(str::to_owned),
+            };
+            start_experiment(w, "web", e).map_err(|e| e.to_string())
+        };
+        let unknown = start(&mut w, &["purchase", "signup"], None).unwrap_err();
+        assert!(
+            unknown.contains("\"signup\": the config declares no such goal (it declares purchase)"),
+            "{unknown}"
+        );
+        let primary = start(&mut w, &["purchase"], Some("signup")).unwrap_err();
+        assert!(
+            primary.contains("--primary-goal \"signup\" is not one of"),
+            "{primary}"
+        );
+        assert!(w.services[0].experiments.is_empty(), "nothing was added");
+        start(&mut w, &["purchase"], Some("purchase")).unwrap();
+        let c = veer_filter::Config::from_wire(&w).unwrap();
+        assert!(c.services[0].experiments[0].measured());
     }
 }

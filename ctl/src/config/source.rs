@@ -53,13 +53,38 @@ impl Loaded {
 
 /// Reads and parses `path` (JSON or YAML; `-` for stdin).
 pub fn load_file(path: &Path) -> Result<Loaded> {
-    let text = if path == Path::new("-") {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| CliError::io("read stdin", e))?
+    let bytes = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .map_err(|e| CliError::io("read stdin", e))?;
+        bytes
     } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| CliError::io(format!("read {}", path.display()), e))?
+        std::fs::read(path).map_err(|e| CliError::io(format!("read {}", path.display()), e))?
     };
-    parse(&text, &path.display().to_string())
+    let name = path.display().to_string();
+    parse(&utf8(bytes, &name)?, &name)
+}
+
+/// The text of a config file, which must be UTF-8 (JSON and YAML are): anything else is an
+/// invalid config (exit code 3), with the line of the first byte that is not.
+fn utf8(bytes: Vec<u8>, name: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+        let column = 1 + before.iter().rev().take_while(|b| **b != b'\n').count();
+        let problem = Problem {
+            path: "$".into(),
+            message: format!(
+                "the file is not UTF-8 text (byte 0x{:02x} at column {column}); save it as UTF-8",
+                e.as_bytes()[at]
+            ),
+        };
+        CliError::Invalid {
+            source_name: name.into(),
+            problems: LinedProblems(vec![(Some(line), problem)]),
+        }
+    })
 }
 
 /// Parses config text (JSON or YAML).
@@ -96,8 +121,19 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
             (Some(line), Problem { path, message })
         })
         .collect();
+    let out_of_range: Vec<String> = builder
+        .out_of_range
+        .iter()
+        .map(|(p, _, _)| p.clone())
+        .collect();
+    for (path, line, message) in builder.out_of_range {
+        problems.push((Some(line), Problem { path, message }));
+    }
     let wire = decode_all(value, &mut |path, message| {
-        problems.push((line_of(&lines, &path), Problem { path, message }));
+        // A number out of range stands as null; its type error would say it twice.
+        if !out_of_range.contains(&path) {
+            problems.push((line_of(&lines, &path), Problem { path, message }));
+        }
     });
     problems.sort_by_key(|(line, _)| *line);
     match wire {
@@ -107,6 +143,16 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
             problems: LinedProblems(problems),
         }),
     }
+}
+
+/// Any YAML (or JSON) document as a JSON value, read as configs are (YAML 1.2 core schema,
+/// quoted scalars always strings), without a config's checks: a number out of range is null.
+pub fn yaml_value(text: &str) -> std::result::Result<Value, String> {
+    let mut builder = Builder::default();
+    Parser::new_from_str(text)
+        .load(&mut builder, false)
+        .map_err(|e| e.to_string())?;
+    Ok(builder.root.unwrap_or(Value::Null))
 }
 
 /// The line of `path`, or of its closest enclosing field.
@@ -129,6 +175,8 @@ struct Builder {
     lines: BTreeMap<String, usize>,
     /// Every key that appeared twice in one map, and its line.
     duplicates: Vec<(String, usize)>,
+    /// Every number too large for any number type, with its line and what to say.
+    out_of_range: Vec<(String, usize, String)>,
 }
 
 enum Frame {
@@ -204,8 +252,15 @@ impl MarkedEventReceiver for Builder {
                     self.push_value(Value::String(s));
                 } else {
                     let p = self.child_path();
-                    self.lines.entry(p).or_insert(line);
-                    self.push_value(scalar(s, style));
+                    self.lines.entry(p.clone()).or_insert(line);
+                    let value = match out_of_range(&s, style) {
+                        Some(message) => {
+                            self.out_of_range.push((p, line, message));
+                            Value::Null
+                        }
+                        None => scalar(s, style),
+                    };
+                    self.push_value(value);
                 }
             }
             Event::MappingStart(..) => {
@@ -237,6 +292,29 @@ impl MarkedEventReceiver for Builder {
             }
             _ => {}
         }
+    }
+}
+
+/// Why a plain scalar that is a number cannot be one: an integer beyond 64 bits, or a float
+/// beyond a double (`1e400`), which would otherwise be read as the string "1e400".
+fn out_of_range(s: &str, style: TScalarStyle) -> Option<String> {
+    if style != TScalarStyle::Plain {
+        return None;
+    }
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    if integer && s.parse::<i64>().is_err() && s.parse::<u64>().is_err() {
+        return Some(format!(
+            "the number {s} is out of range (integers here go from {} to {})",
+            i64::MIN,
+            u64::MAX
+        ));
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_infinite() && !digits.starts_with(['i', 'I']) => Some(format!(
+            "the number {s} is out of range (larger than any number a config can hold)"
+        )),
+        _ => None,
     }
 }
 
@@ -403,6 +481,36 @@ services:
             panic!("{err}");
         };
         assert_eq!(problems.0.len(), MAX_DECODE_PROBLEMS);
+    }
+
+    /// Issue 11.5: a number too large for any number type is named as such, with its line,
+    /// not as "invalid type: string"; a file that is not UTF-8 is an invalid config (exit 3).
+    #[test]
+    fn numbers_out_of_range_and_non_utf8_text_are_invalid_configs() {
+        for (text, want) in [
+            ("version: 1e400\nservices: []\n", "line 1: version: the number 1e400 is out of range (larger than any number a config can hold)"),
+            ("{\"version\": -1e400, \"services\": []}", "line 1: version: the number -1e400 is out of range"),
+            ("services: []\nversion: 99999999999999999999\n", "line 2: version: the number 99999999999999999999 is out of range (integers here go from"),
+        ] {
+            let err = parse(text, "x").unwrap_err();
+            assert_eq!(err.exit_code(), 3);
+            let msg = err.to_string();
+            assert!(msg.contains(want), "{msg}");
+            assert!(!msg.contains("invalid type"), "said twice: {msg}");
+        }
+        let err = utf8(b"services: []\nversion: \xff1\n".to_vec(), "x.yaml").unwrap_err();
+        assert_eq!(err.exit_code(), 3);
+        assert!(
+            err.to_string().contains(
+                "line 2: $: the file is not UTF-8 text (byte 0xff at column 10); save it as UTF-8"
+            ),
+            "{err}"
+        );
+        // Ordinary numbers and strings that look like numbers are unchanged.
+        let ok = parse("version: 12\nservices: []\n", "x").unwrap();
+        assert_eq!(ok.wire.version, Some(12));
+        assert_eq!(out_of_range("inf", TScalarStyle::Plain), None);
+        assert_eq!(out_of_range("1e400", TScalarStyle::DoubleQuoted), None);
     }
 
     #[test]

@@ -23,9 +23,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use veer_filter::config::WireConfig;
 
+use crate::config::cohort::CohortEdit;
 use crate::config::edit::bp_to_percent;
 
 mod legacy;
+pub mod undo;
 
 /// How many changes the history keeps.
 pub const MAX_ENTRIES: usize = 50;
@@ -34,7 +36,7 @@ pub const FULL_CONFIGS: usize = 2;
 
 /// What a change was, with its parameters. Its `Display` is the command line that made it, as
 /// the output and the history's `what` say it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Change {
     /// `apply -f FILE`.
@@ -91,6 +93,23 @@ pub enum Change {
         /// The version the undone switch wrote.
         switch_version: u64,
     },
+    /// `cohort add | remove | move | set SERVICE RULE`: the edit, with what undoing it needs
+    /// (the rule as it was, where it was).
+    Cohort {
+        /// Service.
+        service: String,
+        /// What changed in its rules.
+        edit: CohortEdit,
+    },
+    /// `cohort undo SERVICE`: the inverse of `edit`, the cohort change that wrote `undone`.
+    CohortUndo {
+        /// Service.
+        service: String,
+        /// The version the undone change wrote.
+        undone: u64,
+        /// The undone change's edit (what was applied is its inverse).
+        edit: CohortEdit,
+    },
     /// The last accepted config written again after a proxy rejected a change.
     Restore {
         /// The version restored.
@@ -115,9 +134,21 @@ impl Change {
             | Change::ExperimentStart { service, .. }
             | Change::ExperimentStop { service, .. }
             | Change::BluegreenSwitch { service, .. }
-            | Change::BluegreenRollback { service, .. } => Some(service),
+            | Change::BluegreenRollback { service, .. }
+            | Change::Cohort { service, .. }
+            | Change::CohortUndo { service, .. } => Some(service),
             Change::Apply { .. } | Change::Restore { .. } | Change::Other { .. } => None,
         }
+    }
+
+    /// Whether this change edited the live config (so the config it wrote still contains every
+    /// earlier change), rather than replacing it with a file's, restoring an older one, or being
+    /// something veerctl cannot name.
+    pub fn edits_live_config(&self) -> bool {
+        !matches!(
+            self,
+            Change::Apply { .. } | Change::Restore { .. } | Change::Other { .. }
+        )
     }
 }
 
@@ -149,6 +180,16 @@ impl fmt::Display for Change {
             } => write!(
                 f,
                 "bluegreen rollback {service} (to before version {switch_version})"
+            ),
+            Change::Cohort { service, edit } => f.write_str(&edit.command(service)),
+            Change::CohortUndo {
+                service,
+                undone,
+                edit,
+            } => write!(
+                f,
+                "cohort undo {service} (version {undone}: {})",
+                edit.command(service)
             ),
             Change::Restore { version, rejected } => write!(
                 f,

@@ -13,7 +13,8 @@ use veer_filter::config::WireConfig;
 use veer_k8s::plugin_config::PluginConfigUpdate;
 
 use crate::error::{CliError, Result};
-use crate::history::{Change, Entry};
+use crate::history::undo::Recorded;
+use crate::history::{Change, Entry, MAX_ENTRIES};
 use crate::observe::window::{Counted, Readings, Window};
 use envoy::change::Applied;
 use envoy::Envoy;
@@ -35,6 +36,9 @@ pub struct Live {
     pub wire: WireConfig,
     /// Its version: the ECDS file's on Envoy, the config's own on Kubernetes.
     pub version: u64,
+    /// The digest of its text as the filter reports it (on Envoy; `None` on Kubernetes, where
+    /// Istio re-encodes the config before the filter sees it).
+    pub digest: Option<u64>,
 }
 
 /// What an edit did, as each host reports it.
@@ -87,6 +91,7 @@ impl Host {
             Host::Envoy(e) => e.current()?.map(|c| Live {
                 wire: c.wire,
                 version: c.version,
+                digest: Some(c.digest),
             }),
             Host::Kubernetes(k) => Some(Live::of(k.config()?)),
         })
@@ -103,9 +108,7 @@ impl Host {
     ) -> Result<Edited> {
         match self {
             Host::Envoy(e) => e.edit(what, edit).map(|a| Edited::Envoy(Box::new(a))),
-            Host::Kubernetes(k) => k
-                .edit(&what.to_string(), edit)
-                .map(|u| Edited::Kubernetes(Box::new(u))),
+            Host::Kubernetes(k) => k.edit(what, edit).map(|u| Edited::Kubernetes(Box::new(u))),
         }
     }
 
@@ -139,6 +142,47 @@ impl Host {
         match self {
             Host::Envoy(e) => e.history(),
             Host::Kubernetes(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The changes recorded as data, oldest first, for an undo, and how far back they go (for
+    /// the message when none is left to undo). A standalone Envoy's history keeps the last
+    /// [`MAX_ENTRIES`] (rejected ones left out); on Kubernetes the WasmPlugin records only its
+    /// last change, followed by an unknown one when the config was written since without a record.
+    pub fn recorded(&self) -> Result<(Vec<Recorded>, String)> {
+        match self {
+            Host::Envoy(e) => {
+                let recorded = e
+                    .history()?
+                    .into_iter()
+                    .filter(|h| !h.rejected)
+                    .map(|h| Recorded {
+                        version: h.version,
+                        change: h.change,
+                    })
+                    .collect();
+                Ok((
+                    recorded,
+                    format!("the history keeps the last {MAX_ENTRIES} changes"),
+                ))
+            }
+            Host::Kubernetes(k) => {
+                let (last, version) = k.last_change()?;
+                let mut recorded: Vec<Recorded> = last.into_iter().collect();
+                if recorded.last().is_some_and(|r| r.version != version) {
+                    recorded.push(Recorded {
+                        version,
+                        change: Change::Other {
+                            what: "a change that recorded nothing (mesh install, kubectl, ...)"
+                                .into(),
+                        },
+                    });
+                }
+                Ok((
+                    recorded,
+                    format!("on Kubernetes only the last change is recorded (WasmPlugin {}'s annotation veer.dev/last-change)", k.plugin),
+                ))
+            }
         }
     }
 
@@ -179,7 +223,11 @@ fn state_on_kubernetes() -> CliError {
 impl Live {
     fn of(wire: WireConfig) -> Live {
         let version = wire.version.unwrap_or(0);
-        Live { wire, version }
+        Live {
+            wire,
+            version,
+            digest: None,
+        }
     }
 }
 

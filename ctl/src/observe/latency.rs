@@ -157,15 +157,20 @@ pub fn parse_detailed(json: &str) -> Result<BTreeMap<String, Histogram>, String>
         .filter_map(|s| s["histograms"]["details"].as_array())
         .flatten();
     for d in details {
-        let stat = d["name"].as_str().and_then(Stat::parse);
-        let Some(stat) = stat.filter(|s| s.family() == &metrics::LATENCY) else {
+        let Some(stat) = d["name"].as_str().and_then(Stat::parse) else {
             continue;
         };
-        let name = format!(
-            "{}.{}",
-            stat.value(Label::Service).unwrap_or_default(),
-            stat.value(Label::Variant).unwrap_or_default()
-        );
+        // A variant's histogram by `<service>.<variant>`, an arm's by its whole key
+        // (`exp_latency_us.<service>.<experiment>.<arm>`).
+        let name = match stat.family() {
+            f if f == &metrics::LATENCY => format!(
+                "{}.{}",
+                stat.value(Label::Service).unwrap_or_default(),
+                stat.value(Label::Variant).unwrap_or_default()
+            ),
+            f if f == &metrics::ARM_LATENCY => stat.key(),
+            _ => continue,
+        };
         let mut h = Histogram::default();
         for b in d["totals"].as_array().into_iter().flatten() {
             let (Some(lower), Some(width), Some(n)) = (

@@ -51,6 +51,23 @@ impl Snapshot {
         self.stat(&Stat::global(&metrics::COUNTS_PENDING))
     }
 
+    /// The digest of the routing config the filter runs (its digest gauge, see
+    /// [`veer_filter::config::digest`]); `None` from a filter too old to report it.
+    pub fn digest(&self) -> Option<u64> {
+        let key = Stat::global(&metrics::CONFIG_DIGEST).key();
+        self.veer.get(&key).copied()
+    }
+
+    /// Whether the filter runs the bootstrap's fallback config (`default_config`, version 0):
+    /// Envoy accepted no file since it started (its ECDS version text is empty), so every
+    /// request goes to the stable route.
+    pub fn runs_fallback(&self) -> bool {
+        self.veer
+            .contains_key(&Stat::global(&metrics::CONFIG_VERSION).key())
+            && self.version() == 0
+            && self.ecds_version.is_none()
+    }
+
     /// How many updates Envoy refused so far.
     pub fn rejected(&self) -> u64 {
         self.ecds.get("update_rejected").copied().unwrap_or(0)
@@ -67,6 +84,48 @@ pub fn is_gauge(key: &str) -> bool {
     Stat::from_key(key).is_some_and(|s| s.family().kind == Kind::Gauge)
 }
 
+/// The keys of Veer's counters as [`Snapshot::get`] and `Counted` read them
+/// ([`veer_filter::metrics::Stat::key`]): every command builds them here.
+pub mod counter {
+    use veer_filter::config::StatusClass;
+    use veer_filter::metrics::{Stat, EXPERIMENT_REQUESTS, RULE_REQUESTS};
+
+    /// Requests a cohort rule decided.
+    pub fn rule(service: &str, rule: &str) -> String {
+        Stat::rule_requests(service, rule).key()
+    }
+
+    /// The prefix of every rule counter of `service` (the rest is the rule's name).
+    pub fn rules(service: &str) -> String {
+        format!("{}.{service}.", RULE_REQUESTS.key)
+    }
+
+    /// Requests the default split sent to `variant`.
+    pub fn split(service: &str, variant: &str) -> String {
+        Stat::split_requests(service, variant).key()
+    }
+
+    /// All requests `variant` got, however decided.
+    pub fn requests(service: &str, variant: &str) -> String {
+        Stat::requests(service, variant).key()
+    }
+
+    /// 5xx responses of `variant`.
+    pub fn errors(service: &str, variant: &str) -> String {
+        Stat::responses(service, variant, StatusClass::SERVER_ERROR).key()
+    }
+
+    /// Assignments to an experiment's arm.
+    pub fn arm(service: &str, experiment: &str, arm: &str) -> String {
+        Stat::experiment_requests(service, experiment, arm).key()
+    }
+
+    /// The prefix of every arm counter of an experiment (the rest is the arm's name).
+    pub fn arms(service: &str, experiment: &str) -> String {
+        format!("{}.{service}.{experiment}.", EXPERIMENT_REQUESTS.key)
+    }
+}
+
 /// Veer's metrics under any host's prefix, and Envoy's ECDS counters for the filter, as text.
 pub static STATS_PATH: LazyLock<String> = LazyLock::new(|| {
     metrics::admin_stats_filter(&format!(
@@ -76,11 +135,14 @@ pub static STATS_PATH: LazyLock<String> = LazyLock::new(|| {
     ))
 });
 
-/// Veer's latency histograms, as JSON with every bucket.
+/// Veer's latency histograms (per variant, and per experiment arm where arms share a variant), as
+/// JSON with every bucket.
 pub static LATENCY_PATH: LazyLock<String> = LazyLock::new(|| {
     let filter = metrics::admin_stats_filter(&format!(
-        "^{}\\.",
-        metrics::name_pattern(Some(&metrics::LATENCY))
+        "^{}(?:{}|{})\\.",
+        metrics::name_pattern(None),
+        metrics::LATENCY.name,
+        metrics::ARM_LATENCY.name
     ));
     filter.replacen(
         "/stats?",
@@ -171,7 +233,9 @@ mod tests {
         );
         assert!(LATENCY_PATH.starts_with("/stats?format=json&histogram_buckets=detailed&filter="));
         assert!(
-            LATENCY_PATH.ends_with("response_latency_microseconds%5C."),
+            LATENCY_PATH.ends_with(
+                "%28%3F%3Aresponse_latency_microseconds%7Carm_response_latency_microseconds%29%5C."
+            ),
             "{}",
             *LATENCY_PATH
         );

@@ -38,6 +38,91 @@ pub struct Proxy {
     pub version: Option<u64>,
     /// Why it could not be read.
     pub error: Option<String>,
+    /// What it runs, beside the configured config.
+    pub runs: Runs,
+    /// Updates its Envoy refused since it started (ECDS `update_rejected`).
+    pub rejected_updates: u64,
+}
+
+/// What a proxy runs, beside the configured config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Runs {
+    /// The configured version (and, where it is known, the configured config's digest).
+    Configured,
+    /// Another version: it has not picked up the configured one, or refused it.
+    Stale,
+    /// The bootstrap's fallback config (version 0, no file accepted since it started): it
+    /// started with a file its filter refuses, and routes no service (everyone on stable).
+    Fallback,
+    /// The configured version, but another config (its digest differs): it loads another file.
+    OtherConfig,
+    /// Its admin API did not answer.
+    Unreachable,
+}
+
+impl Proxy {
+    /// The proxy at `url` as `reading` shows it, beside the configured `version` (and `digest`,
+    /// where known).
+    pub fn of(
+        url: &str,
+        reading: &Result<Snapshot, String>,
+        version: u64,
+        digest: Option<u64>,
+    ) -> Proxy {
+        let s = match reading {
+            Ok(s) => s,
+            Err(e) => {
+                return Proxy {
+                    url: url.to_owned(),
+                    version: None,
+                    error: Some(e.clone()),
+                    runs: Runs::Unreachable,
+                    rejected_updates: 0,
+                }
+            }
+        };
+        let runs = if s.runs_fallback() && version != 0 {
+            Runs::Fallback
+        } else if s.version() != version {
+            Runs::Stale
+        } else if digest.is_some_and(|d| s.digest().is_some_and(|got| got != d)) {
+            Runs::OtherConfig
+        } else {
+            Runs::Configured
+        };
+        Proxy {
+            url: url.to_owned(),
+            version: Some(s.version()),
+            error: None,
+            runs,
+            rejected_updates: s.rejected(),
+        }
+    }
+
+    /// Why this proxy's traffic does not follow the configured config, if it does not.
+    pub fn off(&self, configured: u64) -> Option<String> {
+        let v = self.version.unwrap_or(0);
+        let refused = match self.rejected_updates {
+            0 => String::new(),
+            n => format!("; its Envoy refused {n} update(s), see its log"),
+        };
+        match self.runs {
+            Runs::Configured | Runs::Unreachable => None,
+            Runs::Stale => Some(format!(
+                "{} runs version {v} (configured {configured}{refused})",
+                self.url
+            )),
+            Runs::Fallback => Some(format!(
+                "{} runs the fallback config, everyone on the stable route (configured {configured}{refused})",
+                self.url
+            )),
+            Runs::OtherConfig => Some(format!(
+                "{} runs another config under version {v} (it loads another file)",
+                self.url
+            )),
+        }
+    }
 }
 
 /// One service.
@@ -163,6 +248,9 @@ pub struct Inputs<'a> {
     pub config: &'a WireConfig,
     /// Its version.
     pub version: u64,
+    /// The digest of its text, where the proxies report the same (a standalone Envoy's file;
+    /// not Kubernetes, where Istio re-encodes the config).
+    pub digest: Option<u64>,
     /// Per admin URL: a snapshot or why it failed.
     pub snapshots: &'a [(String, Result<Snapshot, String>)],
     /// What each proxy's figures are counted from (an absent proxy: since it started).
@@ -184,6 +272,7 @@ pub fn of_counted(
     compute(&Inputs {
         config,
         version,
+        digest: None,
         snapshots: &counted.readings,
         baselines: &counted.baselines,
         window: &counted.label,
@@ -196,18 +285,7 @@ pub fn compute(i: &Inputs<'_>) -> Status {
     let proxies: Vec<Proxy> = i
         .snapshots
         .iter()
-        .map(|(url, s)| match s {
-            Ok(s) => Proxy {
-                url: url.clone(),
-                version: Some(s.version()),
-                error: None,
-            },
-            Err(e) => Proxy {
-                url: url.clone(),
-                version: None,
-                error: Some(e.clone()),
-            },
-        })
+        .map(|(url, s)| Proxy::of(url, s, i.version, i.digest))
         .collect();
     let window = Window {
         live: i
@@ -217,18 +295,7 @@ pub fn compute(i: &Inputs<'_>) -> Status {
             .collect(),
         baselines: i.baselines,
     };
-    let stale: Vec<String> = proxies
-        .iter()
-        .filter(|p| p.version.is_some_and(|v| v != i.version))
-        .map(|p| {
-            format!(
-                "{} runs version {} (configured {})",
-                p.url,
-                p.version.unwrap_or(0),
-                i.version
-            )
-        })
-        .collect();
+    let stale: Vec<String> = proxies.iter().filter_map(|p| p.off(i.version)).collect();
 
     let responses = i
         .config
@@ -356,18 +423,12 @@ impl Window<'_> {
 
     /// The latency of the responses recorded in the window, per `<service>.<variant>`.
     fn latency(&self, key: &str) -> Option<Latency> {
-        let empty = Histogram::default();
-        let mut window = Histogram::default();
-        for s in &self.live {
-            let now = s.latency.get(key).unwrap_or(&empty);
-            let base = self
-                .baselines
-                .get(&s.url)
-                .and_then(|b| b.latency.get(key))
-                .unwrap_or(&empty);
-            window.merge(&now.since(base));
-        }
-        Latency::of(&window)
+        let live = self.live.iter().copied();
+        Latency::of(&crate::observe::window::histogram_since(
+            live,
+            self.baselines,
+            key,
+        ))
     }
 }
 

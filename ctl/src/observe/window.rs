@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{CliError, Result};
+use crate::observe::latency::Histogram;
 use crate::observe::snapshot::{is_gauge, Snapshot};
 
 /// Each proxy (admin URL or pod name) with its snapshot, or why it could not be read.
@@ -53,6 +54,12 @@ impl Counted {
             .collect()
     }
 
+    /// A latency histogram's values recorded over the window (`exp_latency_us.web.e.a`, or a
+    /// variant's `<service>.<variant>`), merged over the proxies that answered.
+    pub fn histogram(&self, key: &str) -> Histogram {
+        histogram_since(self.readable(), &self.baselines, key)
+    }
+
     /// Whether any proxy could be read.
     pub fn any_readable(&self) -> bool {
         self.readable().next().is_some()
@@ -61,6 +68,26 @@ impl Counted {
     fn readable(&self) -> impl Iterator<Item = &Snapshot> {
         self.readings.iter().filter_map(|(_, s)| s.as_ref().ok())
     }
+}
+
+/// Histogram `key`'s values recorded by `live` proxies since their `baselines` (a proxy without
+/// one: since it started), merged.
+pub fn histogram_since<'a>(
+    live: impl Iterator<Item = &'a Snapshot>,
+    baselines: &Baselines,
+    key: &str,
+) -> Histogram {
+    let empty = Histogram::default();
+    let mut window = Histogram::default();
+    for s in live {
+        let now = s.latency.get(key).unwrap_or(&empty);
+        let base = baselines
+            .get(&s.url)
+            .and_then(|b| b.latency.get(key))
+            .unwrap_or(&empty);
+        window.merge(&now.since(base));
+    }
+    window
 }
 
 /// Why no proxy could be read, one line each, when none could: a table of zeros would read as

@@ -1,12 +1,17 @@
 //! Everything veerctl shows: data on stdout in the chosen format (`Printer`), status tables
-//! (`status`) in one colour policy (`colour`), config differences (`diff`), Kubernetes writes planned or made (`planned`),
-//! and progress on stderr (`progress`). Commands compute first and print last, through here.
+//! (`status`) and cohort rules (`cohort`) in one colour policy (`colour`), config differences
+//! (`diff`), Kubernetes writes planned or made (`planned`), experiment reports as tables and HTML
+//! (`report`), and progress on stderr (`progress`). Commands compute first and print last,
+//! through here.
 
+pub mod cohort;
 pub mod colour;
 pub mod diff;
 pub mod planned;
 pub mod progress;
+pub mod report;
 pub mod status;
+pub mod yaml;
 
 use crate::cli::Output;
 use crate::error::{CliError, Result};

@@ -5,7 +5,7 @@ use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use super::colour::{paint, Tone};
 use crate::config::edit::bp_to_percent;
 use crate::observe::srm::Verdict;
-use crate::observe::status::Status;
+use crate::observe::status::{Proxy, Runs, Status};
 
 /// A bar of `width` cells for a share in 0..=1.
 pub fn bar(share: f64, width: usize) -> String {
@@ -13,7 +13,7 @@ pub fn bar(share: f64, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
-fn table(color: bool) -> Table {
+pub(super) fn table(color: bool) -> Table {
     let mut t = Table::new();
     t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled);
@@ -37,17 +37,21 @@ fn micros(us: Option<f64>) -> String {
 pub fn status(s: &Status, color: bool) -> String {
     let mut out = String::new();
     for p in &s.proxies {
-        let state = match (p.version, &p.error) {
-            (Some(v), _) if v == s.configured_version => format!("runs version {v}"),
-            (Some(v), _) => format!(
-                "runs version {v}  << {}: configured {}",
-                paint("STALE", Tone::Bad, color),
-                s.configured_version
-            ),
-            (None, Some(e)) => format!("{}: {e}", paint("UNREACHABLE", Tone::Bad, color)),
-            (None, None) => "unknown".into(),
-        };
-        out.push_str(&format!("proxy {}  {state}\n", p.url));
+        out.push_str(&format!(
+            "proxy {}  {}\n",
+            p.url,
+            proxy_state(p, s.configured_version, color)
+        ));
+    }
+    if s.proxies.iter().any(|p| p.runs == Runs::Fallback) {
+        out.push_str(&format!(
+            "{}: a proxy started with a veer.json its filter refuses, and runs the bootstrap's fallback \
+             config: no service is routed (everyone on the stable route; client-sent Veer headers are \
+             still removed). To recover, read why in that Envoy's log (`veer: config rejected`, or a \
+             wasm error), then write a config it accepts: `veerctl apply -f FILE --wasm PATH` \
+             (`veerctl get` prints the refused one). It leaves the fallback as soon as it accepts one.\n",
+            paint("FALLBACK", Tone::Bad, color)
+        ));
     }
     out.push_str(&format!(
         "counts, 5xx and p50/p99: {}, summed over the proxies above \
@@ -151,6 +155,35 @@ pub fn status(s: &Status, color: bool) -> String {
     out
 }
 
+/// What a proxy line says after the proxy's URL.
+fn proxy_state(p: &Proxy, configured: u64, color: bool) -> String {
+    let v = p.version.unwrap_or(0);
+    let refused = match p.rejected_updates {
+        0 => String::new(),
+        n => format!("; its Envoy refused {n} update(s), see its log"),
+    };
+    match p.runs {
+        Runs::Configured => format!("runs version {v}"),
+        Runs::Stale => format!(
+            "runs version {v}  << {}: configured {configured}{refused}",
+            paint("STALE", Tone::Bad, color)
+        ),
+        Runs::Fallback => format!(
+            "runs the {} config (version 0)  << configured {configured}: every request goes to the stable route{refused}",
+            paint("FALLBACK", Tone::Bad, color)
+        ),
+        Runs::OtherConfig => format!(
+            "runs version {v}  << {}: not the live file's config (it loads another file)",
+            paint("OTHER CONFIG", Tone::Bad, color)
+        ),
+        Runs::Unreachable => format!(
+            "{}: {}",
+            paint("UNREACHABLE", Tone::Bad, color),
+            p.error.as_deref().unwrap_or("no answer")
+        ),
+    }
+}
+
 /// The line under a table: the sample-ratio verdict (`what`: "split check") and, on a
 /// mismatch, its likely cause.
 fn verdict(
@@ -194,7 +227,7 @@ fn verdict(
 mod tests {
     use super::*;
     use crate::observe::srm;
-    use crate::observe::status::{Proxy, ServiceStatus, VariantStatus};
+    use crate::observe::status::{ServiceStatus, VariantStatus};
 
     /// One proxy and service `web` whose default split sent `v1` and `v2` requests (80/20
     /// configured).
@@ -215,6 +248,8 @@ mod tests {
                 url: "http://127.0.0.1:9901".into(),
                 version: Some(2),
                 error: None,
+                runs: Runs::Configured,
+                rejected_updates: 0,
             }],
             services: vec![ServiceStatus {
                 name: "web".into(),

@@ -5,13 +5,14 @@
 //! request time: every variant a rule or experiment names exists, every split sums to 10000 bp,
 //! every header name is valid.
 
+pub mod digest;
 pub mod json;
 pub mod names;
 pub mod problems;
 mod validate;
 pub mod wire;
 
-use crate::hash::Salt;
+use crate::hash::{Buckets, Salt};
 use crate::marks::Mark;
 use crate::matcher::Match;
 use crate::split::{BasisPoints, Split};
@@ -315,6 +316,15 @@ pub struct Judged {
 pub struct StatusClass(u8);
 
 impl StatusClass {
+    /// Every class, `1xx` to `5xx`.
+    pub const ALL: [StatusClass; 5] = [
+        StatusClass(1),
+        StatusClass(2),
+        StatusClass(3),
+        StatusClass(4),
+        StatusClass(5),
+    ];
+
     /// `"2xx"` (any case of `x`) -> class 2.
     pub fn parse(text: &str) -> Option<StatusClass> {
         match text.as_bytes() {
@@ -335,15 +345,6 @@ impl StatusClass {
     pub fn digit(self) -> u8 {
         self.0
     }
-
-    /// The five classes, 1xx first.
-    pub const ALL: [StatusClass; 5] = [
-        StatusClass(1),
-        StatusClass(2),
-        StatusClass(3),
-        StatusClass(4),
-        StatusClass(5),
-    ];
 
     /// 5xx: also what a response Envoy could not complete counts as.
     pub const SERVER_ERROR: StatusClass = StatusClass(5);
@@ -386,6 +387,47 @@ pub struct Experiment {
     pub primary_goal: Option<usize>,
     /// Marks a user's first exposure.
     pub exposure: Mark,
+}
+
+impl Experiment {
+    /// Where the user with `key` falls: the arm the split gives, and whether the allocation
+    /// enrolls them (the segment, a property of the request, is not looked at). The decision
+    /// and goal attribution both place users this way, and `veerctl experiment report` places
+    /// the users of an app's events with it.
+    pub fn place(&self, key: &[u8]) -> Placement {
+        self.placement(self.salt.buckets(key))
+    }
+
+    /// Where the key whose buckets (under this experiment's salt) are `b` falls.
+    pub fn placement(&self, b: Buckets) -> Placement {
+        Placement {
+            enrolled: self.allocation.covers(b.secondary),
+            arm: self.split.pick(b.primary),
+        }
+    }
+
+    /// Judged on goals: its exposures and conversions are counted per user (marks cookie).
+    pub fn measured(&self) -> bool {
+        !self.goals.is_empty()
+    }
+
+    /// Two arms are served by one variant (a UI flag in one deployment): the variant's response
+    /// metrics cannot tell them apart, so the arms get response metrics of their own.
+    pub fn arms_share_variant(&self) -> bool {
+        self.arms
+            .iter()
+            .enumerate()
+            .any(|(i, a)| self.arms.iter().skip(i + 1).any(|b| b.variant == a.variant))
+    }
+}
+
+/// Where a user key falls in an experiment ([`Experiment::place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// The allocation enrolls the key.
+    pub enrolled: bool,
+    /// The arm (index) the split gives the key.
+    pub arm: usize,
 }
 
 /// One arm of an experiment.

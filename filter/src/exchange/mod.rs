@@ -6,12 +6,15 @@
 //! The writes are the least that carries the decision: the cluster header always (the route
 //! reads it), the variant header only where the config asks for it, the assignment only for
 //! requests an experiment enrolled; nothing in the response unless something must be sent or
-//! recorded. A request for no service strips what it must and counts, nothing else.
+//! recorded. A request for no service strips what it must and counts, nothing else, unless it
+//! reaches a goal of an experiment ([`crate::goals::count`]): then its response phase counts the
+//! goal once its status is known.
 
 pub mod tally;
 
 use crate::config::{Config, StatusClass};
 use crate::decide::{decide, DecidedBy, Decision, Inputs, KeyOrigin};
+use crate::goals::count::{ArmAt, Counts, GoalAt, Pending as Goals};
 use crate::request::RequestView;
 use tally::{Global, HistogramIndex, Layout, ResponseSlots, Slot};
 
@@ -96,10 +99,17 @@ impl HeaderValue<'_> {
     }
 }
 
-/// What the response phase of a routed request must do: indices into the generation's config,
-/// and what was built at request time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the response phase must do: for a routed request, indices into the generation's config
+/// and what was built at request time; for a request that counts for an experiment judged on
+/// goals (routed or not), what it may count once the status is known.
+#[derive(Debug, Clone)]
 pub struct ResponsePlan {
+    routed: Option<Routed>,
+    goals: Option<Goals>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Routed {
     service: usize,
     variant: usize,
     /// `id=arm`, sent back to the client.
@@ -108,13 +118,20 @@ pub struct ResponsePlan {
     set_cookie: Option<String>,
     /// Where to record the response, when the filter records it.
     record: Option<ResponseSlots>,
+    /// Where else, when the arm that decided shares its variant with another arm.
+    record_arm: Option<ResponseSlots>,
 }
 
 impl ResponsePlan {
-    /// Whether [`on_response`] needs the response's `:status` and the time since the request's
-    /// headers (the adapter reads the clock at the request only then).
+    /// Whether [`on_response`] needs the time since the request's headers (the adapter reads the
+    /// clock at the request only then).
     pub fn records(&self) -> bool {
-        self.record.is_some()
+        self.routed.as_ref().is_some_and(|r| r.record.is_some())
+    }
+
+    /// Whether [`on_response`] needs the response's `:status`.
+    pub fn wants_status(&self) -> bool {
+        self.records() || self.goals.is_some()
     }
 }
 
@@ -125,8 +142,26 @@ pub struct ResponseOutcome<'c> {
     pub set: Writes<'c>,
     /// Headers to add (`set-cookie`: the upstream's own cookies stay).
     pub add: Writes<'c>,
-    /// A latency (µs) to record in this histogram of the layout.
-    pub latency: Option<(HistogramIndex, u64)>,
+    /// A latency to record.
+    pub latency: Option<Latency>,
+}
+
+/// A response's latency and the histograms of the layout it goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    /// Microseconds, request headers to response headers.
+    pub us: u64,
+    /// The variant's histogram.
+    pub variant: HistogramIndex,
+    /// The arm's, when arms share the variant.
+    pub arm: Option<HistogramIndex>,
+}
+
+impl Latency {
+    /// Each histogram to record [`Latency::us`] in.
+    pub fn histograms(&self) -> impl Iterator<Item = HistogramIndex> {
+        std::iter::once(self.variant).chain(self.arm)
+    }
 }
 
 /// Decides `req` and says what to strip, write and count.
@@ -172,8 +207,10 @@ pub fn on_request<'c>(
         now_unix,
         random: host.random,
     };
-    match decide(config, &req, inputs) {
-        Some(d) => routed(g, &d, &mut out, host.count),
+    let decision = decide(config, &req, inputs);
+    let goals = Goals::on_request(config, decision.as_ref(), &req);
+    let routed = match decision {
+        Some(d) => Some(routed(g, &d, &mut out, host.count)),
         None => {
             (host.count)(Global::Passthrough.slot());
             // An override for no service forces nothing: counted with the rejected ones, so
@@ -181,18 +218,31 @@ pub fn on_request<'c>(
             if override_header.is_some() {
                 (host.count)(Global::OverrideRejected.slot());
             }
+            None
         }
-    }
+    };
+    let needed = goals.is_some() || routed.as_ref().is_some_and(|r| r.needs_response(config));
+    out.response = needed.then_some(ResponsePlan { routed, goals });
     out
 }
 
-/// Writes and counts for a request `d` decided.
+impl Routed {
+    /// Whether its response phase has anything to send or record.
+    fn needs_response(&self, config: &Config) -> bool {
+        self.assignment.is_some()
+            || self.set_cookie.is_some()
+            || self.record.is_some()
+            || config.headers.expose_variant_to_client
+    }
+}
+
+/// Writes and counts for a request `d` decided; what its response phase needs.
 fn routed<'c>(
     g: &'c Generation,
     d: &Decision<'c>,
     out: &mut RequestOutcome<'c>,
     count: &mut dyn FnMut(Slot),
-) {
+) -> Routed {
     let (config, layout) = (&g.config, &g.layout);
     let headers = &config.headers;
     // Each write makes Envoy select the route again; the cluster header is the one the route
@@ -217,13 +267,15 @@ fn routed<'c>(
     if let Some(s) = slots {
         count(s.requests);
     }
-    let by = match d.by {
-        DecidedBy::Rule(i, _) => layout.rule(d.service_index, i),
+    let arm = match d.by {
         DecidedBy::Experiment {
             index, arm_index, ..
-        } => layout
-            .arm(d.service_index, index, arm_index)
-            .map(|a| a.requests),
+        } => layout.arm(d.service_index, index, arm_index),
+        _ => None,
+    };
+    let by = match d.by {
+        DecidedBy::Rule(i, _) => layout.rule(d.service_index, i),
+        DecidedBy::Experiment { .. } => arm.map(|a| a.requests),
         DecidedBy::Override { .. } => Some(Global::OverrideAccepted.slot()),
         DecidedBy::Split => slots.map(|s| s.split),
     };
@@ -238,23 +290,20 @@ fn routed<'c>(
         (KeyOrigin::Minted(id), Some(cookie)) => Some(cookie.set_cookie_value(id)),
         _ => None,
     };
-    let plan = ResponsePlan {
+    let record = slots.and_then(|s| s.responses);
+    Routed {
         service: d.service_index,
         variant: d.variant_index,
         assignment,
         set_cookie,
-        record: slots.and_then(|s| s.responses),
-    };
-    let needed = plan.assignment.is_some()
-        || plan.set_cookie.is_some()
-        || plan.record.is_some()
-        || headers.expose_variant_to_client;
-    out.response = needed.then_some(plan);
+        record,
+        record_arm: record.and(arm.and_then(|a| a.responses)),
+    }
 }
 
 /// The response phase of a request [`on_request`] planned. `status` is the response's `:status`
-/// and `elapsed_us` the time since the request's headers, both only when the plan
-/// [records](ResponsePlan::records) (otherwise `None`).
+/// when the plan [wants it](ResponsePlan::wants_status), and `elapsed_us` the time since the
+/// request's headers when it [records](ResponsePlan::records) (otherwise `None`).
 pub fn on_response<'c>(
     g: &'c Generation,
     plan: ResponsePlan,
@@ -262,18 +311,39 @@ pub fn on_response<'c>(
     elapsed_us: Option<u64>,
     count: &mut dyn FnMut(Slot),
 ) -> ResponseOutcome<'c> {
+    let mut out = ResponseOutcome::default();
+    if let Some(routed) = plan.routed {
+        respond_routed(g, routed, status, elapsed_us, &mut out, count);
+    }
+    if let Some(goals) = plan.goals {
+        let counts = goals.on_response(&g.config, status.unwrap_or_default());
+        count_goals(&g.layout, &counts, count);
+        if let Some(c) = counts.set_cookie {
+            out.add.push("set-cookie", HeaderValue::Built(c));
+        }
+    }
+    out
+}
+
+fn respond_routed<'c>(
+    g: &'c Generation,
+    routed: Routed,
+    status: Option<&[u8]>,
+    elapsed_us: Option<u64>,
+    out: &mut ResponseOutcome<'c>,
+    count: &mut dyn FnMut(Slot),
+) {
     let config = &g.config;
     let headers = &config.headers;
-    let mut out = ResponseOutcome::default();
-    if let Some(a) = plan.assignment {
+    if let Some(a) = routed.assignment {
         out.set
             .push(headers.experiment.as_str(), HeaderValue::Built(a));
     }
     if headers.expose_variant_to_client {
         let variant = config
             .services
-            .get(plan.service)
-            .and_then(|s| s.variant(plan.variant));
+            .get(routed.service)
+            .and_then(|s| s.variant(routed.variant));
         if let Some(v) = variant {
             out.set.push(
                 headers.variant.as_str(),
@@ -281,17 +351,38 @@ pub fn on_response<'c>(
             );
         }
     }
-    if let Some(c) = plan.set_cookie {
+    if let Some(c) = routed.set_cookie {
         out.add.push("set-cookie", HeaderValue::Built(c));
         count(Global::CookiesAssigned.slot());
     }
-    if let Some(record) = plan.record {
+    if let Some(record) = routed.record {
         // No `:status` is a response Envoy could not complete: a server error.
         let class = status.map_or(StatusClass::SERVER_ERROR, StatusClass::of);
         count(record.class(class));
-        out.latency = elapsed_us.map(|us| (record.latency, us));
+        if let Some(arm) = routed.record_arm {
+            count(arm.class(class));
+        }
+        out.latency = elapsed_us.map(|us| Latency {
+            us,
+            variant: record.latency,
+            arm: routed.record_arm.map(|a| a.latency),
+        });
     }
-    out
+}
+
+/// What a request counted for experiments judged on goals.
+fn count_goals(layout: &Layout, counts: &Counts, count: &mut dyn FnMut(Slot)) {
+    let arm = |at: ArmAt| layout.arm(at.service, at.experiment, at.arm);
+    if let Some(users) = counts.exposure.and_then(arm).and_then(|a| a.users) {
+        count(users);
+    }
+    let goal = |g: &GoalAt| arm(g.arm).and_then(|a| a.goals.goal(g.slot));
+    for (requests, _) in counts.goal_requests.iter().filter_map(goal) {
+        count(requests);
+    }
+    for (_, users) in counts.conversions.iter().filter_map(goal) {
+        count(users);
+    }
 }
 
 #[cfg(test)]

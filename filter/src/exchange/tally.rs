@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::config::{Config, StatusClass};
+use crate::config::{Arm, Config, Experiment, StatusClass};
 use crate::metrics::{self, Family, Stat};
 
 /// A counter's place in a [`Layout`] (and a [`Tally`]).
@@ -78,13 +78,34 @@ pub struct VariantSlots {
     pub responses: Option<ResponseSlots>,
 }
 
-/// The counters of one experiment arm. Goal counting adds its slots here (users exposed, goal
-/// requests and converted users per goal, responses per arm: the families are in
-/// [`crate::metrics`]), so that an adapter counts them like any other.
+/// The counters of one experiment arm.
 #[derive(Debug, Clone, Copy)]
 pub struct ArmSlots {
     /// [`metrics::EXPERIMENT_REQUESTS`].
     pub requests: Slot,
+    /// [`metrics::EXPERIMENT_USERS`]: only for experiments judged on goals.
+    pub users: Option<Slot>,
+    /// [`metrics::GOAL_REQUESTS`] and [`metrics::GOAL_USERS`] of each of the experiment's goals.
+    pub goals: GoalSlots,
+    /// [`metrics::ARM_RESPONSES`] and [`metrics::ARM_LATENCY`]: only when arms share a variant
+    /// (whose own response metrics cannot tell them apart) and response metrics are on.
+    pub responses: Option<ResponseSlots>,
+}
+
+/// The goal counters of an arm: for the experiment's n-th goal, its goal requests then its
+/// converted users.
+#[derive(Debug, Clone, Copy)]
+pub struct GoalSlots {
+    first: Slot,
+    len: usize,
+}
+
+impl GoalSlots {
+    /// (goal requests, converted users) of the experiment's goal at position `goal`.
+    pub fn goal(&self, goal: usize) -> Option<(Slot, Slot)> {
+        let first = self.first.0 + 2 * goal;
+        (goal < self.len).then_some((Slot(first), Slot(first + 1)))
+    }
 }
 
 /// Where the response phase records one variant's (or arm's) responses.
@@ -150,14 +171,7 @@ impl Layout {
             l.rules.push(rules);
             let mut arms = Vec::with_capacity(s.experiments.len());
             for e in &s.experiments {
-                let experiment = e.id.as_str();
-                let slots = e.arms.iter().map(|a| ArmSlots {
-                    requests: l.push(Stat::experiment_requests(
-                        service,
-                        experiment,
-                        a.name.as_str(),
-                    )),
-                });
+                let slots = e.arms.iter().map(|a| l.push_arm(config, service, e, a));
                 arms.push(slots.collect());
             }
             l.arms.push(arms);
@@ -171,14 +185,57 @@ impl Layout {
     }
 
     fn push_responses(&mut self, service: &str, variant: &str) -> ResponseSlots {
+        self.push_classes(
+            |class| Stat::responses(service, variant, class),
+            Stat::latency(service, variant),
+        )
+    }
+
+    /// Five counters, one per status class in order, and a latency histogram.
+    fn push_classes<'n>(
+        &mut self,
+        class: impl Fn(StatusClass) -> Stat<'n>,
+        latency: Stat<'_>,
+    ) -> ResponseSlots {
         let first_class = Slot(self.counters.len());
-        for class in StatusClass::ALL {
-            self.push(Stat::responses(service, variant, class));
+        for c in StatusClass::ALL {
+            self.push(class(c));
         }
-        self.histograms.push(Stat::latency(service, variant).name());
+        self.histograms.push(latency.name());
         ResponseSlots {
             first_class,
             latency: HistogramIndex(self.histograms.len() - 1),
+        }
+    }
+
+    fn push_arm(&mut self, config: &Config, service: &str, e: &Experiment, a: &Arm) -> ArmSlots {
+        let (experiment, arm) = (e.id.as_str(), a.name.as_str());
+        let requests = self.push(Stat::experiment_requests(service, experiment, arm));
+        let users = e
+            .measured()
+            .then(|| self.push(Stat::experiment_users(service, experiment, arm)));
+        let first = Slot(self.counters.len());
+        let goals = e
+            .goals
+            .iter()
+            .filter_map(|&g| config.goals.get(g).map(|g| g.name.as_str()));
+        let mut len = 0;
+        for goal in goals {
+            self.push(Stat::goal_requests(service, experiment, arm, goal));
+            self.push(Stat::goal_users(service, experiment, arm, goal));
+            len += 1;
+        }
+        let responses = (config.response_metrics && e.arms_share_variant()).then(|| {
+            self.push_classes(
+                |class| Stat::arm_responses(service, experiment, arm, class),
+                Stat::arm_latency(service, experiment, arm),
+            )
+        });
+        ArmSlots {
+            requests,
+            users,
+            goals: GoalSlots { first, len },
+            responses,
         }
     }
 

@@ -268,9 +268,10 @@ fn recorded_responses_are_counted_by_class_with_their_latency() {
         assert!(plan.records());
         let rsp = respond(&g, plan, status, Some(250), &counted);
         assert_eq!(written(&rsp.set), [pair("x-veer-variant", "v1")]);
-        let (histogram, us) = rsp.latency.unwrap();
+        let latency = rsp.latency.unwrap();
+        assert_eq!(latency.arm, None, "one arm per variant");
         assert_eq!(
-            (g.layout.histograms[histogram.0].clone(), us),
+            (g.layout.histograms[latency.variant.0].clone(), latency.us),
             (Stat::latency("web", "v1").name(), 250)
         );
     }
@@ -278,4 +279,107 @@ fn recorded_responses_are_counted_by_class_with_their_latency() {
     let class = |status: &[u8]| Stat::responses("web", "v1", StatusClass::of(status)).name();
     assert_eq!(names.iter().filter(|n| **n == class(b"200")).count(), 1);
     assert_eq!(names.iter().filter(|n| **n == class(b"503")).count(), 2);
+}
+
+/// `banner`'s arms share a variant and are judged on a goal served by another service (`api`).
+const GOALS: &str = r#"{
+  "stickiness": {"sources": [{"cookie": "uid"}]},
+  "goals": [{"name": "signup", "match": {"path_prefix": "/signup"}, "status": "2xx"}],
+  "services": [
+    {"name": "api", "hosts": ["api.test"],
+     "variants": [{"name": "v1", "cluster": "api-v1"}], "split": {"v1": 10000}},
+    {"name": "web", "hosts": ["web.test"],
+     "variants": [{"name": "stable", "cluster": "web-v1"}],
+     "experiments": [{"id": "banner",
+        "arms": [{"name": "off", "variant": "stable", "weight": 0}, {"name": "on", "variant": "stable", "weight": 10000}],
+        "goals": ["signup"]}],
+     "split": {"stable": 10000}}
+  ]
+}"#;
+
+#[test]
+fn arms_that_share_a_variant_record_their_responses_beside_the_variants() {
+    let g = Generation::new(Config::from_json(GOALS).unwrap());
+    let counted = Counted::default();
+    let (out, _) = request(
+        &g,
+        &[(":authority", "web.test"), ("cookie", "uid=u1")],
+        &counted,
+    );
+    let plan = out.response.expect("responses are recorded");
+    assert!(plan.records() && plan.wants_status());
+    counted.0.take();
+    let rsp = respond(&g, plan, Some(b"503"), Some(40), &counted);
+    let latency = rsp.latency.unwrap();
+    let histograms: Vec<&str> = latency
+        .histograms()
+        .map(|h| g.layout.histograms[h.0].as_str())
+        .collect();
+    assert_eq!(
+        histograms,
+        [
+            Stat::latency("web", "stable").name(),
+            Stat::arm_latency("web", "banner", "on").name()
+        ]
+    );
+    let class = StatusClass::SERVER_ERROR;
+    let names = counted.names(&g);
+    for want in [
+        Stat::responses("web", "stable", class).name(),
+        Stat::arm_responses("web", "banner", "on", class).name(),
+        Stat::experiment_users("web", "banner", "on").name(),
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    let cookies = written(&rsp.add);
+    assert!(
+        cookies.iter().any(|(n, _)| n == "set-cookie"),
+        "the marks cookie records the exposure: {cookies:?}"
+    );
+}
+
+#[test]
+fn a_goal_request_on_another_service_counts_for_the_users_arm_once_its_status_fits() {
+    let g = Generation::new(Config::from_json(GOALS).unwrap());
+    let counted = Counted::default();
+    // The page: the user is exposed to `on`; the marks cookie comes back.
+    let (out, _) = request(
+        &g,
+        &[(":authority", "web.test"), ("cookie", "uid=u1")],
+        &counted,
+    );
+    let rsp = respond(&g, out.response.unwrap(), Some(b"200"), Some(1), &counted);
+    let marks = written(&rsp.add)
+        .into_iter()
+        .find(|(n, _)| n == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap_or_default().to_owned())
+        .expect("a marks cookie");
+    counted.0.take();
+    let cookie = format!("uid=u1; {marks}");
+    let goal = [
+        (":authority", "api.test"),
+        (":path", "/signup"),
+        ("cookie", cookie.as_str()),
+    ];
+    // A failed goal request counts for nothing.
+    let (out, _) = request(&g, &goal, &counted);
+    let plan = out.response.expect("a goal request waits for its status");
+    assert!(plan.wants_status());
+    counted.0.take();
+    respond(&g, plan, Some(b"500"), None, &counted);
+    let api_5xx = Stat::responses("api", "v1", StatusClass::SERVER_ERROR).name();
+    assert_eq!(counted.names(&g), [api_5xx], "api's own response, no goal");
+    // A fitting one counts a goal request and converts the exposed user.
+    let (out, _) = request(&g, &goal, &counted);
+    counted.0.take();
+    let rsp = respond(&g, out.response.unwrap(), Some(b"201"), None, &counted);
+    let api_2xx = Stat::responses("api", "v1", StatusClass::of(b"201")).name();
+    let mut want = vec![
+        api_2xx,
+        Stat::goal_requests("web", "banner", "on", "signup").name(),
+        Stat::goal_users("web", "banner", "on", "signup").name(),
+    ];
+    want.sort();
+    assert_eq!(counted.names(&g), want);
+    assert_eq!(written(&rsp.add).len(), 1, "the conversion mark goes back");
 }

@@ -190,7 +190,7 @@ pub static GOAL_USERS: Family = family(
 /// Responses to an arm's requests by status class.
 pub static ARM_RESPONSES: Family = family(
     "arm_responses_total",
-    "arm_rs",
+    "exp_rs",
     Kind::Counter,
     &[Service, Experiment, Arm, Label::StatusClass],
     "responses to the arm's requests by status class (arms may share a variant)",
@@ -198,7 +198,7 @@ pub static ARM_RESPONSES: Family = family(
 /// An arm's latency, microseconds.
 pub static ARM_LATENCY: Family = family(
     "arm_response_latency_microseconds",
-    "arm_latency_us",
+    "exp_latency_us",
     Kind::Histogram,
     SEA,
     "request headers to response headers for the arm's requests, in microseconds",
@@ -211,6 +211,15 @@ pub static CONFIG_VERSION: Family = family(
     Kind::Gauge,
     &[],
     "the config version this proxy runs",
+);
+/// Which config runs: a digest of its text.
+pub static CONFIG_DIGEST: Family = family(
+    "config_digest",
+    "config.digest",
+    Kind::Gauge,
+    &[],
+    "a digest of the config text this proxy runs (48 bits of XXH3-64): a version number alone \
+     cannot prove which config runs",
 );
 /// Configs accepted.
 pub static CONFIG_ACCEPTED: Family = family(
@@ -287,7 +296,7 @@ pub static PANICS: Family = family(
 );
 
 /// Every family, labelled ones first.
-pub static FAMILIES: [&Family; 21] = [
+pub static FAMILIES: [&Family; 22] = [
     &REQUESTS,
     &SPLIT_REQUESTS,
     &RESPONSES,
@@ -300,6 +309,7 @@ pub static FAMILIES: [&Family; 21] = [
     &ARM_RESPONSES,
     &ARM_LATENCY,
     &CONFIG_VERSION,
+    &CONFIG_DIGEST,
     &CONFIG_ACCEPTED,
     &CONFIG_REJECTED,
     &PASSTHROUGH,

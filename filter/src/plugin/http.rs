@@ -80,7 +80,7 @@ impl HttpContext for Request {
         };
         // Bytes: the SDK's string getter panics on a value that is not UTF-8.
         let status = plan
-            .records()
+            .wants_status()
             .then(|| self.get_http_response_header_bytes(":status"))
             .flatten();
         let elapsed_us = started.map(|t| {
@@ -105,8 +105,10 @@ impl HttpContext for Request {
         for (name, value) in out.add.iter() {
             self.add_http_response_header(name, value);
         }
-        if let Some((histogram, us)) = out.latency {
-            shared.ids.record_latency(histogram, us);
+        if let Some(latency) = out.latency {
+            for histogram in latency.histograms() {
+                shared.ids.record_latency(histogram, latency.us);
+            }
         }
         Action::Continue
     }

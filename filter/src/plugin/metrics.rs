@@ -50,6 +50,7 @@ impl Metric {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Globals {
     version: Metric,
+    digest: Metric,
     accepted: Metric,
     rejected: Metric,
     pending: Metric,
@@ -59,20 +60,24 @@ impl Globals {
     pub(super) fn define() -> Globals {
         Globals {
             version: Metric::global(&metrics::CONFIG_VERSION),
+            digest: Metric::global(&metrics::CONFIG_DIGEST),
             accepted: Metric::global(&metrics::CONFIG_ACCEPTED),
             rejected: Metric::global(&metrics::CONFIG_REJECTED),
             pending: Metric::global(&metrics::COUNTS_PENDING),
         }
     }
 
-    /// Records that the config of `version` is now live. Version 0 is the bootstrap's fallback
+    /// Records that the config of `version`, whose text has `digest`
+    /// ([`crate::config::digest`]), is now live. The digest is set before the version: whoever
+    /// reads the new version reads its digest too. Version 0 is the bootstrap's fallback
     /// (`default_config` in deploy/envoy/envoy.yaml), not a config anyone delivered: it is not
     /// counted as accepted, so that the counter moves by the same amount at every update.
-    pub(super) fn configured(&self, version: u64) {
+    pub(super) fn configured(&self, version: u64, digest: u64) {
         if version > 0 {
             self.accepted.add(1);
         }
         // proxy-wasm has no "set gauge": record_metric on a gauge sets it. Envoy gauges are i64.
+        self.digest.record(digest);
         self.version.record(version.min(i64::MAX as u64));
     }
 

@@ -139,7 +139,8 @@ impl RootContext for Root {
                 flush(&self.globals);
                 VM.with(|vm| vm.generations.borrow_mut().push(shared.clone()));
                 self.current = Some(shared);
-                self.globals.configured(version);
+                self.globals
+                    .configured(version, crate::config::digest::of(&bytes));
                 if let Err(e) = proxy_wasm::hostcalls::set_tick_period(FLUSH_PERIOD) {
                     // Counts then reach Envoy when this plugin is done; routing is unaffected.
                     log::error!(

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use veer_e2e::Build;
+
 use crate::support::{tally, web_config, Rig};
 
 /// Requests sent; each user once.
@@ -80,9 +82,9 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
     }
     assert_eq!(stats.veer("config.version"), 1);
 
-    // Prometheus: no `wasmcustom.` prefix, one family per metric with the service, variant and
-    // status class as labels (the bootstrap's stats_tags), the same exact counts, and the latency
-    // histogram with one observation per response.
+    // Prometheus: no `wasmcustom.` (or `dynamicmodulescustom.`) prefix, one family per metric
+    // with the service, variant and status class as labels (the bootstrap's stats_tags), the same
+    // exact counts, and the latency histogram with one observation per response.
     let p = prometheus_with_latencies(&rig, N as f64);
     let prom = |series: &str| p.get(series).copied();
     for v in ["v1", "v2", "v3"] {
@@ -124,43 +126,61 @@ fn request_response_and_latency_metrics_count_every_request_exactly() {
         };
         assert!(prom(&series).is_some(), "{stat} is not exported as {name}");
     }
+    let namespace = Build::selected().stat_prefix().trim_end_matches('.');
     assert!(
-        !p.keys()
-            .any(|k| k.starts_with("wasmcustom") || k.starts_with("envoy_veer")),
+        !p.keys().any(|k| k.starts_with(namespace)
+            || k.starts_with(&format!("envoy_{namespace}"))
+            || k.starts_with("envoy_veer")),
         "Veer's metrics are exported without a prefix"
     );
     // /stats shows the histogram's percentiles once it has values.
     let text = rig.envoy.stats().unwrap();
-    assert!(text
-        .text("wasmcustom.veer.response_latency_microseconds.web.v1")
-        .starts_with("P0("));
-    assert_eq!(
-        text.text("wasmcustom.veer.response_latency_microseconds.web.v3"),
-        "No recorded values"
-    );
+    assert!(text.veer_text("latency_us.web.v1").starts_with("P0("));
+    assert_eq!(text.veer_text("latency_us.web.v3"), "No recorded values");
+}
+
+/// `config.accepted` once every VM has configured: the version gauge goes live with the first VM,
+/// the other workers' VMs count a moment later, so read until three readings 50 ms apart agree.
+fn accepted_when_settled(rig: &Rig) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = (rig.envoy.stats().unwrap().veer("config.accepted"), 0);
+    while last.1 < 3 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        let now = rig.envoy.stats().unwrap().veer("config.accepted");
+        last = if now == last.0 {
+            (now, last.1 + 1)
+        } else {
+            (now, 0)
+        };
+    }
+    last.0
 }
 
 #[test]
 fn config_counters_count_each_accepted_and_rejected_update() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
-    // Every wasm VM (main thread and each worker) runs on_configure: one count per VM.
-    let per_update = rig.envoy.stats().unwrap().veer("config.accepted");
-    assert!(per_update > 0);
+    // At start: the bootstrap's fallback config, then the file's (each VM configured by both).
+    let at_start = accepted_when_settled(&rig);
+    assert!(at_start > 0);
     assert_eq!(
         prometheus(&rig)
             .get("veer_config_accepted_total{}")
             .copied(),
-        Some(per_update as f64)
+        Some(at_start as f64)
     );
 
+    // Every wasm VM (main thread and each worker) runs on_configure: one count per VM.
     rig.apply(&web_config(2, &[("v1", 5000), ("v2", 5000)]));
+    let per_update = accepted_when_settled(&rig) - at_start;
+    assert!(per_update > 0);
+    rig.apply(&web_config(3, &[("v1", 2000), ("v2", 8000)]));
+    assert_eq!(accepted_when_settled(&rig), at_start + 2 * per_update);
     let stats = rig.envoy.stats().unwrap();
-    assert_eq!(stats.veer("config.accepted"), 2 * per_update);
     assert_eq!(stats.veer("config.rejected"), 0);
 
     let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
     rig.envoy
-        .push(&web_config(3, &[("v1", 5000), ("v2", 4000)]).to_string())
+        .push(&web_config(4, &[("v1", 5000), ("v2", 4000)]).to_string())
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while rig.envoy.stats().unwrap().get(rejected) == 0 {
@@ -174,9 +194,9 @@ fn config_counters_count_each_accepted_and_rejected_update() {
     // Envoy stops at the first VM that refuses the update: one rejection, nothing accepted.
     let stats = rig.envoy.stats().unwrap();
     assert_eq!(stats.veer("config.rejected"), 1);
-    assert_eq!(stats.veer("config.accepted"), 2 * per_update);
-    assert_eq!(stats.veer("config.version"), 2);
+    assert_eq!(stats.veer("config.accepted"), at_start + 2 * per_update);
+    assert_eq!(stats.veer("config.version"), 3);
     let p = prometheus(&rig);
     assert_eq!(p.get("veer_config_rejected_total{}").copied(), Some(1.0));
-    assert_eq!(p.get("veer_config_version{}").copied(), Some(2.0));
+    assert_eq!(p.get("veer_config_version{}").copied(), Some(3.0));
 }

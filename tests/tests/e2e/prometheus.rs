@@ -136,12 +136,16 @@ fn the_bootstraps_tags_are_the_filters() {
         .into_iter()
         .map(|t| (t.tag_name.to_owned(), t.regex))
         .collect();
-    let text = fs::read_to_string(veer_e2e::paths::bootstrap_template()).unwrap();
-    // Placeholders are not YAML: fill them in as the tests and the demo do.
-    let text = text.replace("{{", "").replace("}}", "");
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    assert_eq!(tags_of(&doc), want, "deploy/envoy/envoy.yaml");
-    assert_eq!(buckets_of(&doc), buckets, "deploy/envoy/envoy.yaml");
+    // Both builds' bootstraps (the wasm filter's and the dynamic module's).
+    for name in ["envoy.yaml", "envoy-native.yaml"] {
+        let path = veer_e2e::paths::workspace().join("deploy/envoy").join(name);
+        let text = fs::read_to_string(path).unwrap();
+        // Placeholders are not YAML: fill them in as the tests and the demo do.
+        let text = text.replace("{{", "").replace("}}", "");
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(tags_of(&doc), want, "deploy/envoy/{name}");
+        assert_eq!(buckets_of(&doc), buckets, "deploy/envoy/{name}");
+    }
 
     // Istio: the custom bootstrap a sidecar is given by its bootstrapOverride annotation.
     let path = veer_e2e::paths::workspace().join("deploy/k8s/veer-stats-tags.yaml");

@@ -67,7 +67,10 @@ fn veerctl_process(envoy: &Envoy) -> Command {
 
 /// Starts the veerctl binary with `args` and returns once it says it waits for the store's lock
 /// (which the caller holds), with a thread collecting the rest of its stderr.
-fn start_waiting_for_lock(envoy: &Envoy, args: &[&str]) -> (Child, thread::JoinHandle<String>) {
+pub(crate) fn start_waiting_for_lock(
+    envoy: &Envoy,
+    args: &[&str],
+) -> (Child, thread::JoinHandle<String>) {
     let mut child = veerctl_process(envoy)
         .args(args)
         .stdout(Stdio::piped())
@@ -111,7 +114,7 @@ fn config_file(config: &serde_json::Value) -> (tempfile::TempDir, PathBuf) {
 }
 
 /// The ECDS file `envoy` watches, as veerctl wrote it.
-fn live_file(envoy: &Envoy) -> veer_ctl::host::envoy::ecds::Parsed {
+pub(crate) fn live_file(envoy: &Envoy) -> veer_ctl::host::envoy::ecds::Parsed {
     let text =
         std::fs::read_to_string(veer_ctl::host::envoy::ecds::path_in(&envoy.ecds_dir())).unwrap();
     veer_ctl::host::envoy::ecds::parse(&text).unwrap()
@@ -199,9 +202,24 @@ fn apply_is_verified_live_with_zero_failed_requests_under_load() {
 #[test]
 fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
-    let (_dir, file) = config_file(&web_config(0, &[("v1", 5000), ("v2", 5000)]));
-    // The engine accepts the routing config, but this Envoy cannot load the filter it names:
-    // the proxy refuses the update, and apply must say so instead of claiming success.
+    let (dir, file) = config_file(&web_config(0, &[("v1", 5000), ("v2", 5000)]));
+    // A filter file that does not exist is refused before anything is written (issue 11.2).
+    let missing = [
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "--wasm",
+        "/nonexistent/veer.wasm",
+    ];
+    let err = veerctl(&rig.envoy, &missing).unwrap_err();
+    assert_eq!(err.exit_code(), 1, "{err}");
+    assert!(err.to_string().contains("nothing was written"), "{err}");
+    assert_eq!(live_file(&rig.envoy).version, 1);
+    // The engine accepts the routing config, and the filter file is a WebAssembly module, but
+    // not one Envoy can run as a filter (an empty module: no proxy-wasm ABI): the proxy refuses
+    // the update, and apply must say so instead of claiming success.
+    let empty_module = dir.path().join("empty.wasm");
+    std::fs::write(&empty_module, b"\0asm\x01\x00\x00\x00").unwrap();
     let err = veerctl(
         &rig.envoy,
         &[
@@ -209,7 +227,7 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
             "-f",
             file.to_str().unwrap(),
             "--wasm",
-            "/nonexistent/veer.wasm",
+            empty_module.to_str().unwrap(),
         ],
     )
     .unwrap_err();
@@ -425,23 +443,54 @@ fn response_metrics_can_be_turned_off() {
 }
 
 /// Envoy may skip a version when two writes land within one file-watch event; the change that
-/// wrote the skipped version is live all the same, because the later one was built on it.
+/// wrote the skipped version is live all the same when the later one was built on it. The
+/// filter's digest of the config it runs is the one veerctl computes from the text it wrote.
 #[test]
 fn verification_counts_a_later_version_as_live_and_reports_a_missing_one() {
     use std::time::Duration;
     use veer_ctl::host::envoy::{admin::Admin, verify};
     use veer_ctl::output::progress::Progress;
 
-    let rig = Rig::start(&web_config(5, &[("v1", 10000)]));
+    let config = web_config(5, &[("v1", 10000)]);
+    let rig = Rig::start(&config);
     let admins = [rig.envoy.admin_url()];
     let admin = Admin::default();
     let before = verify::before(&admin, &admins).unwrap();
     let quiet = Progress::start("", true);
-    let snaps = verify::wait_live(&admin, &before, 4, Duration::from_secs(5), &quiet).unwrap();
+    let running = verify::Target {
+        version: 5,
+        digest: veer_filter::config::digest::of(config.to_string().as_bytes()),
+    };
+    // Version 4 (whatever it held), with version 5 written on top of it.
+    let skipped = verify::Target {
+        version: 4,
+        digest: 4,
+    };
+    let snaps = verify::wait_live(
+        &admin,
+        &before,
+        skipped,
+        &|| Some(running),
+        Duration::from_secs(5),
+        &quiet,
+    )
+    .unwrap();
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0].version(), 5);
+    let missing = verify::Target {
+        version: 6,
+        digest: 6,
+    };
     let err = CliError::from(
-        verify::wait_live(&admin, &before, 6, Duration::from_millis(300), &quiet).unwrap_err(),
+        verify::wait_live(
+            &admin,
+            &before,
+            missing,
+            &|| None,
+            Duration::from_millis(300),
+            &quiet,
+        )
+        .unwrap_err(),
     );
     assert_eq!(err.exit_code(), 4);
     assert!(err.to_string().contains("runs version 5"), "{err}");

@@ -202,6 +202,7 @@ fn fast() -> UpdateOptions {
     UpdateOptions {
         max_attempts: 3,
         retry_delay: std::time::Duration::ZERO,
+        ..UpdateOptions::default()
     }
 }
 
@@ -239,6 +240,53 @@ async fn update_plugin_config_replaces_with_the_read_resource_version() {
     );
     assert_eq!((out.version, out.attempts), (2, 1));
     assert_eq!(out.resource_version.as_deref(), Some("42"));
+}
+
+/// A change with a record writes it, with the version it writes, in the WasmPlugin's
+/// `veer.dev/last-change` annotation in the same PUT as the config; `last_change` reads it back,
+/// and refuses an annotation that is not one.
+#[tokio::test]
+async fn a_recorded_change_is_written_with_its_version_in_the_same_put() {
+    let (client, server) = scripted(vec![
+        Answer(200, plugin("41", "FAIL_CLOSE")),
+        Answer(200, plugin("42", "FAIL_CLOSE")),
+    ]);
+    let opts = UpdateOptions {
+        record: Some(json!({ "kind": "canary-abort", "service": "web" })),
+        ..fast()
+    };
+    update_plugin_config(&target(client, "demo"), "veer", to_v2, &opts, &NoReporter)
+        .await
+        .expect("update");
+    let seen = server.await.expect("server");
+    let put = &seen[1];
+    assert_eq!((put.method.as_str(), put.path.as_str()), ("PUT", PLUGIN));
+    let text = put.body["metadata"]["annotations"]["veer.dev/last-change"]
+        .as_str()
+        .expect("annotation");
+    let written: serde_json::Value = serde_json::from_str(text).expect("JSON");
+    assert_eq!(
+        written,
+        json!({ "version": 2, "change": { "kind": "canary-abort", "service": "web" } })
+    );
+    let plugin: veer_k8s::istio::WasmPlugin =
+        serde_json::from_value(put.body.clone()).expect("a WasmPlugin");
+    let last = veer_k8s::plugin_config::last_change(&plugin)
+        .expect("readable")
+        .expect("recorded");
+    assert_eq!(
+        (last.version, last.change),
+        (2, json!({ "kind": "canary-abort", "service": "web" }))
+    );
+    let mut bad = put.body.clone();
+    bad["metadata"]["annotations"]["veer.dev/last-change"] = json!("not json");
+    let bad: veer_k8s::istio::WasmPlugin = serde_json::from_value(bad).expect("a WasmPlugin");
+    let err = veer_k8s::plugin_config::last_change(&bad).expect_err("not a record");
+    assert!(
+        err.to_string()
+            .contains("annotation veer.dev/last-change of WasmPlugin"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -383,5 +383,6 @@ fn updates() -> UpdateOptions {
     UpdateOptions {
         max_attempts: 1,
         retry_delay: Duration::ZERO,
+        ..UpdateOptions::default()
     }
 }

@@ -62,6 +62,7 @@ fn opts() -> UpdateOptions {
     UpdateOptions {
         max_attempts: 3,
         retry_delay: Duration::from_millis(1),
+        ..UpdateOptions::default()
     }
 }
 

@@ -39,7 +39,8 @@ impl Admin {
     pub fn settled_snapshot(&self, url: &str) -> Result<Snapshot> {
         let base = url.trim_end_matches('/');
         let deadline = std::time::Instant::now() + SETTLE;
-        while parse_stats(&self.get(base, &PENDING_PATH)?).counts_pending() > 0
+        while base.contains("://")
+            && parse_stats(&self.get(base, &PENDING_PATH)?).counts_pending() > 0
             && std::time::Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(20));
@@ -51,13 +52,25 @@ impl Admin {
     /// version is exact, the filter's counts may lag by one flush ([`Admin::settled_snapshot`]).
     pub fn snapshot(&self, url: &str) -> Result<Snapshot> {
         let url = url.trim_end_matches('/');
+        if !url.contains("://") {
+            return Err(CliError::failed(format!(
+                "--admin {url:?} is not a URL: write it as http://HOST:PORT (e.g. http://{url}); {ADMIN_HINT}"
+            )));
+        }
         let text = self.get(url, &STATS_PATH)?;
         let json = self.get(url, &LATENCY_PATH)?;
-        snapshot_from(url, &text, &json).map_err(|e| {
+        let snap = snapshot_from(url, &text, &json).map_err(|e| {
             CliError::failed(format!(
                 "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"
             ))
-        })
+        })?;
+        // Anything that answers HTTP 200 would otherwise read as a proxy at version 0.
+        if snap.veer.is_empty() && snap.ecds.is_empty() && snap.ecds_version.is_none() {
+            return Err(CliError::failed(format!(
+                "{url} answers, but not like an Envoy running Veer's filter: its /stats has none of the filter's or its ECDS counters; {ADMIN_HINT}"
+            )));
+        }
+        Ok(snap)
     }
 
     /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.
@@ -87,6 +100,17 @@ const ADMIN_HINT: &str = "that --admin (or VEER_ADMIN) is its admin address (`ad
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admin_address_without_a_scheme_is_named_with_the_fix() {
+        let err = Admin::default().snapshot("127.0.0.1:9901").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "--admin \"127.0.0.1:9901\" is not a URL: write it as http://HOST:PORT (e.g. http://127.0.0.1:9901)"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn an_unreachable_admin_is_named_with_what_to_check() {

@@ -14,7 +14,8 @@ use crate::error::{CliError, Result};
 use crate::history::Change;
 use crate::host::envoy::admin::Admin;
 use crate::host::envoy::store::{Current, Store};
-use crate::host::envoy::verify::{self, NotLive};
+use crate::host::envoy::verify::{self, Before, NotLive, Target};
+use crate::host::envoy::wasm;
 use crate::observe::snapshot::Snapshot;
 use crate::observe::status::Baselines;
 use crate::output::progress::Progress;
@@ -88,12 +89,9 @@ pub fn change_reading_history(
             "no --admin URL to verify the change with; pass each proxy's admin URL (or --no-wait with apply)",
         ));
     }
-    // Read each proxy's rejection counter first, so a rejection is told apart from slowness.
-    let before = if wait {
-        Some(verify::before(&admin, &envoy.admins)?)
-    } else {
-        None
-    };
+    // Each proxy's state first: its rejection counter tells a rejection from slowness, and its
+    // version is one the change must be numbered above.
+    let before = read_proxies(&store, envoy, &admin, wait)?;
 
     let allow_header_rename = base.allows_header_rename();
     let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
@@ -101,7 +99,7 @@ pub fn change_reading_history(
     let previous = current.as_ref();
     let (mut wire, wasm) = starting_point(&store, base, previous)?;
     let what = edit(&mut wire, &store)?;
-    let version = previous.map_or(0, |c| c.version) + 1;
+    let version = next_version(previous, store.highest_recorded()?, &before)?;
     wire.version = Some(version);
     let config = veer_filter::Config::from_wire(&wire).map_err(CliError::invalid_edit)?;
     if let Some(live) = previous.and_then(|p| veer_filter::Config::from_wire(&p.wire).ok()) {
@@ -117,12 +115,13 @@ pub fn change_reading_history(
             what: what.to_string(),
         });
     }
-    store.write(&lock, &wire, &wasm, previous, &what)?;
+    let target = store.write(&lock, &wire, &wasm, previous, &what)?;
     drop(lock);
 
-    let verified = match before {
-        Some(before) => verify_or_restore(&store, envoy, &admin, &before, version, previous)?,
-        None => Vec::new(),
+    let verified = if wait {
+        verify_or_restore(&store, envoy, &admin, &before, target, previous)?
+    } else {
+        Vec::new()
     };
     Ok(Applied {
         version,
@@ -131,6 +130,50 @@ pub fn change_reading_history(
         what: what.to_string(),
         dry_run: None,
     })
+}
+
+/// Reads every `--admin` proxy before a change. When the change is to be verified each must
+/// answer; the first config for a directory gets a hint, since its Envoy may not be up yet. An
+/// unverified change (`--no-wait`) reads those that answer, so that its version is still
+/// numbered above theirs, and says which did not.
+fn read_proxies(store: &Store, envoy: &Envoy, admin: &Admin, wait: bool) -> Result<Before> {
+    if wait {
+        return verify::before(admin, &envoy.admins).map_err(|e| match store.current() {
+            Ok(None) => CliError::failed(format!(
+                "{e}
+Is this Envoy started yet? It cannot run Veer before its first config: write it without waiting, `veerctl apply -f FILE --wasm PATH --no-wait`, start Envoy, then check with `veerctl status` (README: \"Starting Envoy by hand\")"
+            )),
+            _ => e,
+        });
+    }
+    let (before, unreachable) = verify::before_reachable(admin, &envoy.admins);
+    for (url, e) in unreachable {
+        if !envoy.quiet {
+            eprintln!("warning: {url} did not answer, so its version was not taken into account when numbering this change: {e}");
+        }
+    }
+    Ok(before)
+}
+
+/// The version of the next change: above the live file's, above every version veerctl wrote
+/// before (the file may have been replaced by one with a lower version), and above every version
+/// a proxy reported (one may watch another copy of the directory). So a version never repeats
+/// and never goes backwards, and a proxy that runs some other config under a version as high
+/// cannot be mistaken for one that runs this change.
+fn next_version(previous: Option<&Current>, recorded: u64, before: &Before) -> Result<u64> {
+    let highest = previous
+        .map_or(0, |c| c.version)
+        .max(recorded)
+        .max(before.highest_version());
+    // The filter reports its version in an Envoy gauge, an i64.
+    highest
+        .checked_add(1)
+        .filter(|v| i64::try_from(*v).is_ok())
+        .ok_or_else(|| {
+            CliError::failed(format!(
+                "version {highest} (the highest the live file, the history or a proxy reports) leaves no version to number this change with; replace the config that carries it"
+            ))
+        })
 }
 
 impl Base {
@@ -174,24 +217,29 @@ fn starting_point(
                     )));
                 }
             }
-            let wasm = wasm.or_else(|| c.map(|c| c.wasm.clone())).ok_or_else(|| {
-                CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host)")
-            })?;
+            let wasm = match wasm {
+                Some(given) => wasm::resolve(&given)?,
+                None => c.map(|c| c.wasm.clone()).ok_or_else(|| {
+                    CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host)")
+                })?,
+            };
             Ok((*wire, wasm))
         }
     }
 }
 
-/// Waits until every proxy runs `version`; returns their admin URLs. When a proxy rejected it,
-/// the last accepted config is restored first and the error says so.
+/// Waits until every proxy runs the config of `target` (or a later one written on top of it);
+/// returns their admin URLs. When a proxy rejected it, the last accepted config is restored
+/// first and the error says so.
 fn verify_or_restore(
     store: &Store,
     envoy: &Envoy,
     admin: &Admin,
-    before: &verify::Before,
-    version: u64,
+    before: &Before,
+    target: Target,
     previous: Option<&Current>,
 ) -> Result<Vec<String>> {
+    let version = target.version;
     let progress = Progress::start(
         &format!(
             "waiting for version {version} on {} proxies",
@@ -199,12 +247,13 @@ fn verify_or_restore(
         ),
         envoy.quiet,
     );
-    let outcome = verify::wait_live(admin, before, version, envoy.timeout, &progress);
+    let later = || store.successor_of(version).ok().flatten();
+    let outcome = verify::wait_live(admin, before, target, &later, envoy.timeout, &progress);
     drop(progress);
     match outcome {
         Ok(snaps) => {
             let verified = snaps.iter().map(|s| s.url.clone()).collect();
-            record_baselines(store, envoy, snaps)?;
+            record_baselines(store, snaps)?;
             Ok(verified)
         }
         Err(not_live) if not_live.rejected() => {
@@ -217,10 +266,11 @@ fn verify_or_restore(
     }
 }
 
-/// Counters from here on are what `status` calls "since the last change". Under the lock, and
-/// never replacing a baseline taken at a later version by a concurrent change.
-fn record_baselines(store: &Store, envoy: &Envoy, snaps: Vec<Snapshot>) -> Result<()> {
-    let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
+/// Counters from here on are what `status` calls "since the last change". Under the baselines'
+/// own lock (held for one small read and write, so waiting for it is not waiting for another
+/// change), never replacing a baseline taken at a later version by a concurrent change.
+fn record_baselines(store: &Store, snaps: Vec<Snapshot>) -> Result<()> {
+    let lock = store.lock_baselines(LOCK_WAIT)?;
     let mut baselines: Baselines = store.read_state(BASELINES)?.unwrap_or_default();
     for s in snaps {
         if baselines
@@ -261,26 +311,27 @@ fn restore(
     let Some(mut accepted) = accepted else {
         return Ok(format!("not restored: veerctl has no record of version {running}'s config; apply a config the proxies accept with `veerctl apply -f FILE`"));
     };
-    let version = live.version + 1;
+    let version = next_version(Some(&live), store.highest_recorded()?, &before)?;
     accepted.wire.version = Some(version);
     store.mark_rejected(&lock, live.version)?;
     let what = Change::Restore {
         version: running,
         rejected: live.version,
     };
-    store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
+    let target = store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
     drop(lock);
 
     let progress = Progress::start(
         &format!("restoring version {running} as version {version}"),
         envoy.quiet,
     );
-    let outcome = verify::wait_live(admin, &before, version, envoy.timeout, &progress);
+    let later = || store.successor_of(version).ok().flatten();
+    let outcome = verify::wait_live(admin, &before, target, &later, envoy.timeout, &progress);
     drop(progress);
     Ok(match outcome {
         Ok(snaps) => {
             let restored = format!("restored the last accepted config (version {running}, with its filter) as version {version}, live on every proxy; fix the change and apply it again");
-            match record_baselines(store, envoy, snaps) {
+            match record_baselines(store, snaps) {
                 Ok(()) => restored,
                 Err(e) => format!("{restored} (its counters' baseline was not recorded: {e}; `status` counts since an earlier change)"),
             }

@@ -32,29 +32,35 @@ impl Resource<'_> {
             "resources": [{
                 "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
                 "name": FILTER_NAME,
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-                    "config": {
-                        "name": FILTER_NAME,
-                        "root_id": FILTER_NAME,
-                        "vm_config": {
-                            "vm_id": FILTER_NAME,
-                            "runtime": "envoy.wasm.runtime.v8",
-                            "code": { "local": { "filename": self.wasm_path.to_string_lossy() } }
-                        },
-                        "configuration": {
-                            "@type": "type.googleapis.com/google.protobuf.StringValue",
-                            "value": self.config_json
-                        },
-                        // A crashed VM is restarted; the filter is never skipped (FAIL_OPEN
-                        // would let a client-sent cluster header choose the route).
-                        "failure_policy": "FAIL_RELOAD"
-                    }
-                }
+                "typed_config": wasm_filter(self.config_json, self.wasm_path)
             }]
         });
         format!("{doc:#}\n")
     }
+}
+
+/// Veer's filter as Envoy's wasm filter config: `wasm_path` run by V8 with the routing config
+/// `config_json`. The same for the ECDS file and the bootstrap's fallback config.
+pub fn wasm_filter(config_json: &str, wasm_path: &Path) -> serde_json::Value {
+    json!({
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {
+            "name": FILTER_NAME,
+            "root_id": FILTER_NAME,
+            "vm_config": {
+                "vm_id": FILTER_NAME,
+                "runtime": "envoy.wasm.runtime.v8",
+                "code": { "local": { "filename": wasm_path.to_string_lossy() } }
+            },
+            "configuration": {
+                "@type": "type.googleapis.com/google.protobuf.StringValue",
+                "value": config_json
+            },
+            // A crashed VM is restarted; the filter is never skipped (FAIL_OPEN would let a
+            // client-sent cluster header choose the route).
+            "failure_policy": "FAIL_RELOAD"
+        }
+    })
 }
 
 /// Where the watched file lives in `dir`.

@@ -3,10 +3,12 @@
 //! every change takes (`change`).
 
 pub mod admin;
+pub mod bootstrap;
 pub mod change;
 pub mod ecds;
 pub mod store;
 pub mod verify;
+pub mod wasm;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -15,7 +15,8 @@ use veer_filter::config::WireConfig;
 
 use crate::error::{CliError, Result};
 use crate::history::{self, Change, Entry};
-use crate::host::envoy::ecds;
+use crate::host::envoy::verify::Target;
+use crate::host::envoy::{ecds, wasm};
 use crate::output::progress::Progress;
 
 /// The ECDS directory of one Envoy (or of several that share it).
@@ -33,6 +34,34 @@ pub struct Current {
     pub version: u64,
     /// The filter Envoy loads.
     pub wasm: PathBuf,
+    /// The digest of its routing config's text, as the filter reports it.
+    pub digest: u64,
+}
+
+impl Current {
+    /// The config as a proxy that runs it reports it.
+    pub fn target(&self) -> Target {
+        Target {
+            version: self.version,
+            digest: self.digest,
+        }
+    }
+}
+
+/// `wire` as JSON, as the filter will read it: veerctl validated `wire` through serde, the filter
+/// reads the text with its own decoder, and both must see the same config or nothing is written.
+fn encode_checked(wire: &WireConfig) -> Result<String> {
+    let config_json = serde_json::to_string(wire)
+        .map_err(|e| CliError::failed(format!("failed to encode config: {e}")))?;
+    match veer_filter::config::json::decode(&config_json) {
+        Ok(read) if read == *wire => Ok(config_json),
+        Ok(_) => Err(CliError::failed(
+            "internal error: the filter would read this config differently from veerctl; nothing was written (please report it)",
+        )),
+        Err(problems) => Err(CliError::failed(format!(
+            "internal error: the filter would refuse this config ({problems}); nothing was written (please report it)"
+        ))),
+    }
 }
 
 /// Held while a change is in progress; releases the lock when dropped.
@@ -66,9 +95,36 @@ impl Store {
     }
 
     /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish
-    /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang).
+    /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang). Only a
+    /// veerctl that finds the lock held says it waits.
     pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
-        let path = self.state_dir()?.join("lock");
+        self.lock_file("lock", timeout, |path| {
+            Progress::waiting(
+                &format!(
+                    "waiting for another veerctl to finish its change (it holds {})",
+                    path.display()
+                ),
+                quiet,
+            )
+        })
+    }
+
+    /// Takes the lock of the counter baselines (`status`'s "since the last change"), which a
+    /// verified change holds for one small read and write: a wait for it is silent, it is no
+    /// other change.
+    pub fn lock_baselines(&self, timeout: Duration) -> Result<Lock> {
+        self.lock_file("baseline.lock", timeout, |_| Progress::hidden())
+    }
+
+    /// Takes the exclusive lock on `.veer/<name>`, waiting up to `timeout`; `waiting` makes what
+    /// shows while it waits, once, only if it has to.
+    fn lock_file(
+        &self,
+        name: &str,
+        timeout: Duration,
+        waiting: impl FnOnce(&Path) -> Progress,
+    ) -> Result<Lock> {
+        let path = self.state_dir()?.join(name);
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -76,20 +132,15 @@ impl Store {
             .open(&path)
             .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
         let deadline = Instant::now() + timeout;
-        let mut progress = None;
+        let mut waiting = Some(waiting);
+        let mut _progress = None;
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Lock { _file: file }),
                 Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    progress.get_or_insert_with(|| {
-                        Progress::waiting(
-                            &format!(
-                                "waiting for another veerctl to finish its change (it holds {})",
-                                path.display()
-                            ),
-                            quiet,
-                        )
-                    });
+                    if let Some(show) = waiting.take() {
+                        _progress = Some(show(&path));
+                    }
                     std::thread::sleep(Duration::from_millis(20))
                 }
                 Err(fs::TryLockError::WouldBlock) => {
@@ -125,11 +176,15 @@ impl Store {
             wire,
             version: parsed.version,
             wasm: parsed.wasm_path,
+            digest: veer_filter::config::digest::of(parsed.config_json.as_bytes()),
         }))
     }
 
     /// Writes `wire` as the new live config (atomic rename), recording the change in the
-    /// (bounded) history. Call with the lock held.
+    /// (bounded) history first. Call with the lock held. Nothing is written unless the filter
+    /// `wasm` is a WebAssembly module and the filter reads the config as veerctl does; when the
+    /// config cannot be written (a full disk, a read-only directory) the history is put back, so
+    /// an error leaves the store as it was. Returns the config as the proxies will report it.
     pub fn write(
         &self,
         _lock: &Lock,
@@ -137,52 +192,85 @@ impl Store {
         wasm: &Path,
         before: Option<&Current>,
         change: &Change,
-    ) -> Result<()> {
+    ) -> Result<Target> {
+        wasm::check(wasm)?;
         let version = wire.version.unwrap_or(0);
-        let config_json = serde_json::to_string(wire)
-            .map_err(|e| CliError::failed(format!("failed to encode config: {e}")))?;
-        // veerctl validated `wire` through serde; the filter reads the text with its own decoder.
-        // Both must see the same config, or nothing is written.
-        match veer_filter::config::json::decode(&config_json) {
-            Ok(read) if read == *wire => {}
-            Ok(_) => {
-                return Err(CliError::failed(
-                    "internal error: the filter would read this config differently from veerctl; nothing was written (please report it)",
-                ))
-            }
-            Err(problems) => {
-                return Err(CliError::failed(format!(
-                    "internal error: the filter would refuse this config ({problems}); nothing was written (please report it)"
-                )))
-            }
-        }
+        let config_json = encode_checked(wire)?;
         let resource = ecds::Resource {
             config_json: &config_json,
             wasm_path: wasm,
             version,
         }
         .render();
-        ecds::write_atomically(&self.dir, &resource).map_err(|e| {
-            CliError::io(format!("write {}", ecds::path_in(&self.dir).display()), e)
-        })?;
-        let mut entries = self.history()?;
+        let history = self.history()?;
+        let mut entries = history.clone();
         history::push(
             &mut entries,
             Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm)), wire),
         );
-        self.write_history(&entries)
+        self.write_history(&entries).map_err(|e| {
+            CliError::failed(format!(
+                "{e}; nothing was written, the live config is unchanged (version {})",
+                before.map_or(0, |c| c.version)
+            ))
+        })?;
+        if let Err(e) = ecds::write_atomically(&self.dir, &resource) {
+            let path = ecds::path_in(&self.dir);
+            let undone = match self.write_history(&history) {
+                Ok(()) => String::new(),
+                Err(undo) => format!(
+                    " (and the history still lists version {version}, which was not written: {undo})"
+                ),
+            };
+            return Err(CliError::failed(format!(
+                "failed to write {}: {e}; nothing was written, the live config is unchanged{undone}",
+                path.display()
+            ))
+            .with_source(e));
+        }
+        Ok(Target {
+            version,
+            digest: veer_filter::config::digest::of(config_json.as_bytes()),
+        })
+    }
+
+    /// A later config written on top of version `version`, if the live file is one: every
+    /// change the history lists after `version`, up to the live one, edited the config before
+    /// it (none replaced it with a file's, restored an older one or was rejected), so the live
+    /// config still contains that version's change.
+    pub fn successor_of(&self, version: u64) -> Result<Option<Target>> {
+        let Some(live) = self.current()?.filter(|c| c.version > version) else {
+            return Ok(None);
+        };
+        let history = self.history()?;
+        let Some(start) = history.iter().rposition(|e| e.version == version) else {
+            return Ok(None);
+        };
+        let after = &history[start + 1..];
+        let Some(end) = after.iter().position(|e| e.version == live.version) else {
+            return Ok(None);
+        };
+        let built_on = after[..=end]
+            .iter()
+            .all(|e| !e.rejected && e.change.edits_live_config());
+        Ok(built_on.then(|| live.target()))
     }
 
     /// The config that was live at `version` (with its filter), from the history: what the
     /// change that wrote the next version started from.
     pub fn config_at(&self, version: u64) -> Result<Option<Current>> {
-        Ok(self.history()?.into_iter().find_map(|c| {
-            let wire = c.before.filter(|_| c.version == version + 1)?;
-            Some(Current {
-                wire,
-                version,
-                wasm: c.before_wasm?,
-            })
+        let Some((wire, wasm)) = self.history()?.into_iter().rev().find_map(|c| {
+            let wire = c.before.filter(|_| c.version > version)?;
+            (wire.version == Some(version)).then_some((wire, c.before_wasm?))
+        }) else {
+            return Ok(None);
+        };
+        let digest = veer_filter::config::digest::of(encode_checked(&wire)?.as_bytes());
+        Ok(Some(Current {
+            wire,
+            version,
+            wasm,
+            digest,
         }))
     }
 
@@ -193,6 +281,12 @@ impl Store {
             c.rejected = true;
         }
         self.write_history(&history)
+    }
+
+    /// The highest version the history records: versions veerctl writes never repeat, even when
+    /// the live file was replaced by one with a lower version.
+    pub fn highest_recorded(&self) -> Result<u64> {
+        Ok(self.history()?.iter().map(|e| e.version).max().unwrap_or(0))
     }
 
     /// Past changes, oldest first.
@@ -233,12 +327,12 @@ impl Store {
     /// Writes a state file atomically (temp file, rename).
     fn write_text(&self, name: &str, text: &str) -> Result<()> {
         let dir = self.state_dir()?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-            .map_err(|e| CliError::io("create a temp file", e))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())
-            .map_err(|e| CliError::io("write state", e))?;
-        tmp.persist(dir.join(name))
-            .map_err(|e| CliError::io(format!("write {name}"), e.error))?;
+        let path = dir.join(name);
+        let failed = |e| CliError::io(format!("write {}", path.display()), e);
+        // A temp file that fails is removed when dropped: nothing is left half-written.
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(failed)?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(failed)?;
+        tmp.persist(&path).map_err(|e| failed(e.error))?;
         Ok(())
     }
 }

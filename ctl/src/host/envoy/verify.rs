@@ -1,6 +1,7 @@
-//! Proving a change is live: every proxy must report the new version from its own counters.
-//! A proxy whose Envoy rejected the update, or that does not pick it up in time, fails the
-//! change loudly, with what every proxy runs.
+//! Proving a change is live: every proxy must report the config that was written, by its version
+//! and by the digest of its text (the filter's gauges). A proxy whose Envoy rejected the update,
+//! that does not pick it up in time, or that runs some other config under a number as high, fails
+//! the change loudly, with what every proxy runs.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -10,56 +11,89 @@ use crate::host::envoy::admin::Admin;
 use crate::observe::snapshot::Snapshot;
 use crate::output::progress::Progress;
 
-/// Each proxy's state before a change, to tell a rejection from a slow pickup, and an update
-/// every worker applied from one only the main thread has.
-#[derive(Debug, Clone)]
+/// Each proxy's state before a change: to tell a rejection from a slow pickup, and to number the
+/// change above every version a proxy already runs.
+#[derive(Debug, Clone, Default)]
 pub struct Before {
-    rejected: Vec<(String, Counters)>,
+    proxies: Vec<(String, Snapshot)>,
 }
 
-/// What a proxy ran and had counted before a change.
-#[derive(Debug, Clone, Copy)]
-struct Counters {
-    version: u64,
-    rejected: u64,
-    reloads: u64,
-}
-
-/// Records the ECDS counters of `admins` before writing.
-pub fn before(admin: &Admin, admins: &[String]) -> Result<Before> {
-    let mut rejected = Vec::with_capacity(admins.len());
-    for url in admins {
-        let s = admin.snapshot(url)?;
-        let counters = Counters {
-            version: s.version(),
-            rejected: s.rejected(),
-            reloads: s.reloads(),
-        };
-        rejected.push((url.clone(), counters));
+impl Before {
+    /// The highest version any proxy reported, by its filter or by Envoy's ECDS.
+    pub fn highest_version(&self) -> u64 {
+        self.proxies
+            .iter()
+            .map(|(_, s)| s.version().max(s.ecds_version.unwrap_or(0)))
+            .max()
+            .unwrap_or(0)
     }
-    Ok(Before { rejected })
 }
 
-/// Whether `s` shows that `version` (or a later one) runs on every thread of its Envoy: the
-/// filter reports it (its gauge is set by the first thread that runs it), Envoy's ECDS holds it,
-/// and Envoy counted a reload since `before` (it does so once every worker has applied the
-/// update, and each worker's filter published what the old config counted before running the
-/// new one), unless the proxy already ran it then. A reload counter below `before` is an Envoy
-/// that restarted since, and loaded the file on every thread before serving.
-fn live_everywhere(s: &Snapshot, version: u64, before: Counters) -> bool {
-    let applied = before.version >= version || s.reloads() != before.reloads;
-    s.version() >= version && s.ecds_version >= Some(version) && applied
+/// Reads every proxy in `admins` before writing; any that does not answer is an error.
+pub fn before(admin: &Admin, admins: &[String]) -> Result<Before> {
+    let mut proxies = Vec::with_capacity(admins.len());
+    for url in admins {
+        proxies.push((url.clone(), admin.snapshot(url)?));
+    }
+    Ok(Before { proxies })
+}
+
+/// Reads the proxies in `admins` that answer (`apply --no-wait`, which may run before Envoy is
+/// up); returns the others with why they did not.
+pub fn before_reachable(admin: &Admin, admins: &[String]) -> (Before, Vec<(String, CliError)>) {
+    let mut before = Before::default();
+    let mut unreachable = Vec::new();
+    for url in admins {
+        match admin.snapshot(url) {
+            Ok(s) => before.proxies.push((url.clone(), s)),
+            Err(e) => unreachable.push((url.clone(), e)),
+        }
+    }
+    (before, unreachable)
+}
+
+/// A config as a proxy reports it: its version and the digest of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The version written.
+    pub version: u64,
+    /// [`veer_filter::config::digest`] of the routing config written.
+    pub digest: u64,
+}
+
+impl Target {
+    /// Whether `s` reports exactly this config, filter and Envoy's ECDS alike.
+    fn runs_on(&self, s: &Snapshot) -> bool {
+        s.version() == self.version
+            && s.digest() == Some(self.digest)
+            && s.ecds_version == Some(self.version)
+    }
+}
+
+/// Whether every thread of `s`'s Envoy runs what it reports, given its snapshot `was` before the
+/// change: Envoy counts an ECDS reload once every worker has applied an update (and each
+/// worker's filter published what the old config counted before running the new one), and the
+/// filter's gauges are set by the first thread that runs the new config. So the reload counter
+/// must have moved since `was`, unless the proxy already ran that version then. A reload counter
+/// below `was` is an Envoy that restarted since, and loaded the file on every thread before
+/// serving.
+fn on_every_worker(s: &Snapshot, was: &Snapshot) -> bool {
+    was.version() >= s.version() || s.reloads() != was.reloads()
 }
 
 /// What one proxy reported when verification stopped.
 #[derive(Debug, Clone)]
 pub enum ProxyState {
-    /// Runs the version, or a later one.
+    /// Runs the config written, or a later one written on top of it.
     Live(Snapshot),
     /// Its Envoy refused an update since the change was written; it runs an older version.
     Rejected(Snapshot),
     /// Has not picked the change up.
     Behind(Snapshot),
+    /// Runs a config that does not contain the change under a version as high or higher: it
+    /// loads another file (another copy of the directory), or the file was replaced meanwhile;
+    /// or its filter reports no digest, so what it runs cannot be verified.
+    Other(Snapshot),
     /// Its admin API did not answer.
     Unreachable(String),
 }
@@ -131,10 +165,27 @@ impl fmt::Display for NotLive {
                     "\n  {url} runs version {}: has not picked up version {v}",
                     s.version()
                 )?,
+                ProxyState::Other(s) => write!(f, "\n  {url} {}", other(s, v))?,
                 ProxyState::Unreachable(e) => write!(f, "\n  {url} unreachable: {e}")?,
             }
         }
         Ok(())
+    }
+}
+
+/// What a proxy in [`ProxyState::Other`] runs, against version `v` that was written.
+fn other(s: &Snapshot, v: u64) -> String {
+    let runs = s.version();
+    match s.digest() {
+        None => format!(
+            "runs version {runs} but its filter reports no config digest (a filter older than this veerctl): which config it runs cannot be verified; load the filter veerctl was built with"
+        ),
+        Some(d) if runs == v => format!(
+            "runs another config under version {v} (digest {d:012x}, not the one written): it loads another file than the one veerctl wrote"
+        ),
+        Some(_) => format!(
+            "runs version {runs}, which was not written on top of version {v}: it does not contain this change (it loads another file, or the file was replaced meanwhile)"
+        ),
     }
 }
 
@@ -144,30 +195,33 @@ impl From<NotLive> for CliError {
     }
 }
 
-/// Waits until every admin reports `version` or a later one; returns their final snapshots.
+/// Waits until every admin reports the config of `target`, or of the successor `later()` names
+/// (a config veerctl wrote on top of the target, so it contains the change: Envoy may skip
+/// straight to it when two writes land within one file-watch event); returns their final
+/// snapshots. A version number alone proves nothing (another copy of the directory may hold a
+/// higher one): the digest of the config's text must match too.
 ///
-/// A later version counts: changes are written under the store's lock, each one on top of the
-/// live config, so a later version contains this change (and Envoy may skip straight to it when
-/// two writes land within one file-watch event). A rejection fails the change, but only once
-/// every proxy has settled (or the timeout passed), so the report says what each one runs.
+/// A rejection fails the change, but only once every proxy has settled (or the timeout passed),
+/// so the report says what each one runs.
 pub fn wait_live(
     admin: &Admin,
     before: &Before,
-    version: u64,
+    target: Target,
+    later: &dyn Fn() -> Option<Target>,
     timeout: Duration,
     progress: &Progress,
 ) -> Result<Vec<Snapshot>, NotLive> {
     let start = Instant::now();
-    let total = before.rejected.len();
+    let total = before.proxies.len();
+    let version = target.version;
     loop {
+        let successor = later();
         let proxies: Vec<(String, ProxyState)> = before
-            .rejected
+            .proxies
             .iter()
-            .map(|(url, before)| {
+            .map(|(url, was)| {
                 let state = match admin.snapshot(url) {
-                    Ok(s) if live_everywhere(&s, version, *before) => ProxyState::Live(s),
-                    Ok(s) if s.rejected() > before.rejected => ProxyState::Rejected(s),
-                    Ok(s) => ProxyState::Behind(s),
+                    Ok(s) => classify(s, target, successor, was),
                     Err(e) => ProxyState::Unreachable(e.to_string()),
                 };
                 (url.clone(), state)
@@ -178,7 +232,7 @@ pub fn wait_live(
             .filter(|(_, s)| matches!(s, ProxyState::Live(_)))
             .count();
         progress.set(&format!(
-            "{live}/{total} proxies run version {version} or later"
+            "{live}/{total} proxies run version {version} (or a later one written on top of it)"
         ));
         if live == total {
             return Ok(proxies
@@ -201,5 +255,24 @@ pub fn wait_live(
             });
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What `s` says about the change that wrote `target`, given a successor built on it and the
+/// proxy's snapshot `was` before the change. A proxy whose main thread runs the change but
+/// whose workers have not all applied it yet is behind.
+fn classify(s: Snapshot, target: Target, successor: Option<Target>, was: &Snapshot) -> ProxyState {
+    let runs = target.runs_on(&s)
+        || successor.is_some_and(|t| t.version > target.version && t.runs_on(&s));
+    if runs && on_every_worker(&s, was) {
+        ProxyState::Live(s)
+    } else if runs {
+        ProxyState::Behind(s)
+    } else if s.version() >= target.version {
+        ProxyState::Other(s)
+    } else if s.rejected() > was.rejected() {
+        ProxyState::Rejected(s)
+    } else {
+        ProxyState::Behind(s)
     }
 }

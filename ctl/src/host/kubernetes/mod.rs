@@ -8,11 +8,14 @@ pub mod prometheus;
 pub mod sidecars;
 
 use veer_filter::config::WireConfig;
+use veer_k8s::istio::WasmPlugin;
 use veer_k8s::plugin_config::{PluginConfigUpdate, UpdateOptions};
 use veer_k8s::plugin_live::{label_selector, plugin_pods, PluginWait, PortForward};
 use veer_k8s::Reporter;
 
 use crate::error::Result;
+use crate::history::undo::Recorded;
+use crate::history::Change;
 pub use cluster::{err, Cluster};
 
 /// The routing host on Kubernetes: a cluster and the WasmPlugin that carries the config.
@@ -35,6 +38,16 @@ impl Kubernetes {
         })
     }
 
+    /// The WasmPlugin.
+    fn plugin(&self) -> Result<WasmPlugin> {
+        let name = &self.plugin;
+        self.cluster.run(|t| async move {
+            veer_k8s::plugin_config::get_plugin(&t, name)
+                .await
+                .map_err(err)
+        })
+    }
+
     /// The WasmPlugin's config and the label selectors of the sidecars to read: `selector` if
     /// given, else the pods the plugin runs in (with a warning for targets veerctl cannot map to
     /// pods).
@@ -42,12 +55,7 @@ impl Kubernetes {
         &self,
         selector: Option<&str>,
     ) -> Result<(WireConfig, Vec<String>)> {
-        let name = &self.plugin;
-        let plugin = self.cluster.run(|t| async move {
-            veer_k8s::plugin_config::get_plugin(&t, name)
-                .await
-                .map_err(err)
-        })?;
+        let plugin = self.plugin()?;
         let wire = veer_k8s::plugin_config::read_config(&plugin).map_err(err)?;
         let selectors = match selector {
             Some(s) => vec![s.to_owned()],
@@ -70,9 +78,11 @@ impl Kubernetes {
     /// concurrent writer makes it re-read and re-apply the edit, never overwrite), then waits up
     /// to --timeout until every sidecar the plugin runs in runs it (exit code 4 otherwise), as
     /// the Envoy path verifies every change. `edit` may run more than once.
+    /// The change is recorded as data with the config it writes (the WasmPlugin's
+    /// `veer.dev/last-change` annotation), for `cohort undo`.
     pub fn edit(
         &self,
-        what: &str,
+        what: &Change,
         edit: impl Fn(&mut WireConfig) -> Result<()>,
     ) -> Result<PluginConfigUpdate> {
         let reporter = self.cluster.reporter();
@@ -81,24 +91,45 @@ impl Kubernetes {
             reader: PortForward,
         };
         let plugin = &self.plugin;
+        let options = UpdateOptions {
+            record: serde_json::to_value(what).ok(),
+            ..UpdateOptions::default()
+        };
+        let what = what.to_string();
         self.cluster.run(|target| async move {
             let f = |mut wire: WireConfig| -> veer_k8s::Result<WireConfig> {
                 edit(&mut wire).map_err(|e| veer_k8s::Error::Invalid {
-                    what: what.to_owned(),
+                    what: what.clone(),
                     reason: e.to_string(),
                 })?;
                 Ok(wire)
             };
             veer_k8s::plugin_config::update_plugin_config_waiting(
-                &target,
-                plugin,
-                f,
-                &UpdateOptions::default(),
-                &wait,
-                &reporter,
+                &target, plugin, f, &options, &wait, &reporter,
             )
             .await
             .map_err(err)
         })
+    }
+
+    /// The change recorded with the WasmPlugin's config (the last one veerctl made), and the
+    /// version of the config it carries now: a later version was written by something that
+    /// recorded nothing (`mesh install`, kubectl).
+    pub fn last_change(&self) -> Result<(Option<Recorded>, u64)> {
+        let plugin = self.plugin()?;
+        let version = veer_k8s::plugin_config::read_config(&plugin)
+            .map_err(err)?
+            .version
+            .unwrap_or(0);
+        let last = veer_k8s::plugin_config::last_change(&plugin).map_err(err)?;
+        Ok((
+            last.map(|l| Recorded {
+                version: l.version,
+                change: serde_json::from_value(l.change.clone()).unwrap_or(Change::Other {
+                    what: l.change.to_string(),
+                }),
+            }),
+            version,
+        ))
     }
 }

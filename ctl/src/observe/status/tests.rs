@@ -67,15 +67,20 @@ impl Case {
         }
     }
 
-    fn compute(&self) -> Status {
-        compute(&Inputs {
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
             version: self.config.version.unwrap(),
             config: &self.config,
+            digest: None,
             snapshots: &self.snapshots,
             baselines: &self.baselines,
             window: SINCE_LAST_CHANGE,
             history: &self.history,
-        })
+        }
+    }
+
+    fn compute(&self) -> Status {
+        compute(&self.inputs())
     }
 }
 
@@ -213,6 +218,53 @@ fn a_mismatch_with_a_stale_proxy_names_that_proxy() {
         "{c}"
     );
     assert!(!c.contains(A), "{c}");
+}
+
+/// What each proxy runs: the configured config, another version, the bootstrap's fallback
+/// (version 0 with no file accepted: Envoy's ECDS version text is empty), or another config
+/// under the configured version (its digest differs, where the digest is known).
+#[test]
+fn each_proxy_is_told_apart_by_version_fallback_and_digest() {
+    let digest = |s: Snapshot, d: u64| {
+        let mut s = s;
+        s.veer.insert("config.digest".into(), d);
+        s.ecds_version = Some(s.version());
+        s
+    };
+    let mut fallback = snap("http://fallback", 0, 0, 0);
+    fallback.ecds.insert("update_rejected".into(), 1);
+    let mut hand_written = snap("http://hand-written-version-0", 0, 0, 0);
+    hand_written.ecds_version = Some(0);
+    let mut case = Case::new(
+        config(3, 5000, 5000),
+        vec![
+            digest(snap(A, 3, 500, 500), 42),
+            digest(snap(B, 3, 500, 500), 43),
+            snap("http://stale", 2, 0, 0),
+            fallback,
+            hand_written,
+        ],
+    );
+    let runs = |s: &Status| s.proxies.iter().map(|p| p.runs).collect::<Vec<_>>();
+    let with_digest = compute(&Inputs {
+        digest: Some(42),
+        ..case.inputs()
+    });
+    assert_eq!(
+        runs(&with_digest),
+        [
+            Runs::Configured,
+            Runs::OtherConfig,
+            Runs::Stale,
+            Runs::Fallback,
+            Runs::Stale
+        ]
+    );
+    assert_eq!(with_digest.proxies[3].rejected_updates, 1);
+    // Without a digest to compare (Kubernetes), the version alone decides.
+    assert_eq!(runs(&case.compute())[1], Runs::Configured);
+    case.snapshots.truncate(1);
+    assert_eq!(runs(&case.compute()), [Runs::Configured]);
 }
 
 #[test]

@@ -112,6 +112,7 @@ fn status(snapshots: &Readings, baselines: &Baselines, window: Duration) -> Stat
     compute(&Inputs {
         config: &config(),
         version: 5,
+        digest: None,
         snapshots,
         baselines,
         window: &window_label(window),
