@@ -1,7 +1,8 @@
 //! Everything veerctl shows: data on stdout in the chosen format (`Printer`), status tables
-//! (`status`) in one colour policy (`colour`), config differences (`diff`), Kubernetes writes planned or made (`planned`),
+//! (`status`), the canary run's panel and record (`canary`), in one colour policy (`colour`), config differences (`diff`), Kubernetes writes planned or made (`planned`),
 //! and progress on stderr (`progress`). Commands compute first and print last, through here.
 
+pub mod canary;
 pub mod colour;
 pub mod diff;
 pub mod planned;

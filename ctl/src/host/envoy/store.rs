@@ -36,6 +36,7 @@ pub struct Current {
 }
 
 /// Held while a change is in progress; releases the lock when dropped.
+#[derive(Debug)]
 pub struct Lock {
     _file: File,
 }
@@ -101,6 +102,29 @@ impl Store {
                 Err(fs::TryLockError::Error(e)) => {
                     return Err(CliError::io(format!("lock {}", path.display()), e))
                 }
+            }
+        }
+    }
+
+    /// Takes, without waiting, the lock a long-running run `name` (`canary-web`) holds while it
+    /// runs: if another process holds it, that run is still going. The OS releases it when the
+    /// process ends, however it ends, so a killed run leaves no stale lock behind.
+    pub fn run_lock(&self, name: &str) -> Result<Lock> {
+        let path = self.state_dir()?.join(format!("run-{name}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(CliError::conflict(format!(
+                "another veerctl is running this {name} (it holds {}); let it finish, or stop it first",
+                path.display()
+            ))),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(CliError::io(format!("lock {}", path.display()), e))
             }
         }
     }
