@@ -245,8 +245,11 @@ fn error_rate(max: f64, canary: Option<&VariantStatus>, enough: u64, lacking: Ve
     let condition = Condition::AtMost(max);
     match canary.filter(|v| v.requests >= enough) {
         Some(v) => {
+            // Requests are counted when they come, 5xx when they are answered: over a window
+            // the answers of requests from before it can make more 5xx than requests.
             let errors = v.errors.unwrap_or(0);
-            let rate = errors as f64 / v.requests as f64 * 100.0;
+            let answered = v.requests.max(errors);
+            let rate = errors as f64 / answered as f64 * 100.0;
             Reading::of(
                 "error-rate",
                 rate,
@@ -254,7 +257,7 @@ fn error_rate(max: f64, canary: Option<&VariantStatus>, enough: u64, lacking: Ve
                 condition,
                 Action::Rollback,
             )
-            .detail(format!("{errors} of {} requests answered 5xx", v.requests))
+            .detail(format!("{errors} of {answered} requests answered 5xx"))
         }
         None => Reading::without(
             "error-rate",
@@ -440,16 +443,36 @@ pub fn decide(readings: &[Reading]) -> Decision {
     }
 }
 
-/// `p99 812 ms, above its limit <= 500 ms (over 912 responses)`.
+/// Why `r` failed: for a flag's gate, `p99 812 ms (over 912 responses), above --max-p99 500 ms`;
+/// for the others, `error-ratio 0.05 breaks its limit < 0.01`.
 fn failure(r: &Reading) -> String {
     let value = r
         .value
         .map_or_else(|| "no value".to_owned(), |v| r.unit.show(v));
-    let mut text = format!("{} {value} breaks its limit {}", r.gate, r.limit());
-    if let Some(d) = &r.detail {
-        text.push_str(&format!(" ({d})"));
+    let detail = r
+        .detail
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    match (flag(&r.gate), r.condition) {
+        (Some(flag), Condition::AtMost(limit)) => format!(
+            "{} {value}{detail}, above {flag} {}",
+            r.gate,
+            r.unit.show_limit(limit)
+        ),
+        _ => format!("{} {value} breaks its limit {}{detail}", r.gate, r.limit()),
     }
-    text
+}
+
+/// The flag that sets built-in gate `gate`'s limit.
+pub fn flag(gate: &str) -> Option<&'static str> {
+    match gate {
+        "error-rate" => Some("--max-error-rate"),
+        "p99" => Some("--max-p99"),
+        "p99-increase" => Some("--max-p99-increase"),
+        "requests" => Some("--min-requests"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod canary_gates;
 mod canary_run;
 mod cohorts;
 mod experiments;

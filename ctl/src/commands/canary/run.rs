@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 
+use veer_filter::config::wire::WireService;
 use veer_filter::config::WireConfig;
 
 use super::view::View;
@@ -134,7 +135,7 @@ pub fn run(s: &Settings, a: &CanaryRunArgs) -> Result<()> {
         namespace,
         proxies,
         state: RunState::new(&a.service, &a.variant, &stable, &steps, a.promote, &now()),
-        weights: service.split.clone().into_iter().collect(),
+        weights: weights(service),
         view: View::new(&s.printer),
     };
     run.go(start)
@@ -302,7 +303,7 @@ impl Run<'_> {
             Edited::Kubernetes(u) => &u.config,
         };
         if let Some(svc) = config.services.iter().find(|x| x.name == self.a.service) {
-            self.weights = svc.split.clone().into_iter().collect();
+            self.weights = weights(svc);
         }
         if !self.view.json() {
             return edited::print(self.s, edited, Some(&self.a.service), &what.to_string());
@@ -357,7 +358,7 @@ impl Run<'_> {
             Action::Rollback => match self.rollback() {
                 Ok(()) => (
                     Phase::RolledBack { reason: reason.clone() },
-                    format!("{head}: rolled back, all traffic is back on the stable variant {} (verified)", self.state.stable),
+                    format!("{head}: aborted, all traffic is back on the stable variant {} (verified)", self.state.stable),
                 ),
                 Err(e) => (
                     Phase::Halted { reason: format!("{reason}; the rollback failed: {e}") },
@@ -488,6 +489,20 @@ impl Run<'_> {
     fn hooks_of(&self, kind: HookType) -> Vec<Hook> {
         self.file.hooks(kind).cloned().collect()
     }
+}
+
+/// Every variant of `service` with its weight in the default split (basis points; absent: 0).
+fn weights(service: &WireService) -> BTreeMap<String, i64> {
+    service
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone(),
+                service.split.get(&v.name).copied().unwrap_or(0),
+            )
+        })
+        .collect()
 }
 
 /// The config version a change wrote.
