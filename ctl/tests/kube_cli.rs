@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+mod support;
+
 /// One request the fake API server received.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -27,7 +29,7 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A fake API server holding `objects` by path. `GET` answers the stored object; `PUT` replaces
 /// it when the body carries the stored resourceVersion (which then goes up by one) and answers
-/// 409 Conflict otherwise, as the API server does. Before each of the first `concurrent` PUTs,
+/// 409 Conflict otherwise, as the API server does; `PATCH` merges a JSON merge patch into it. Before each of the first `concurrent` PUTs,
 /// another writer replaces the object first (label `other-writer`, resourceVersion up by one).
 /// Anything else is recorded and answered 404.
 fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> (u16, Log) {
@@ -89,6 +91,11 @@ fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> (u16
                         )
                     }
                 }
+                ("PATCH", Some(obj)) => {
+                    merge_patch(obj, &body);
+                    bump(obj);
+                    ("200 OK", obj.clone())
+                }
                 _ => ("404 Not Found", status(404, "NotFound", "not found")),
             };
             let text = doc.to_string();
@@ -110,6 +117,24 @@ fn fake_api(objects: Vec<(&'static str, Value)>) -> (u16, Log) {
 
 fn status(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason, "code": code, "message": message})
+}
+
+/// Applies a JSON merge patch (RFC 7386): maps merge, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    for (key, value) in fields {
+        if value.is_null() {
+            target.as_object_mut().unwrap().remove(key);
+        } else {
+            merge_patch(&mut target[key], value);
+        }
+    }
 }
 
 /// Raises an object's resourceVersion by one, as every write on the API server does.
@@ -715,43 +740,18 @@ fn context_selects_the_server_of_that_context() {
     );
 }
 
-/// A one-shot fake Prometheus on loopback that answers each `/api/v1/query` with `values` (Veer
-/// stat name -> value) for the stats the query asks about; returns its URL and the queries seen.
+/// A fake Prometheus that answers each query with `values` (Veer stat name -> value) for the
+/// stats the query asks about, labelled as veerctl's status query labels them.
 fn fake_prometheus(
     values: &'static [(&'static str, &'static str)],
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let mut line = String::new();
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            reader.read_line(&mut line).unwrap();
-            // Drain the rest of the request head.
-            let mut header = String::new();
-            while reader.read_line(&mut header).unwrap() > 2 {
-                header.clear();
-            }
-            log.lock().unwrap().push(line.clone());
-            let result: Vec<Value> = values
-                .iter()
-                .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
-                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
-                .collect();
-            let body =
-                json!({"status": "success", "data": {"resultType": "vector", "result": result}})
-                    .to_string();
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
+    support::fake_prometheus(move |query| {
+        values
+            .iter()
+            .filter(|(stat, _)| query.contains(&format!("\"{stat}\"")))
+            .map(|(stat, v)| support::sample(json!({"veer_stat": stat}), v))
+            .collect()
+    })
 }
 
 /// `status --prometheus` is the shared status: the default split's counters (not all requests,
@@ -800,7 +800,7 @@ fn status_from_prometheus_checks_the_default_split_and_the_arms() {
     let queries = queries.lock().unwrap().clone();
     assert_eq!(queries.len(), 1, "{queries:?}");
     assert!(
-        queries[0].contains("increase(veer_split_shop_v1%5B300s%5D)"),
+        queries[0].contains("increase(veer_split_shop_v1[300s])"),
         "{queries:?}"
     );
     assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
@@ -883,4 +883,76 @@ fn canary_run_dry_run_plans_every_step_and_waits_for_nothing() {
         "{:?}",
         lines(&seen)
     );
+}
+
+/// A `canary run` of shop v2 recorded on the WasmPlugin, still running at step 2 of 3.
+fn recorded_run() -> Value {
+    json!({
+        "service": "shop", "variant": "v2", "stable": "v1", "steps": [1000, 2000, 5000],
+        "promote": true, "started_at": "2026-12-01T10:00:00Z", "step": 1,
+        "step_started_at": "2026-12-01T10:05:00Z", "phase": {"state": "running"},
+        "passed": [{"number": 1, "weight_bp": 1000, "passed_at": "2026-12-01T10:05:00Z", "gates": []}],
+        "updated_at": "2026-12-01T10:05:00Z"
+    })
+}
+
+/// On Kubernetes the run is recorded in an annotation of the WasmPlugin: `canary status` reads
+/// it (one GET); `canary abort` ends it with a merge patch of that annotation alone, after its
+/// edit (which read the annotation with the plugin: no further GET), and status then says so.
+#[test]
+fn the_run_recorded_on_the_wasmplugin_is_shown_and_ended_by_an_abort() {
+    let mut plugin = shop_plugin();
+    plugin["metadata"]["annotations"] =
+        json!({ "veer.dev/run-canary-shop": recorded_run().to_string() });
+    let (port, seen) = fake_api(vec![(PLUGIN, plugin), (PODS, no_pods())]);
+    let out = veerctl(port, &["canary", "status", "shop"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "shop: canary v2, stable v1 at the start, started 2026-12-01T10:00:00Z",
+        "  step     2 of 3 (20%), since 2026-12-01T10:05:00Z",
+        "  continue with `veerctl canary run shop v2 --steps 10,20,50 --promote`",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+
+    let out = veerctl(port, &["canary", "abort", "shop"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the recorded canary run of shop v2 (step 2 of 3 (20%)) is over: rolled back: `veerctl canary abort` sent all traffic back to the stable variant"),
+        "{stderr}"
+    );
+    let requests = lines(&seen);
+    assert_eq!(
+        requests[1..],
+        [
+            format!("GET {PLUGIN}"),
+            format!("PUT {PLUGIN}?&fieldManager=veerctl"),
+            format!("GET {PODS}?&labelSelector="),
+            format!("PATCH {PLUGIN}?&fieldManager=veerctl"),
+        ]
+    );
+    let patch = seen.lock().unwrap()[4].clone();
+    assert_eq!(
+        patch.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    let annotations = patch.body["metadata"]["annotations"].as_object().unwrap();
+    assert_eq!(annotations.len(), 1, "{}", patch.body);
+    assert!(patch.body.get("spec").is_none(), "{}", patch.body);
+    let run: Value =
+        serde_json::from_str(annotations["veer.dev/run-canary-shop"].as_str().unwrap()).unwrap();
+    assert_eq!(run["phase"]["state"], "rolled-back", "{run}");
+    assert_eq!(run["started_at"], "2026-12-01T10:00:00Z");
+
+    let out = veerctl(port, &["-o", "json", "canary", "status", "shop"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["phase"]["state"], "rolled-back", "{status}");
+    assert_eq!(status["passed"][0]["number"], 1);
 }
