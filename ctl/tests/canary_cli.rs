@@ -90,6 +90,11 @@ fn rig(traffic: Traffic) -> Rig {
     rig
 }
 
+/// `line` split into arguments (none of them has a space).
+fn words(line: &str) -> Vec<&str> {
+    line.split(' ').collect()
+}
+
 /// The canary's weight in the live config.
 fn canary_weight(rig: &Rig) -> u64 {
     live(&rig.ecds()).1.get("v2").copied().unwrap_or(0)
@@ -130,16 +135,7 @@ fn a_prometheus_gate_is_filled_in_sent_and_judged() {
     );
     let run = |extra: &[&str]| {
         let args = [
-            &[
-                "canary",
-                "run",
-                "web",
-                "v2",
-                "--steps",
-                "50,100",
-                "--interval",
-                "300ms",
-            ][..],
+            &words("canary run web v2 --steps 50,100 --interval 300ms")[..],
             &["--gate-file", &gates, "--max-wait", "1s"],
             extra,
         ]
@@ -236,16 +232,7 @@ fn a_prometheus_gate_is_filled_in_sent_and_judged() {
 fn a_split_that_does_not_fit_its_weights_halts_with_exit_code_6() {
     let rig = rig(Traffic::Even);
     let (code, _, stderr) = rig.run(
-        &[
-            "canary",
-            "run",
-            "web",
-            "v2",
-            "--steps",
-            "20,50",
-            "--interval",
-            "300ms",
-        ],
+        &words("canary run web v2 --steps 20,50 --interval 300ms"),
         Colour::Off,
     );
     assert_eq!(code, 6, "{stderr}");
@@ -271,20 +258,8 @@ fn a_split_that_does_not_fit_its_weights_halts_with_exit_code_6() {
 #[test]
 fn too_little_traffic_waits_then_halts_or_rolls_back() {
     let rig = rig(Traffic::Nothing);
-    let args = [
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "20,50",
-        "--interval",
-        "200ms",
-        "--min-requests",
-        "10",
-        "--max-wait",
-        "1s",
-    ];
+    let args =
+        words("canary run web v2 --steps 20,50 --interval 200ms --min-requests 10 --max-wait 1s");
     let (code, stdout, stderr) = rig.run(&args, Colour::Off);
     assert_eq!(code, 1, "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();

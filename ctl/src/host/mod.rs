@@ -278,18 +278,23 @@ impl Proxies<'_> {
 mod tests {
     use super::*;
 
+    /// A standalone Envoy host on ECDS directory `dir`, without proxies.
+    fn envoy_in(dir: &std::path::Path) -> Host {
+        Host::Envoy(Envoy {
+            dir: dir.to_owned(),
+            admins: Vec::new(),
+            timeout: std::time::Duration::from_secs(1),
+            dry_run: false,
+            quiet: true,
+        })
+    }
+
     /// Run state recorded on a standalone Envoy is read back by a later command; before any is
     /// recorded there is none.
     #[test]
     fn run_state_is_recorded_with_the_config() {
         let dir = tempfile::tempdir().unwrap();
-        let host = Host::Envoy(Envoy {
-            dir: dir.path().to_owned(),
-            admins: Vec::new(),
-            timeout: std::time::Duration::from_secs(1),
-            dry_run: false,
-            quiet: true,
-        });
+        let host = envoy_in(dir.path());
         assert_eq!(host.load_state::<Vec<u32>>("canary-web").unwrap(), None);
         host.save_state("canary-web", &vec![5, 25]).unwrap();
         assert_eq!(
@@ -321,13 +326,7 @@ mod tests {
     #[test]
     fn a_run_lock_is_held_by_one_run_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let host = Host::Envoy(Envoy {
-            dir: dir.path().to_owned(),
-            admins: Vec::new(),
-            timeout: std::time::Duration::from_secs(1),
-            dry_run: false,
-            quiet: true,
-        });
+        let host = envoy_in(dir.path());
         let held = host.run_lock("canary-web").unwrap();
         let err = host.run_lock("canary-web").unwrap_err();
         assert_eq!(err.exit_code(), 5);

@@ -32,6 +32,16 @@ fn veerctl(envoy: &Envoy, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `line` split into arguments (none of them has a space).
+fn words(line: &str) -> Vec<&str> {
+    line.split(' ').collect()
+}
+
+/// `line`'s arguments, then `--gate-file FILE`.
+fn with_gates<'a>(line: &'a str, file: &'a Path) -> Vec<&'a str> {
+    [words(line), vec!["--gate-file", file.to_str().unwrap()]].concat()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -59,21 +69,7 @@ fn a_latency_regression_is_rolled_back_and_the_canary_serves_nothing_after() {
     let load = Load::start(&rig.client, 4);
     let out = veerctl(
         &rig.envoy,
-        &[
-            "canary",
-            "run",
-            "web",
-            "v2",
-            "--steps",
-            "50,100",
-            "--interval",
-            "1s",
-            "--max-p99",
-            "50ms",
-            "--min-requests",
-            "20",
-            "--promote",
-        ],
+        &words("canary run web v2 --steps 50,100 --interval 1s --max-p99 50ms --min-requests 20 --promote"),
     );
     load.finish();
     let stderr = text(&out.stderr);
@@ -101,21 +97,7 @@ fn a_latency_regression_is_rolled_back_and_the_canary_serves_nothing_after() {
     let load = Load::start(&rig.client, 4);
     let out = veerctl(
         &rig.envoy,
-        &[
-            "canary",
-            "run",
-            "web",
-            "v2",
-            "--steps",
-            "50,100",
-            "--interval",
-            "1s",
-            "--max-p99-increase",
-            "50%",
-            "--min-requests",
-            "20",
-            "--promote",
-        ],
+        &words("canary run web v2 --steps 50,100 --interval 1s --max-p99-increase 50% --min-requests 20 --promote"),
     );
     load.finish();
     let stderr = text(&out.stderr);
@@ -155,23 +137,7 @@ fn a_healthy_canary_is_promoted_and_each_hook_gets_the_documented_body() {
     let load = Load::start(&rig.client, 2);
     let out = veerctl(
         &rig.envoy,
-        &[
-            "canary",
-            "run",
-            "web",
-            "v2",
-            "--steps",
-            "20,50",
-            "--interval",
-            "1s",
-            "--max-p99",
-            "2s",
-            "--min-requests",
-            "20",
-            "--promote",
-            "--gate-file",
-            file.to_str().unwrap(),
-        ],
+        &with_gates("canary run web v2 --steps 20,50 --interval 1s --max-p99 2s --min-requests 20 --promote", &file),
     );
     load.finish_without_failures();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -285,19 +251,10 @@ fn a_failing_blocking_hook_halts_and_a_failing_canary_is_rolled_back() {
             receiver.url("/rolled-back")
         ),
     );
-    let args = [
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "20,50",
-        "--interval",
-        "1s",
-        "--promote",
-        "--gate-file",
-        file.to_str().unwrap(),
-    ];
+    let args = with_gates(
+        "canary run web v2 --steps 20,50 --interval 1s --promote",
+        &file,
+    );
     let load = Load::start(&rig.client, 2);
     let out = veerctl(&rig.envoy, &args);
     let stderr = text(&out.stderr);
@@ -389,20 +346,10 @@ fn a_killed_run_continues_at_the_step_it_was_at() {
         ),
     );
     let (dir, admin) = (rig.envoy.ecds_dir(), rig.envoy.admin_url());
-    let args = [
-        "-o",
-        "json",
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "10,30,60",
-        "--interval",
-        "1s",
-        "--gate-file",
-        file.to_str().unwrap(),
-    ];
+    let args = with_gates(
+        "-o json canary run web v2 --steps 10,30,60 --interval 1s",
+        &file,
+    );
     let load = Load::start(&rig.client, 2);
     let mut child = Command::new(veerctl_binary())
         .args(args_for(dir.to_str().unwrap(), &admin, &args))

@@ -69,13 +69,7 @@ impl Store {
     /// Takes the exclusive change lock, waiting up to `timeout` for another veerctl to finish
     /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang).
     pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
-        let path = self.state_dir()?.join("lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        let (file, path) = self.lock_file("lock")?;
         let deadline = Instant::now() + timeout;
         let mut progress = None;
         loop {
@@ -110,13 +104,7 @@ impl Store {
     /// runs: if another process holds it, that run is still going. The OS releases it when the
     /// process ends, however it ends, so a killed run leaves no stale lock behind.
     pub fn run_lock(&self, name: &str) -> Result<Lock> {
-        let path = self.state_dir()?.join(format!("run-{name}.lock"));
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        let (file, path) = self.lock_file(&format!("run-{name}.lock"))?;
         match file.try_lock() {
             Ok(()) => Ok(Lock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(CliError::conflict(format!(
@@ -127,6 +115,18 @@ impl Store {
                 Err(CliError::io(format!("lock {}", path.display()), e))
             }
         }
+    }
+
+    /// The lock file `name` in the state directory (created if missing), and its path.
+    fn lock_file(&self, name: &str) -> Result<(File, PathBuf)> {
+        let path = self.state_dir()?.join(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        Ok((file, path))
     }
 
     /// The live config, or `None` before the first apply.

@@ -63,6 +63,17 @@ fn status(variants: Vec<VariantStatus>, srm: Option<Srm>) -> Status {
     }
 }
 
+/// A variant's figures: weight (bp), requests, 5xx, p99 (ms), latency samples.
+type Figures = (i64, u64, u64, f64, u64);
+
+/// `web` with v1 and v2 as `v1` and `v2` say, and the split's verdict.
+fn web(v1: Figures, v2: Figures, srm: Option<Srm>) -> Status {
+    let of = |name, (bp, requests, errors, p99, samples): Figures| {
+        variant(name, bp, requests, errors, p99, samples)
+    };
+    status(vec![of("v1", v1), of("v2", v2)], srm)
+}
+
 fn srm(p_value: f64, mismatch: bool) -> Option<Srm> {
     Some(Srm {
         total: 1000,
@@ -83,11 +94,9 @@ fn verdicts(readings: &[Reading]) -> Vec<(&str, Verdict)> {
 /// A healthy canary with enough data passes every gate.
 #[test]
 fn a_healthy_step_passes() {
-    let st = status(
-        vec![
-            variant("v1", 8000, 800, 0, 10.0, 800),
-            variant("v2", 2000, 200, 1, 11.0, 200),
-        ],
+    let st = web(
+        (8000, 800, 0, 10.0, 800),
+        (2000, 200, 1, 11.0, 200),
         srm(0.5, false),
     );
     let r = builtin(&limits(100), WHO, &st);
@@ -114,11 +123,9 @@ fn a_healthy_step_passes() {
 /// requests from before it. The rate never goes over 100 %.
 #[test]
 fn the_error_rate_never_exceeds_every_request() {
-    let st = status(
-        vec![
-            variant("v1", 8000, 800, 0, 10.0, 800),
-            variant("v2", 2000, 351, 353, 11.0, 300),
-        ],
+    let st = web(
+        (8000, 800, 0, 10.0, 800),
+        (2000, 351, 353, 11.0, 300),
         srm(0.5, false),
     );
     let r = builtin(&limits(100), WHO, &st).remove(1);
@@ -132,13 +139,7 @@ fn the_error_rate_never_exceeds_every_request() {
 /// Too little traffic never passes: the step waits, and says for what.
 #[test]
 fn too_little_data_waits_and_never_passes() {
-    let st = status(
-        vec![
-            variant("v1", 9000, 90, 0, 10.0, 0),
-            variant("v2", 1000, 12, 0, 11.0, 3),
-        ],
-        None,
-    );
+    let st = web((9000, 90, 0, 10.0, 0), (1000, 12, 0, 11.0, 3), None);
     let r = builtin(&limits(100), WHO, &st);
     assert_eq!(
         verdicts(&r),
@@ -162,13 +163,7 @@ fn too_little_data_waits_and_never_passes() {
         "{why:?}"
     );
     // No traffic at all with --min-requests 1 (the default) waits too.
-    let none = status(
-        vec![
-            variant("v1", 9000, 0, 0, 0.0, 0),
-            variant("v2", 1000, 0, 0, 0.0, 0),
-        ],
-        None,
-    );
+    let none = web((9000, 0, 0, 0.0, 0), (1000, 0, 0, 0.0, 0), None);
     assert!(matches!(
         decide(&builtin(&limits(1), WHO, &none)),
         Decision::Wait(_)
@@ -185,11 +180,9 @@ fn too_little_data_waits_and_never_passes() {
 
 #[test]
 fn errors_and_latency_over_their_limits_roll_back() {
-    let st = status(
-        vec![
-            variant("v1", 8000, 800, 0, 100.0, 800),
-            variant("v2", 2000, 200, 4, 700.0, 200),
-        ],
+    let st = web(
+        (8000, 800, 0, 100.0, 800),
+        (2000, 200, 4, 700.0, 200),
         srm(0.5, false),
     );
     let r = builtin(&limits(100), WHO, &st);
@@ -218,11 +211,9 @@ fn p99_is_compared_with_the_stable_variant_of_the_same_window() {
         max_p99_increase: Some(limit),
         ..limits(10)
     };
-    let st = status(
-        vec![
-            variant("v1", 5000, 500, 0, 100.0, 500),
-            variant("v2", 5000, 500, 0, 125.0, 500),
-        ],
+    let st = web(
+        (5000, 500, 0, 100.0, 500),
+        (5000, 500, 0, 125.0, 500),
         srm(0.5, false),
     );
     let gate = |l: f64| builtin(&only(l), WHO, &st).remove(2);
@@ -232,11 +223,9 @@ fn p99_is_compared_with_the_stable_variant_of_the_same_window() {
         gate(20.0).detail.as_deref(),
         Some("p99 125 ms against the stable variant's 100 ms")
     );
-    let all_in = status(
-        vec![
-            variant("v1", 0, 0, 0, 0.0, 0),
-            variant("v2", 10000, 500, 0, 125.0, 500),
-        ],
+    let all_in = web(
+        (0, 0, 0, 0.0, 0),
+        (10000, 500, 0, 125.0, 500),
         srm(0.5, false),
     );
     let r = builtin(&only(20.0), WHO, &all_in).remove(2);
@@ -247,11 +236,9 @@ fn p99_is_compared_with_the_stable_variant_of_the_same_window() {
 /// that rolls back wins over one that halts.
 #[test]
 fn a_split_mismatch_halts_and_a_rollback_wins() {
-    let st = status(
-        vec![
-            variant("v1", 9000, 500, 0, 10.0, 500),
-            variant("v2", 1000, 500, 0, 10.0, 500),
-        ],
+    let st = web(
+        (9000, 500, 0, 10.0, 500),
+        (1000, 500, 0, 10.0, 500),
         srm(1e-30, true),
     );
     let r = builtin(&limits(10), WHO, &st);
@@ -262,11 +249,9 @@ fn a_split_mismatch_halts_and_a_rollback_wins() {
         why.starts_with("split 50.00% breaks its limit between 7.5% 12.5% (of 1000 split requests, p=1e-30: the observed split does not match the configured one: a proxy runs an old config)"),
         "{why}"
     );
-    let failing = status(
-        vec![
-            variant("v1", 9000, 500, 0, 10.0, 500),
-            variant("v2", 1000, 500, 100, 10.0, 500),
-        ],
+    let failing = web(
+        (9000, 500, 0, 10.0, 500),
+        (1000, 500, 100, 10.0, 500),
         srm(1e-30, true),
     );
     assert!(matches!(
@@ -279,11 +264,9 @@ fn a_split_mismatch_halts_and_a_rollback_wins() {
 /// users make requests far from independent); one within chance passes whatever its size.
 #[test]
 fn a_small_or_chance_deviation_of_the_split_passes() {
-    let small = status(
-        vec![
-            variant("v1", 5000, 460, 0, 10.0, 460),
-            variant("v2", 5000, 540, 0, 10.0, 540),
-        ],
+    let small = web(
+        (5000, 460, 0, 10.0, 460),
+        (5000, 540, 0, 10.0, 540),
         srm(1e-4, true),
     );
     let r = builtin(&limits(10), WHO, &small).remove(4);
@@ -293,11 +276,9 @@ fn a_small_or_chance_deviation_of_the_split_passes() {
         "{r:?}"
     );
     assert_eq!(r.value, Some(54.0));
-    let by_chance = status(
-        vec![
-            variant("v1", 9500, 100, 0, 10.0, 100),
-            variant("v2", 500, 1, 0, 10.0, 1),
-        ],
+    let by_chance = web(
+        (9500, 100, 0, 10.0, 100),
+        (500, 1, 0, 10.0, 1),
         srm(0.1, false),
     );
     let r = builtin(&limits(1), WHO, &by_chance).remove(4);
