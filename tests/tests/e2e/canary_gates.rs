@@ -14,6 +14,7 @@ use veer_e2e::{Envoy, Receiver};
 
 use crate::canary_run::{args_for, history, live_web};
 use crate::live_config::Load;
+use crate::status::veerctl_on_terminal;
 use crate::support::{web_config, Rig};
 use crate::veerctl::veerctl_binary;
 
@@ -403,4 +404,33 @@ fn a_killed_run_continues_at_the_step_it_was_at() {
             .collect::<Vec<_>>(),
         [json!(1), json!(2)]
     );
+}
+
+/// On a terminal each step is a panel redrawn in place above its countdown: the steps done and
+/// to come, the live weights, each gate's value against its limit. (Piped, the same run prints
+/// plain lines: `canary_run`'s tests.)
+#[test]
+fn on_a_terminal_a_panel_shows_the_steps_the_weights_and_the_gates() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let (dir, admin) = (rig.envoy.ecds_dir(), rig.envoy.admin_url());
+    let load = Load::start(&rig.client, 2);
+    let args = args_for(
+        dir.to_str().unwrap(),
+        &admin,
+        &words("canary run web v2 --steps 20,50 --interval 2s --max-p99 2s"),
+    );
+    let (status, shown) = veerctl_on_terminal(&args, &[], "");
+    load.finish_without_failures();
+    assert!(status.success(), "{shown}");
+    for expected in [
+        "web: canary v2, stable v1 · step 1 of 2 (20%) · watching",
+        "steps    ▶ 20%  ○ 50%",
+        "weights  v1 80%  v2 20%  v3 0%",
+        "gates    requests",
+        "<= 2000 ms",
+        "✔ pass",
+        "v2 at 20%; 50% next [",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in:\n{shown}");
+    }
 }

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::run::{confirm, Run};
 use crate::error::{CliError, Result};
+use crate::history::Entry;
 use crate::host::{Proxies, Watch};
+use crate::observe::status;
+use crate::observe::window::all_unreadable;
 use crate::output::canary::Panel;
 use crate::progressive::events::What;
 use crate::progressive::gates::{self, Action, Decision, Reading, Subject, Verdict};
@@ -62,6 +65,7 @@ impl Run<'_> {
             Proxies::Admins(_) => TICK_ENVOY,
             Proxies::Sidecars { .. } => TICK_KUBERNETES,
         };
+        let history = self.s.host.history()?;
         let mut next_read = live_at + tick;
         let mut read_when_due = false;
         let mut waiting_since: Option<Instant> = None;
@@ -71,7 +75,7 @@ impl Run<'_> {
             let now = Instant::now();
             let is_due = now >= due;
             if now >= next_read || (is_due && !read_when_due) {
-                readings = match self.read(watch, live_at.elapsed()) {
+                readings = match self.read(watch, live_at.elapsed(), &history) {
                     Ok(r) => r,
                     Err(e) => {
                         let reason = format!("the proxies could not be read: {e}");
@@ -149,14 +153,19 @@ impl Run<'_> {
     }
 
     /// The gates over what the proxies counted since the step went live `elapsed` ago.
-    fn read(&self, watch: &Watch, elapsed: Duration) -> Result<Vec<Reading>> {
+    /// `history` names the config a mismatched split fits, if any: read once per step (it is
+    /// the whole recorded history, too big to read every second).
+    fn read(&self, watch: &Watch, elapsed: Duration, history: &[Entry]) -> Result<Vec<Reading>> {
         let live = self
             .s
             .host
             .live()?
             .ok_or_else(|| CliError::failed("the live config went away during the run"))?;
         let counted = self.proxies.watched(watch, "since the step went live")?;
-        let status = crate::commands::status::of_counted(&self.s.host, &live, &counted)?;
+        if let Some(errors) = all_unreadable(&counted.readings) {
+            return Err(CliError::failed(errors));
+        }
+        let status = status::of_counted(&live.wire, live.version, &counted, history);
         let who = Subject {
             service: &self.a.service,
             variant: &self.a.variant,
