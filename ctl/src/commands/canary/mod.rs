@@ -1,9 +1,11 @@
 //! `canary set-weight | promote | abort | run | status`. `run` drives a progressive canary
-//! (`run`: the steps and their hooks; `watch`: one step's gates; `view`: what it shows), `status`
-//! shows the run recorded with the config.
+//! (`run`: the steps; `watch`: one step's gates; `stop`: a rollback or a halt; `hooks`: the
+//! webhooks around them; `view`: what it shows), `status` shows the run recorded with the config.
 
+mod hooks;
 mod run;
 mod status;
+mod stop;
 mod view;
 mod watch;
 

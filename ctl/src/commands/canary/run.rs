@@ -18,8 +18,8 @@ use crate::history::Change;
 use crate::host::{Edited, Proxies};
 use crate::progressive::events::{Event, What};
 use crate::progressive::gate_file::{self, GateFile};
-use crate::progressive::gates::{Action, Limits, Reading};
-use crate::progressive::hooks::{self, Body, Hook, HookType, Outcome, StepInfo};
+use crate::progressive::gates::Limits;
+use crate::progressive::hooks::{HookType, StepInfo};
 use crate::progressive::state::{self, record_name, Phase, Requested, RunState, Start};
 use crate::settings::Settings;
 
@@ -297,7 +297,7 @@ impl Run<'_> {
     }
 
     /// After a change: the new weights, and what the change did (its own output, or an event).
-    fn made(&mut self, edited: &Edited, what: &Change, info: StepInfo) -> Result<()> {
+    pub(super) fn made(&mut self, edited: &Edited, what: &Change, info: StepInfo) -> Result<()> {
         let config = match edited {
             Edited::Envoy(a) => &a.wire,
             Edited::Kubernetes(u) => &u.config,
@@ -338,156 +338,6 @@ impl Run<'_> {
             what,
         };
         self.view.event(&e);
-    }
-
-    /// Stops the run at its current step: rolls back (all traffic to the stable variant,
-    /// verified) or halts (weights kept), records it, tells the hooks, and returns the error the
-    /// command ends with (exit code 6 for a split that does not fit, `mismatch`).
-    pub(super) fn stop(
-        &mut self,
-        action: Action,
-        reason: String,
-        readings: &[Reading],
-        mismatch: bool,
-    ) -> CliError {
-        self.view.watch_end();
-        let info = self.state.info(self.state.step);
-        let at = edit::bp_to_percent(info.weight_bp);
-        let head = format!("{} at {at}: {reason}", self.a.variant);
-        let (phase, message) = match action {
-            Action::Rollback => match self.rollback() {
-                Ok(()) => (
-                    Phase::RolledBack { reason: reason.clone() },
-                    format!("{head}: aborted, all traffic is back on the stable variant {} (verified)", self.state.stable),
-                ),
-                Err(e) => (
-                    Phase::Halted { reason: format!("{reason}; the rollback failed: {e}") },
-                    format!("{head}: the rollback failed, the canary still gets traffic: {e}; run `veerctl canary abort {}`", self.a.service),
-                ),
-            },
-            Action::Halt => (
-                Phase::Halted { reason: reason.clone() },
-                format!(
-                    "{head}: the run is halted at {at} (weights kept); `veerctl canary run` with the same arguments continues it, `veerctl canary abort {}` rolls back",
-                    self.a.service
-                ),
-            ),
-        };
-        let kind = match phase {
-            Phase::RolledBack { .. } => HookType::RolledBack,
-            _ => HookType::Halted,
-        };
-        self.state.end(phase, &now());
-        let saved = self.save();
-        self.emit(What::Stopped {
-            step: info,
-            action,
-            reason: &reason,
-        });
-        self.notify(kind, info, readings, Some(&reason));
-        let message = match saved {
-            Ok(()) => message,
-            Err(e) => format!("{message}\n(the run's record was not updated: {e})"),
-        };
-        if mismatch && kind == HookType::Halted {
-            CliError::mismatch(message)
-        } else {
-            CliError::failed(message)
-        }
-    }
-
-    /// All traffic back to the stable variant, verified on every proxy.
-    fn rollback(&mut self) -> Result<()> {
-        let what = Change::CanaryAbort {
-            service: self.a.service.clone(),
-        };
-        let service = &self.a.service;
-        let edited = self
-            .s
-            .host
-            .edit(&what, |w| edit::abort(w, service).map(|_| ()))?;
-        let info = self.state.info(self.state.step);
-        self.made(&edited, &what, info)
-    }
-
-    /// The body of a call of `hook`.
-    fn call(
-        &mut self,
-        hook: &Hook,
-        info: StepInfo,
-        gates: &[Reading],
-        reason: Option<&str>,
-    ) -> Outcome {
-        let body = Body {
-            schema: hooks::SCHEMA,
-            kind: hook.kind,
-            hook: &hook.name,
-            service: &self.a.service,
-            variant: &self.a.variant,
-            stable: &self.state.stable,
-            namespace: self.namespace.as_deref(),
-            run_started_at: &self.state.started_at,
-            step: info,
-            weights: &self.weights,
-            gates,
-            reason,
-            metadata: &hook.metadata,
-        };
-        let outcome = hooks::call(hook, &body);
-        self.emit(What::Hook {
-            hook: &hook.name,
-            kind: hook.kind,
-            outcome: &outcome,
-        });
-        outcome
-    }
-
-    /// The hooks of `kind` that can stop the run: a blocking one that does not answer 2xx stops
-    /// it as configured; a non-blocking one is only reported.
-    fn blocking_hooks(&mut self, kind: HookType, info: StepInfo, gates: &[Reading]) -> Result<()> {
-        for hook in self.hooks_of(kind) {
-            let outcome = self.call(&hook, info, gates, None);
-            if !outcome.ok() && hook.blocking {
-                let reason = format!("the {} hook {} {outcome}", kind.name(), hook.name);
-                return Err(self.stop(hook.on_failure, reason, gates, false));
-            }
-        }
-        Ok(())
-    }
-
-    /// The approvals of `kind`: each is asked until it answers 2xx (the run waits, saying so).
-    fn approvals(&mut self, kind: HookType, info: StepInfo) -> Result<()> {
-        for hook in self.hooks_of(kind) {
-            let mut said = false;
-            while !self.call(&hook, info, &[], None).ok() {
-                if !said {
-                    let reason = format!(
-                        "waits for the approval of the {} hook {} (asked again every {})",
-                        kind.name(),
-                        hook.name,
-                        humantime::format_duration(hook.retry)
-                    );
-                    self.emit(What::Waiting {
-                        step: info,
-                        reason: &reason,
-                    });
-                    said = true;
-                }
-                std::thread::sleep(hook.retry);
-            }
-        }
-        Ok(())
-    }
-
-    /// The hooks told after the fact; a failure is only reported.
-    fn notify(&mut self, kind: HookType, info: StepInfo, gates: &[Reading], reason: Option<&str>) {
-        for hook in self.hooks_of(kind) {
-            self.call(&hook, info, gates, reason);
-        }
-    }
-
-    fn hooks_of(&self, kind: HookType) -> Vec<Hook> {
-        self.file.hooks(kind).cloned().collect()
     }
 }
 

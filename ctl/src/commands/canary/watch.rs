@@ -12,8 +12,9 @@ use crate::host::{Proxies, Watch};
 use crate::observe::status;
 use crate::observe::window::all_unreadable;
 use crate::output::canary::Panel;
+use crate::progressive::decision::{decide, Decision};
 use crate::progressive::events::What;
-use crate::progressive::gates::{self, Action, Decision, Reading, Subject, Verdict};
+use crate::progressive::gates::{self, Action, Reading, Subject, Verdict};
 use crate::progressive::hooks::StepInfo;
 use crate::progressive::prometheus;
 use crate::progressive::template::Values;
@@ -89,7 +90,7 @@ impl Run<'_> {
                     elapsed_s: live_at.elapsed().as_secs(),
                     readings: &readings.clone(),
                 });
-                match gates::decide(&readings) {
+                match decide(&readings) {
                     Decision::Fail(action, reason) => {
                         let mismatch = readings
                             .iter()

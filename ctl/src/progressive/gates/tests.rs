@@ -4,6 +4,7 @@
 use super::*;
 use crate::observe::srm::Verdict as Srm;
 use crate::observe::status::{Latency, ServiceStatus, Status, VariantStatus};
+use crate::progressive::decision::{decide, Decision};
 
 const WHO: Subject<'static> = Subject {
     service: "web",
