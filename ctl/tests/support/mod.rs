@@ -1,5 +1,6 @@
-//! What the CLI tests share: a fake Envoy admin API on 127.0.0.1 whose answers are scripted,
-//! and a fake Kubernetes API server (`kube`).
+//! What the CLI tests share: a fake Envoy admin API and a fake Prometheus on 127.0.0.1 whose
+//! answers are scripted, an ECDS directory with a live config to run veerctl on (`Rig`), and a
+//! fake Kubernetes API server (`kube`).
 
 #![allow(dead_code)]
 
@@ -8,8 +9,11 @@ pub mod kube;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
 
 /// A fake admin API: its n-th `/stats` request (from 0) is answered with `script(n)`. Returns
 /// its URL and the count of `/stats` requests so far.
@@ -115,4 +119,160 @@ pub fn apply_first(ecds: &Path, file: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A fake Prometheus: each `/api/v1/query` is answered with the vector `answer(query)` gives
+/// (the query URL-decoded). Returns its URL and every query it got, decoded, in order.
+pub fn fake_prometheus(
+    answer: impl Fn(&str) -> Vec<Value> + Send + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            reader.read_line(&mut line).unwrap();
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("");
+            let query = target
+                .split_once("query=")
+                .map(|(_, q)| percent_decode(q.split('&').next().unwrap_or("")))
+                .unwrap_or_default();
+            log.lock().unwrap().push(query.clone());
+            let body = json!({"status": "success", "data": {"resultType": "vector", "result": answer(&query)}})
+                .to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// A query string value decoded (`%XX` and `+`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One sample of a Prometheus vector, labelled `labels`.
+pub fn sample(labels: Value, value: &str) -> Value {
+    json!({"metric": labels, "value": [1.0, value]})
+}
+
+/// Colour or not: forced on (as a terminal would get it), or off (a pipe).
+#[derive(Clone, Copy)]
+pub enum Colour {
+    On,
+    Off,
+}
+
+/// An ECDS directory with a live config (written without proxies), and the config file.
+pub struct Rig {
+    pub dir: tempfile::TempDir,
+    pub admins: Vec<String>,
+}
+
+impl Rig {
+    pub fn new(config: &Value) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ecds")).unwrap();
+        let rig = Rig {
+            dir,
+            admins: Vec::new(),
+        };
+        let file = rig.file("web.json", config);
+        let wasm = wasm_module(rig.dir.path());
+        let out = rig.run(
+            &[
+                "apply",
+                "-f",
+                &file,
+                "--wasm",
+                wasm.to_str().unwrap(),
+                "--no-wait",
+            ],
+            Colour::Off,
+        );
+        assert_eq!(out.0, 0, "{}", out.2);
+        rig
+    }
+
+    pub fn ecds(&self) -> PathBuf {
+        self.dir.path().join("ecds")
+    }
+
+    /// Writes `config` to a file in the rig's directory; returns its path.
+    pub fn file(&self, name: &str, config: &Value) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, config.to_string()).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// Runs veerctl on the rig: exit code, stdout, stderr, with the rig's paths and every
+    /// loopback address replaced by placeholders.
+    pub fn run(&self, args: &[&str], colour: Colour) -> (i32, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_veerctl"));
+        for var in [
+            "VEER_ADMIN",
+            "NO_COLOR",
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
+            "KUBECONFIG",
+        ] {
+            cmd.env_remove(var);
+        }
+        match colour {
+            Colour::On => cmd.env("CLICOLOR_FORCE", "1"),
+            Colour::Off => cmd.env("NO_COLOR", "1"),
+        };
+        cmd.env("VEER_ENVOY_DIR", self.ecds())
+            .env("COLUMNS", "100")
+            .env("KUBECONFIG", self.dir.path().join("no-kubeconfig"));
+        if !self.admins.is_empty() {
+            cmd.env("VEER_ADMIN", self.admins.join(","));
+        }
+        let out = cmd.args(args).output().unwrap();
+        let clean = |b: &[u8]| self.placeholders(&String::from_utf8_lossy(b));
+        (
+            out.status.code().unwrap_or(-1),
+            clean(&out.stdout),
+            clean(&out.stderr),
+        )
+    }
+
+    pub fn placeholders(&self, text: &str) -> String {
+        let mut text = text.replace(self.dir.path().to_str().unwrap(), "[DIR]");
+        for (i, url) in self.admins.iter().enumerate() {
+            text = text.replace(url.as_str(), &format!("[PROXY{}]", i + 1));
+        }
+        text
+    }
 }

@@ -13,6 +13,8 @@
 #[cfg(not(veer_native))]
 mod bootstrap;
 #[cfg(not(veer_native))]
+mod canary_gates;
+#[cfg(not(veer_native))]
 mod canary_run;
 #[cfg(not(veer_native))]
 mod cohort_cli;

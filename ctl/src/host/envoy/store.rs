@@ -65,6 +65,7 @@ fn encode_checked(wire: &WireConfig) -> Result<String> {
 }
 
 /// Held while a change is in progress; releases the lock when dropped.
+#[derive(Debug)]
 pub struct Lock {
     _file: File,
 }
@@ -98,7 +99,7 @@ impl Store {
     /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang). Only a
     /// veerctl that finds the lock held says it waits.
     pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
-        self.lock_file("lock", timeout, |path| {
+        self.wait_lock("lock", timeout, |path| {
             Progress::waiting(
                 &format!(
                     "waiting for another veerctl to finish its change (it holds {})",
@@ -113,24 +114,18 @@ impl Store {
     /// verified change holds for one small read and write: a wait for it is silent, it is no
     /// other change.
     pub fn lock_baselines(&self, timeout: Duration) -> Result<Lock> {
-        self.lock_file("baseline.lock", timeout, |_| Progress::hidden())
+        self.wait_lock("baseline.lock", timeout, |_| Progress::hidden())
     }
 
     /// Takes the exclusive lock on `.veer/<name>`, waiting up to `timeout`; `waiting` makes what
     /// shows while it waits, once, only if it has to.
-    fn lock_file(
+    fn wait_lock(
         &self,
         name: &str,
         timeout: Duration,
         waiting: impl FnOnce(&Path) -> Progress,
     ) -> Result<Lock> {
-        let path = self.state_dir()?.join(name);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        let (file, path) = self.lock_file(name)?;
         let deadline = Instant::now() + timeout;
         let mut waiting = Some(waiting);
         let mut _progress = None;
@@ -154,6 +149,35 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Takes, without waiting, the lock a long-running run `name` (`canary-web`) holds while it
+    /// runs: if another process holds it, that run is still going. The OS releases it when the
+    /// process ends, however it ends, so a killed run leaves no stale lock behind.
+    pub fn run_lock(&self, name: &str) -> Result<Lock> {
+        let (file, path) = self.lock_file(&format!("run-{name}.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(CliError::conflict(format!(
+                "another veerctl is running this {name} (it holds {}); let it finish, or stop it first",
+                path.display()
+            ))),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(CliError::io(format!("lock {}", path.display()), e))
+            }
+        }
+    }
+
+    /// The lock file `name` in the state directory (created if missing), and its path.
+    fn lock_file(&self, name: &str) -> Result<(File, PathBuf)> {
+        let path = self.state_dir()?.join(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        Ok((file, path))
     }
 
     /// The live config, or `None` before the first apply.
