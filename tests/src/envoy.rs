@@ -144,7 +144,7 @@ impl Filter {
     }
 
     /// The ECDS resource holding this filter with `config_json` as its routing config.
-    fn resource(&self, config_json: &str, version: u64) -> String {
+    pub fn resource(&self, config_json: &str, version: u64) -> String {
         match self {
             Filter::Wasm(wasm) => ecds::Resource {
                 config_json,

@@ -30,7 +30,9 @@ mod metrics;
 #[cfg(veer_native)]
 mod native;
 mod paths;
+#[cfg(not(veer_native))]
 mod report;
+#[cfg(not(veer_native))]
 mod report_html;
 mod security;
 mod split;

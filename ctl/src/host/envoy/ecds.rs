@@ -58,7 +58,10 @@ pub fn wasm_filter(config_json: &str, wasm_path: &Path) -> serde_json::Value {
             },
             // A crashed VM is restarted; the filter is never skipped (FAIL_OPEN would let a
             // client-sent cluster header choose the route).
-            "failure_policy": "FAIL_RELOAD"
+            "failure_policy": "FAIL_RELOAD",
+            // Not before this long after the VM was created: Envoy's default (1 s) fails every
+            // request of a worker whose VM crashes right after an update for up to a second.
+            "reload_config": { "backoff": { "base_interval": "0.050s" } }
         }
     })
 }
