@@ -54,6 +54,16 @@ impl Cli {
                      command: it exists only on Kubernetes. On a standalone Envoy, blue/green is \
                      `bluegreen switch SERVICE VARIANT` and `bluegreen rollback SERVICE`",
             )),
+            (Some(_), Command::Experiment(ExperimentCommand::Report(r)))
+                if r.prometheus.is_some() =>
+            {
+                Err(Cli::command().error(
+                    ErrorKind::ArgumentConflict,
+                    "the argument '--prometheus <URL>' cannot be used with '--envoy <DIR>' (or \
+                     VEER_ENVOY_DIR): on a standalone Envoy the report reads the proxies' admin \
+                     API (--admin)",
+                ))
+            }
             _ => Ok(cli),
         }
     }
@@ -531,8 +541,8 @@ pub struct ReportArgs {
     /// sample) instead of the always-valid ones.
     #[arg(long)]
     pub fixed_horizon: bool,
-    /// Kubernetes: read the counts from this Prometheus (totals, and their history for the lift
-    /// over time) instead of the sidecars.
+    /// Kubernetes only: read the counts from this Prometheus (totals, and their history for the
+    /// lift over time) instead of the sidecars.
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// Kubernetes: read the sidecars of the pods matching this label selector (default: the
