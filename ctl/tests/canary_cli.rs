@@ -166,7 +166,7 @@ fn a_prometheus_gate_is_filled_in_sent_and_judged() {
     let (code, _, stderr) = run(&[]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("v2 at 50%: error-ratio 0.05 breaks its limit < 0.01: aborted, all traffic is back on the stable variant v1 (verified)"),
+        stderr.contains("v2 at 50%: error-ratio 0.05 breaks its limit < 0.01: aborted, all traffic is back on the stable variant v1 (verified on 1 proxy)"),
         "{stderr}"
     );
     assert_eq!(canary_weight(&rig), 0);

@@ -69,6 +69,15 @@ pub enum What<'a> {
         /// The service's default split (basis points).
         weights: &'a BTreeMap<String, i64>,
     },
+    /// A step's weight was written, but no proxy (or sidecar) was there to check: not verified.
+    Written {
+        /// The step.
+        step: StepInfo,
+        /// The config version.
+        version: u64,
+        /// The service's default split (basis points).
+        weights: &'a BTreeMap<String, i64>,
+    },
     /// The gates were read during a step.
     Gates {
         /// The step.

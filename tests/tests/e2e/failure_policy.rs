@@ -140,7 +140,7 @@ fn a_vm_crashed_right_after_an_update_serves_again_before_the_default_backoff() 
             envoy.log()
         );
     };
-    let loaded = all_served();
+    all_served();
     let crashed = request(&envoy, true);
     assert!(crashed.status == 0 || crashed.status >= 500, "{crashed:?}");
     let recovered = all_served();

@@ -297,7 +297,8 @@ impl Run<'_> {
     }
 
     /// After a change: the new weights, and what the change did (its own output, or an event).
-    pub(super) fn made(&mut self, edited: &Edited, what: &Change, info: StepInfo) -> Result<()> {
+    /// Returns how many proxies (or sidecars) were verified to run it: 0 is not verified.
+    pub(super) fn made(&mut self, edited: &Edited, what: &Change, info: StepInfo) -> Result<usize> {
         let config = match edited {
             Edited::Envoy(a) => &a.wire,
             Edited::Kubernetes(u) => &u.config,
@@ -305,21 +306,30 @@ impl Run<'_> {
         if let Some(svc) = config.services.iter().find(|x| x.name == self.a.service) {
             self.weights = weights(svc);
         }
-        if !self.view.json() {
-            return edited::print(self.s, edited, Some(&self.a.service), &what.to_string());
-        }
         let proxies = match edited {
             Edited::Envoy(a) => a.verified.len(),
             Edited::Kubernetes(u) => u.live_in.unwrap_or(0),
         };
+        if !self.view.json() {
+            edited::print(self.s, edited, Some(&self.a.service), &what.to_string())?;
+            return Ok(proxies);
+        }
         let weights = self.weights.clone();
-        self.emit(What::Live {
-            step: info,
-            version: version_of(edited),
-            proxies,
-            weights: &weights,
+        let version = version_of(edited);
+        self.emit(match proxies {
+            0 => What::Written {
+                step: info,
+                version,
+                weights: &weights,
+            },
+            _ => What::Live {
+                step: info,
+                version,
+                proxies,
+                weights: &weights,
+            },
         });
-        Ok(())
+        Ok(proxies)
     }
 
     /// Records the run with the config.

@@ -28,9 +28,13 @@ impl Run<'_> {
         let head = format!("{} at {at}: {reason}", self.a.variant);
         let (phase, message) = match action {
             Action::Rollback => match self.rollback() {
-                Ok(()) => (
+                Ok(0) => (
                     Phase::RolledBack { reason: reason.clone() },
-                    format!("{head}: aborted, all traffic is back on the stable variant {} (verified)", self.state.stable),
+                    format!("{head}: aborted, all traffic to the stable variant {} written, not verified: no proxy was there to check (`veerctl status` shows what runs)", self.state.stable),
+                ),
+                Ok(n) => (
+                    Phase::RolledBack { reason: reason.clone() },
+                    format!("{head}: aborted, all traffic is back on the stable variant {} (verified on {n} prox{})", self.state.stable, if n == 1 { "y" } else { "ies" }),
                 ),
                 Err(e) => (
                     Phase::Halted { reason: format!("{reason}; the rollback failed: {e}") },
@@ -68,8 +72,8 @@ impl Run<'_> {
         }
     }
 
-    /// All traffic back to the stable variant, verified on every proxy.
-    fn rollback(&mut self) -> Result<()> {
+    /// All traffic back to the stable variant, verified on every proxy; how many were verified.
+    fn rollback(&mut self) -> Result<usize> {
         let what = Change::CanaryAbort {
             service: self.a.service.clone(),
         };

@@ -163,6 +163,7 @@ fn line(e: &Event<'_>) -> Option<String> {
         What::Started { .. }
         | What::Step { .. }
         | What::Live { .. }
+        | What::Written { .. }
         | What::Gates { .. }
         | What::Stopped { .. }
         | What::Promoted { .. }
