@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::envoy::server_info::HotRestart;
 use crate::observe::latency::{self, Histogram};
 
 const ECDS: &str = "extension_config_discovery.http_filter.veer.";
@@ -24,6 +25,10 @@ pub struct Snapshot {
     /// baselines written before veerctl recorded them, hence the default.
     #[serde(default)]
     pub latency: BTreeMap<String, Histogram>,
+    /// A hot restart whose old process may still run: until it exits, Envoy's `/stats` adds in
+    /// the old process's figures, so what this proxy runs cannot be read from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_restart: Option<HotRestart>,
 }
 
 impl Snapshot {

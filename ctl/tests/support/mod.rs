@@ -41,10 +41,11 @@ pub fn fake_admin_or_hang(
             while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
                 header.clear();
             }
-            // The latency histograms (`format=json`) are optional: answer them with nothing.
+            // The latency histograms (`format=json`) and `/server_info` (a hot restart) are
+            // optional: answer them with nothing.
             let body = if hanging {
                 None
-            } else if request.contains("format=json") {
+            } else if request.contains("format=json") || request.contains("/server_info") {
                 Some("{}".to_owned())
             } else {
                 script(seen.fetch_add(1, Ordering::SeqCst))

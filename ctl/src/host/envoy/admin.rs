@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{CliError, Result};
+use crate::host::envoy::server_info;
 use crate::observe::snapshot::{snapshot_from, Snapshot, LATENCY_PATH, STATS_PATH};
 
 /// An admin client with short timeouts (a dead proxy must not hang veerctl).
@@ -35,7 +36,7 @@ impl Admin {
         }
         let text = self.get(url, STATS_PATH)?;
         let json = self.get(url, LATENCY_PATH)?;
-        let snap = snapshot_from(url, &text, &json).map_err(|e| {
+        let mut snap = snapshot_from(url, &text, &json).map_err(|e| {
             CliError::failed(format!(
                 "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"
             ))
@@ -46,6 +47,11 @@ impl Admin {
                 "{url} answers, but not like an Envoy running Veer's filter: its /stats has none of the filter's or its ECDS counters; {ADMIN_HINT}"
             )));
         }
+        // An admin API that does not answer it (not Envoy's) shows no hot restart.
+        snap.hot_restart = self
+            .get(url, "/server_info")
+            .ok()
+            .and_then(|info| server_info::hot_restart(&info));
         Ok(snap)
     }
 

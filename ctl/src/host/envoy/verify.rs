@@ -83,6 +83,9 @@ pub enum ProxyState {
     /// loads another file (another copy of the directory), or the file was replaced meanwhile;
     /// or its filter reports no digest, so what it runs cannot be verified.
     Other(Snapshot),
+    /// In a hot restart whose old process may still run: Envoy's stats add in the old
+    /// process's, so what it runs cannot be verified until that process exits.
+    HotRestart(Snapshot),
     /// Its admin API did not answer.
     Unreachable(String),
 }
@@ -155,10 +158,22 @@ impl fmt::Display for NotLive {
                     s.version()
                 )?,
                 ProxyState::Other(s) => write!(f, "\n  {url} {}", other(s, v))?,
+                ProxyState::HotRestart(s) => write!(f, "\n  {url} {}", hot_restart(s))?,
                 ProxyState::Unreachable(e) => write!(f, "\n  {url} unreachable: {e}")?,
             }
         }
         Ok(())
+    }
+}
+
+/// Why a proxy in [`ProxyState::HotRestart`] cannot be verified.
+pub fn hot_restart(s: &Snapshot) -> String {
+    match s.hot_restart {
+        Some(h) => format!(
+            "is in a hot restart (epoch {}): until its old process exits (in at most {} s), Envoy's stats add in the old process's, so which config it runs cannot be verified; check again then",
+            h.epoch, h.parent_exits_in_s
+        ),
+        None => "is not in a hot restart".to_owned(),
     }
 }
 
@@ -255,7 +270,10 @@ fn classify(
     successor: Option<Target>,
     rejected_before: u64,
 ) -> ProxyState {
-    if target.runs_on(&s) || successor.is_some_and(|t| t.version > target.version && t.runs_on(&s))
+    if s.hot_restart.is_some() {
+        ProxyState::HotRestart(s)
+    } else if target.runs_on(&s)
+        || successor.is_some_and(|t| t.version > target.version && t.runs_on(&s))
     {
         ProxyState::Live(s)
     } else if s.version() >= target.version {
