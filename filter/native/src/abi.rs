@@ -524,9 +524,9 @@ pub unsafe extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
 ) -> u32 {
     // SAFETY: see `stream`.
     if let Some(stream) = unsafe { stream(filter_module) } {
-        let (shared, routed) = (&*stream.shared, &mut stream.routed);
+        let (shared, routed, pending) = (&*stream.shared, &mut stream.routed, &mut stream.pending);
         guarded(
-            || filter::request_headers(shared, routed, &mut filter_handle(filter_envoy)),
+            || filter::request_headers(shared, routed, pending, &mut filter_handle(filter_envoy)),
             |message| filter::after_panic(shared, &mut filter_handle(filter_envoy), &message),
             (),
         );

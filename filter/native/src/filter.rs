@@ -8,6 +8,8 @@ use veer_filter::{Config, RequestView};
 
 use crate::abi::{log, ConfigHandle, FilterHandle, LogLevel};
 use crate::metrics::{Globals, Metrics};
+use veer_filter::goals::count::Pending;
+
 use crate::request::{self, Routed};
 use crate::Shared;
 
@@ -15,6 +17,8 @@ use crate::Shared;
 pub struct Stream {
     pub shared: Arc<Shared>,
     pub routed: Option<Routed>,
+    /// What the request counts for experiments judged on goals (routed or not).
+    pub pending: Option<Pending>,
 }
 
 impl Stream {
@@ -22,6 +26,7 @@ impl Stream {
         Stream {
             shared,
             routed: None,
+            pending: None,
         }
     }
 }
@@ -64,7 +69,12 @@ pub fn config_new(host: &ConfigHandle<'_>, bytes: &[u8]) -> Option<Arc<Shared>> 
 }
 
 /// The request's headers: plan with Envoy's header bytes borrowed, then write.
-pub fn request_headers(shared: &Shared, routed: &mut Option<Routed>, filter: &mut FilterHandle) {
+pub fn request_headers(
+    shared: &Shared,
+    routed: &mut Option<Routed>,
+    pending: &mut Option<Pending>,
+    filter: &mut FilterHandle,
+) {
     let plan = {
         let headers = filter.request_headers();
         #[cfg(feature = "crash-test")]
@@ -94,6 +104,7 @@ pub fn request_headers(shared: &Shared, routed: &mut Option<Routed>, filter: &mu
         filter.increment(m.0);
     }
     *routed = plan.routed;
+    *pending = plan.pending;
 }
 
 /// After a panic in the request hook: the request goes on without Veer's decision, to the route
@@ -114,27 +125,39 @@ pub fn after_panic(shared: &Shared, filter: &mut FilterHandle, message: &str) {
     );
 }
 
-/// The response's headers, for a request that was routed.
+/// The response's headers: for a routed request, what the client is told and the response
+/// metrics; for a request that counts for a goal-judged experiment, those counts and the marks
+/// cookie.
 pub fn response_headers(stream: &mut Stream, filter: &mut FilterHandle) {
-    let Some(routed) = stream.routed.take() else {
-        return;
-    };
-    let status = routed
-        .wants_status()
+    let (routed, pending) = (stream.routed.take(), stream.pending.take());
+    let wants_status = pending.is_some() || routed.as_ref().is_some_and(Routed::wants_status);
+    let status = wants_status
         .then(|| filter.response_header(":status"))
         .flatten();
-    let plan = request::respond(&stream.shared, routed, status.as_deref());
-    for (name, value) in &plan.set {
-        filter.set_response_header(name, value);
+    if let Some(routed) = routed {
+        let plan = request::respond(&stream.shared, routed, status.as_deref());
+        for (name, value) in &plan.set {
+            filter.set_response_header(name, value);
+        }
+        for (name, value) in &plan.add {
+            filter.add_response_header(name, value);
+        }
+        for m in &plan.counters {
+            filter.increment(m.0);
+        }
+        for (m, micros) in &plan.latency {
+            filter.record(m.0, *micros);
+        }
     }
-    for (name, value) in &plan.add {
-        filter.add_response_header(name, value);
-    }
-    for m in &plan.counters {
-        filter.increment(m.0);
-    }
-    if let Some((m, micros)) = plan.latency {
-        filter.record(m.0, micros);
+    if let Some(pending) = pending {
+        let status = status.as_deref().unwrap_or_default();
+        let (counters, set_cookie) = request::settle(&stream.shared, pending, status);
+        for m in &counters {
+            filter.increment(m.0);
+        }
+        if let Some(c) = &set_cookie {
+            filter.add_response_header("set-cookie", c);
+        }
     }
 }
 

@@ -10,6 +10,9 @@
 //! Metrics are defined when a config is created (Envoy allows it only then) and looked up by
 //! index on the request path.
 
+use veer_filter::arm_metrics::{ArmKey, ArmStat, PREFIX};
+use veer_filter::config::{Experiment, StatusClass};
+use veer_filter::goals::count::{ArmAt, Counts, GoalAt};
 use veer_filter::Config;
 
 use crate::abi::MetricKind;
@@ -82,7 +85,55 @@ pub struct Metrics {
     /// `[service][rule]`.
     pub rules: Vec<Vec<Metric>>,
     /// `[service][experiment][arm]`.
-    pub arms: Vec<Vec<Vec<Metric>>>,
+    pub arms: Vec<Vec<Vec<ArmMetrics>>>,
+}
+
+/// Per experiment arm: the wasm filter's (`filter/src/plugin/metrics.rs`), named in
+/// [`veer_filter::arm_metrics`].
+#[derive(Debug, Clone)]
+pub struct ArmMetrics {
+    /// Requests assigned to the arm.
+    pub requests: Metric,
+    /// First exposures (experiments judged on goals; undefined otherwise).
+    pub users: Metric,
+    /// Per goal of the experiment, in its order: (goal requests, converted users).
+    pub goals: Vec<(Metric, Metric)>,
+    /// When arms share a variant and response metrics are on.
+    pub responses: Option<ResponseMetrics>,
+}
+
+impl ArmMetrics {
+    fn define(config: &Config, key: ArmKey<'_>, e: &Experiment, define: Define<'_>) -> ArmMetrics {
+        let mut metric = |kind, stat| Metric(define(kind, &format!("{PREFIX}{}", key.name(stat))));
+        let goal_names: Vec<&str> = e
+            .goals
+            .iter()
+            .filter_map(|&g| config.goals.get(g).map(|g| g.name.as_str()))
+            .collect();
+        ArmMetrics {
+            requests: metric(MetricKind::Counter, ArmStat::Requests),
+            users: match e.measured() {
+                true => metric(MetricKind::Counter, ArmStat::Users),
+                false => Metric::default(),
+            },
+            goals: goal_names
+                .into_iter()
+                .map(|g| {
+                    (
+                        metric(MetricKind::Counter, ArmStat::GoalRequests(g)),
+                        metric(MetricKind::Counter, ArmStat::GoalUsers(g)),
+                    )
+                })
+                .collect(),
+            responses: (config.response_metrics && e.arms_share_variant()).then(|| {
+                ResponseMetrics {
+                    status: StatusClass::ALL
+                        .map(|c| metric(MetricKind::Counter, ArmStat::Responses(c))),
+                    latency_us: metric(MetricKind::Histogram, ArmStat::Latency),
+                }
+            }),
+        }
+    }
 }
 
 impl Metrics {
@@ -118,17 +169,20 @@ impl Metrics {
                     .map(|r| counter(define, &format!("veer.rule.{svc}.{}", r.name)))
                     .collect(),
             );
-            m.arms.push(
-                s.experiments
-                    .iter()
-                    .map(|e| {
-                        let arm = |a: &veer_filter::config::Arm| {
-                            format!("veer.exp.{svc}.{}.{}", e.id, a.name)
-                        };
-                        e.arms.iter().map(|a| counter(define, &arm(a))).collect()
-                    })
-                    .collect(),
-            );
+            let mut arms = Vec::new();
+            for e in &s.experiments {
+                let mut of_experiment = Vec::new();
+                for a in &e.arms {
+                    let key = ArmKey {
+                        service: svc,
+                        experiment: e.id.as_str(),
+                        arm: a.name.as_str(),
+                    };
+                    of_experiment.push(ArmMetrics::define(config, key, e, define));
+                }
+                arms.push(of_experiment);
+            }
+            m.arms.push(arms);
         }
         m
     }
@@ -141,8 +195,18 @@ impl Metrics {
         self.rules.get(service)?.get(rule).copied()
     }
 
-    pub fn arm(&self, service: usize, experiment: usize, arm: usize) -> Option<Metric> {
-        self.arms.get(service)?.get(experiment)?.get(arm).copied()
+    pub fn arm(&self, service: usize, experiment: usize, arm: usize) -> Option<&ArmMetrics> {
+        self.arms.get(service)?.get(experiment)?.get(arm)
+    }
+
+    /// The counters what a request counted for experiments judged on goals moves.
+    pub fn count(&self, counts: &Counts) -> Vec<Metric> {
+        let arm = |at: ArmAt| self.arm(at.service, at.experiment, at.arm);
+        let goal = |g: &GoalAt| arm(g.arm).and_then(|m| m.goals.get(g.slot)).copied();
+        let users = counts.exposure.and_then(arm).map(|m| m.users);
+        let requests = counts.goal_requests.iter().filter_map(goal).map(|g| g.0);
+        let converted = counts.conversions.iter().filter_map(goal).map(|g| g.1);
+        users.into_iter().chain(requests).chain(converted).collect()
     }
 }
 
@@ -185,7 +249,10 @@ mod tests {
         ] {
             assert!(has(kind, name), "{name} ({kind:?}) not defined: {names:?}");
         }
-        assert_eq!(m.arm(0, 0, 1), Some(Metric(Some(names.len()))));
+        assert_eq!(
+            m.arm(0, 0, 1).map(|a| a.requests),
+            Some(Metric(Some(names.len())))
+        );
         assert_eq!(m.rule(0, 1), None);
     }
 }

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 use veer_filter::decide::{decide, DecidedBy, Inputs, KeyOrigin};
+use veer_filter::goals::count::Pending;
 use veer_filter::RequestView;
 
 use crate::metrics::Metric;
@@ -24,6 +25,9 @@ pub struct RequestPlan<'c> {
     pub counters: Vec<Metric>,
     /// What the response phase needs; `None` when no service matched.
     pub routed: Option<Routed>,
+    /// What the request counts for experiments judged on goals (any host, routed or not),
+    /// settled in the response phase.
+    pub pending: Option<Pending>,
 }
 
 impl RequestPlan<'_> {
@@ -45,6 +49,8 @@ pub struct Routed {
     assignment: Option<String>,
     /// `set-cookie` value for a minted id.
     set_cookie: Option<String>,
+    /// The experiment (index in the service) and arm that decided, for per-arm responses.
+    arm: Option<(usize, usize)>,
 }
 
 impl Routed {
@@ -91,7 +97,9 @@ pub fn plan<'c>(
         now_unix: now,
         random,
     };
-    let Some(d) = decide(config, &req, inputs) else {
+    let decision = decide(config, &req, inputs);
+    plan.pending = Pending::on_request(config, decision.as_ref(), &req);
+    let Some(d) = decision else {
         plan.counters.push(metrics.globals.passthrough);
         // An override for no service forces nothing: counted with the rejected ones.
         if override_sent {
@@ -117,9 +125,11 @@ pub fn plan<'c>(
         DecidedBy::Rule(i, _) => plan.counters.extend(metrics.rule(d.service_index, i)),
         DecidedBy::Experiment {
             index, arm_index, ..
-        } => plan
-            .counters
-            .extend(metrics.arm(d.service_index, index, arm_index)),
+        } => plan.counters.extend(
+            metrics
+                .arm(d.service_index, index, arm_index)
+                .map(|m| m.requests),
+        ),
         DecidedBy::Override { .. } => plan.counters.push(metrics.globals.override_accepted),
         DecidedBy::Split => plan.counters.extend(variant_metrics.map(|v| v.split)),
     }
@@ -136,6 +146,12 @@ pub fn plan<'c>(
         started: config.response_metrics.then(Instant::now),
         assignment,
         set_cookie,
+        arm: match d.by {
+            DecidedBy::Experiment {
+                index, arm_index, ..
+            } => Some((index, arm_index)),
+            _ => None,
+        },
     });
     plan
 }
@@ -149,8 +165,9 @@ pub struct ResponsePlan<'c> {
     pub add: Vec<(&'static str, String)>,
     /// Counters to add 1 to.
     pub counters: Vec<Metric>,
-    /// A latency to record (histogram, microseconds).
-    pub latency: Option<(Metric, u64)>,
+    /// Latencies to record (histogram, microseconds): the variant's, and the arm's where arms
+    /// share a variant.
+    pub latency: Vec<(Metric, u64)>,
 }
 
 /// The plan for the response to a routed request; `status` is the response's `:status` when
@@ -185,11 +202,25 @@ pub fn respond<'c>(shared: &'c Shared, routed: Routed, status: Option<&[u8]>) ->
             .and_then(|s| s.first().copied())
             .filter(u8::is_ascii_digit)
             .map_or(5, |d| usize::from(d - b'0').clamp(1, 5));
-        plan.counters.extend(m.status.get(class - 1).copied());
         let elapsed = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        plan.latency = Some((m.latency_us, elapsed));
+        // Arms that share this variant are told apart by metrics of their own.
+        let arm = routed.arm.and_then(|(e, a)| {
+            let m = metrics.arm(routed.service, e, a)?;
+            m.responses.as_ref()
+        });
+        for m in std::iter::once(m).chain(arm) {
+            plan.counters.extend(m.status.get(class - 1).copied());
+            plan.latency.push((m.latency_us, elapsed));
+        }
     }
     plan
+}
+
+/// What a request counted for experiments judged on goals, settled on its response's
+/// `:status`: the counters to move and the marks cookie to set.
+pub fn settle(shared: &Shared, pending: Pending, status: &[u8]) -> (Vec<Metric>, Option<String>) {
+    let counts = pending.on_response(&shared.config, status);
+    (shared.metrics.count(&counts), counts.set_cookie)
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod experiments;
 mod failure_policy;
 #[cfg(not(veer_native))]
 mod faults;
+mod goals;
 mod hostile;
 mod live_config;
 mod metrics;
