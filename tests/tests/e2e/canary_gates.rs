@@ -77,7 +77,7 @@ fn a_latency_regression_is_rolled_back_and_the_canary_serves_nothing_after() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     for expected in [
         "v2 at 50%: p99 ",
-        " responses), above --max-p99 50 ms: aborted, all traffic is back on the stable variant v1 (verified)",
+        " responses), above --max-p99 50 ms: aborted, all traffic is back on the stable variant v1 (verified on 1 proxy)",
     ] {
         assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
     }
