@@ -275,6 +275,22 @@ fn too_little_traffic_waits_then_halts_or_rolls_back() {
     assert_eq!(lines.len(), 3, "{stderr}");
     assert!(stdout.contains("canary set-weight web v2 20%"), "{stdout}");
     assert_eq!(canary_weight(&rig), 2000);
+    // The step's last readings are recorded with the run, and `canary status` shows them.
+    let current = &recorded(&rig)["current"];
+    let requests = current["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "requests")
+        .unwrap_or_else(|| panic!("{current}"));
+    assert_eq!(requests["verdict"], "no-data", "{current}");
+    let (code, status, _) = rig.run(&words("canary status web"), Colour::Off);
+    assert_eq!(code, 0, "{status}");
+    let read = status
+        .lines()
+        .find(|l| l.starts_with("  read     step 1 at "))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(read.contains("requests 0 >= 10 (no-data)"), "{read}");
 
     let rollback = [&args[..], &["--on-no-data", "rollback"]].concat();
     let (code, _, stderr) = rig.run(&rollback, Colour::Off);

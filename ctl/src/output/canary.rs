@@ -192,6 +192,22 @@ pub fn run_status(r: &RunState, colour: bool) -> String {
             gates.join(", ")
         ));
     }
+    if let Some(c) = &r.current {
+        let gates: Vec<String> = c
+            .gates
+            .iter()
+            .map(|g| {
+                let value = g.value.map_or_else(|| "-".to_owned(), |v| g.unit.show(v));
+                format!("{} {value} {} ({})", g.gate, g.limit(), g.verdict.name())
+            })
+            .collect();
+        out.push_str(&format!(
+            "  read     step {} at {}: {}\n",
+            r.info(r.step).number,
+            c.read_at,
+            gates.join(", ")
+        ));
+    }
     out.push_str(&format!("  recorded {}\n", r.updated_at));
     if !r.phase.ended() {
         let steps: Vec<String> = r

@@ -38,6 +38,18 @@ pub enum Verdict {
     Skipped,
 }
 
+impl Verdict {
+    /// As the JSON events and records spell it (`no-data`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NoData => "no-data",
+            Verdict::Skipped => "skipped",
+        }
+    }
+}
+
 /// The unit a gate's value is in, for showing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

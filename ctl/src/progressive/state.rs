@@ -38,6 +38,10 @@ pub struct RunState {
     pub phase: Phase,
     /// Each step that passed its gates, in order.
     pub passed: Vec<PassedStep>,
+    /// The current step's gates as last recorded (absent from records of earlier veerctl
+    /// releases, and before the step's first reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Readings>,
     /// When this record was written (RFC 3339, UTC).
     pub updated_at: String,
 }
@@ -85,6 +89,15 @@ pub struct PassedStep {
     /// When it passed (RFC 3339, UTC).
     pub passed_at: String,
     /// Its gates' readings when it passed.
+    pub gates: Vec<Reading>,
+}
+
+/// The current step's gates at one reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readings {
+    /// When they were read (RFC 3339, UTC).
+    pub read_at: String,
+    /// The readings.
     pub gates: Vec<Reading>,
 }
 
@@ -180,6 +193,7 @@ impl RunState {
             step_started_at: now.to_owned(),
             phase: Phase::Running,
             passed: Vec::new(),
+            current: None,
             updated_at: now.to_owned(),
         }
     }
@@ -188,6 +202,7 @@ impl RunState {
     pub fn begin(&mut self, index: usize, now: &str) {
         self.step = index;
         self.step_started_at = now.to_owned();
+        self.current = None;
         self.phase = Phase::Running;
         self.updated_at = now.to_owned();
     }
@@ -199,6 +214,16 @@ impl RunState {
             number: index + 1,
             weight_bp: self.info(index).weight_bp,
             passed_at: now.to_owned(),
+            gates,
+        });
+        self.current = None;
+        self.updated_at = now.to_owned();
+    }
+
+    /// The current step's gates read `gates` at `now`.
+    pub fn read(&mut self, gates: Vec<Reading>, now: &str) {
+        self.current = Some(Readings {
+            read_at: now.to_owned(),
             gates,
         });
         self.updated_at = now.to_owned();

@@ -53,6 +53,9 @@ impl Run<'_> {
             Phase::RolledBack { .. } => HookType::RolledBack,
             _ => HookType::Halted,
         };
+        if !readings.is_empty() {
+            self.state.read(readings.to_vec(), &now());
+        }
         self.state.end(phase, &now());
         let saved = self.save();
         self.emit(What::Stopped {

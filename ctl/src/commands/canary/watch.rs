@@ -25,6 +25,9 @@ const TICK_ENVOY: Duration = Duration::from_secs(1);
 const TICK_KUBERNETES: Duration = Duration::from_secs(10);
 /// How often the countdown is redrawn.
 const REDRAW: Duration = Duration::from_millis(200);
+/// How often the current step's readings are recorded with the run (on Kubernetes each record is
+/// a write to the WasmPlugin): often enough for `canary status` to show recent figures.
+const RECORD_EVERY: Duration = Duration::from_secs(10);
 
 impl Run<'_> {
     /// Watches step `info` (at `at`, `next` after it). The readings it passed with, or `None`
@@ -71,6 +74,7 @@ impl Run<'_> {
         let mut read_when_due = false;
         let mut waiting_since: Option<Instant> = None;
         let mut readings: Vec<Reading> = Vec::new();
+        let mut recorded_at: Option<Instant> = None;
         let mut activity = "watching".to_owned();
         loop {
             let now = Instant::now();
@@ -85,6 +89,13 @@ impl Run<'_> {
                 };
                 next_read = now + tick;
                 read_when_due |= is_due;
+                if recorded_at.is_none_or(|at| now >= at + RECORD_EVERY) {
+                    self.state.read(readings.clone(), &super::run::now());
+                    // Not fatal: the run goes on, and the next record may succeed.
+                    if self.save().is_ok() {
+                        recorded_at = Some(now);
+                    }
+                }
                 self.emit(What::Gates {
                     step: info,
                     elapsed_s: live_at.elapsed().as_secs(),
