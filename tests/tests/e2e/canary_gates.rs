@@ -1,7 +1,8 @@
 //! `veerctl canary run`'s gates, hooks and recorded state against a real Envoy under load, with
 //! an upstream made slow or failing: a latency regression rolled back (after which the canary
 //! serves nothing), a healthy canary promoted with every hook's body as documented, a failing
-//! blocking hook halting the run, a run continued after a kill at the step it was at.
+//! blocking hook halting the run, a run continued after a kill at the step it was at, and a gate
+//! file's Prometheus query (a loopback fake Prometheus) rolling back a real canary.
 //!
 //! Every wait is on an event (a hook call, the process's end); the intervals are the run's own.
 
@@ -433,4 +434,100 @@ fn on_a_terminal_a_panel_shows_the_steps_the_weights_and_the_gates() {
     ] {
         assert!(shown.contains(expected), "{expected:?} in:\n{shown}");
     }
+}
+
+/// A Prometheus on loopback that answers every instant query with one sample of `value`, and
+/// keeps each query it got (URL-decoded). Stops with the test process.
+fn fake_prometheus(value: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or_default();
+            let query = target.split_once("query=").map_or("", |(_, q)| q);
+            let query = query
+                .split('&')
+                .next()
+                .unwrap_or_default()
+                .replace('+', " ");
+            let decoded = percent_decode(&query);
+            log.lock().unwrap().push(decoded);
+            let body = json!({"status": "success", "data": {"resultType": "vector",
+                "result": [{"metric": {}, "value": [1.0, value]}]}})
+            .to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// `%XX` decoded.
+fn percent_decode(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex: String = bytes.by_ref().take(2).map(char::from).collect();
+            out.push(u8::from_str_radix(&hex, 16).unwrap_or(b'?'));
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A gate file's Prometheus query, filled in with the run's names and window, against a
+/// loopback Prometheus, in a run on a real Envoy under load: a value over its condition rolls
+/// the canary back, after which every proxy is on the stable variant and the canary serves
+/// nothing.
+#[test]
+fn a_prometheus_template_gate_rolls_back_a_real_canary() {
+    let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
+    let (prometheus, queries) = fake_prometheus("0.07");
+    let dir = tempfile::tempdir().unwrap();
+    let file = gate_file(
+        dir.path(),
+        &format!(
+            "prometheus: {prometheus}\nnamespace: shop\ngates:\n  - name: error-ratio\n    query: \
+             'sum(rate(errors{{app=\"{{{{ service }}}}\",version=\"{{{{ variant }}}}\",ns=\"{{{{ namespace }}}}\"}}[{{{{ window }}}}]))'\n    \
+             condition: \"< 0.01\"\n"
+        ),
+    );
+    let load = Load::start(&rig.client, 4);
+    let out = veerctl(
+        &rig.envoy,
+        &with_gates("canary run web v2 --steps 50,100 --interval 2s", &file),
+    );
+    load.finish();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("v2 at 50%: error-ratio 0.07 breaks its limit < 0.01: aborted, all traffic is back on the stable variant v1 (verified on 1 proxy)"),
+        "{stderr}"
+    );
+    let query = queries.lock().unwrap().first().cloned().unwrap();
+    assert!(
+        query.starts_with("sum(rate(errors{app=\"web\",version=\"v2\",ns=\"shop\"}["),
+        "{query}"
+    );
+    assert_eq!(live_web(&rig.envoy)["split"]["v2"], 0);
+    assert_eq!(recorded(&rig.envoy)["phase"]["state"], "rolled-back");
+    let before = rig.upstreams[1].served();
+    let served = rig.serve_users("after", 200);
+    assert!(served.iter().all(|(_, by)| by == "v1"), "{served:?}");
+    assert_eq!(rig.upstreams[1].served(), before, "v2 served a request");
 }
