@@ -6,6 +6,7 @@ pub mod admin;
 pub mod bootstrap;
 pub mod change;
 pub mod ecds;
+pub mod native;
 pub mod store;
 pub mod verify;
 pub mod wasm;
