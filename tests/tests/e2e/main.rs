@@ -7,7 +7,8 @@
 //! veerctl's included (it writes either build's ECDS resource). A few are one build's only: the
 //! wasm VM's failure policy, `veerctl bootstrap` (which writes the wasm build's bootstrap; the
 //! native one is deploy/envoy/envoy-native.yaml); the native build has its own panic and ABI
-//! tests (`native`).
+//! tests (`native`). `experiment report` (report, report_html) waits for the native adapter to
+//! count exposures and goals.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
@@ -30,7 +31,12 @@ mod metrics;
 #[cfg(veer_native)]
 mod native;
 mod paths;
+// Not yet in the native build: its adapter does not count exposures and goals (no exp_users,
+// goal_*, exp_rs, exp_latency_us metrics, no marks cookie), so `experiment report` has nothing
+// to read. A gap of filter/native, not a wasm-only feature.
+#[cfg(not(veer_native))]
 mod report;
+#[cfg(not(veer_native))]
 mod report_html;
 mod security;
 mod split;

@@ -112,15 +112,17 @@ pub fn change_reading_history(
     // Each proxy's state first: its rejection counter tells a rejection from slowness, and its
     // version is one the change must be numbered above.
     let before = read_proxies(&store, envoy, &admin, wait)?;
+    // With the proxies, not under the lock: a proxy that stops answering meanwhile must not
+    // keep a written change from being verified (and reported).
+    if loads_native(&store, &base)? {
+        check_releases(&admin, &before)?;
+    }
 
     let allow_header_rename = base.allows_header_rename();
     let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
     let current = store.current()?;
     let previous = current.as_ref();
     let (mut wire, filter) = starting_point(&store, base, previous)?;
-    if let Filter::Native(_) = filter {
-        check_releases(&admin, &before)?;
-    }
     let what = edit(&mut wire, &store)?;
     let version = next_version(previous, store.highest_recorded()?, &before)?;
     wire.version = Some(version);
@@ -176,6 +178,20 @@ Is this Envoy started yet? It cannot run Veer before its first config: write it 
         }
     }
     Ok(before)
+}
+
+/// Whether the change will load the dynamic module: `--module`, or no filter flag on a live
+/// native config.
+fn loads_native(store: &Store, base: &Base) -> Result<bool> {
+    Ok(match base {
+        Base::Replace {
+            filter: Some(given),
+            ..
+        } => matches!(given, GivenFilter::Module(_)),
+        _ => store
+            .current()?
+            .is_some_and(|c| matches!(c.filter, Filter::Native(_))),
+    })
 }
 
 /// Refuses a change that loads the dynamic module unless every proxy read before it runs an

@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// Name of the filter in the bootstrap (`http_filters[].name`) and of the resource.
@@ -17,8 +16,7 @@ pub const FILE_NAME: &str = "veer.json";
 
 /// The build of Veer's filter a resource loads: the proxy knows it from the resource's type, so
 /// veerctl reads it back from the live file and keeps it for every later edit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
     /// The proxy-wasm filter: its .wasm on the proxy's disk (`--wasm`).
     Wasm(PathBuf),
