@@ -247,6 +247,12 @@ pub struct ApplyArgs {
     /// The filter's .wasm on the proxy host (needed for the first apply; kept afterwards).
     #[arg(long)]
     pub wasm: Option<PathBuf>,
+    /// Veer native instead of the .wasm: the dynamic module Envoy loads, by name (veer_native)
+    /// or as the directory holding libveer_native.so (target/native after `make native`), which
+    /// must be in the proxy's ENVOY_DYNAMIC_MODULES_SEARCH_PATH. Needed for the first apply;
+    /// kept afterwards. Every proxy's Envoy release must load the module's ABI (/server_info).
+    #[arg(long, value_name = "NAME_OR_DIR", conflicts_with = "wasm")]
+    pub module: Option<PathBuf>,
     /// Refuse unless the live version is this one (optimistic concurrency for scripts).
     #[arg(long, value_name = "VERSION")]
     pub expect_version: Option<u64>,

@@ -183,6 +183,26 @@ fn explain_and_experiment_list() {
     both("experiment-list", &rig, &["experiment", "list"]);
 }
 
+/// The dynamic module's metrics (`dynamicmodulescustom.veer.*`) in place of the wasm filter's.
+fn native(stats: String) -> String {
+    stats.replace("wasmcustom.", "dynamicmodulescustom.")
+}
+
+/// Veer native: `status`, `experiment list` and `cohort list` read the dynamic module's metrics
+/// and print exactly what they print for the wasm filter (the same snapshots).
+#[test]
+fn the_native_builds_metrics_read_as_the_wasm_filters() {
+    let mut rig = Rig::native(&web());
+    rig.admins
+        .push(fake_admin(|_| native(stats(1, 803, 197, (240, 260)))).0);
+    both("status-fits", &rig, &["status"]);
+    both("experiment-list", &rig, &["experiment", "list"]);
+    let mut rig = Rig::native(&web_with_rules());
+    rig.admins
+        .push(fake_admin(|_| native(stats_with_rules(42, 7))).0);
+    both("cohort-list", &rig, &["cohort", "list"]);
+}
+
 /// The main errors: exit code and stderr, with their cause where there is one.
 #[test]
 fn main_error_messages() {

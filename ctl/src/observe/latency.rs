@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Name prefix of the filter's histograms in `/stats` (`...latency_us.<service>.<variant>`).
-const PREFIX: &str = "wasmcustom.veer.latency_us.";
-/// Name prefix of the filter's other histograms (`...exp_latency_us.<service>.<experiment>.<arm>`,
-/// kept under their whole name after `wasmcustom.veer.`: no `<service>.<variant>` has 4 parts).
-const OTHER_PREFIX: &str = "wasmcustom.veer.";
+use crate::observe::snapshot::veer_metric;
+
+/// Name prefix of the filter's histograms after `veer.` (`latency_us.<service>.<variant>`). The
+/// others (`exp_latency_us.<service>.<experiment>.<arm>`) are kept under their whole name after
+/// `veer.`: no `<service>.<variant>` has 4 parts.
+const PREFIX: &str = "latency_us.";
 
 /// One of Envoy's bins: values in `[m * 10^e, (m + 1) * 10^e)`.
 ///
@@ -162,10 +163,11 @@ pub fn parse_detailed(json: &str) -> Result<BTreeMap<String, Histogram>, String>
         .filter_map(|s| s["histograms"]["details"].as_array())
         .flatten();
     for d in details {
-        let Some(name) = d["name"].as_str().and_then(|n| {
-            n.strip_prefix(PREFIX)
-                .or_else(|| n.strip_prefix(OTHER_PREFIX))
-        }) else {
+        let Some(name) = d["name"]
+            .as_str()
+            .and_then(veer_metric)
+            .map(|n| n.strip_prefix(PREFIX).unwrap_or(n))
+        else {
             continue;
         };
         let mut h = Histogram::default();
@@ -202,7 +204,7 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .find(|d| d["name"] == format!("{PREFIX}{name}"))
+            .find(|d| d["name"] == format!("wasmcustom.veer.{PREFIX}{name}"))
             .unwrap();
         h["supported_percentiles"]
             .as_array()

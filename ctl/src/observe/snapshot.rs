@@ -15,7 +15,8 @@ const ECDS: &str = "extension_config_discovery.http_filter.veer.";
 pub struct Snapshot {
     /// Admin URL it came from.
     pub url: String,
-    /// Veer's counters and gauges, without the `wasmcustom.veer.` prefix (`rq.web.v1`).
+    /// Veer's counters and gauges, without the `wasmcustom.veer.` (or, native build,
+    /// `dynamicmodulescustom.veer.`) prefix (`rq.web.v1`).
     pub veer: BTreeMap<String, u64>,
     /// Envoy's ECDS counters for the filter (`update_rejected`, ...).
     pub ecds: BTreeMap<String, u64>,
@@ -109,13 +110,23 @@ pub mod counter {
     }
 }
 
-/// Veer's counters and gauges and Envoy's ECDS counters for the filter, as text.
+/// Where Envoy puts Veer's own metrics in `/stats`: the wasm filter's under `wasmcustom.`, the
+/// dynamic module's (Veer native) under `dynamicmodulescustom.`. Either build's names follow.
+const BUILD_PREFIXES: [&str; 2] = ["wasmcustom.veer.", "dynamicmodulescustom.veer."];
+
+/// The name of one of Veer's metrics without its build's prefix (`rq.web.v1`), or `None` for
+/// any other stat.
+pub fn veer_metric(stat: &str) -> Option<&str> {
+    BUILD_PREFIXES.iter().find_map(|p| stat.strip_prefix(p))
+}
+
+/// Veer's counters and gauges (either build's) and Envoy's ECDS counters for the filter, as text.
 pub const STATS_PATH: &str =
-    "/stats?filter=^(wasmcustom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
+    "/stats?filter=^((wasm|dynamicmodules)custom%5C.veer%5C.|extension_config_discovery%5C.http_filter%5C.veer%5C.)";
 
 /// Veer's latency histograms (per variant, and per experiment arm where arms share a variant), as
 /// JSON with every bucket.
-pub const LATENCY_PATH: &str = "/stats?format=json&histogram_buckets=detailed&filter=%5Ewasmcustom%5C.veer%5C.(exp_)%3Flatency_us%5C.";
+pub const LATENCY_PATH: &str = "/stats?format=json&histogram_buckets=detailed&filter=%5E(wasm%7Cdynamicmodules)custom%5C.veer%5C.(exp_)%3Flatency_us%5C.";
 
 /// A snapshot from a proxy's answers to [`STATS_PATH`] and [`LATENCY_PATH`], however they were
 /// fetched (`--admin`, or a port-forward to a sidecar), so both paths read the same figures.
@@ -136,7 +147,7 @@ pub fn snapshot_from(
 pub fn parse_stats(text: &str) -> Snapshot {
     let mut snap = Snapshot::default();
     for (name, value) in text.lines().filter_map(|l| l.split_once(": ")) {
-        if let Some(rest) = name.strip_prefix("wasmcustom.veer.") {
+        if let Some(rest) = veer_metric(name) {
             if let Ok(v) = value.parse() {
                 snap.veer.insert(rest.to_owned(), v);
             }
@@ -167,5 +178,18 @@ mod tests {
         assert_eq!(s.rejected(), 2);
         assert_eq!(s.ecds_version, Some(7));
         assert!(!s.veer.contains_key("latency_us.web.v1"));
+    }
+
+    /// The dynamic module's metrics (Veer native) read the same as the wasm filter's.
+    #[test]
+    fn the_native_builds_metrics_read_as_the_wasm_filters() {
+        let wasm = "wasmcustom.veer.rq.web.v1: 12
+wasmcustom.veer.config.version: 7
+";
+        let native = wasm.replace("wasmcustom.", "dynamicmodulescustom.");
+        let (w, n) = (parse_stats(wasm), parse_stats(&native));
+        assert_eq!(n.veer, w.veer);
+        assert_eq!((n.get("rq.web.v1"), n.version()), (12, 7));
+        assert_eq!(veer_metric("dynamicmodulescustom.other.x"), None);
     }
 }

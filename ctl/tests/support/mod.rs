@@ -21,11 +21,24 @@ pub fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String,
     fake_admin_or_hang(move |n| Some(script(n)))
 }
 
+/// `/server_info` of an Envoy 1.40.0, the release `make envoy` installs (its real `version`).
+pub const ENVOY_1_40: &str =
+    "9e5580933739775e8bce696a57a2e1bc99368f23/1.40.0/Clean/RELEASE/BoringSSL";
+
 /// Like [`fake_admin`], but `None` from the script means: hold the connection open and never
 /// answer (from then on, the latency request too), as a hung process would.
 pub fn fake_admin_or_hang(
     script: impl Fn(usize) -> Option<String> + Send + 'static,
 ) -> (String, Arc<AtomicUsize>) {
+    fake_envoy(ENVOY_1_40, script)
+}
+
+/// Like [`fake_admin_or_hang`], for an Envoy whose `/server_info` reports `version`.
+pub fn fake_envoy(
+    version: &str,
+    script: impl Fn(usize) -> Option<String> + Send + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let server_info = json!({ "version": version, "state": "LIVE" }).to_string();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
@@ -45,7 +58,9 @@ pub fn fake_admin_or_hang(
             // optional: answer them with nothing.
             let body = if hanging {
                 None
-            } else if request.contains("format=json") || request.contains("/server_info") {
+            } else if request.contains("/server_info") {
+                Some(server_info.clone())
+            } else if request.contains("format=json") {
                 Some("{}".to_owned())
             } else {
                 script(seen.fetch_add(1, Ordering::SeqCst))
@@ -68,9 +83,15 @@ pub fn fake_admin_or_hang(
 
 /// `/stats` of a proxy that runs whatever the ECDS file of `dir` holds.
 pub fn following_stats(dir: &Path) -> String {
+    following_stats_of("wasmcustom.", dir)
+}
+
+/// [`following_stats`] of a build whose metrics Envoy names `<prefix>veer.*` (`wasmcustom.`,
+/// or `dynamicmodulescustom.` for the dynamic module).
+pub fn following_stats_of(prefix: &str, dir: &Path) -> String {
     let (version, digest) = live_config(dir);
     format!(
-        "wasmcustom.veer.config.version: {version}\nwasmcustom.veer.config.digest: {digest}\n\
+        "{prefix}veer.config.version: {version}\n{prefix}veer.config.digest: {digest}\n\
          extension_config_discovery.http_filter.veer.update_rejected: 0\n\
          extension_config_discovery.http_filter.veer.version_text: \"{version}\"\n"
     )
@@ -202,7 +223,20 @@ pub struct Rig {
 }
 
 impl Rig {
+    /// A rig whose proxies run the wasm filter.
     pub fn new(config: &Value) -> Rig {
+        Rig::with_filter(config, |dir| {
+            ["--wasm".into(), wasm_module(dir).display().to_string()]
+        })
+    }
+
+    /// A rig whose proxies run Veer native (the dynamic module `veer_native`).
+    pub fn native(config: &Value) -> Rig {
+        Rig::with_filter(config, |_| ["--module".into(), "veer_native".into()])
+    }
+
+    /// A rig whose first config loads the filter `filter(rig's directory)` names.
+    fn with_filter(config: &Value, filter: impl FnOnce(&Path) -> [String; 2]) -> Rig {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("ecds")).unwrap();
         let rig = Rig {
@@ -210,16 +244,9 @@ impl Rig {
             admins: Vec::new(),
         };
         let file = rig.file("web.json", config);
-        let wasm = wasm_module(rig.dir.path());
+        let [flag, value] = filter(rig.dir.path());
         let out = rig.run(
-            &[
-                "apply",
-                "-f",
-                &file,
-                "--wasm",
-                wasm.to_str().unwrap(),
-                "--no-wait",
-            ],
+            &["apply", "-f", &file, &flag, &value, "--no-wait"],
             Colour::Off,
         );
         assert_eq!(out.0, 0, "{}", out.2);

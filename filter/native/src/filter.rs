@@ -43,7 +43,10 @@ pub fn config_new(host: &ConfigHandle<'_>, bytes: &[u8]) -> Option<Arc<Shared>> 
         Ok(config) => {
             let metrics = Metrics::define(&config, globals, &mut define);
             host.increment(globals.accepted.0);
-            // Envoy gauges are signed 64-bit.
+            // The digest before the version, as the wasm filter does: whoever reads the new
+            // version reads its digest too. The digest has 48 bits; Envoy gauges are signed
+            // 64-bit.
+            host.set_gauge(globals.digest.0, veer_filter::config::digest::of(bytes));
             host.set_gauge(globals.version.0, config.version.min(i64::MAX as u64));
             log(
                 LogLevel::Info,

@@ -33,6 +33,9 @@ fn counter(define: Define<'_>, name: &str) -> Metric {
 #[derive(Debug, Clone, Copy)]
 pub struct Globals {
     pub version: Metric,
+    /// The digest of the config's text (`veer_filter::config::digest`): with the version, what
+    /// veerctl checks to call a change live.
+    pub digest: Metric,
     pub accepted: Metric,
     pub rejected: Metric,
     pub passthrough: Metric,
@@ -47,6 +50,7 @@ impl Globals {
     pub fn define(define: Define<'_>) -> Globals {
         Globals {
             version: Metric(define(MetricKind::Gauge, "veer.config.version")),
+            digest: Metric(define(MetricKind::Gauge, "veer.config.digest")),
             accepted: counter(define, "veer.config.accepted"),
             rejected: counter(define, "veer.config.rejected"),
             passthrough: counter(define, "veer.passthrough"),
@@ -238,6 +242,7 @@ mod tests {
         let has = |kind, name: &str| names.contains(&(kind, name.to_owned()));
         for (kind, name) in [
             (MetricKind::Gauge, "veer.config.version"),
+            (MetricKind::Gauge, "veer.config.digest"),
             (MetricKind::Counter, "veer.config.accepted"),
             (MetricKind::Counter, "veer.spoofed_header_removed"),
             (MetricKind::Counter, "veer.rq.web.v2"),

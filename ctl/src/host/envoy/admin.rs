@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{CliError, Result};
+use crate::host::envoy::native::{release_of, Release};
 use crate::host::envoy::server_info;
 use crate::observe::snapshot::{snapshot_from, Snapshot, LATENCY_PATH, STATS_PATH};
 
@@ -53,6 +54,17 @@ impl Admin {
             .ok()
             .and_then(|info| server_info::hot_restart(&info));
         Ok(snap)
+    }
+
+    /// The Envoy release the proxy at `url` runs (`/server_info`).
+    pub fn release(&self, url: &str) -> Result<Release> {
+        let url = url.trim_end_matches('/');
+        let text = self.get(url, "/server_info")?;
+        release_of(&text).map_err(|e| {
+            CliError::failed(format!(
+                "{url} does not say which Envoy it runs (GET /server_info: {e}); {ADMIN_HINT}"
+            ))
+        })
     }
 
     /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.

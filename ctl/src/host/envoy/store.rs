@@ -15,8 +15,9 @@ use veer_filter::config::WireConfig;
 
 use crate::error::{CliError, Result};
 use crate::history::{self, Change, Entry};
+use crate::host::envoy::ecds::{self, Filter};
 use crate::host::envoy::verify::Target;
-use crate::host::envoy::{ecds, wasm};
+use crate::host::envoy::wasm;
 use crate::output::progress::Progress;
 
 /// The ECDS directory of one Envoy (or of several that share it).
@@ -33,7 +34,7 @@ pub struct Current {
     /// Its version.
     pub version: u64,
     /// The filter Envoy loads.
-    pub wasm: PathBuf,
+    pub filter: Filter,
     /// The digest of its routing config's text, as the filter reports it.
     pub digest: u64,
 }
@@ -199,7 +200,7 @@ impl Store {
         Ok(Some(Current {
             wire,
             version: parsed.version,
-            wasm: parsed.wasm_path,
+            filter: parsed.filter,
             digest: veer_filter::config::digest::of(parsed.config_json.as_bytes()),
         }))
     }
@@ -213,16 +214,18 @@ impl Store {
         &self,
         _lock: &Lock,
         wire: &WireConfig,
-        wasm: &Path,
+        filter: &Filter,
         before: Option<&Current>,
         change: &Change,
     ) -> Result<Target> {
-        wasm::check(wasm)?;
+        if let Filter::Wasm(path) = filter {
+            wasm::check(path)?;
+        }
         let version = wire.version.unwrap_or(0);
         let config_json = encode_checked(wire)?;
         let resource = ecds::Resource {
             config_json: &config_json,
-            wasm_path: wasm,
+            filter,
             version,
         }
         .render();
@@ -230,7 +233,7 @@ impl Store {
         let mut entries = history.clone();
         history::push(
             &mut entries,
-            Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm)), wire),
+            Entry::new(version, change, before.map(|c| (&c.wire, &c.filter)), wire),
         );
         self.write_history(&entries).map_err(|e| {
             CliError::failed(format!(
@@ -283,9 +286,10 @@ impl Store {
     /// The config that was live at `version` (with its filter), from the history: what the
     /// change that wrote the next version started from.
     pub fn config_at(&self, version: u64) -> Result<Option<Current>> {
-        let Some((wire, wasm)) = self.history()?.into_iter().rev().find_map(|c| {
+        let Some((wire, filter)) = self.history()?.into_iter().rev().find_map(|c| {
+            let filter = c.before_filter()?;
             let wire = c.before.filter(|_| c.version > version)?;
-            (wire.version == Some(version)).then_some((wire, c.before_wasm?))
+            (wire.version == Some(version)).then_some((wire, filter))
         }) else {
             return Ok(None);
         };
@@ -293,7 +297,7 @@ impl Store {
         Ok(Some(Current {
             wire,
             version,
-            wasm,
+            filter,
             digest,
         }))
     }

@@ -19,6 +19,11 @@ pub struct Before {
 }
 
 impl Before {
+    /// The admin URLs of the proxies read.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.proxies.iter().map(|(url, _)| url.as_str())
+    }
+
     /// The highest version any proxy reported, by its filter or by Envoy's ECDS.
     pub fn highest_version(&self) -> u64 {
         self.proxies
