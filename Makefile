@@ -139,7 +139,7 @@ test-e2e: envoy wasm native chromium
 
 # make demo as a test (tests/tests/demo.rs): every step's verification passes with 150 requests a
 # step, a wrong split fails it, and Ctrl-C mid-run leaves none of its processes behind (~20 s).
-test-demo: envoy wasm
+test-demo: envoy wasm native
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	$(CARGO) test -p veer-e2e --test demo
 
@@ -170,7 +170,7 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(TOOLS)
 
-demo: envoy wasm
+demo: envoy wasm native
 	$(CARGO) build -p veer-ctl -p veer-e2e --bins
 	deploy/demo/demo.sh
 

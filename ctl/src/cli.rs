@@ -26,8 +26,8 @@ pub use cohort::{
 /// cohort rule that could never match (nothing written); 4 written but not verified live
 /// (rejected, then restored; a proxy that runs another config; or not picked up in time); 5 a
 /// concurrent change got in the way (`apply --expect-version`, the store's lock held too long,
-/// cohort rules changed since they were read); 6 `status --check` found a split mismatch, or a
-/// proxy on the fallback or on another config.
+/// cohort rules changed since they were read); 6 `status --check` found a split mismatch (or
+/// `canary run` did during a step), or a proxy on the fallback or on another config.
 #[derive(Debug, Parser)]
 #[command(name = "veerctl", version = SHORT_VERSION, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
@@ -54,6 +54,16 @@ impl Cli {
                      command: it exists only on Kubernetes. On a standalone Envoy, blue/green is \
                      `bluegreen switch SERVICE VARIANT` and `bluegreen rollback SERVICE`",
             )),
+            (Some(_), Command::Experiment(ExperimentCommand::Report(r)))
+                if r.prometheus.is_some() =>
+            {
+                Err(Cli::command().error(
+                    ErrorKind::ArgumentConflict,
+                    "the argument '--prometheus <URL>' cannot be used with '--envoy <DIR>' (or \
+                     VEER_ENVOY_DIR): on a standalone Envoy the report reads the proxies' admin \
+                     API (--admin)",
+                ))
+            }
             _ => Ok(cli),
         }
     }
@@ -237,6 +247,12 @@ pub struct ApplyArgs {
     /// The filter's .wasm on the proxy host (needed for the first apply; kept afterwards).
     #[arg(long)]
     pub wasm: Option<PathBuf>,
+    /// Veer native instead of the .wasm: the dynamic module Envoy loads, by name (veer_native)
+    /// or as the directory holding libveer_native.so (target/native after `make native`), which
+    /// must be in the proxy's ENVOY_DYNAMIC_MODULES_SEARCH_PATH. Needed for the first apply;
+    /// kept afterwards. Every proxy's Envoy release must load the module's ABI (/server_info).
+    #[arg(long, value_name = "NAME_OR_DIR", conflicts_with = "wasm")]
+    pub module: Option<PathBuf>,
     /// Refuse unless the live version is this one (optimistic concurrency for scripts).
     #[arg(long, value_name = "VERSION")]
     pub expect_version: Option<u64>,
@@ -353,12 +369,22 @@ pub enum CanaryCommand {
         /// Service name.
         service: String,
     },
-    /// Step the canary through weights, verifying each and checking its error rate in between.
+    /// Step the canary through weights, verifying each and gating each step on the proxies'
+    /// figures (5xx rate, latency, the split itself, enough traffic), the gate file's queries
+    /// and webhooks. The run is recorded with the config: started again after a kill, it
+    /// continues from the recorded step.
     Run(CanaryRunArgs),
+    /// Where the recorded `canary run` of a service is: its step, its state, what each passed
+    /// step's gates read.
+    Status {
+        /// Service name.
+        service: String,
+    },
 }
 
 /// `canary run`.
 #[derive(Debug, Args)]
+#[command(after_help = CANARY_RUN_HELP)]
 pub struct CanaryRunArgs {
     /// Service name.
     pub service: String,
@@ -367,24 +393,81 @@ pub struct CanaryRunArgs {
     /// Percent steps.
     #[arg(long, value_delimiter = ',', default_value = "5,25,50,100")]
     pub steps: Vec<String>,
-    /// Pause after each step (and before --promote), watching the canary's error rate.
+    /// How long each step is watched before it can pass (and before --promote); a failing gate
+    /// stops the run at once.
     #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
     pub interval: Duration,
     /// After each step, ask on the terminal whether to go on to the next (and to --promote)
     /// instead of pausing.
     #[arg(long)]
     pub manual: bool,
-    /// Abort when the canary's 5xx rate over a step exceeds this percent.
+    /// Roll back when the canary's 5xx rate over a step exceeds this percent.
     #[arg(long, default_value = "1")]
     pub max_error_rate: f64,
-    /// Promote the canary after the last step has passed the error-rate gate.
+    /// Roll back when the canary's p99 latency over a step exceeds this (`500ms`), from the
+    /// proxies' histograms merged over every proxy.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub max_p99: Option<Duration>,
+    /// Roll back when the canary's p99 latency exceeds the stable variant's over the same window
+    /// by more than this percent (`20%`).
+    #[arg(long, value_parser = parse_percent, value_name = "PERCENT")]
+    pub max_p99_increase: Option<f64>,
+    /// Requests (and latency samples) a step needs before it can pass: with fewer, it waits
+    /// (--max-wait), then acts (--on-no-data). Default 1, so a step never passes on no data;
+    /// with --manual, 0 (the person who answers decides).
+    #[arg(long, value_name = "N")]
+    pub min_requests: Option<u64>,
+    /// How long a step may wait past --interval for enough data.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub max_wait: Duration,
+    /// What a step that still lacks data after --max-wait does.
+    #[arg(long, value_enum, default_value_t = crate::progressive::gates::Action::Halt)]
+    pub on_no_data: crate::progressive::gates::Action,
+    /// Gates defined as Prometheus query templates, and webhooks (YAML or JSON; see below).
+    #[arg(long, value_name = "FILE")]
+    pub gate_file: Option<PathBuf>,
+    /// Start over from the first step even if a run of this service is recorded (its record is
+    /// replaced).
+    #[arg(long)]
+    pub restart: bool,
+    /// Promote the canary after the last step has passed its gates.
     #[arg(long)]
     pub promote: bool,
-    /// Kubernetes: read the canary's error rate from the sidecars of the pods with these labels
+    /// Kubernetes: read the canary's figures from the sidecars of the pods with these labels
     /// (`app=client`) instead of the pods the WasmPlugin runs in.
     #[arg(long)]
     pub selector: Option<String>,
 }
+
+/// `--max-p99-increase 20%` (or `20`): percent.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    text.trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|p| p.is_finite() && *p >= 0.0)
+        .ok_or_else(|| format!("`{text}` is not a percent (e.g. `20%`)"))
+}
+
+/// The end of `canary run --help`: the gate file and the webhooks, briefly (the README has it
+/// all).
+const CANARY_RUN_HELP: &str = "\
+Gate file (--gate-file):
+  prometheus: http://prometheus:9090
+  gates:
+    - name: error-ratio
+      query: sum(rate(errors{app=\"{{ service }}\",version=\"{{ variant }}\"}[{{ window }}]))
+      condition: \"< 0.01\"        # < <= > >= N, or between A B
+      on_failure: rollback        # or halt
+  hooks:
+    - name: load-test
+      type: before-step           # after-step, confirm-step, before-promotion,
+      url: http://loadtester/     # confirm-promotion, promoted, rolled-back, halted
+      on_failure: halt            # or rollback (blocking hooks)
+Placeholders: {{ service }} {{ variant }} {{ stable }} {{ namespace }} {{ window }}.
+Each hook gets a JSON POST (schema veer.dev/canary-hook/v1: service, step, weights, gates).
+With -o json, the run prints one JSON event per line.";
 
 /// `experiment ...`.
 #[derive(Debug, Subcommand)]
@@ -464,8 +547,8 @@ pub struct ReportArgs {
     /// sample) instead of the always-valid ones.
     #[arg(long)]
     pub fixed_horizon: bool,
-    /// Kubernetes: read the counts from this Prometheus (totals, and their history for the lift
-    /// over time) instead of the sidecars.
+    /// Kubernetes only: read the counts from this Prometheus (totals, and their history for the
+    /// lift over time) instead of the sidecars.
     #[arg(long, value_name = "URL")]
     pub prometheus: Option<String>,
     /// Kubernetes: read the sidecars of the pods matching this label selector (default: the

@@ -6,8 +6,8 @@
 //! (or a cohort rule could never match) and was not written; 4 the change was written but not
 //! verified live (a proxy rejected it, and the last accepted config was restored; a proxy runs
 //! another config; or a proxy did not pick it up in time); 5 a concurrent change got in the way;
-//! 6 `status --check` found the observed split does not match the configured one, or a proxy on
-//! the fallback or on another config.
+//! 6 `status --check` found the observed split does not match the configured one (or `canary
+//! run` saw it during a step), or a proxy on the fallback or on another config.
 
 use std::error::Error;
 use std::fmt;
@@ -27,6 +27,16 @@ pub enum CliError {
     Invalid {
         /// File name or "the edited config".
         source_name: String,
+        /// Problems, each `line N: path: message` where the line is known.
+        problems: LinedProblems,
+    },
+    /// A file veerctl reads besides configs (a gate file) has problems; nothing was changed.
+    #[error("{source_name}: the {kind} is invalid, nothing was changed\n{problems}")]
+    InvalidFile {
+        /// File name.
+        source_name: String,
+        /// What the file is (`gate file`).
+        kind: &'static str,
         /// Problems, each `line N: path: message` where the line is known.
         problems: LinedProblems,
     },
@@ -70,7 +80,7 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Failed { .. } => 1,
-            CliError::Invalid { .. } => 3,
+            CliError::Invalid { .. } | CliError::InvalidFile { .. } => 3,
             CliError::NotVerified { .. } => 4,
             CliError::Conflict { .. } => 5,
             CliError::Mismatch { .. } => 6,
@@ -119,7 +129,8 @@ impl CliError {
             CliError::NotVerified { cause, .. }
             | CliError::Conflict { cause, .. }
             | CliError::Failed { cause, .. } => *cause = Some(source.into()),
-            CliError::Invalid { .. } | CliError::Mismatch { .. } => {}
+            CliError::Invalid { .. } | CliError::InvalidFile { .. } | CliError::Mismatch { .. } => {
+            }
         }
         self
     }

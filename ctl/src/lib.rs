@@ -14,6 +14,7 @@ pub mod history;
 pub mod host;
 pub mod observe;
 pub mod output;
+pub mod progressive;
 pub mod settings;
 
 use cli::{Cli, Command};

@@ -121,3 +121,22 @@ fn a_kubernetes_only_verb_with_envoy_is_a_usage_error() {
         assert!(line.contains("Kubernetes only"), "{line}");
     }
 }
+
+/// `experiment report --prometheus` reads Kubernetes metrics: with a standalone Envoy it is a
+/// usage error, not a flag silently ignored while the report reads the proxies.
+#[test]
+fn a_report_from_prometheus_with_envoy_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .env("VEER_ENVOY_DIR", dir.path())
+        .args(["experiment", "report", "web", "checkout"])
+        .args(["--prometheus", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("'--prometheus <URL>' cannot be used with"),
+        "{stderr}"
+    );
+}

@@ -290,7 +290,10 @@ fn apply_refuses_a_filter_that_is_not_a_wasm_module_even_without_waiting() {
     stdout(&out);
     let text = std::fs::read_to_string(ecds.join("veer.json")).unwrap();
     let parsed = veer_ctl::host::envoy::ecds::parse(&text).unwrap();
-    assert_eq!(parsed.wasm_path, file.parent().unwrap().join("veer.wasm"));
+    assert_eq!(
+        parsed.filter,
+        veer_ctl::host::envoy::ecds::Filter::Wasm(file.parent().unwrap().join("veer.wasm"))
+    );
 }
 
 /// Issue 11.5: a config file that is not UTF-8 is an invalid config (exit 3, nothing written);

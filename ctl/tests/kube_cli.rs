@@ -595,18 +595,18 @@ fn serve_prometheus(
     (url, seen)
 }
 
-/// A fake Prometheus that answers each `/api/v1/query` with `values` (Veer stat name -> value)
-/// for the stats the query asks about; returns its URL and the queries seen.
+/// A fake Prometheus that answers each query with `values` (Veer stat name -> value) for the
+/// stats the query asks about, labelled as veerctl's status query labels them; returns its URL
+/// and the queries seen, decoded.
 fn fake_prometheus(
     values: &'static [(&'static str, &'static str)],
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    serve_prometheus(move |line| {
-        let result: Vec<Value> = values
+    support::fake_prometheus(move |query| {
+        values
             .iter()
-            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")))
-            .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v]}))
-            .collect();
-        json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+            .filter(|(stat, _)| query.contains(&format!("\"{stat}\"")))
+            .map(|(stat, v)| support::sample(json!({"veer_stat": stat}), v))
+            .collect()
     })
 }
 
@@ -655,11 +655,10 @@ fn status_from_prometheus_checks_the_default_split_and_the_arms() {
     assert_eq!(s["proxies"][0]["version"], 4, "{s}");
     let queries = queries.lock().unwrap().clone();
     assert_eq!(queries.len(), 1, "{queries:?}");
-    // The labelled series of the names module, as the request line carries it (percent-encoded).
+    // The labelled series of the names module.
     let split = Stat::split_requests("shop", "v1").prometheus_selector();
-    let encoded: String = form_urlencoded::byte_serialize(split.as_bytes()).collect();
     assert!(
-        queries[0].contains(&format!("increase({encoded}%5B300s%5D)")),
+        queries[0].contains(&format!("increase({split}[300s])")),
         "{queries:?}"
     );
     assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
@@ -863,7 +862,8 @@ fn experiment_report_reads_prometheus_and_its_history() {
         queries[1].starts_with("GET /api/v1/query_range?"),
         "{queries:?}"
     );
-    // The labelled family (the bootstrap's stats_tags), URL-encoded.
+    // The labelled family (the bootstrap's stats_tags), as the request line carries it
+    // (percent-encoded).
     assert!(
         queries[0].contains(
             "sum(veer_goal_users_total%7Bservice%3D%22shop%22%2Cexperiment%3D%22checkout%22\
@@ -901,4 +901,76 @@ fn experiment_report_refuses_what_it_cannot_report() {
         let stderr = exits(&out, 1);
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+}
+
+/// A `canary run` of shop v2 recorded on the WasmPlugin, still running at step 2 of 3.
+fn recorded_run() -> Value {
+    json!({
+        "service": "shop", "variant": "v2", "stable": "v1", "steps": [1000, 2000, 5000],
+        "promote": true, "started_at": "2026-12-01T10:00:00Z", "step": 1,
+        "step_started_at": "2026-12-01T10:05:00Z", "phase": {"state": "running"},
+        "passed": [{"number": 1, "weight_bp": 1000, "passed_at": "2026-12-01T10:05:00Z", "gates": []}],
+        "updated_at": "2026-12-01T10:05:00Z"
+    })
+}
+
+/// On Kubernetes the run is recorded in an annotation of the WasmPlugin: `canary status` reads
+/// it (one GET); `canary abort` ends it with a merge patch of that annotation alone, after its
+/// edit (which read the annotation with the plugin: no further GET), and status then says so.
+#[test]
+fn the_run_recorded_on_the_wasmplugin_is_shown_and_ended_by_an_abort() {
+    let mut plugin = shop_plugin();
+    plugin["metadata"]["annotations"] =
+        json!({ "veer.dev/run-canary-shop": recorded_run().to_string() });
+    let (port, seen) = fake_api(vec![(PLUGIN, plugin), (PODS, no_pods())]);
+    let out = veerctl(port, &["canary", "status", "shop"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "shop: canary v2, stable v1 at the start, started 2026-12-01T10:00:00Z",
+        "  step     2 of 3 (20%), since 2026-12-01T10:05:00Z",
+        "  continue with `veerctl canary run shop v2 --steps 10,20,50 --promote`",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in:\n{stdout}");
+    }
+    assert_eq!(lines(&seen), [format!("GET {PLUGIN}")]);
+
+    let out = veerctl(port, &["canary", "abort", "shop"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the recorded canary run of shop v2 (step 2 of 3 (20%)) is over: rolled back: `veerctl canary abort` sent all traffic back to the stable variant"),
+        "{stderr}"
+    );
+    let requests = lines(&seen);
+    assert_eq!(
+        requests[1..],
+        [
+            format!("GET {PLUGIN}"),
+            format!("PUT {PLUGIN}?&fieldManager=veerctl"),
+            format!("GET {PODS}?&labelSelector="),
+            format!("PATCH {PLUGIN}?&fieldManager=veerctl"),
+        ]
+    );
+    let patch = seen.lock().unwrap()[4].clone();
+    assert_eq!(
+        patch.content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    let annotations = patch.body["metadata"]["annotations"].as_object().unwrap();
+    assert_eq!(annotations.len(), 1, "{}", patch.body);
+    assert!(patch.body.get("spec").is_none(), "{}", patch.body);
+    let run: Value =
+        serde_json::from_str(annotations["veer.dev/run-canary-shop"].as_str().unwrap()).unwrap();
+    assert_eq!(run["phase"]["state"], "rolled-back", "{run}");
+    assert_eq!(run["started_at"], "2026-12-01T10:00:00Z");
+
+    let out = veerctl(port, &["-o", "json", "canary", "status", "shop"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["phase"]["state"], "rolled-back", "{status}");
+    assert_eq!(status["passed"][0]["number"], 1);
 }

@@ -13,97 +13,7 @@ use veer_filter::metrics::{self, Stat};
 use serde_json::{json, Value};
 
 mod support;
-use support::fake_admin;
-
-/// Colour or not: forced on (as a terminal would get it), or off (a pipe).
-#[derive(Clone, Copy)]
-enum Colour {
-    On,
-    Off,
-}
-
-/// An ECDS directory with a live config (written without proxies), and the config file.
-struct Rig {
-    dir: tempfile::TempDir,
-    admins: Vec<String>,
-}
-
-impl Rig {
-    fn new(config: &Value) -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("ecds")).unwrap();
-        let rig = Rig {
-            dir,
-            admins: Vec::new(),
-        };
-        let file = rig.file("web.json", config);
-        let wasm = support::wasm_module(rig.dir.path());
-        let out = rig.run(
-            &[
-                "apply",
-                "-f",
-                &file,
-                "--wasm",
-                wasm.to_str().unwrap(),
-                "--no-wait",
-            ],
-            Colour::Off,
-        );
-        assert_eq!(out.0, 0, "{}", out.2);
-        rig
-    }
-
-    fn ecds(&self) -> PathBuf {
-        self.dir.path().join("ecds")
-    }
-
-    /// Writes `config` to a file in the rig's directory; returns its path.
-    fn file(&self, name: &str, config: &Value) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, config.to_string()).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// Runs veerctl on the rig: exit code, stdout, stderr, with the rig's paths and every
-    /// loopback address replaced by placeholders.
-    fn run(&self, args: &[&str], colour: Colour) -> (i32, String, String) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_veerctl"));
-        for var in [
-            "VEER_ADMIN",
-            "NO_COLOR",
-            "CLICOLOR",
-            "CLICOLOR_FORCE",
-            "KUBECONFIG",
-        ] {
-            cmd.env_remove(var);
-        }
-        match colour {
-            Colour::On => cmd.env("CLICOLOR_FORCE", "1"),
-            Colour::Off => cmd.env("NO_COLOR", "1"),
-        };
-        cmd.env("VEER_ENVOY_DIR", self.ecds())
-            .env("COLUMNS", "100")
-            .env("KUBECONFIG", self.dir.path().join("no-kubeconfig"));
-        if !self.admins.is_empty() {
-            cmd.env("VEER_ADMIN", self.admins.join(","));
-        }
-        let out = cmd.args(args).output().unwrap();
-        let clean = |b: &[u8]| self.placeholders(&String::from_utf8_lossy(b));
-        (
-            out.status.code().unwrap_or(-1),
-            clean(&out.stdout),
-            clean(&out.stderr),
-        )
-    }
-
-    fn placeholders(&self, text: &str) -> String {
-        let mut text = text.replace(self.dir.path().to_str().unwrap(), "[DIR]");
-        for (i, url) in self.admins.iter().enumerate() {
-            text = text.replace(url.as_str(), &format!("[PROXY{}]", i + 1));
-        }
-        text
-    }
-}
+use support::{fake_admin, Colour, Rig};
 
 /// Service `web` (v1 80 %, v2 20 %) with experiment `checkout` (control/treatment 50/50).
 fn web() -> Value {
@@ -292,6 +202,26 @@ fn explain_and_experiment_list() {
         &["explain", "--host", "api.example.com"],
     );
     both("experiment-list", &rig, &["experiment", "list"]);
+}
+
+/// The dynamic module's metrics (`dynamicmodulescustom.veer.*`) in place of the wasm filter's.
+fn native(stats: String) -> String {
+    stats.replace("wasmcustom.", "dynamicmodulescustom.")
+}
+
+/// Veer native: `status`, `experiment list` and `cohort list` read the dynamic module's metrics
+/// and print exactly what they print for the wasm filter (the same snapshots).
+#[test]
+fn the_native_builds_metrics_read_as_the_wasm_filters() {
+    let mut rig = Rig::native(&web());
+    rig.admins
+        .push(fake_admin(|_| native(stats(1, 803, 197, (240, 260)))).0);
+    both("status-fits", &rig, &["status"]);
+    both("experiment-list", &rig, &["experiment", "list"]);
+    let mut rig = Rig::native(&web_with_rules());
+    rig.admins
+        .push(fake_admin(|_| native(stats_with_rules(42, 7))).0);
+    both("cohort-list", &rig, &["cohort", "list"]);
 }
 
 /// The main errors: exit code and stderr, with their cause where there is one.

@@ -13,7 +13,8 @@
 # 127.0.0.1. VEER_DEMO_REQUESTS sets the requests per step (default 1000), VEER_DEMO_SHOPPERS the
 # simulated shoppers of the A/B test with a goal (default 2000), VEER_DEMO_REPORT where its HTML
 # report goes (default target/veer-demo-report.html); VEER_DEMO_PAUSE=1 waits for Enter between
-# steps.
+# steps. VEER_BUILD=native runs Veer native (the dynamic module, `make native`) instead of the
+# proxy-wasm filter: the same steps, veerctl told the build once (`apply --module`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,7 +26,16 @@ SHOPPERS=${VEER_DEMO_SHOPPERS:-2000}
 REPORT_HTML=${VEER_DEMO_REPORT:-$PWD/target/veer-demo-report.html}
 ENVOY=${VEER_ENVOY:-.venv/bin/envoy}
 WASM=$PWD/target/veer.wasm
-for f in "$VEERCTL" "$APP" "$SHOPPERS_BIN" "$ENVOY" "$WASM"; do
+NATIVE_DIR=$PWD/target/native
+BUILD=${VEER_BUILD:-wasm}
+case $BUILD in
+  wasm) FILTER_ARGS=(--wasm "$WASM"); BOOTSTRAP=deploy/envoy/envoy.yaml; FILTER_FILE=$WASM ;;
+  # Envoy finds the module (veer_native -> libveer_native.so) in ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+  native) FILTER_ARGS=(--module "$NATIVE_DIR"); BOOTSTRAP=deploy/envoy/envoy-native.yaml
+          FILTER_FILE=$NATIVE_DIR/libveer_native.so; export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$NATIVE_DIR ;;
+  *) echo "VEER_BUILD=$VEER_BUILD: use wasm or native" >&2; exit 1 ;;
+esac
+for f in "$VEERCTL" "$APP" "$SHOPPERS_BIN" "$ENVOY" "$FILTER_FILE"; do
   [[ -x $f || -f $f ]] || { echo "missing $f: run 'make demo' (it builds everything)" >&2; exit 1; }
 done
 command -v curl >/dev/null || { echo "the demo counts responses with curl; install it (apt-get install curl)" >&2; exit 1; }
@@ -119,10 +129,10 @@ assignments_loop() {
 bold "Starting two versions of the demo app and Envoy with the Veer filter"
 spawn "$APP" v1 "$V1"
 spawn "$APP" v2 "$V2"
-run "$VEERCTL" apply -f deploy/demo/web.yaml --wasm "$WASM" --no-wait
+run "$VEERCTL" apply -f deploy/demo/web.yaml "${FILTER_ARGS[@]}" --no-wait
 sed -e "s/{{ADMIN_PORT}}/$ADMIN/; s/{{LISTEN_PORT}}/$LISTEN/; s#{{ECDS_DIR}}#$VEER_ENVOY_DIR#g" \
     -e "s/{{V1_PORT}}/$V1/; s/{{V2_PORT}}/$V2/; s/{{V3_PORT}}/1/; s#{{WASM}}#$WASM#" \
-    deploy/envoy/envoy.yaml > "$WORK/envoy.yaml"
+    "$BOOTSTRAP" > "$WORK/envoy.yaml"
 spawn "$ENVOY" -c "$WORK/envoy.yaml" --use-dynamic-base-id --concurrency 2 --log-level warn --log-path "$WORK/envoy.log"
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$ADMIN/ready" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$LISTEN/" >/dev/null 2>&1 && break

@@ -145,17 +145,35 @@ impl Filter {
         }
     }
 
-    /// The ECDS resource holding this filter with `config_json` as its routing config.
-    fn resource(&self, config_json: &str, version: u64) -> String {
+    /// The filter as veerctl names it in the ECDS resource.
+    pub fn ecds(&self) -> ecds::Filter {
         match self {
-            Filter::Wasm(wasm) => ecds::Resource {
-                config_json,
-                wasm_path: wasm,
-                version,
-            }
-            .render(),
-            Filter::Native { name, .. } => native::resource(config_json, name, version),
+            Filter::Wasm(wasm) => ecds::Filter::Wasm(wasm.clone()),
+            Filter::Native { name, .. } => ecds::Filter::Native(name.clone()),
         }
+    }
+
+    /// The arguments that make `veerctl apply` load this filter: `--wasm PATH`, or `--module`
+    /// with the module's file (veerctl checks it and writes its name).
+    pub fn veerctl_args(&self) -> [String; 2] {
+        match self {
+            Filter::Wasm(wasm) => ["--wasm".into(), wasm.display().to_string()],
+            Filter::Native { dir, name } => [
+                "--module".into(),
+                dir.join(format!("lib{name}.so")).display().to_string(),
+            ],
+        }
+    }
+
+    /// The ECDS resource holding this filter with `config_json` as its routing config: what
+    /// veerctl writes.
+    pub fn resource(&self, config_json: &str, version: u64) -> String {
+        ecds::Resource {
+            config_json,
+            filter: &self.ecds(),
+            version,
+        }
+        .render()
     }
 }
 

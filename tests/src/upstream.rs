@@ -1,14 +1,15 @@
 //! A tiny upstream app: answers every request with its version name, and echoes back the Veer
 //! headers it received (`x-seen-<header>`) and the path it was asked for (`x-seen-path`), so tests
 //! can see exactly what the app was told.
-//! It can be made slow ([`Upstream::set_delay`]), for tests of what the proxies measure, and a
-//! request can ask for its status with `x-test-status: 503`.
+//! It can be made slow ([`Upstream::set_delay`]) or failing ([`Upstream::set_status`]), for tests
+//! of what the proxies measure and of the gates that act on it; a request can ask for its own
+//! status with `x-test-status: 503`.
 //!
 //! Built on hyper because the tests send hostile bytes (non-UTF-8 header values) through Envoy
 //! and the upstream must take whatever Envoy forwards, as a real app server would.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub struct Upstream {
     port: u16,
     served: Arc<AtomicU64>,
     delay_us: Arc<AtomicU64>,
+    status: Arc<AtomicU16>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -41,11 +43,13 @@ impl Upstream {
         let port = listener.local_addr()?.port();
         let served = Arc::new(AtomicU64::new(0));
         let delay_us = Arc::new(AtomicU64::new(0));
+        let status = Arc::new(AtomicU16::new(200));
         let (stop, stopped) = oneshot::channel();
         let app = App {
             name: Arc::from(name),
             served: served.clone(),
             delay_us: delay_us.clone(),
+            status: status.clone(),
         };
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
@@ -61,6 +65,7 @@ impl Upstream {
             port,
             served,
             delay_us,
+            status,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -86,6 +91,12 @@ impl Upstream {
         let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
         self.delay_us.store(us, Ordering::Relaxed);
     }
+
+    /// Makes every later request be answered with `status` (e.g. 500: a failing version); 200
+    /// by default.
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, Ordering::Relaxed);
+    }
 }
 
 /// What each connection's handler shares.
@@ -94,6 +105,7 @@ struct App {
     name: Arc<str>,
     served: Arc<AtomicU64>,
     delay_us: Arc<AtomicU64>,
+    status: Arc<AtomicU16>,
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, app: App) {
@@ -107,11 +119,12 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: App) {
                 app.served.fetch_add(1, Ordering::Relaxed);
                 let delay = Duration::from_micros(app.delay_us.load(Ordering::Relaxed));
                 let name = app.name.clone();
+                let status = app.status.load(Ordering::Relaxed);
                 async move {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    answer(req, name).await
+                    answer(req, name, status).await
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -124,15 +137,16 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: App) {
 async fn answer(
     req: Request<Incoming>,
     name: Arc<str>,
+    status: u16,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::new(Bytes::from(format!("{name}\n"))));
-    // A test asks for a status with `x-test-status` (a failed purchase, ...).
-    if let Some(status) = req
+    // A test asks for a status with `x-test-status` (a failed purchase, ...); otherwise the
+    // upstream's own (`set_status`).
+    let asked = req
         .headers()
         .get("x-test-status")
-        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
-        .and_then(|s| hyper::StatusCode::from_u16(s).ok())
-    {
+        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok());
+    if let Ok(status) = hyper::StatusCode::from_u16(asked.unwrap_or(status)) {
         *response.status_mut() = status;
     }
     let headers = response.headers_mut();

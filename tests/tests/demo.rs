@@ -3,8 +3,8 @@
 //! behind.
 //!
 //! The demo runs in its own session, so everything it starts is found by session id (`ps`), and
-//! only those processes are ever signalled. Needs `make wasm envoy` and veerctl built
-//! (`make test-demo` does both). A separate test binary from e2e: `make test-demo` runs it.
+//! only those processes are ever signalled. Needs `make wasm native envoy` and veerctl built
+//! (`make test-demo` does both). The whole demo runs once per build (`VEER_BUILD=wasm|native`). A separate test binary from e2e: `make test-demo` runs it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,8 +26,8 @@ struct Demo {
 }
 
 impl Demo {
-    /// Starts the demo with `veerctl` as its veerctl.
-    fn start_with(veerctl: &Path) -> Demo {
+    /// Starts the demo of `build` (`VEER_BUILD`) with `veerctl` as its veerctl.
+    fn start_with(veerctl: &Path, build: &str) -> Demo {
         let root = paths::workspace();
         // setsid: a new session whose id is the demo's PID. env --default-signal: SIGINT as a
         // terminal would deliver it, even if this runner was started with SIGINT ignored.
@@ -35,12 +35,13 @@ impl Demo {
             .args(["env", "--default-signal=INT"])
             .arg(root.join("deploy/demo/demo.sh"))
             .env("VEER_DEMO_REQUESTS", REQUESTS)
+            .env("VEER_BUILD", build)
             .env("VEER_DEMO_APP", env!("CARGO_BIN_EXE_veer-demo-app"))
             .env(
                 "VEER_DEMO_SHOPPERS_BIN",
                 env!("CARGO_BIN_EXE_veer-demo-shoppers"),
             )
-            .env("VEER_DEMO_REPORT", report_path())
+            .env("VEER_DEMO_REPORT", report_path(build))
             .env("VEERCTL", veerctl)
             .env("VEER_ENVOY", paths::envoy())
             .env("NO_COLOR", "1")
@@ -72,7 +73,7 @@ impl Demo {
     }
 
     fn start() -> Demo {
-        Demo::start_with(&veerctl())
+        Demo::start_with(&veerctl(), "wasm")
     }
 
     fn pid(&self) -> u32 {
@@ -131,10 +132,11 @@ fn veerctl() -> PathBuf {
     path
 }
 
-/// Where the demo's HTML report goes in these tests (target/, per test process).
-fn report_path() -> PathBuf {
+/// Where the demo of `build` puts its HTML report in these tests (target/, per test process and
+/// build: the two builds' demos may run at once).
+fn report_path(build: &str) -> PathBuf {
     paths::workspace().join(format!(
-        "target/veer-demo-report-test-{}.html",
+        "target/veer-demo-report-test-{build}-{}.html",
         std::process::id()
     ))
 }
@@ -178,7 +180,18 @@ fn session_of(pid: u32) -> Option<u32> {
 
 #[test]
 fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
-    let mut demo = Demo::start();
+    every_step_verifies("wasm");
+}
+
+/// The same demo on Veer native: veerctl drives the dynamic module as it drives the wasm filter,
+/// and the module counts the A/B test's goal as the wasm filter does.
+#[test]
+fn every_step_of_the_native_demo_verifies_and_it_leaves_nothing_running() {
+    every_step_verifies("native");
+}
+
+fn every_step_verifies(build: &str) {
+    let mut demo = Demo::start_with(&veerctl(), build);
     let mut transcript = String::new();
     // Up to its last line, not to the end of output: a process left behind would hold it open.
     demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
@@ -196,9 +209,10 @@ fn every_step_of_the_demo_verifies_and_it_leaves_nothing_running() {
     );
     // The product step: the report names the winner and says where its HTML is.
     assert!(transcript.contains("WINNER: one-click beats classic on purchase"));
-    let html = format!("HTML report: {}", report_path().display());
+    let html = format!("HTML report: {}", report_path(build).display());
     assert!(transcript.contains(&html), "{transcript}");
-    assert!(std::fs::read_to_string(report_path()).is_ok_and(|h| h.contains("one-click")));
+    let report = std::fs::read_to_string(report_path(build));
+    assert!(report.is_ok_and(|h| h.contains("one-click")));
     assert_eq!(transcript.matches("split check: OK").count(), 8);
     let left = session_members(demo.pid());
     assert!(left.is_empty(), "processes left after the demo: {left:?}");
@@ -269,7 +283,7 @@ fn a_step_whose_traffic_differs_from_the_configured_split_fails_the_demo() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let mut demo = Demo::start_with(&wrapper);
+    let mut demo = Demo::start_with(&wrapper, "wasm");
     let mut transcript = String::new();
     demo.read_until(&mut transcript, |l| l.starts_with("== Done"));
     let status = demo.wait();

@@ -1,5 +1,6 @@
 //! The README's worked config example must stay a valid config: it is read from README.md and
 //! validated by the engine, both as veerctl reads it (YAML) and as the filter receives it (JSON).
+//! Its gate file example must stay a gate file `canary run` accepts.
 //!
 //! The block is the first fenced block after the line `<!-- veer-test: worked-example -->`, or,
 //! without that marker, the first ```yaml or ```json block under the heading that starts with
@@ -27,6 +28,11 @@ fn worked_example(readme: &str) -> Result<String, String> {
             (i + 1, format!("under {HEADING:?}"))
         }
     };
+    first_block(&lines, start, &what)
+}
+
+/// The first ```yaml or ```json block from line `start` to the end of its `## ` section.
+fn first_block(lines: &[&str], start: usize, what: &str) -> Result<String, String> {
     let section = lines.get(start..).unwrap_or_default();
     let section_end = section
         .iter()
@@ -73,4 +79,22 @@ fn an_invalid_example_is_caught() {
     let marked = format!("intro\n```json\n{{}}\n```\n{MARKER}\n```yaml\nversion: 1\n```\n");
     assert_eq!(worked_example(&marked).unwrap(), "version: 1");
     assert!(worked_example("# Veer\n```yaml\nx: 1\n```\n").is_err());
+}
+
+/// The README's gate file example (the block after `<!-- veer-test: gate-file -->`) is one
+/// `canary run --gate-file` accepts, with the gates and hooks it shows.
+#[test]
+fn the_readme_gate_file_example_is_a_valid_gate_file() {
+    const GATE_FILE: &str = "<!-- veer-test: gate-file -->";
+    let readme = std::fs::read_to_string(paths::workspace().join("README.md")).unwrap();
+    let lines: Vec<&str> = readme.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == GATE_FILE)
+        .unwrap_or_else(|| panic!("README.md has no {GATE_FILE}"));
+    let text = first_block(&lines, at + 1, &format!("after {GATE_FILE}")).unwrap();
+    let file = veer_ctl::progressive::gate_file::parse(&text, "README.md gate file")
+        .unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
+    assert_eq!(file.gates.len(), 1);
+    assert_eq!(file.hooks.len(), 3);
 }

@@ -25,6 +25,7 @@ pub mod port_forward;
 pub mod progress;
 pub mod report;
 pub mod rollout;
+pub mod run_state;
 pub mod target;
 
 pub use dry_run::{DryRun, PlannedRequest};

@@ -8,7 +8,7 @@ use crate::cli::ApplyArgs;
 use crate::config::source;
 use crate::error::Result;
 use crate::history::Change;
-use crate::host::envoy::change::{self, Base};
+use crate::host::envoy::change::{self, Base, GivenFilter};
 use crate::host::envoy::store::Current;
 use crate::host::envoy::Envoy;
 use crate::observe::status::{Proxy, Runs};
@@ -36,7 +36,11 @@ pub fn apply(s: &Settings, a: &ApplyArgs) -> Result<()> {
     let envoy = s.host.envoy()?;
     let base = Base::Replace {
         wire: Box::new(loaded.wire),
-        wasm: a.wasm.clone(),
+        filter: match (&a.wasm, &a.module) {
+            (Some(path), _) => Some(GivenFilter::Wasm(path.clone())),
+            (None, Some(module)) => Some(GivenFilter::Module(module.clone())),
+            (None, None) => None,
+        },
         expect_version: a.expect_version,
         allow_header_rename: a.allow_header_rename,
     };

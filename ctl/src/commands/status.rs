@@ -188,13 +188,19 @@ fn print_and_check(s: &Settings, a: &StatusArgs, st: &Status) -> Result<()> {
 }
 
 /// `--check`: a mismatch is exit code 6, and so is a proxy that runs the fallback config or
-/// another config than the live file's (its traffic cannot follow the configured split).
+/// another config than the live file's (its traffic cannot follow the configured split), or one
+/// in a hot restart (what it runs cannot be known until its old process exits).
 fn check(a: &StatusArgs, s: &Status) -> Result<()> {
     let off = |srm: &Option<crate::observe::srm::Verdict>| srm.as_ref().is_some_and(|r| r.mismatch);
     let mut mismatched: Vec<String> = s
         .proxies
         .iter()
-        .filter(|p| matches!(p.runs, Runs::Fallback | Runs::OtherConfig))
+        .filter(|p| {
+            matches!(
+                p.runs,
+                Runs::Fallback | Runs::OtherConfig | Runs::HotRestart
+            )
+        })
         .filter_map(|p| p.off(s.configured_version))
         .collect();
     for svc in &s.services {

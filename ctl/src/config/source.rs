@@ -89,6 +89,40 @@ fn utf8(bytes: Vec<u8>, name: &str) -> Result<String> {
 
 /// Parses config text (JSON or YAML).
 pub fn parse(text: &str, name: &str) -> Result<Loaded> {
+    let invalid = |problems| CliError::Invalid {
+        source_name: name.into(),
+        problems: LinedProblems(problems),
+    };
+    let doc = read_document(text, "the config must be a map (services: ...)").map_err(invalid)?;
+    let (wire, problems) = doc.decode::<WireConfig>();
+    match wire {
+        Some(wire) if problems.is_empty() => Ok(Loaded {
+            wire,
+            lines: doc.lines,
+        }),
+        _ => Err(invalid(problems)),
+    }
+}
+
+/// A JSON or YAML document, with the line of every node.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// The document.
+    pub value: Value,
+    /// Node path (`gates[0].condition`) -> 1-based line.
+    pub lines: BTreeMap<String, usize>,
+    /// Every key that appeared twice in one map, and its line.
+    duplicates: Vec<(String, usize)>,
+    /// Every number out of range (it stands as null): its path, line and problem.
+    out_of_range: Vec<(String, usize, String)>,
+}
+
+/// Reads `text` as JSON or YAML, which must hold a map (`not_a_map` says what is expected
+/// otherwise); the problems come each with its line.
+pub fn read_document(
+    text: &str,
+    not_a_map: &str,
+) -> std::result::Result<Document, Vec<(Option<usize>, Problem)>> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
@@ -96,52 +130,62 @@ pub fn parse(text: &str, name: &str) -> Result<Loaded> {
             path: "$".into(),
             message: format!("not valid JSON or YAML: {e}"),
         };
-        return Err(CliError::Invalid {
-            source_name: name.into(),
-            problems: LinedProblems(vec![(Some(e.marker().line()), problem)]),
-        });
+        return Err(vec![(Some(e.marker().line()), problem)]);
     }
     let value = builder.root.unwrap_or(Value::Null);
-    let lines = builder.lines;
     if !value.is_object() {
         let problem = Problem {
             path: "$".into(),
-            message: "the config must be a map (services: ...)".into(),
+            message: not_a_map.into(),
         };
-        return Err(CliError::Invalid {
-            source_name: name.into(),
-            problems: LinedProblems(vec![(Some(1), problem)]),
-        });
+        return Err(vec![(Some(1), problem)]);
     }
-    let mut problems: Vec<(Option<usize>, Problem)> = builder
-        .duplicates
-        .into_iter()
-        .map(|(path, line)| {
-            let message = "this key appears twice in the same map".to_owned();
-            (Some(line), Problem { path, message })
-        })
-        .collect();
-    let out_of_range: Vec<String> = builder
-        .out_of_range
-        .iter()
-        .map(|(p, _, _)| p.clone())
-        .collect();
-    for (path, line, message) in builder.out_of_range {
-        problems.push((Some(line), Problem { path, message }));
+    Ok(Document {
+        value,
+        lines: builder.lines,
+        duplicates: builder.duplicates,
+        out_of_range: builder.out_of_range,
+    })
+}
+
+impl Document {
+    /// The line of `path`, or of its closest enclosing field.
+    pub fn line_of(&self, path: &str) -> Option<usize> {
+        line_of(&self.lines, path)
     }
-    let wire = decode_all(value, &mut |path, message| {
-        // A number out of range stands as null; its type error would say it twice.
-        if !out_of_range.contains(&path) {
-            problems.push((line_of(&lines, &path), Problem { path, message }));
+
+    /// Decodes the document as a `T`, reporting every problem (each duplicate key and each
+    /// decode problem) with its line, in line order. `None` when decoding cannot go on; a `T`
+    /// returned with problems is for counting them only.
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> (Option<T>, Vec<(Option<usize>, Problem)>) {
+        let mut problems: Vec<(Option<usize>, Problem)> = self
+            .duplicates
+            .iter()
+            .map(|(path, line)| {
+                let message = "this key appears twice in the same map".to_owned();
+                (
+                    Some(*line),
+                    Problem {
+                        path: path.clone(),
+                        message,
+                    },
+                )
+            })
+            .collect();
+        for (path, line, message) in &self.out_of_range {
+            let (path, message) = (path.clone(), message.clone());
+            problems.push((Some(*line), Problem { path, message }));
         }
-    });
-    problems.sort_by_key(|(line, _)| *line);
-    match wire {
-        Some(wire) if problems.is_empty() => Ok(Loaded { wire, lines }),
-        _ => Err(CliError::Invalid {
-            source_name: name.into(),
-            problems: LinedProblems(problems),
-        }),
+        let decoded = decode_all(self.value.clone(), &mut |path, message| {
+            // A number out of range stands as null; its type error would say it twice.
+            if !self.out_of_range.iter().any(|(p, _, _)| *p == path) {
+                problems.push((line_of(&self.lines, &path), Problem { path, message }));
+            }
+        });
+        problems.sort_by_key(|(line, _)| *line);
+        (decoded, problems)
     }
 }
 

@@ -39,6 +39,7 @@ impl From<Stored> for Entry {
             splits_before: s.splits_before,
             before: s.before,
             before_wasm: s.before_wasm,
+            before_module: None,
             rejected: s.rejected,
         }
     }

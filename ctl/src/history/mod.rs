@@ -25,6 +25,7 @@ use veer_filter::config::WireConfig;
 
 use crate::config::cohort::CohortEdit;
 use crate::config::edit::bp_to_percent;
+use crate::host::envoy::ecds::Filter;
 
 mod legacy;
 pub mod undo;
@@ -221,9 +222,13 @@ pub struct Entry {
     pub splits_before: Option<BTreeMap<String, Split>>,
     /// The whole config before the change: kept for the last [`FULL_CONFIGS`] entries only.
     pub before: Option<WireConfig>,
-    /// The filter the config before the change loaded, so that it can be restored whole.
+    /// The filter the config before the change loaded, so that it can be restored whole: its
+    /// .wasm (the proxy-wasm build) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_wasm: Option<PathBuf>,
+    /// ... or its dynamic module's name (the native build).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_module: Option<String>,
     /// A proxy rejected this change and veerctl restored the config before it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rejected: bool,
@@ -235,7 +240,7 @@ impl Entry {
     pub fn new(
         version: u64,
         change: &Change,
-        before: Option<(&WireConfig, &PathBuf)>,
+        before: Option<(&WireConfig, &Filter)>,
         after: &WireConfig,
     ) -> Entry {
         Entry {
@@ -245,8 +250,24 @@ impl Entry {
             at: now(),
             splits_before: before.map(|(w, _)| altered_splits(w, after, change.service())),
             before: before.map(|(w, _)| w.clone()),
-            before_wasm: before.map(|(_, p)| p.clone()),
+            before_wasm: before.and_then(|(_, f)| match f {
+                Filter::Wasm(p) => Some(p.clone()),
+                Filter::Native(_) => None,
+            }),
+            before_module: before.and_then(|(_, f)| match f {
+                Filter::Native(name) => Some(name.clone()),
+                Filter::Wasm(_) => None,
+            }),
             rejected: false,
+        }
+    }
+
+    /// The filter the config before this change loaded, when it was recorded.
+    pub fn before_filter(&self) -> Option<Filter> {
+        match (&self.before_wasm, &self.before_module) {
+            (Some(path), _) => Some(Filter::Wasm(path.clone())),
+            (None, Some(name)) => Some(Filter::Native(name.clone())),
+            (None, None) => None,
         }
     }
 

@@ -81,7 +81,7 @@ fn the_switch_to_undo_is_the_last_accepted_one_of_that_service() {
         service: service.into(),
         variant: variant.into(),
     };
-    let wasm = PathBuf::from("/opt/veer.wasm");
+    let wasm = Filter::Wasm(PathBuf::from("/opt/veer.wasm"));
     let before = config(1, 0, 0, 0);
     let mut entries = Vec::new();
     for (version, change) in [
@@ -105,7 +105,7 @@ fn the_switch_to_undo_is_the_last_accepted_one_of_that_service() {
 /// needs survives in an old entry.
 #[test]
 fn the_history_is_bounded_and_old_entries_keep_the_splits_they_changed() {
-    let wasm = PathBuf::from("/opt/veer.wasm");
+    let wasm = Filter::Wasm(PathBuf::from("/opt/veer.wasm"));
     let mut current = config(1, 0, 300, 20);
     let config_size = serde_json::to_string(&current).unwrap().len();
     let mut entries = Vec::new();

@@ -187,7 +187,8 @@ impl Host {
     }
 
     /// Records a small piece of state with the config under `name` (e.g. how far a progressive
-    /// rollout got), for a later command to read with [`Host::load_state`].
+    /// rollout got), for a later command to read with [`Host::load_state`]: a file in the
+    /// Envoy store, an annotation of the WasmPlugin on Kubernetes.
     pub fn save_state<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
         match self {
             Host::Envoy(e) => {
@@ -195,7 +196,11 @@ impl Host {
                 let _lock = store.lock(envoy::change::LOCK_WAIT, e.quiet)?;
                 store.write_state(&state_file(name), value)
             }
-            Host::Kubernetes(_) => Err(state_on_kubernetes()),
+            Host::Kubernetes(k) => {
+                let json = serde_json::to_string(value)
+                    .map_err(|e| CliError::failed(format!("failed to encode state: {e}")))?;
+                k.save_state(name, &json)
+            }
         }
     }
 
@@ -203,21 +208,64 @@ impl Host {
     pub fn load_state<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
         match self {
             Host::Envoy(e) => e.store()?.read_state(&state_file(name)),
-            Host::Kubernetes(_) => Err(state_on_kubernetes()),
+            Host::Kubernetes(k) => k
+                .load_state(name)?
+                .map(|json| annotated_state(k, name, &json))
+                .transpose(),
         }
     }
+
+    /// The state recorded under `name`, as it was when `edited` was made: on Kubernetes from
+    /// the WasmPlugin that edit read (no request), on Envoy from the store.
+    pub fn state_after_edit<T: DeserializeOwned>(
+        &self,
+        edited: &Edited,
+        name: &str,
+    ) -> Result<Option<T>> {
+        match (self, edited) {
+            (Host::Kubernetes(k), Edited::Kubernetes(update)) => {
+                veer_k8s::run_state::read_state(&update.plugin, name)
+                    .map_err(kubernetes::err)?
+                    .map(|json| annotated_state(k, name, &json))
+                    .transpose()
+            }
+            _ => self.load_state(name),
+        }
+    }
+
+    /// Held while a long-running run `name` goes on, so that a second one is refused: on Envoy
+    /// a lock file the OS releases when the process ends, however it ends. Kubernetes has no
+    /// such lock (`None`): two runs of one service from two machines are not told apart.
+    pub fn run_lock(&self, name: &str) -> Result<Option<envoy::store::Lock>> {
+        match self {
+            Host::Envoy(e) if !e.dry_run => e.store()?.run_lock(name).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The Kubernetes namespace veerctl acts in; `None` on a standalone Envoy.
+    pub fn namespace(&self) -> Result<Option<String>> {
+        match self {
+            Host::Envoy(_) => Ok(None),
+            Host::Kubernetes(k) => k.namespace().map(Some),
+        }
+    }
+}
+
+/// Run state `name` from its annotation's JSON text.
+fn annotated_state<T: DeserializeOwned>(k: &Kubernetes, name: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| {
+        let key = format!("{}{name}", veer_k8s::run_state::RUN_STATE_PREFIX);
+        CliError::failed(format!(
+            "the annotation {key} of WasmPlugin {} is not state veerctl can read ({e}); remove it with `kubectl annotate wasmplugin {} {key}-` to start afresh",
+            k.plugin, k.plugin
+        ))
+    })
 }
 
 /// Run state lives in `.veer/run-NAME.json`, apart from veerctl's own files.
 fn state_file(name: &str) -> String {
     format!("run-{name}.json")
-}
-
-/// Kubernetes keeps run state in a WasmPlugin annotation, which veer-k8s cannot write yet.
-fn state_on_kubernetes() -> CliError {
-    CliError::failed(
-        "recording run state on Kubernetes (a WasmPlugin annotation) is not supported yet; pass --envoy DIR for a standalone Envoy",
-    )
 }
 
 impl Live {
@@ -262,10 +310,10 @@ impl Proxies<'_> {
     }
 
     /// What every proxy counted since `watch` started, labelled `label` where the host has no
-    /// label of its own.
-    pub fn watched(&self, watch: Watch, label: &str) -> Result<Counted> {
+    /// label of its own. The watch goes on: it can be read again.
+    pub fn watched(&self, watch: &Watch, label: &str) -> Result<Counted> {
         match (watch, self) {
-            (Watch::Window(w), _) => self.count(w, label).map(|(c, _)| c),
+            (Watch::Window(w), _) => self.count(w.clone(), label).map(|(c, _)| c),
             (Watch::SinceLastChange, Proxies::Admins(e)) => e.since_last_change(),
             (Watch::SinceLastChange, Proxies::Sidecars { .. }) => Err(CliError::failed(
                 "internal error: Kubernetes keeps no baselines of the last change (please report it)",
@@ -278,18 +326,23 @@ impl Proxies<'_> {
 mod tests {
     use super::*;
 
-    /// Run state recorded on a standalone Envoy is read back by a later command; before any is
-    /// recorded there is none; on Kubernetes it is refused with what to do.
-    #[test]
-    fn run_state_is_recorded_with_the_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let host = Host::Envoy(Envoy {
-            dir: dir.path().to_owned(),
+    /// A standalone Envoy host on ECDS directory `dir`, without proxies.
+    fn envoy_in(dir: &std::path::Path) -> Host {
+        Host::Envoy(Envoy {
+            dir: dir.to_owned(),
             admins: Vec::new(),
             timeout: std::time::Duration::from_secs(1),
             dry_run: false,
             quiet: true,
-        });
+        })
+    }
+
+    /// Run state recorded on a standalone Envoy is read back by a later command; before any is
+    /// recorded there is none.
+    #[test]
+    fn run_state_is_recorded_with_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = envoy_in(dir.path());
         assert_eq!(host.load_state::<Vec<u32>>("canary-web").unwrap(), None);
         host.save_state("canary-web", &vec![5, 25]).unwrap();
         assert_eq!(
@@ -298,6 +351,8 @@ mod tests {
         );
         assert!(dir.path().join(".veer/run-canary-web.json").is_file());
 
+        // On Kubernetes the state is a WasmPlugin annotation (veer-k8s's contract tests): a name
+        // that makes no valid annotation is refused before the cluster is contacted.
         let kubernetes = Host::Kubernetes(Kubernetes {
             cluster: kubernetes::Cluster {
                 context: None,
@@ -308,7 +363,28 @@ mod tests {
             },
             plugin: "veer".into(),
         });
-        let err = kubernetes.save_state("canary-web", &1).unwrap_err();
-        assert!(err.to_string().contains("--envoy DIR"), "{err}");
+        let err = kubernetes.save_state("canary web", &1).unwrap_err();
+        assert!(err.to_string().contains("annotation"), "{err}");
+        let err = kubernetes.load_state::<u32>("canary/web").unwrap_err();
+        assert!(err.to_string().contains("annotation"), "{err}");
+    }
+
+    /// A second run of the same name is refused while the first holds its lock, and allowed
+    /// once it is released.
+    #[test]
+    fn a_run_lock_is_held_by_one_run_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = envoy_in(dir.path());
+        let held = host.run_lock("canary-web").unwrap();
+        let err = host.run_lock("canary-web").unwrap_err();
+        assert_eq!(err.exit_code(), 5);
+        assert!(
+            err.to_string()
+                .contains("another veerctl is running this canary-web"),
+            "{err}"
+        );
+        assert!(host.run_lock("canary-shop").unwrap().is_some());
+        drop(held);
+        assert!(host.run_lock("canary-web").unwrap().is_some());
     }
 }

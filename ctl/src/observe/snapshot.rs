@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use veer_filter::metrics::{self, Kind, Stat};
 
+use crate::host::envoy::server_info::HotRestart;
 use crate::observe::latency::{self, Histogram};
 
 const ECDS: &str = "extension_config_discovery.http_filter.veer.";
@@ -27,6 +28,10 @@ pub struct Snapshot {
     /// baselines written before veerctl recorded them, hence the default.
     #[serde(default)]
     pub latency: BTreeMap<String, Histogram>,
+    /// A hot restart whose old process may still run: until it exits, Envoy's `/stats` adds in
+    /// the old process's figures, so what this proxy runs cannot be read from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_restart: Option<HotRestart>,
 }
 
 impl Snapshot {
@@ -244,5 +249,22 @@ mod tests {
             "{}",
             *PENDING_PATH
         );
+    }
+
+    /// The dynamic module's metrics (Veer native) read the same as the wasm filter's.
+    #[test]
+    fn the_native_builds_metrics_read_as_the_wasm_filters() {
+        let wasm = format!(
+            "{}: 12\n{}: 7\n",
+            Stat::requests("web", "v1").envoy_name(),
+            Stat::global(&metrics::CONFIG_VERSION).envoy_name()
+        );
+        let native = wasm.replace("wasmcustom.", "dynamicmodulescustom.");
+        let (w, n) = (parse_stats(&wasm), parse_stats(&native));
+        assert_eq!(n.veer, w.veer);
+        assert_eq!((n.get("rq.web.v1"), n.version()), (12, 7));
+        assert!(parse_stats("dynamicmodulescustom.other.x: 1\n")
+            .veer
+            .is_empty());
     }
 }

@@ -57,6 +57,9 @@ pub enum Runs {
     Fallback,
     /// The configured version, but another config (its digest differs): it loads another file.
     OtherConfig,
+    /// In a hot restart whose old process may still run: its stats add in the old process's,
+    /// so what it runs cannot be known until that process exits.
+    HotRestart,
     /// Its admin API did not answer.
     Unreachable,
 }
@@ -82,7 +85,9 @@ impl Proxy {
                 }
             }
         };
-        let runs = if s.runs_fallback() && version != 0 {
+        let runs = if s.hot_restart.is_some() {
+            Runs::HotRestart
+        } else if s.runs_fallback() && version != 0 {
             Runs::Fallback
         } else if s.version() != version {
             Runs::Stale
@@ -119,6 +124,10 @@ impl Proxy {
             )),
             Runs::OtherConfig => Some(format!(
                 "{} runs another config under version {v} (it loads another file)",
+                self.url
+            )),
+            Runs::HotRestart => Some(format!(
+                "{} is in a hot restart: what it runs cannot be known until its old process exits",
                 self.url
             )),
         }

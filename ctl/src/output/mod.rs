@@ -1,9 +1,10 @@
 //! Everything veerctl shows: data on stdout in the chosen format (`Printer`), status tables
-//! (`status`) and cohort rules (`cohort`) in one colour policy (`colour`), config differences
-//! (`diff`), Kubernetes writes planned or made (`planned`), experiment reports as tables and HTML
-//! (`report`), and progress on stderr (`progress`). Commands compute first and print last,
-//! through here.
+//! (`status`), cohort rules (`cohort`) and the canary run's panel and record (`canary`) in one
+//! colour policy (`colour`), config differences (`diff`), Kubernetes writes planned or made
+//! (`planned`), experiment reports as tables and HTML (`report`), and progress on stderr
+//! (`progress`). Commands compute first and print last, through here.
 
+pub mod canary;
 pub mod cohort;
 pub mod colour;
 pub mod diff;

@@ -1,7 +1,7 @@
 //! Progress on stderr: a spinner or countdown on a terminal, nothing or a plain line otherwise.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -53,48 +53,6 @@ impl Drop for Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
-    }
-}
-
-/// Waits `pause`, saying why: a countdown bar on a terminal, one plain line otherwise (a log
-/// must not fill with redraws), nothing with `--quiet`.
-pub fn pause(message: &str, pause: Duration, quiet: bool) {
-    let until = Instant::now() + pause;
-    // Whole seconds, rounded up: "0s left" only at the end.
-    let left_text = |left: Duration| {
-        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        format!(
-            "{} left",
-            humantime::format_duration(Duration::from_secs(secs))
-        )
-    };
-    let bar = if quiet {
-        None
-    } else if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(u64::try_from(pause.as_millis()).unwrap_or(u64::MAX));
-        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {prefix}") {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(left_text(pause));
-        bar.set_message(message.to_owned());
-        Some(bar)
-    } else {
-        eprintln!("{message} (waiting {})", humantime::format_duration(pause));
-        None
-    };
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if let Some(b) = &bar {
-            b.set_position(u64::try_from((pause - left).as_millis()).unwrap_or(u64::MAX));
-            b.set_prefix(left_text(left));
-        }
-        if left.is_zero() {
-            break;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(200)));
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
     }
 }
 

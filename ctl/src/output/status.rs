@@ -176,6 +176,10 @@ fn proxy_state(p: &Proxy, configured: u64, color: bool) -> String {
             "runs version {v}  << {}: not the live file's config (it loads another file)",
             paint("OTHER CONFIG", Tone::Bad, color)
         ),
+        Runs::HotRestart => format!(
+            "reports version {v}  << {}: its stats add in the old process's until it exits, so what it runs cannot be known yet",
+            paint("HOT RESTART", Tone::Bad, color)
+        ),
         Runs::Unreachable => format!(
             "{}: {}",
             paint("UNREACHABLE", Tone::Bad, color),

@@ -23,7 +23,8 @@ pub type Log = Arc<Mutex<Vec<Seen>>>;
 
 /// A fake API server holding `objects` by path. `GET` answers the stored object; `PUT` replaces
 /// it when the body carries the stored resourceVersion (which then goes up by one) and answers
-/// 409 Conflict otherwise, as the API server does. Before each of the first `concurrent` PUTs,
+/// 409 Conflict otherwise, as the API server does; `PATCH` merges a JSON merge patch into it.
+/// Before each of the first `concurrent` PUTs,
 /// another writer replaces the object first (label `other-writer`, resourceVersion up by one).
 /// Anything else is recorded and answered 404.
 pub fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> (u16, Log) {
@@ -85,6 +86,11 @@ pub fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> 
                         )
                     }
                 }
+                ("PATCH", Some(obj)) => {
+                    merge_patch(obj, &body);
+                    bump(obj);
+                    ("200 OK", obj.clone())
+                }
                 _ => ("404 Not Found", status(404, "NotFound", "not found")),
             };
             let text = doc.to_string();
@@ -97,6 +103,24 @@ pub fn fake_api_with(objects: Vec<(&'static str, Value)>, concurrent: usize) -> 
         }
     });
     (port, seen)
+}
+
+/// Applies a JSON merge patch (RFC 7386): maps merge, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    for (key, value) in fields {
+        if value.is_null() {
+            target.as_object_mut().unwrap().remove(key);
+        } else {
+            merge_patch(&mut target[key], value);
+        }
+    }
 }
 
 /// A fake API server with no concurrent writer.

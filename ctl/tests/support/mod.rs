@@ -1,5 +1,6 @@
-//! What the CLI tests share: a fake Envoy admin API on 127.0.0.1 whose answers are scripted,
-//! and a fake Kubernetes API server (`kube`).
+//! What the CLI tests share: a fake Envoy admin API and a fake Prometheus on 127.0.0.1 whose
+//! answers are scripted, an ECDS directory with a live config to run veerctl on (`Rig`), and a
+//! fake Kubernetes API server (`kube`).
 
 #![allow(dead_code)]
 
@@ -8,8 +9,11 @@ pub mod kube;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
 
 use veer_filter::metrics::{self, Stat};
 
@@ -19,11 +23,24 @@ pub fn fake_admin(script: impl Fn(usize) -> String + Send + 'static) -> (String,
     fake_admin_or_hang(move |n| Some(script(n)))
 }
 
+/// `/server_info` of an Envoy 1.40.0, the release `make envoy` installs (its real `version`).
+pub const ENVOY_1_40: &str =
+    "9e5580933739775e8bce696a57a2e1bc99368f23/1.40.0/Clean/RELEASE/BoringSSL";
+
 /// Like [`fake_admin`], but `None` from the script means: hold the connection open and never
 /// answer (from then on, the latency request too), as a hung process would.
 pub fn fake_admin_or_hang(
     script: impl Fn(usize) -> Option<String> + Send + 'static,
 ) -> (String, Arc<AtomicUsize>) {
+    fake_envoy(ENVOY_1_40, script)
+}
+
+/// Like [`fake_admin_or_hang`], for an Envoy whose `/server_info` reports `version`.
+pub fn fake_envoy(
+    version: &str,
+    script: impl Fn(usize) -> Option<String> + Send + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let server_info = json!({ "version": version, "state": "LIVE" }).to_string();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
@@ -39,9 +56,12 @@ pub fn fake_admin_or_hang(
             while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
                 header.clear();
             }
-            // The latency histograms (`format=json`) are optional: answer them with nothing.
+            // The latency histograms (`format=json`) and `/server_info` (a hot restart) are
+            // optional: answer them with nothing.
             let body = if hanging {
                 None
+            } else if request.contains("/server_info") {
+                Some(server_info.clone())
             } else if request.contains("format=json") {
                 Some("{}".to_owned())
             } else {
@@ -65,20 +85,31 @@ pub fn fake_admin_or_hang(
 
 /// `/stats` of a proxy that runs whatever the ECDS file of `dir` holds.
 pub fn following_stats(dir: &Path) -> String {
+    following_stats_of("wasmcustom.", dir)
+}
+
+/// [`following_stats`] of a build whose metrics Envoy names `<prefix>veer.*` (`wasmcustom.`,
+/// or `dynamicmodulescustom.` for the dynamic module).
+pub fn following_stats_of(prefix: &str, dir: &Path) -> String {
     let (version, digest) = live_config(dir);
-    proxy_stats(version, digest, &version.to_string())
+    proxy_stats_of(prefix, version, digest, &version.to_string())
 }
 
 /// `/stats` of a proxy running `version` with `digest` on every worker (one ECDS reload per
 /// version), by the filter's names; Envoy's ECDS version text `text`.
 pub fn proxy_stats(version: u64, digest: u64, text: &str) -> String {
+    proxy_stats_of("wasmcustom.", version, digest, text)
+}
+
+/// [`proxy_stats`] of a build whose metrics Envoy names `<prefix>veer.*`.
+pub fn proxy_stats_of(prefix: &str, version: u64, digest: u64, text: &str) -> String {
     format!(
-        "{}: {version}\n{}\
+        "{prefix}{}: {version}\n{prefix}{}: {digest}\n\
          extension_config_discovery.http_filter.veer.update_rejected: 0\n\
          extension_config_discovery.http_filter.veer.config_reload: {version}\n\
          extension_config_discovery.http_filter.veer.version_text: \"{text}\"\n",
-        Stat::global(&metrics::CONFIG_VERSION).envoy_name(),
-        digest_stat(digest)
+        Stat::global(&metrics::CONFIG_VERSION).name(),
+        Stat::global(&metrics::CONFIG_DIGEST).name(),
     )
 }
 
@@ -134,4 +165,166 @@ pub fn apply_first(ecds: &Path, file: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A fake Prometheus: each `/api/v1/query` is answered with the vector `answer(query)` gives
+/// (the query URL-decoded). Returns its URL and every query it got, decoded, in order.
+pub fn fake_prometheus(
+    answer: impl Fn(&str) -> Vec<Value> + Send + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut line = String::new();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            reader.read_line(&mut line).unwrap();
+            let mut header = String::new();
+            while reader.read_line(&mut header).unwrap() > 2 {
+                header.clear();
+            }
+            let target = line.split_whitespace().nth(1).unwrap_or("");
+            let query = target
+                .split_once("query=")
+                .map(|(_, q)| percent_decode(q.split('&').next().unwrap_or("")))
+                .unwrap_or_default();
+            log.lock().unwrap().push(query.clone());
+            let body = json!({"status": "success", "data": {"resultType": "vector", "result": answer(&query)}})
+                .to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// A query string value decoded (`%XX` and `+`).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One sample of a Prometheus vector, labelled `labels`.
+pub fn sample(labels: Value, value: &str) -> Value {
+    json!({"metric": labels, "value": [1.0, value]})
+}
+
+/// Colour or not: forced on (as a terminal would get it), or off (a pipe).
+#[derive(Clone, Copy)]
+pub enum Colour {
+    On,
+    Off,
+}
+
+/// An ECDS directory with a live config (written without proxies), and the config file.
+pub struct Rig {
+    pub dir: tempfile::TempDir,
+    pub admins: Vec<String>,
+}
+
+impl Rig {
+    /// A rig whose proxies run the wasm filter.
+    pub fn new(config: &Value) -> Rig {
+        Rig::with_filter(config, |dir| {
+            ["--wasm".into(), wasm_module(dir).display().to_string()]
+        })
+    }
+
+    /// A rig whose proxies run Veer native (the dynamic module `veer_native`).
+    pub fn native(config: &Value) -> Rig {
+        Rig::with_filter(config, |_| ["--module".into(), "veer_native".into()])
+    }
+
+    /// A rig whose first config loads the filter `filter(rig's directory)` names.
+    fn with_filter(config: &Value, filter: impl FnOnce(&Path) -> [String; 2]) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ecds")).unwrap();
+        let rig = Rig {
+            dir,
+            admins: Vec::new(),
+        };
+        let file = rig.file("web.json", config);
+        let [flag, value] = filter(rig.dir.path());
+        let out = rig.run(
+            &["apply", "-f", &file, &flag, &value, "--no-wait"],
+            Colour::Off,
+        );
+        assert_eq!(out.0, 0, "{}", out.2);
+        rig
+    }
+
+    pub fn ecds(&self) -> PathBuf {
+        self.dir.path().join("ecds")
+    }
+
+    /// Writes `config` to a file in the rig's directory; returns its path.
+    pub fn file(&self, name: &str, config: &Value) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, config.to_string()).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// Runs veerctl on the rig: exit code, stdout, stderr, with the rig's paths and every
+    /// loopback address replaced by placeholders.
+    pub fn run(&self, args: &[&str], colour: Colour) -> (i32, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_veerctl"));
+        for var in [
+            "VEER_ADMIN",
+            "NO_COLOR",
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
+            "KUBECONFIG",
+        ] {
+            cmd.env_remove(var);
+        }
+        match colour {
+            Colour::On => cmd.env("CLICOLOR_FORCE", "1"),
+            Colour::Off => cmd.env("NO_COLOR", "1"),
+        };
+        cmd.env("VEER_ENVOY_DIR", self.ecds())
+            .env("COLUMNS", "100")
+            .env("KUBECONFIG", self.dir.path().join("no-kubeconfig"));
+        if !self.admins.is_empty() {
+            cmd.env("VEER_ADMIN", self.admins.join(","));
+        }
+        let out = cmd.args(args).output().unwrap();
+        let clean = |b: &[u8]| self.placeholders(&String::from_utf8_lossy(b));
+        (
+            out.status.code().unwrap_or(-1),
+            clean(&out.stdout),
+            clean(&out.stderr),
+        )
+    }
+
+    pub fn placeholders(&self, text: &str) -> String {
+        let mut text = text.replace(self.dir.path().to_str().unwrap(), "[DIR]");
+        for (i, url) in self.admins.iter().enumerate() {
+            text = text.replace(url.as_str(), &format!("[PROXY{}]", i + 1));
+        }
+        text
+    }
 }

@@ -11,7 +11,7 @@ use crate::support::{assert_within_tolerance, tally, web_config, Rig};
 use crate::veerctl::veerctl_binary;
 
 /// What veerctl recorded, oldest first (`canary set-weight web v2 20%`, ...).
-fn history(envoy: &Envoy) -> Vec<String> {
+pub(crate) fn history(envoy: &Envoy) -> Vec<String> {
     let text = std::fs::read_to_string(envoy.ecds_dir().join(".veer/history.json")).unwrap();
     serde_json::from_str::<Vec<serde_json::Value>>(&text)
         .unwrap()
@@ -21,7 +21,7 @@ fn history(envoy: &Envoy) -> Vec<String> {
 }
 
 /// The live routing config's `web` service.
-fn live_web(envoy: &Envoy) -> serde_json::Value {
+pub(crate) fn live_web(envoy: &Envoy) -> serde_json::Value {
     let resource =
         std::fs::read_to_string(veer_ctl::host::envoy::ecds::path_in(&envoy.ecds_dir())).unwrap();
     let config: serde_json::Value = serde_json::from_str(
@@ -34,7 +34,7 @@ fn live_web(envoy: &Envoy) -> serde_json::Value {
 }
 
 /// `--envoy DIR --admin URL` for `envoy`, then `args`.
-fn args_for<'a>(dir: &'a str, admin: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn args_for<'a>(dir: &'a str, admin: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["--envoy", dir, "--admin", admin];
     all.extend_from_slice(args);
     all

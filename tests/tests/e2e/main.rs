@@ -3,27 +3,30 @@
 //! One test binary (faster to link); each test starts its own Envoy and upstreams and stops them
 //! by PID when it ends. Requires `make wasm envoy` (the Makefile's `test` target does it).
 //!
-//! The same tests run against the dynamic module with `VEER_BUILD=native` (after `make native`).
-//! A few are one build's only: the wasm VM's failure policy, and everything driven by veerctl,
-//! which writes only the wasm filter's ECDS resource so far; the native build has its own panic
-//! and ABI tests (`native`).
+//! The same tests run against the dynamic module with `VEER_BUILD=native` (after `make native`),
+//! veerctl's included (it writes either build's ECDS resource). A few are one build's only: the
+//! wasm VM's failure policy, `veerctl bootstrap` (which writes the wasm build's bootstrap; the
+//! native one is deploy/envoy/envoy-native.yaml); the native build has its own panic and ABI
+//! tests (`native`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+// `veerctl bootstrap` writes the wasm build's bootstrap only.
 #[cfg(not(veer_native))]
 mod bootstrap;
-#[cfg(not(veer_native))]
+mod canary_gates;
 mod canary_run;
-#[cfg(not(veer_native))]
 mod cohort_cli;
 mod cohorts;
 #[cfg(not(veer_native))]
 mod counts;
 mod experiments;
+// The wasm VM's failure policy (FAIL_RELOAD); a dynamic module has none (`native` shows a panic
+// is caught instead).
 #[cfg(not(veer_native))]
 mod failure_policy;
-#[cfg(not(veer_native))]
 mod faults;
+mod goals;
 mod hostile;
 mod live_config;
 mod metrics;
@@ -37,10 +40,7 @@ mod report;
 mod report_html;
 mod security;
 mod split;
-#[cfg(not(veer_native))]
 mod status;
 mod support;
-#[cfg(not(veer_native))]
 mod veerctl;
-#[cfg(not(veer_native))]
 mod versions;

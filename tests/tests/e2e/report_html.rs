@@ -1,7 +1,8 @@
 //! The HTML report in a real browser: Debian's Chromium, headless, renders the file veerctl
 //! wrote (from a real Envoy's counts, with a few readings of history) without a console
-//! message, takes a screenshot, and every number the page carries in its `data-value`
-//! attributes equals the one `-o json` printed for the same counts.
+//! message, takes a screenshot, every number the page carries in its `data-value` attributes
+//! equals the one `-o json` printed for the same counts, and every figure a reader sees in the
+//! goal tables is the one the terminal table shows for that arm.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,6 +73,51 @@ fn fields(dom: &str) -> Vec<(String, String, String, String)> {
         }
     }
     out
+}
+
+/// The visible text of each cell of the goal tables' rows: (arm, goal, cells), tags removed and
+/// entities of the serialised DOM decoded.
+fn goal_rows(dom: &str) -> Vec<(String, String, Vec<String>)> {
+    let text = |html: &str| {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut rows = Vec::new();
+    for row in dom.split("<tr ").skip(1) {
+        let head = row.split('>').next().unwrap_or_default();
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            head.find(&key).map(|i| {
+                let rest = &head[i + key.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+        };
+        let (Some(arm), Some(goal)) = (attr("data-arm"), attr("data-goal")) else {
+            continue;
+        };
+        let body = &row[..row.find("</tr>").unwrap()];
+        let cells = body
+            .split("<td")
+            .skip(1)
+            .map(|c| text(&format!("<td{c}")))
+            .collect();
+        rows.push((arm, goal, cells));
+    }
+    rows
 }
 
 /// What `-o json` says for one data attribute of the page.
@@ -222,6 +268,40 @@ fn the_html_report_renders_in_chromium_with_the_numbers_of_the_json() {
             "{arm}/{goal} {field}: the page says {value}, the JSON {want}"
         );
     }
+    // What a reader sees: each goal row's figures, as the terminal's table shows them for the
+    // same counts (its row of that arm in that goal's table).
+    let (code, table, err) = veerctl(&rig, &["experiment", "report", "web", "onboarding"]);
+    assert_eq!(code, 0, "{err}");
+    let rows = goal_rows(&dom);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (arm, goal, cells) in &rows {
+        let section = table
+            .split(&format!("goal {goal}"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no goal {goal} in:\n{table}"));
+        let line = section
+            .lines()
+            .find(|l| {
+                l.trim_start_matches(['│', ' '])
+                    .starts_with(&format!("{arm} "))
+            })
+            .unwrap_or_else(|| panic!("no row of {arm} in:\n{section}"));
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        for cell in cells.iter().skip(1).filter(|c| !c.is_empty()) {
+            assert!(
+                line.contains(cell.as_str()),
+                "{arm}/{goal}: the page shows {cell:?}, the table's row is {line:?}"
+            );
+        }
+    }
+    // The split check: its state and p-value as the JSON has them.
+    let srm_tag = dom
+        .split('<')
+        .find(|t| t.contains("data-field=\"srm\""))
+        .unwrap();
+    assert!(table.contains("split check: passed"), "{table}");
+    assert!(srm_tag.contains("data-value=\"passed\""), "{srm_tag}");
+
     // The headline, as the JSON says it (text escaped as the serialised DOM escapes it).
     let headline = r["headline"]["text"].as_str().unwrap();
     let escaped = headline

@@ -11,7 +11,7 @@ use clap::Parser;
 use serde_json::json;
 use veer_ctl::cli::Cli;
 use veer_ctl::error::CliError;
-use veer_e2e::{Client, Envoy, Upstream};
+use veer_e2e::{Build, Client, Envoy, Upstream};
 use veer_filter::metrics;
 
 use crate::live_config::Load;
@@ -203,34 +203,27 @@ fn apply_is_verified_live_with_zero_failed_requests_under_load() {
 fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
     let rig = Rig::start(&web_config(1, &[("v1", 10000)]));
     let (dir, file) = config_file(&web_config(0, &[("v1", 5000), ("v2", 5000)]));
+    let (missing, unloadable) = unloadable_filters(dir.path());
+    let apply = |filter: &[String; 2]| {
+        veerctl(
+            &rig.envoy,
+            &[
+                "apply",
+                "-f",
+                file.to_str().unwrap(),
+                &filter[0],
+                &filter[1],
+            ],
+        )
+    };
     // A filter file that does not exist is refused before anything is written (issue 11.2).
-    let missing = [
-        "apply",
-        "-f",
-        file.to_str().unwrap(),
-        "--wasm",
-        "/nonexistent/veer.wasm",
-    ];
-    let err = veerctl(&rig.envoy, &missing).unwrap_err();
+    let err = apply(&missing).unwrap_err();
     assert_eq!(err.exit_code(), 1, "{err}");
     assert!(err.to_string().contains("nothing was written"), "{err}");
     assert_eq!(live_file(&rig.envoy).version, 1);
-    // The engine accepts the routing config, and the filter file is a WebAssembly module, but
-    // not one Envoy can run as a filter (an empty module: no proxy-wasm ABI): the proxy refuses
-    // the update, and apply must say so instead of claiming success.
-    let empty_module = dir.path().join("empty.wasm");
-    std::fs::write(&empty_module, b"\0asm\x01\x00\x00\x00").unwrap();
-    let err = veerctl(
-        &rig.envoy,
-        &[
-            "apply",
-            "-f",
-            file.to_str().unwrap(),
-            "--wasm",
-            empty_module.to_str().unwrap(),
-        ],
-    )
-    .unwrap_err();
+    // The engine accepts the routing config, and veerctl accepts the filter, but Envoy cannot
+    // load it: the proxy refuses the update, and apply must say so instead of claiming success.
+    let err = apply(&unloadable).unwrap_err();
     assert_eq!(err.exit_code(), 4, "{err}");
     assert!(
         err.to_string()
@@ -253,7 +246,7 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
     );
     let live = live_file(&rig.envoy);
     assert_eq!(live.version, 3);
-    assert_eq!(live.wasm_path, rig.envoy.wasm());
+    assert_eq!(live.filter, rig.envoy.filter().ecds());
     let config: serde_json::Value = serde_json::from_str(&live.config_json).unwrap();
     assert_eq!(config["services"][0]["split"], json!({ "v1": 10000 }));
     assert_eq!(rig.envoy.stats().unwrap().veer("config.version"), 3);
@@ -267,7 +260,7 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
 
     // The next change builds on the restored config and goes live.
     veerctl(&rig.envoy, &["canary", "set-weight", "web", "v2", "50"]).unwrap();
-    assert_eq!(live_file(&rig.envoy).wasm_path, rig.envoy.wasm());
+    assert_eq!(live_file(&rig.envoy).filter, rig.envoy.filter().ecds());
     assert_split(&rig, "after-restore", &[("v1", 5000), ("v2", 5000)]);
 
     // An invalid config is refused before anything is written (exit 3), with line and path.
@@ -282,6 +275,27 @@ fn apply_reports_a_config_the_proxy_rejects_and_the_old_one_keeps_serving() {
         stderr.contains("line 4: services[0].split: weights sum to 9990 bp, must be 10000"),
         "{stderr}"
     );
+}
+
+/// In the build under test: a filter veerctl refuses before it writes anything (its file does not
+/// exist), and one it writes but Envoy cannot load (a WebAssembly module without the proxy-wasm
+/// ABI; a dynamic module Envoy does not find).
+fn unloadable_filters(dir: &std::path::Path) -> ([String; 2], [String; 2]) {
+    let pair = |flag: &str, value: &str| [flag.to_owned(), value.to_owned()];
+    match Build::selected() {
+        Build::Wasm => {
+            let empty_module = dir.join("empty.wasm");
+            std::fs::write(&empty_module, b"\0asm\x01\x00\x00\x00").unwrap();
+            (
+                pair("--wasm", "/nonexistent/veer.wasm"),
+                pair("--wasm", empty_module.to_str().unwrap()),
+            )
+        }
+        Build::Native => (
+            pair("--module", "/nonexistent/libveer_native.so"),
+            pair("--module", "veer_not_installed"),
+        ),
+    }
 }
 
 /// Two veerctl processes change the same config at the same time. The test holds the store's
@@ -366,7 +380,7 @@ fn bluegreen_rollback_undoes_the_switch_made_while_it_waited_for_the_lock() {
         .write(
             &lock,
             &wire,
-            &live.wasm,
+            &live.filter,
             Some(&live),
             &veer_ctl::history::Change::BluegreenSwitch {
                 service: "web".into(),
@@ -399,13 +413,17 @@ fn response_metrics_can_be_turned_off() {
         stats.veer("rq.web.v1") + stats.veer("rq.web.v2"),
         USERS as u64
     );
-    for family in [&metrics::RESPONSES, &metrics::LATENCY] {
-        let prefix = format!(
-            "{}.{}.{}.",
-            metrics::WASM_PREFIX,
+    // The build's own prefix (`wasmcustom.` or `dynamicmodulescustom.`) and the family's name.
+    let prefix_of = |family: &metrics::Family| {
+        format!(
+            "{}{}.{}.",
+            Build::selected().stat_prefix(),
             metrics::NAMESPACE,
             family.name
-        );
+        )
+    };
+    assert!(stats.has_prefix(&prefix_of(&metrics::REQUESTS)));
+    for prefix in [&metrics::RESPONSES, &metrics::LATENCY].map(prefix_of) {
         assert!(!stats.has_prefix(&prefix), "{prefix}* defined");
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use veer_ctl::host::envoy::{admin::Admin, verify};
+use veer_e2e::envoy::Ports;
 use veer_e2e::{Envoy, Upstream};
 
 use crate::support::{web_config, Rig};
@@ -170,4 +171,53 @@ fn status_and_get_name_a_proxy_on_the_fallback_and_apply_recovers_it() {
         stdout.contains("runs version 8\n") && !stdout.contains("FALLBACK"),
         "{stdout}"
     );
+}
+
+/// Soak finding 2: during an Envoy hot restart, until the old process exits, the new process's
+/// `/stats` adds in the old one's gauges, so the filter's version there is not what the new
+/// process runs. `status` must not report it as running any version: it says the proxy is in a
+/// hot restart (and `--check` fails), then what it really runs once the old process is gone.
+#[test]
+fn during_a_hot_restart_status_does_not_say_what_runs() {
+    let upstreams: Vec<Upstream> = ["v1", "v2"]
+        .iter()
+        .map(|n| Upstream::start(n, 0).unwrap())
+        .collect();
+    let refs: Vec<&Upstream> = upstreams.iter().collect();
+    let good = web_config(5, &[("v1", 8000), ("v2", 2000)]);
+    let mut envoy = Envoy::start_on(Ports::free().unwrap(), &good.to_string(), &refs).unwrap();
+    // A file the filter refuses: the running process keeps version 5; a new one starts on the
+    // bootstrap's fallback.
+    envoy
+        .push(&web_config(6, &[("v1", 5000), ("v2", 4000)]).to_string())
+        .unwrap();
+    let rejected = "extension_config_discovery.http_filter.veer.update_rejected";
+    while envoy.stats().unwrap().get(rejected) == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    envoy.hot_restart().unwrap();
+    let dir = envoy.ecds_dir();
+    let status = |envoy: &Envoy| {
+        let out = Command::new(veerctl_binary())
+            .env("NO_COLOR", "1")
+            .args([
+                "--envoy",
+                dir.to_str().unwrap(),
+                "--admin",
+                &envoy.admin_url(),
+            ])
+            .args(["-o", "json", "status", "--check"])
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), json["proxies"][0]["runs"].clone())
+    };
+    let (code, runs) = status(&envoy);
+    assert_eq!(runs, "hot-restart", "stats: {:?}", envoy.stats().unwrap());
+    assert_eq!(code, Some(6));
+
+    envoy.wait_for_parent_exit(Duration::from_secs(20)).unwrap();
+    let (_, runs) = status(&envoy);
+    assert_eq!(runs, "fallback");
 }

@@ -13,6 +13,7 @@ mod contract_observe;
 mod contract_plugin_live;
 mod contract_rollout;
 mod contract_rollout_cases;
+mod contract_run_state;
 mod errors;
 mod flows_bluegreen;
 mod flows_diagnose;

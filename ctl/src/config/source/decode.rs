@@ -1,10 +1,10 @@
-//! Decoding a parsed document into the wire config, reporting every problem instead of the
-//! first: serde stops at the first error, so each one is repaired in a copy and decoding runs
-//! again.
+//! Decoding a parsed document (a routing config, a gate file) into its type, reporting every
+//! problem instead of the first: serde stops at the first error, so each one is repaired in a copy
+//! and decoding runs again.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use serde_path_to_error::Segment;
-use veer_filter::config::WireConfig;
 
 /// At most this many decode problems are reported; each one costs a few decodes of the document.
 pub(super) const MAX_DECODE_PROBLEMS: usize = 50;
@@ -27,12 +27,12 @@ fn placeholders() -> [Value; 6] {
 /// by a placeholder that decodes there, so no consequential "missing field" follows) and decoding
 /// starts again. `None` when decoding cannot go on; a repaired config is for counting problems
 /// only, and the caller refuses the file when anything was reported.
-pub(super) fn decode_all(
+pub(super) fn decode_all<T: DeserializeOwned>(
     mut value: Value,
     report: &mut dyn FnMut(String, String),
-) -> Option<WireConfig> {
+) -> Option<T> {
     for _ in 0..MAX_DECODE_PROBLEMS {
-        let e = match serde_path_to_error::deserialize::<_, WireConfig>(value.clone()) {
+        let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(wire) => return Some(wire),
             Err(e) => e,
         };
@@ -45,7 +45,7 @@ pub(super) fn decode_all(
             if let Some(field) = missing_field(&message) {
                 target.push(Segment::Map { key: field });
             }
-            fit_placeholder(&mut value, &target)
+            fit_placeholder::<T>(&mut value, &target)
         };
         if !repaired {
             return None;
@@ -62,14 +62,14 @@ fn missing_field(message: &str) -> Option<String> {
 
 /// Puts the first placeholder that decodes at `target`, judged by where the next error (if any)
 /// is: anywhere but at or below `target`.
-fn fit_placeholder(value: &mut Value, target: &[Segment]) -> bool {
+fn fit_placeholder<T: DeserializeOwned>(value: &mut Value, target: &[Segment]) -> bool {
     let at = display(target);
     for candidate in placeholders() {
         let mut trial = value.clone();
         if !set(&mut trial, target, candidate) {
             return false;
         }
-        let fits = match serde_path_to_error::deserialize::<_, WireConfig>(trial.clone()) {
+        let fits = match serde_path_to_error::deserialize::<_, T>(trial.clone()) {
             Ok(_) => true,
             Err(e) => {
                 let next = display(&e.path().iter().cloned().collect::<Vec<_>>());

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use crate::error::{CliError, Result};
+use crate::host::envoy::native::{release_of, Release};
+use crate::host::envoy::server_info;
 use crate::observe::snapshot::{
     parse_stats, snapshot_from, Snapshot, LATENCY_PATH, PENDING_PATH, STATS_PATH,
 };
@@ -59,7 +61,7 @@ impl Admin {
         }
         let text = self.get(url, &STATS_PATH)?;
         let json = self.get(url, &LATENCY_PATH)?;
-        let snap = snapshot_from(url, &text, &json).map_err(|e| {
+        let mut snap = snapshot_from(url, &text, &json).map_err(|e| {
             CliError::failed(format!(
                 "{url} does not answer like an Envoy admin API ({e}); {ADMIN_HINT}"
             ))
@@ -70,7 +72,23 @@ impl Admin {
                 "{url} answers, but not like an Envoy running Veer's filter: its /stats has none of the filter's or its ECDS counters; {ADMIN_HINT}"
             )));
         }
+        // An admin API that does not answer it (not Envoy's) shows no hot restart.
+        snap.hot_restart = self
+            .get(url, "/server_info")
+            .ok()
+            .and_then(|info| server_info::hot_restart(&info));
         Ok(snap)
+    }
+
+    /// The Envoy release the proxy at `url` runs (`/server_info`).
+    pub fn release(&self, url: &str) -> Result<Release> {
+        let url = url.trim_end_matches('/');
+        let text = self.get(url, "/server_info")?;
+        release_of(&text).map_err(|e| {
+            CliError::failed(format!(
+                "{url} does not say which Envoy it runs (GET /server_info: {e}); {ADMIN_HINT}"
+            ))
+        })
     }
 
     /// GET `path` from the admin API at `url`; errors name the admin URL and what to check.

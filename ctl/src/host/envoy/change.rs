@@ -13,9 +13,10 @@ use crate::config::owned_headers;
 use crate::error::{CliError, Result};
 use crate::history::Change;
 use crate::host::envoy::admin::Admin;
+use crate::host::envoy::ecds::Filter;
 use crate::host::envoy::store::{Current, Store};
 use crate::host::envoy::verify::{self, Before, NotLive, Target};
-use crate::host::envoy::wasm;
+use crate::host::envoy::{native, wasm};
 use crate::observe::snapshot::Snapshot;
 use crate::observe::status::Baselines;
 use crate::output::progress::Progress;
@@ -48,13 +49,32 @@ pub enum Base {
     Replace {
         /// New config.
         wire: Box<WireConfig>,
-        /// Filter to load, if given.
-        wasm: Option<PathBuf>,
+        /// Filter to load, if given (`--wasm` or `--module`).
+        filter: Option<GivenFilter>,
         /// Refuse unless the live version is this.
         expect_version: Option<u64>,
         /// Allow renaming a header the filter owns (see [`owned_headers`]).
         allow_header_rename: bool,
     },
+}
+
+/// The filter a command line names, checked only when a change uses it.
+#[derive(Debug, Clone)]
+pub enum GivenFilter {
+    /// `--wasm PATH`: the proxy-wasm build.
+    Wasm(PathBuf),
+    /// `--module NAME_OR_DIR`: the dynamic module (Veer native).
+    Module(PathBuf),
+}
+
+impl GivenFilter {
+    /// The filter as the ECDS resource names it, once checked.
+    fn resolve(self) -> Result<Filter> {
+        match self {
+            GivenFilter::Wasm(path) => Ok(Filter::Wasm(wasm::resolve(&path)?)),
+            GivenFilter::Module(given) => Ok(Filter::Native(native::resolve(&given)?)),
+        }
+    }
 }
 
 /// Runs one change: `edit` gets the config to modify.
@@ -92,12 +112,17 @@ pub fn change_reading_history(
     // Each proxy's state first: its rejection counter tells a rejection from slowness, and its
     // version is one the change must be numbered above.
     let before = read_proxies(&store, envoy, &admin, wait)?;
+    // With the proxies, not under the lock: a proxy that stops answering meanwhile must not
+    // keep a written change from being verified (and reported).
+    if loads_native(&store, &base)? {
+        check_releases(&admin, &before)?;
+    }
 
     let allow_header_rename = base.allows_header_rename();
     let lock = store.lock(LOCK_WAIT, envoy.quiet)?;
     let current = store.current()?;
     let previous = current.as_ref();
-    let (mut wire, wasm) = starting_point(&store, base, previous)?;
+    let (mut wire, filter) = starting_point(&store, base, previous)?;
     let what = edit(&mut wire, &store)?;
     let version = next_version(previous, store.highest_recorded()?, &before)?;
     wire.version = Some(version);
@@ -115,7 +140,7 @@ pub fn change_reading_history(
             what: what.to_string(),
         });
     }
-    let target = store.write(&lock, &wire, &wasm, previous, &what)?;
+    let target = store.write(&lock, &wire, &filter, previous, &what)?;
     drop(lock);
 
     let verified = if wait {
@@ -153,6 +178,29 @@ Is this Envoy started yet? It cannot run Veer before its first config: write it 
         }
     }
     Ok(before)
+}
+
+/// Whether the change will load the dynamic module: `--module`, or no filter flag on a live
+/// native config.
+fn loads_native(store: &Store, base: &Base) -> Result<bool> {
+    Ok(match base {
+        Base::Replace {
+            filter: Some(given),
+            ..
+        } => matches!(given, GivenFilter::Module(_)),
+        _ => store
+            .current()?
+            .is_some_and(|c| matches!(c.filter, Filter::Native(_))),
+    })
+}
+
+/// Refuses a change that loads the dynamic module unless every proxy read before it runs an
+/// Envoy release the module's ABI loads in (`/server_info`).
+fn check_releases(admin: &Admin, before: &Before) -> Result<()> {
+    for url in before.urls() {
+        native::check_release(url, admin.release(url)?)?;
+    }
+    Ok(())
 }
 
 /// The version of the next change: above the live file's, above every version veerctl wrote
@@ -193,9 +241,9 @@ fn starting_point(
     store: &Store,
     base: Base,
     live: Option<&Current>,
-) -> Result<(WireConfig, PathBuf)> {
+) -> Result<(WireConfig, Filter)> {
     match (base, live) {
-        (Base::Live, Some(c)) => Ok((c.wire.clone(), c.wasm.clone())),
+        (Base::Live, Some(c)) => Ok((c.wire.clone(), c.filter.clone())),
         (Base::Live, None) => Err(CliError::failed(format!(
             "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
             store.dir().display()
@@ -203,7 +251,7 @@ fn starting_point(
         (
             Base::Replace {
                 wire,
-                wasm,
+                filter,
                 expect_version,
                 ..
             },
@@ -217,13 +265,13 @@ fn starting_point(
                     )));
                 }
             }
-            let wasm = match wasm {
-                Some(given) => wasm::resolve(&given)?,
-                None => c.map(|c| c.wasm.clone()).ok_or_else(|| {
-                    CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host)")
+            let filter = match filter {
+                Some(given) => given.resolve()?,
+                None => c.map(|c| c.filter.clone()).ok_or_else(|| {
+                    CliError::failed("this is the first config for this Envoy: pass --wasm PATH (the filter's .wasm on the proxy host) or, for Veer native, --module NAME (the dynamic module Envoy loads)")
                 })?,
             };
-            Ok((*wire, wasm))
+            Ok((*wire, filter))
         }
     }
 }
@@ -318,7 +366,7 @@ fn restore(
         version: running,
         rejected: live.version,
     };
-    let target = store.write(&lock, &accepted.wire, &accepted.wasm, Some(&live), &what)?;
+    let target = store.write(&lock, &accepted.wire, &accepted.filter, Some(&live), &what)?;
     drop(lock);
 
     let progress = Progress::start(

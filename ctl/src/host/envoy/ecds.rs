@@ -1,4 +1,5 @@
-//! The ECDS resource a standalone Envoy watches: Veer's wasm filter with its routing config.
+//! The ECDS resource a standalone Envoy watches: Veer's filter (the proxy-wasm build or the
+//! dynamic module) with its routing config.
 //!
 //! Envoy reloads the filter when a new file is renamed over the watched one, so writing is
 //! always temp file + fsync + rename in the same directory: Envoy never sees a half-written file.
@@ -13,13 +14,30 @@ pub const FILTER_NAME: &str = "veer";
 /// File Envoy watches inside the ECDS directory.
 pub const FILE_NAME: &str = "veer.json";
 
+/// The build of Veer's filter a resource loads: the proxy knows it from the resource's type, so
+/// veerctl reads it back from the live file and keeps it for every later edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// The proxy-wasm filter: its .wasm on the proxy's disk (`--wasm`).
+    Wasm(PathBuf),
+    /// The dynamic module by name (`--module`): Envoy loads `lib<name>.so` from its
+    /// `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`.
+    Native(String),
+}
+
+/// Type URL of the dynamic-module HTTP filter's config.
+pub const NATIVE_TYPE: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter";
+/// Type URL of the wasm HTTP filter's config.
+pub const WASM_TYPE: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+
 /// Everything the ECDS resource needs.
 #[derive(Debug, Clone)]
 pub struct Resource<'a> {
     /// Routing config as JSON (the filter's `configuration`).
     pub config_json: &'a str,
-    /// The compiled filter on the proxy's disk.
-    pub wasm_path: &'a Path,
+    /// The filter that runs it.
+    pub filter: &'a Filter,
     /// Version text Envoy reports for this resource.
     pub version: u64,
 }
@@ -32,18 +50,43 @@ impl Resource<'_> {
             "resources": [{
                 "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
                 "name": FILTER_NAME,
-                "typed_config": wasm_filter(self.config_json, self.wasm_path)
+                "typed_config": filter_config(self.config_json, self.filter)
             }]
         });
         format!("{doc:#}\n")
     }
 }
 
+/// Veer's filter config for `filter` with routing config `config_json`: the same for the ECDS
+/// file and the bootstrap's fallback config.
+pub fn filter_config(config_json: &str, filter: &Filter) -> serde_json::Value {
+    match filter {
+        Filter::Wasm(path) => wasm_filter(config_json, path),
+        Filter::Native(name) => native_filter(config_json, name),
+    }
+}
+
+/// Veer's dynamic module `name` with the routing config `config_json`. It has no failure policy:
+/// it cannot be skipped, and a panic is caught inside the module (README "Veer native").
+pub fn native_filter(config_json: &str, name: &str) -> serde_json::Value {
+    json!({
+        "@type": NATIVE_TYPE,
+        // do_not_close: the module stays loaded across config updates (no dlclose while a
+        // worker may still run its code).
+        "dynamic_module_config": { "name": name, "do_not_close": true },
+        "filter_name": FILTER_NAME,
+        "filter_config": {
+            "@type": "type.googleapis.com/google.protobuf.StringValue",
+            "value": config_json
+        }
+    })
+}
+
 /// Veer's filter as Envoy's wasm filter config: `wasm_path` run by V8 with the routing config
 /// `config_json`. The same for the ECDS file and the bootstrap's fallback config.
 pub fn wasm_filter(config_json: &str, wasm_path: &Path) -> serde_json::Value {
     json!({
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "@type": WASM_TYPE,
         "config": {
             "name": FILTER_NAME,
             "root_id": FILTER_NAME,
@@ -58,7 +101,10 @@ pub fn wasm_filter(config_json: &str, wasm_path: &Path) -> serde_json::Value {
             },
             // A crashed VM is restarted; the filter is never skipped (FAIL_OPEN would let a
             // client-sent cluster header choose the route).
-            "failure_policy": "FAIL_RELOAD"
+            "failure_policy": "FAIL_RELOAD",
+            // Not before this long after the VM was created: Envoy's default (1 s) fails every
+            // request of a worker whose VM crashes right after an update for up to a second.
+            "reload_config": { "backoff": { "base_interval": "0.050s" } }
         }
     })
 }
@@ -82,8 +128,8 @@ pub fn write_atomically(dir: &Path, contents: &str) -> std::io::Result<()> {
 pub struct Parsed {
     /// The routing config JSON.
     pub config_json: String,
-    /// The wasm file.
-    pub wasm_path: PathBuf,
+    /// The filter that runs it.
+    pub filter: Filter,
     /// `version_info`.
     pub version: u64,
 }
@@ -92,24 +138,40 @@ pub struct Parsed {
 pub fn parse(text: &str) -> Result<Parsed, String> {
     let doc: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not an ECDS resource: {e}"))?;
-    let config = &doc["resources"][0]["typed_config"]["config"];
-    let config_json = config["configuration"]["value"]
-        .as_str()
-        .ok_or("no resources[0].typed_config.config.configuration.value")?
-        .to_owned();
-    let wasm_path = config["vm_config"]["code"]["local"]["filename"]
-        .as_str()
-        .ok_or("no vm_config.code.local.filename")?
-        .into();
+    let typed = &doc["resources"][0]["typed_config"];
+    let (config_json, filter) = match typed["@type"].as_str() {
+        Some(NATIVE_TYPE) => parse_native(typed)?,
+        _ => parse_wasm(&typed["config"])?,
+    };
     let version = doc["version_info"]
         .as_str()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     Ok(Parsed {
         config_json,
-        wasm_path,
+        filter,
         version,
     })
+}
+
+fn parse_wasm(config: &serde_json::Value) -> Result<(String, Filter), String> {
+    let config_json = config["configuration"]["value"]
+        .as_str()
+        .ok_or("no resources[0].typed_config.config.configuration.value")?;
+    let path = config["vm_config"]["code"]["local"]["filename"]
+        .as_str()
+        .ok_or("no vm_config.code.local.filename")?;
+    Ok((config_json.to_owned(), Filter::Wasm(path.into())))
+}
+
+fn parse_native(typed: &serde_json::Value) -> Result<(String, Filter), String> {
+    let config_json = typed["filter_config"]["value"]
+        .as_str()
+        .ok_or("no resources[0].typed_config.filter_config.value")?;
+    let name = typed["dynamic_module_config"]["name"]
+        .as_str()
+        .ok_or("no resources[0].typed_config.dynamic_module_config.name")?;
+    Ok((config_json.to_owned(), Filter::Native(name.to_owned())))
 }
 
 #[cfg(test)]
@@ -119,7 +181,7 @@ mod tests {
     fn rendered() -> serde_json::Value {
         let text = Resource {
             config_json: r#"{"services":[]}"#,
-            wasm_path: Path::new("/opt/veer.wasm"),
+            filter: &Filter::Wasm("/opt/veer.wasm".into()),
             version: 7,
         }
         .render();
@@ -141,7 +203,29 @@ mod tests {
         let text = rendered().to_string();
         let parsed = parse(&text).unwrap();
         assert_eq!(parsed.version, 7);
-        assert_eq!(parsed.wasm_path, Path::new("/opt/veer.wasm"));
+        assert_eq!(parsed.filter, Filter::Wasm("/opt/veer.wasm".into()));
+        assert_eq!(parsed.config_json, r#"{"services":[]}"#);
+    }
+
+    /// The native resource is what deploy/envoy/envoy-native.yaml's fallback config declares
+    /// (the bootstrap's `type_urls` accept only that type), and reads back as the native build.
+    #[test]
+    fn a_native_resource_is_the_dynamic_module_and_parses_back() {
+        let filter = Filter::Native("veer_native".into());
+        let text = Resource {
+            config_json: r#"{"services":[]}"#,
+            filter: &filter,
+            version: 9,
+        }
+        .render();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let typed = &doc["resources"][0]["typed_config"];
+        assert_eq!(typed["@type"], NATIVE_TYPE);
+        assert_eq!(typed["filter_name"], FILTER_NAME);
+        assert_eq!(typed["dynamic_module_config"]["name"], "veer_native");
+        assert_eq!(typed["dynamic_module_config"]["do_not_close"], true);
+        let parsed = parse(&text).unwrap();
+        assert_eq!((parsed.version, parsed.filter), (9, filter));
         assert_eq!(parsed.config_json, r#"{"services":[]}"#);
     }
 }

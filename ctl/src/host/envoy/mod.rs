@@ -6,6 +6,8 @@ pub mod admin;
 pub mod bootstrap;
 pub mod change;
 pub mod ecds;
+pub mod native;
+pub mod server_info;
 pub mod store;
 pub mod verify;
 pub mod wasm;

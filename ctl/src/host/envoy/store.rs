@@ -15,8 +15,9 @@ use veer_filter::config::WireConfig;
 
 use crate::error::{CliError, Result};
 use crate::history::{self, Change, Entry};
+use crate::host::envoy::ecds::{self, Filter};
 use crate::host::envoy::verify::Target;
-use crate::host::envoy::{ecds, wasm};
+use crate::host::envoy::wasm;
 use crate::output::progress::Progress;
 
 /// The ECDS directory of one Envoy (or of several that share it).
@@ -33,7 +34,7 @@ pub struct Current {
     /// Its version.
     pub version: u64,
     /// The filter Envoy loads.
-    pub wasm: PathBuf,
+    pub filter: Filter,
     /// The digest of its routing config's text, as the filter reports it.
     pub digest: u64,
 }
@@ -65,6 +66,7 @@ fn encode_checked(wire: &WireConfig) -> Result<String> {
 }
 
 /// Held while a change is in progress; releases the lock when dropped.
+#[derive(Debug)]
 pub struct Lock {
     _file: File,
 }
@@ -98,7 +100,7 @@ impl Store {
     /// (and saying so on stderr unless `quiet`: a wait with no output looks like a hang). Only a
     /// veerctl that finds the lock held says it waits.
     pub fn lock(&self, timeout: Duration, quiet: bool) -> Result<Lock> {
-        self.lock_file("lock", timeout, |path| {
+        self.wait_lock("lock", timeout, |path| {
             Progress::waiting(
                 &format!(
                     "waiting for another veerctl to finish its change (it holds {})",
@@ -113,24 +115,18 @@ impl Store {
     /// verified change holds for one small read and write: a wait for it is silent, it is no
     /// other change.
     pub fn lock_baselines(&self, timeout: Duration) -> Result<Lock> {
-        self.lock_file("baseline.lock", timeout, |_| Progress::hidden())
+        self.wait_lock("baseline.lock", timeout, |_| Progress::hidden())
     }
 
     /// Takes the exclusive lock on `.veer/<name>`, waiting up to `timeout`; `waiting` makes what
     /// shows while it waits, once, only if it has to.
-    fn lock_file(
+    fn wait_lock(
         &self,
         name: &str,
         timeout: Duration,
         waiting: impl FnOnce(&Path) -> Progress,
     ) -> Result<Lock> {
-        let path = self.state_dir()?.join(name);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        let (file, path) = self.lock_file(name)?;
         let deadline = Instant::now() + timeout;
         let mut waiting = Some(waiting);
         let mut _progress = None;
@@ -156,6 +152,35 @@ impl Store {
         }
     }
 
+    /// Takes, without waiting, the lock a long-running run `name` (`canary-web`) holds while it
+    /// runs: if another process holds it, that run is still going. The OS releases it when the
+    /// process ends, however it ends, so a killed run leaves no stale lock behind.
+    pub fn run_lock(&self, name: &str) -> Result<Lock> {
+        let (file, path) = self.lock_file(&format!("run-{name}.lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(CliError::conflict(format!(
+                "another veerctl is running this {name} (it holds {}); let it finish, or stop it first",
+                path.display()
+            ))),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(CliError::io(format!("lock {}", path.display()), e))
+            }
+        }
+    }
+
+    /// The lock file `name` in the state directory (created if missing), and its path.
+    fn lock_file(&self, name: &str) -> Result<(File, PathBuf)> {
+        let path = self.state_dir()?.join(name);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(format!("open {}", path.display()), e))?;
+        Ok((file, path))
+    }
+
     /// The live config, or `None` before the first apply.
     pub fn current(&self) -> Result<Option<Current>> {
         let path = ecds::path_in(&self.dir);
@@ -175,7 +200,7 @@ impl Store {
         Ok(Some(Current {
             wire,
             version: parsed.version,
-            wasm: parsed.wasm_path,
+            filter: parsed.filter,
             digest: veer_filter::config::digest::of(parsed.config_json.as_bytes()),
         }))
     }
@@ -189,16 +214,18 @@ impl Store {
         &self,
         _lock: &Lock,
         wire: &WireConfig,
-        wasm: &Path,
+        filter: &Filter,
         before: Option<&Current>,
         change: &Change,
     ) -> Result<Target> {
-        wasm::check(wasm)?;
+        if let Filter::Wasm(path) = filter {
+            wasm::check(path)?;
+        }
         let version = wire.version.unwrap_or(0);
         let config_json = encode_checked(wire)?;
         let resource = ecds::Resource {
             config_json: &config_json,
-            wasm_path: wasm,
+            filter,
             version,
         }
         .render();
@@ -206,7 +233,7 @@ impl Store {
         let mut entries = history.clone();
         history::push(
             &mut entries,
-            Entry::new(version, change, before.map(|c| (&c.wire, &c.wasm)), wire),
+            Entry::new(version, change, before.map(|c| (&c.wire, &c.filter)), wire),
         );
         self.write_history(&entries).map_err(|e| {
             CliError::failed(format!(
@@ -259,9 +286,10 @@ impl Store {
     /// The config that was live at `version` (with its filter), from the history: what the
     /// change that wrote the next version started from.
     pub fn config_at(&self, version: u64) -> Result<Option<Current>> {
-        let Some((wire, wasm)) = self.history()?.into_iter().rev().find_map(|c| {
+        let Some((wire, filter)) = self.history()?.into_iter().rev().find_map(|c| {
+            let filter = c.before_filter()?;
             let wire = c.before.filter(|_| c.version > version)?;
-            (wire.version == Some(version)).then_some((wire, c.before_wasm?))
+            (wire.version == Some(version)).then_some((wire, filter))
         }) else {
             return Ok(None);
         };
@@ -269,7 +297,7 @@ impl Store {
         Ok(Some(Current {
             wire,
             version,
-            wasm,
+            filter,
             digest,
         }))
     }

@@ -19,6 +19,11 @@ pub struct Before {
 }
 
 impl Before {
+    /// The admin URLs of the proxies read.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.proxies.iter().map(|(url, _)| url.as_str())
+    }
+
     /// The highest version any proxy reported, by its filter or by Envoy's ECDS.
     pub fn highest_version(&self) -> u64 {
         self.proxies
@@ -94,6 +99,9 @@ pub enum ProxyState {
     /// loads another file (another copy of the directory), or the file was replaced meanwhile;
     /// or its filter reports no digest, so what it runs cannot be verified.
     Other(Snapshot),
+    /// In a hot restart whose old process may still run: Envoy's stats add in the old
+    /// process's, so what it runs cannot be verified until that process exits.
+    HotRestart(Snapshot),
     /// Its admin API did not answer.
     Unreachable(String),
 }
@@ -166,10 +174,22 @@ impl fmt::Display for NotLive {
                     s.version()
                 )?,
                 ProxyState::Other(s) => write!(f, "\n  {url} {}", other(s, v))?,
+                ProxyState::HotRestart(s) => write!(f, "\n  {url} {}", hot_restart(s))?,
                 ProxyState::Unreachable(e) => write!(f, "\n  {url} unreachable: {e}")?,
             }
         }
         Ok(())
+    }
+}
+
+/// Why a proxy in [`ProxyState::HotRestart`] cannot be verified.
+pub fn hot_restart(s: &Snapshot) -> String {
+    match s.hot_restart {
+        Some(h) => format!(
+            "is in a hot restart (epoch {}): until its old process exits (in at most {} s), Envoy's stats add in the old process's, so which config it runs cannot be verified; check again then",
+            h.epoch, h.parent_exits_in_s
+        ),
+        None => "is not in a hot restart".to_owned(),
     }
 }
 
@@ -264,7 +284,9 @@ pub fn wait_live(
 fn classify(s: Snapshot, target: Target, successor: Option<Target>, was: &Snapshot) -> ProxyState {
     let runs = target.runs_on(&s)
         || successor.is_some_and(|t| t.version > target.version && t.runs_on(&s));
-    if runs && on_every_worker(&s, was) {
+    if s.hot_restart.is_some() {
+        ProxyState::HotRestart(s)
+    } else if runs && on_every_worker(&s, was) {
         ProxyState::Live(s)
     } else if runs {
         ProxyState::Behind(s)

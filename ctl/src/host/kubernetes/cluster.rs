@@ -57,10 +57,10 @@ impl Cluster {
             // cluster.
             None => kube::Config::infer()
                 .await
-                .map_err(|e| CliError::failed(no_kubeconfig(&e)).with_source(e)),
+                .map_err(|e| CliError::failed(NO_KUBECONFIG).with_source(e)),
             Some(_) => kube::Config::from_kubeconfig(&options)
                 .await
-                .map_err(|e| CliError::failed(no_kubeconfig(&e)).with_source(e)),
+                .map_err(|e| CliError::failed(NO_KUBECONFIG).with_source(e)),
         }?;
         let namespace = self
             .namespace
@@ -86,12 +86,8 @@ impl Cluster {
     }
 }
 
-/// What to do when there is no usable kubeconfig.
-fn no_kubeconfig(e: &dyn std::fmt::Display) -> String {
-    format!(
-        "failed to load the kubeconfig ({e}); set KUBECONFIG or --context for Kubernetes, or pass --envoy DIR for a standalone Envoy"
-    )
-}
+/// What to do when there is no usable kubeconfig (the cause follows as the error's source).
+const NO_KUBECONFIG: &str = "failed to load the kubeconfig; set KUBECONFIG or --context for Kubernetes, or pass --envoy DIR for a standalone Envoy";
 
 /// Maps a veer-k8s error to veerctl's exit codes, keeping it as the source.
 pub fn err(e: veer_k8s::Error) -> CliError {

@@ -74,6 +74,34 @@ impl Kubernetes {
         Ok((wire, selectors))
     }
 
+    /// The namespace veerctl acts in (`--namespace`, or the context's).
+    pub fn namespace(&self) -> Result<String> {
+        self.cluster.run(|t| async move { Ok(t.namespace.clone()) })
+    }
+
+    /// The JSON text of run state `name`, from its annotation on the WasmPlugin.
+    pub fn load_state(&self, name: &str) -> Result<Option<String>> {
+        veer_k8s::run_state::annotation(name).map_err(err)?;
+        let plugin = &self.plugin;
+        self.cluster.run(|t| async move {
+            veer_k8s::run_state::load_state(&t, plugin, name)
+                .await
+                .map_err(err)
+        })
+    }
+
+    /// Records `json` as run state `name` in its annotation on the WasmPlugin.
+    pub fn save_state(&self, name: &str, json: &str) -> Result<()> {
+        veer_k8s::run_state::annotation(name).map_err(err)?;
+        let plugin = &self.plugin;
+        self.cluster.run(|t| async move {
+            veer_k8s::run_state::save_state(&t, plugin, name, json)
+                .await
+                .map(|_| ())
+                .map_err(err)
+        })
+    }
+
     /// Applies a config edit to the WasmPlugin's pluginConfig with optimistic concurrency (a
     /// concurrent writer makes it re-read and re-apply the edit, never overwrite), then waits up
     /// to --timeout until every sidecar the plugin runs in runs it (exit code 4 otherwise), as

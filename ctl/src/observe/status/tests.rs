@@ -281,6 +281,7 @@ fn a_mismatch_that_fits_an_earlier_split_names_that_change() {
             at: 0,
             before: Some(config(1, 10000, 0)),
             before_wasm: None,
+            before_module: None,
             rejected: false,
         },
         Entry {
@@ -293,6 +294,7 @@ fn a_mismatch_that_fits_an_earlier_split_names_that_change() {
             at: 0,
             before: Some(config(2, 8000, 2000)),
             before_wasm: None,
+            before_module: None,
             rejected: false,
         },
     ];
@@ -317,6 +319,7 @@ fn a_mismatch_that_fits_nothing_known_lists_the_usual_suspects() {
         at: 0,
         before: Some(config(1, 10000, 0)),
         before_wasm: None,
+        before_module: None,
         rejected: false,
     }];
     let c = cause(&case.compute()).to_owned();
