@@ -1,11 +1,13 @@
 //! Envoy's admin API over HTTP: one proxy's snapshot, with errors that name the admin URL and
 //! what to check.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::{CliError, Result};
 use crate::host::envoy::native::{release_of, Release};
-use crate::host::envoy::server_info;
+use crate::host::envoy::server_info::{self, HotRestart};
 use crate::observe::snapshot::{
     parse_stats, snapshot_from, Snapshot, LATENCY_PATH, PENDING_PATH, STATS_PATH,
 };
@@ -18,16 +20,26 @@ pub const SETTLE: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct Admin {
     agent: ureq::Agent,
+    /// Each proxy's hot restart as last read from `/server_info`, and when: read again after
+    /// [`HOT_RESTART_TTL`], not at every snapshot (verification polls every 50 ms).
+    hot_restarts: Arc<Mutex<HashMap<String, HotRestartRead>>>,
 }
+
+/// When a proxy's `/server_info` was read, and the hot restart it showed.
+type HotRestartRead = (Instant, Option<HotRestart>);
+
+/// How long a proxy's `/server_info` answer stands for.
+const HOT_RESTART_TTL: Duration = Duration::from_secs(5);
 
 impl Default for Admin {
     fn default() -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(true)
-            .timeout_global(Some(Duration::from_secs(3)))
+            .timeout_global(Some(Duration::from_secs(5)))
             .build();
         Admin {
             agent: ureq::Agent::new_with_config(config),
+            hot_restarts: Arc::default(),
         }
     }
 }
@@ -72,12 +84,25 @@ impl Admin {
                 "{url} answers, but not like an Envoy running Veer's filter: its /stats has none of the filter's or its ECDS counters; {ADMIN_HINT}"
             )));
         }
-        // An admin API that does not answer it (not Envoy's) shows no hot restart.
-        snap.hot_restart = self
+        snap.hot_restart = self.hot_restart(url);
+        Ok(snap)
+    }
+
+    /// Whether the proxy at `url` is in a hot restart, read at most every [`HOT_RESTART_TTL`]. An
+    /// admin API that does not answer `/server_info` (not Envoy's) shows none.
+    fn hot_restart(&self, url: &str) -> Option<HotRestart> {
+        let known = || self.hot_restarts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, h)) = known().get(url) {
+            if at.elapsed() < HOT_RESTART_TTL {
+                return *h;
+            }
+        }
+        let h = self
             .get(url, "/server_info")
             .ok()
             .and_then(|info| server_info::hot_restart(&info));
-        Ok(snap)
+        known().insert(url.to_owned(), (Instant::now(), h));
+        h
     }
 
     /// The Envoy release the proxy at `url` runs (`/server_info`).
