@@ -250,7 +250,13 @@ pub fn valid(shape: u32) -> Value {
         }
         _ => {}
     }
-    json!({"stickiness": {"sources": [{"cookie": "uid"}]}, "services": [web]})
+    // The upstream echoes the variant it was sent: how the load tells Veer's decision (the
+    // header to the upstream is opt-in).
+    json!({
+        "stickiness": {"sources": [{"cookie": "uid"}]},
+        "headers": {"expose_variant_to_upstream": true},
+        "services": [web]
+    })
 }
 
 /// A config both veerctl and the filter refuse: the split sums to 9990 bp.
