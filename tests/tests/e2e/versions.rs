@@ -107,10 +107,7 @@ fn a_proxy_at_a_higher_version_without_the_change_is_not_counted_live() {
 /// valid `apply` brings the proxy back, verified.
 #[test]
 fn status_and_get_name_a_proxy_on_the_fallback_and_apply_recovers_it() {
-    let upstreams: Vec<Upstream> = ["v1", "v2"]
-        .iter()
-        .map(|n| Upstream::start(n, 0).unwrap())
-        .collect();
+    let upstreams = v1_and_v2();
     let refs: Vec<&Upstream> = upstreams.iter().collect();
     // Split sums to 9000 bp: the filter refuses it.
     let bad = web_config(7, &[("v1", 5000), ("v2", 4000)]);
@@ -179,10 +176,7 @@ fn status_and_get_name_a_proxy_on_the_fallback_and_apply_recovers_it() {
 /// hot restart (and `--check` fails), then what it really runs once the old process is gone.
 #[test]
 fn during_a_hot_restart_status_does_not_say_what_runs() {
-    let upstreams: Vec<Upstream> = ["v1", "v2"]
-        .iter()
-        .map(|n| Upstream::start(n, 0).unwrap())
-        .collect();
+    let upstreams = v1_and_v2();
     let refs: Vec<&Upstream> = upstreams.iter().collect();
     let good = web_config(5, &[("v1", 8000), ("v2", 2000)]);
     let mut envoy = Envoy::start_on(Ports::free().unwrap(), &good.to_string(), &refs).unwrap();
@@ -220,4 +214,12 @@ fn during_a_hot_restart_status_does_not_say_what_runs() {
     envoy.wait_for_parent_exit(Duration::from_secs(20)).unwrap();
     let (_, runs) = status(&envoy);
     assert_eq!(runs, "fallback");
+}
+
+/// Upstreams v1 and v2, answering at once.
+fn v1_and_v2() -> Vec<Upstream> {
+    ["v1", "v2"]
+        .iter()
+        .map(|n| Upstream::start(n, 0).unwrap())
+        .collect()
 }
