@@ -112,20 +112,7 @@ fn status_and_get_name_a_proxy_on_the_fallback_and_apply_recovers_it() {
     // Split sums to 9000 bp: the filter refuses it.
     let bad = web_config(7, &[("v1", 5000), ("v2", 4000)]);
     let envoy = Envoy::start_with_rejected(&bad.to_string(), &refs).unwrap();
-    let dir = envoy.ecds_dir();
-    let veerctl = |args: &[&str]| {
-        Command::new(veerctl_binary())
-            .env("NO_COLOR", "1")
-            .args([
-                "--envoy",
-                dir.to_str().unwrap(),
-                "--admin",
-                &envoy.admin_url(),
-            ])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let veerctl = |args: &[&str]| veerctl_on(&envoy, args);
     let out = veerctl(&["status", "--check"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -190,19 +177,8 @@ fn during_a_hot_restart_status_does_not_say_what_runs() {
         std::thread::sleep(Duration::from_millis(20));
     }
     envoy.hot_restart().unwrap();
-    let dir = envoy.ecds_dir();
     let status = |envoy: &Envoy| {
-        let out = Command::new(veerctl_binary())
-            .env("NO_COLOR", "1")
-            .args([
-                "--envoy",
-                dir.to_str().unwrap(),
-                "--admin",
-                &envoy.admin_url(),
-            ])
-            .args(["-o", "json", "status", "--check"])
-            .output()
-            .unwrap();
+        let out = veerctl_on(envoy, &["-o", "json", "status", "--check"]);
         let json: serde_json::Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code(), json["proxies"][0]["runs"].clone())
@@ -222,4 +198,15 @@ fn v1_and_v2() -> Vec<Upstream> {
         .iter()
         .map(|n| Upstream::start(n, 0).unwrap())
         .collect()
+}
+
+/// The veerctl binary on `envoy`'s ECDS directory and admin API, without colour.
+fn veerctl_on(envoy: &Envoy, args: &[&str]) -> std::process::Output {
+    Command::new(veerctl_binary())
+        .env("NO_COLOR", "1")
+        .args(["--envoy", envoy.ecds_dir().to_str().unwrap()])
+        .args(["--admin", &envoy.admin_url()])
+        .args(args)
+        .output()
+        .unwrap()
 }
