@@ -12,6 +12,13 @@ use veer_e2e::Envoy;
 
 use crate::changes::{file_version, live_version, valid, Veerctl};
 
+/// How long after the stand-in loaded the crash comes. Envoy re-creates a crashed VM at once
+/// unless it was loaded less than the reload backoff ago (50–75 ms with the `base_interval` of
+/// 50 ms veerctl writes; `PluginConfig::maybeReloadHandleIfNeeded`); a crash inside that window
+/// fails the worker's requests until it ends, which `failure_policy` (e2e) measures apart. The
+/// soak crashes the VM the way a bad request would, at a time unrelated to the last load.
+const AFTER_LOAD: Duration = Duration::from_secs(1);
+
 /// How the crash went.
 #[derive(Debug, Clone, Default)]
 pub struct Crash {
@@ -69,6 +76,7 @@ fn crash_stand_in(
     envoy
         .wait_for_ecds_version(version, Duration::from_secs(20))
         .map_err(|e| format!("the stand-in did not load: {e}"))?;
+    std::thread::sleep(AFTER_LOAD);
     let crashed_at = Instant::now();
     out.status = probe(envoy, true).0;
     out.crashed = envoy.log().contains("crashing on purpose");

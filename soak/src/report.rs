@@ -71,9 +71,11 @@ pub fn markdown(s: &Soak, settings: &Settings, machine: &str) -> String {
     let _ = writeln!(md, "# make soak\n\n{machine}\n");
     let _ = writeln!(
         md,
-        "{:.0} s of load at {} req/s (4 keep-alive clients on 127.0.0.1, 10,000 users), a change every second.\n",
+        "{:.0} s of load at {} req/s (4 keep-alive clients on 127.0.0.1, 10,000 users); a change \
+         started at each whole second after the previous one ended: {} changes.\n",
         s.elapsed.as_secs_f64(),
-        settings.rate
+        settings.rate,
+        s.changes.len()
     );
     md.push_str(
         "A request **failed** when it got no reply, a status other than 200, a reply from no \

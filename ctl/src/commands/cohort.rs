@@ -20,6 +20,7 @@ use crate::config::edit::service;
 use crate::config::request::{self, Compared, Sample};
 use crate::error::{CliError, Result};
 use crate::history::Change;
+use crate::host::envoy::FIRST_APPLY;
 use crate::host::Live;
 use crate::output::{self, cohort as show};
 use crate::settings::Settings;
@@ -81,7 +82,7 @@ pub fn run(s: &Settings, c: &CohortCommand) -> Result<()> {
 /// The live config; none yet is an error that says how to start.
 fn live(s: &Settings) -> Result<Live> {
     s.host.live()?.ok_or_else(|| {
-        CliError::failed("no live config yet; start with `veerctl apply -f FILE --wasm PATH`")
+        CliError::failed(format!("no live config yet; start with {FIRST_APPLY}"))
     })
 }
 

@@ -5,6 +5,7 @@ use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 use super::colour::{paint, Tone};
 use crate::config::edit::bp_to_percent;
 use crate::observe::srm::Verdict;
+use crate::host::envoy::FIRST_APPLY;
 use crate::observe::status::{Proxy, Runs, Status};
 
 /// A bar of `width` cells for a share in 0..=1.
@@ -48,8 +49,8 @@ pub fn status(s: &Status, color: bool) -> String {
             "{}: a proxy started with a veer.json its filter refuses, and runs the bootstrap's fallback \
              config: no service is routed (everyone on the stable route; client-sent Veer headers are \
              still removed). To recover, read why in that Envoy's log (`veer: config rejected`, or a \
-             wasm error), then write a config it accepts: `veerctl apply -f FILE --wasm PATH` \
-             (`veerctl get` prints the refused one). It leaves the fallback as soon as it accepts one.\n",
+             wasm error), then write a config it accepts with {FIRST_APPLY}; `veerctl get` prints the \
+             refused one. It leaves the fallback as soon as it accepts one.\n",
             paint("FALLBACK", Tone::Bad, color)
         ));
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use veer_filter::config::WireConfig;
 
-use super::{Envoy, BASELINES};
+use super::{Envoy, BASELINES, FIRST_APPLY};
 use crate::config::diff::{self, Difference};
 use crate::config::owned_headers;
 use crate::error::{CliError, Result};
@@ -245,7 +245,7 @@ fn starting_point(
     match (base, live) {
         (Base::Live, Some(c)) => Ok((c.wire.clone(), c.filter.clone())),
         (Base::Live, None) => Err(CliError::failed(format!(
-            "{} has no live config yet; start with `veerctl apply -f FILE --wasm PATH`",
+            "{} has no live config yet; start with {FIRST_APPLY}",
             store.dir().display()
         ))),
         (

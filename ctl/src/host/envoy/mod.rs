@@ -22,6 +22,10 @@ use crate::observe::window::{Baselines, Counted, Readings};
 use admin::Admin;
 use store::{Current, Store};
 
+/// How to write a first config, for either build: hints name both, since the proxy's build is not
+/// known before it runs a config.
+pub const FIRST_APPLY: &str = "`veerctl apply -f FILE --wasm PATH` (Veer native: `--module NAME`)";
+
 /// The state file of the counter baselines taken when a change was verified.
 pub const BASELINES: &str = "baseline.json";
 
