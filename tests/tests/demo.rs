@@ -64,10 +64,15 @@ impl Demo {
             out,
             err: Some(err),
         };
+        // `setsid` calls setsid(2) in the child after the spawn returned: wait until it has.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while session_of(demo.pid()) != Some(demo.pid()) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert_eq!(
             session_of(demo.pid()),
             Some(demo.pid()),
-            "setsid did not make the demo a session leader"
+            "setsid did not make the demo a session leader within 10 s"
         );
         demo
     }
