@@ -104,7 +104,14 @@ fn the_first_start_sequence_gives_a_running_veer() {
         stderr.contains(&format!("apply -f FILE {flag} {built} --no-wait")),
         "{stderr}"
     );
-    let out = veerctl(&["apply", "-f", file.to_str().unwrap(), &flag, &built, "--no-wait"]);
+    let out = veerctl(&[
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        &flag,
+        &built,
+        "--no-wait",
+    ]);
     assert!(out.status.success(), "{out:?}");
 
     // 4. Now Envoy accepts the bootstrap...
@@ -142,20 +149,26 @@ fn the_first_start_sequence_gives_a_running_veer() {
     //    bootstrap's stats_tags; for the module, its runtime flag that drops the namespace).
     let prometheus = envoy.admin_get("/stats/prometheus").unwrap();
     assert!(
-        prometheus.lines().any(|l| l.starts_with("veer_requests_total{")
-            && l.contains(r#"service="web""#)
-            && l.contains(r#"variant="v2""#)),
+        prometheus
+            .lines()
+            .any(|l| l.starts_with("veer_requests_total{")
+                && l.contains(r#"service="web""#)
+                && l.contains(r#"variant="v2""#)),
         "{prometheus}"
     );
 
     // 7. A restart on a file the filter refuses: the bootstrap's fallback config serves every
     //    request on the stable cluster, a client-sent cluster header included.
-    let refused = json!({ "version": 3, "services": [{ "name": "web", "variants": [], "split": {} }] });
+    let refused =
+        json!({ "version": 3, "services": [{ "name": "web", "variants": [], "split": {} }] });
     envoy.push(&refused.to_string()).unwrap();
     envoy.restart().unwrap();
     let out = veerctl(&["--admin", &envoy.admin_url(), "status"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("runs the FALLBACK config"), "{stdout}{out:?}");
+    assert!(
+        stdout.contains("runs the FALLBACK config"),
+        "{stdout}{out:?}"
+    );
     let client = Client::new(envoy.port());
     for i in 0..20 {
         let reply = client
