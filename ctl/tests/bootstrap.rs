@@ -128,6 +128,58 @@ fn the_demo_clusters_render_the_shipped_native_template() {
     insta::assert_snapshot!("bootstrap-native-notes", stderr);
 }
 
+/// A live file of the other build would be refused by the bootstrap's filter type (Envoy would
+/// start on the fallback): `bootstrap` says so, and how to write it for this build.
+#[test]
+fn a_live_file_of_the_other_build_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let ecds = dir.path().join("ecds");
+    std::fs::create_dir(&ecds).unwrap();
+    let wasm = support::wasm_module(dir.path());
+    let file = dir.path().join("web.json");
+    std::fs::write(
+        &file,
+        r#"{"services":[{"name":"web","variants":[{"name":"v1","cluster":"web_v1"}],"split":{"v1":10000}}]}"#,
+    )
+    .unwrap();
+    let applied = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .args(["--envoy", ecds.to_str().unwrap(), "apply", "-f"])
+        .arg(&file)
+        .arg("--wasm")
+        .arg(&wasm)
+        .arg("--no-wait")
+        .output()
+        .unwrap();
+    assert!(applied.status.success(), "{applied:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .args(["--envoy", ecds.to_str().unwrap(), "bootstrap"])
+        .args(["--cluster", "web_v1=127.0.0.1:8081"])
+        .args(["--module", "veer_native"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: the live config loads the proxy-wasm build, and this bootstrap accepts only \
+             the native (dynamic module)"
+        ) && stderr.contains("apply -f FILE --module veer_native`"),
+        "{stderr}"
+    );
+    // The same build: no warning.
+    let out = Command::new(env!("CARGO_BIN_EXE_veerctl"))
+        .args(["--envoy", ecds.to_str().unwrap(), "bootstrap"])
+        .args(["--cluster", "web_v1=127.0.0.1:8081", "--wasm"])
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("warning"),
+        "{stderr}"
+    );
+}
+
 /// A `--module` that is not a shared library, or missing, is refused with what to pass, and
 /// nothing is printed on stdout; `--module` and `--wasm` exclude each other, and one is needed.
 #[test]

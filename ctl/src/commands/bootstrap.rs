@@ -75,6 +75,14 @@ pub fn run(s: &Settings, a: &BootstrapArgs) -> Result<()> {
             filter_flag(&bootstrap.filter, a.module.as_deref()),
         ),
         Some(c) => {
+            if build(&c.filter) != build(&bootstrap.filter) {
+                eprintln!(
+                    "warning: the live config loads the {} build, and this bootstrap accepts only the {}: Envoy would refuse that file and start on the fallback config (every request to the stable cluster); write it again for this build with `veerctl --envoy {dir} apply -f FILE {}`",
+                    build(&c.filter),
+                    build(&bootstrap.filter),
+                    filter_flag(&bootstrap.filter, a.module.as_deref()),
+                );
+            }
             let missing = bootstrap.missing_clusters(&c.wire);
             if !missing.is_empty() {
                 eprintln!(
@@ -95,6 +103,14 @@ fn given(a: &BootstrapArgs) -> Result<GivenFilter> {
         (None, None) => Err(CliError::failed(
             "no filter: pass --wasm PATH (the proxy-wasm build) or --module NAME_OR_DIR (Veer native)",
         )),
+    }
+}
+
+/// The build's name, as the README says it.
+fn build(filter: &Filter) -> &'static str {
+    match filter {
+        Filter::Wasm(_) => "proxy-wasm",
+        Filter::Native(_) => "native (dynamic module)",
     }
 }
 
