@@ -1,6 +1,6 @@
 //! `VEER_BUILD=native` compiles the end-to-end tests for the dynamic module: tests that only make
-//! sense for one build (the wasm VM's failure policy, `veerctl bootstrap`, which writes the wasm
-//! build's bootstrap) are left out of the other build's test binary rather than passing vacuously.
+//! sense for one build (the wasm VM's failure policy) are left out of the other build's test
+//! binary rather than passing vacuously.
 
 fn main() {
     println!("cargo::rerun-if-env-changed=VEER_BUILD");

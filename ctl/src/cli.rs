@@ -275,8 +275,14 @@ pub struct BootstrapArgs {
     pub clusters: Vec<String>,
     /// The filter's .wasm on this host (for the fallback config Envoy runs when it starts on a
     /// file its filter refuses).
-    #[arg(long)]
-    pub wasm: PathBuf,
+    #[arg(long, required_unless_present = "module")]
+    pub wasm: Option<PathBuf>,
+    /// Veer native instead of the .wasm: the dynamic module, by name (veer_native) or as the
+    /// directory holding libveer_native.so (target/native after `make native`), as for `apply
+    /// --module`. Envoy loads it from its ENVOY_DYNAMIC_MODULES_SEARCH_PATH, which must be set
+    /// when Envoy starts (a bootstrap cannot set it).
+    #[arg(long, value_name = "NAME_OR_DIR", conflicts_with = "wasm")]
+    pub module: Option<PathBuf>,
     /// The listener's address.
     #[arg(long, default_value = "127.0.0.1")]
     pub listen_address: String,

@@ -153,6 +153,15 @@ impl Filter {
         }
     }
 
+    /// The environment Envoy needs to load this filter: for a module, its directory as
+    /// `ENVOY_DYNAMIC_MODULES_SEARCH_PATH`.
+    pub fn envoy_env(&self) -> Option<(&'static str, &Path)> {
+        match self {
+            Filter::Wasm(_) => None,
+            Filter::Native { dir, .. } => Some(("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir)),
+        }
+    }
+
     /// The arguments that make `veerctl apply` load this filter: `--wasm PATH`, or `--module`
     /// with the module's file (veerctl checks it and writes its name).
     pub fn veerctl_args(&self) -> [String; 2] {
@@ -264,10 +273,11 @@ impl Envoy {
     }
 
     /// Starts Envoy on a bootstrap someone else wrote: `dir/envoy.yaml`, watching `dir/ecds`
-    /// (which must hold its first file), its admin on port 0 or a free one, loading `wasm`;
-    /// returns once it listens. What the README's first-start sequence does by hand.
-    pub fn start_on_bootstrap(dir: tempfile::TempDir, wasm: PathBuf) -> Result<Envoy, Error> {
-        Envoy::spawn_new(dir, Ports::default(), Filter::Wasm(wasm))
+    /// (which must hold its first file), its admin on port 0 or a free one, loading `filter`
+    /// (for a module: with its directory as Envoy's search path); returns once it listens. What
+    /// the README's first-start sequence does by hand.
+    pub fn start_on_bootstrap(dir: tempfile::TempDir, filter: Filter) -> Result<Envoy, Error> {
+        Envoy::spawn_new(dir, Ports::default(), filter)
     }
 
     /// Runs Envoy on `dir/envoy.yaml`, its log in `dir/envoy.log`; returns once it listens.
@@ -548,8 +558,8 @@ fn spawn(dir: &Path, filter: &Filter, extra: &[&str]) -> Result<Child, Error> {
         .append(true)
         .open(dir.join("envoy.log"))?;
     let mut command = Command::new(paths::envoy());
-    if let Filter::Native { dir, .. } = filter {
-        command.env("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", dir);
+    if let Some((name, value)) = filter.envoy_env() {
+        command.env(name, value);
     }
     let child = command
         .arg("-c")

@@ -20,8 +20,13 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::filter::{self, Stream};
 use crate::Shared;
+
+/// Request headers read without an allocation (a browser's request has 10 to 20).
+const INLINE_HEADERS: usize = 32;
 
 /// The ABI version this module is built against: what the Envoy 1.40 binary reports as its own
 /// (Envoy logs "Dynamic module ABI version v0.2.0 matched." on load).
@@ -261,13 +266,15 @@ impl FilterHandle<'_> {
         let map = HeaderMap::Request as u32;
         // SAFETY: `ptr` is the filter Envoy passed to the running hook.
         let count = unsafe { envoy_dynamic_module_callback_http_get_headers_size(self.ptr, map) };
-        let mut raw = vec![
+        // On the stack for the usual request (no allocation): Envoy fills it, the pairs below
+        // borrow what it points to, not the array.
+        let mut raw: SmallVec<[RawHeader; INLINE_HEADERS]> = SmallVec::from_elem(
             RawHeader {
                 key: Buffer::NULL,
                 value: Buffer::NULL,
-            };
-            count
-        ];
+            },
+            count,
+        );
         // SAFETY: `raw` has room for the `count` headers Envoy just reported, and nothing runs
         // on this worker between the two calls, so the map still has `count` entries.
         let ok = unsafe {
@@ -284,8 +291,9 @@ impl FilterHandle<'_> {
             .collect()
     }
 
-    /// The first value of response header `name` (copied: the caller may write right after).
-    pub fn response_header(&self, name: &str) -> Option<Vec<u8>> {
+    /// The first value of response header `name`, borrowing Envoy's header map (as for
+    /// [`FilterHandle::request_headers`], no setter can run while it is alive).
+    pub fn response_header(&self, name: &str) -> Option<&[u8]> {
         let mut value = Buffer::NULL;
         // SAFETY: `ptr` is the running hook's filter; key and result are alive for the call.
         let found = unsafe {
@@ -298,9 +306,9 @@ impl FilterHandle<'_> {
                 std::ptr::null_mut(),
             )
         };
-        // SAFETY: on success the buffer points into the header map, unchanged until the copy
-        // below is made (no setter runs in between).
-        found.then(|| unsafe { value.bytes() }.to_vec())
+        // SAFETY: on success the buffer points into the header map, valid until the hook returns
+        // or a header is set; the result borrows `self`, and every setter takes `&mut self`.
+        found.then(|| unsafe { value.bytes() })
     }
 
     /// Replaces request header `name` with `value`, or removes it (`None`).

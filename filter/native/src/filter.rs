@@ -131,11 +131,14 @@ pub fn response_headers(stream: &mut Stream, filter: &mut FilterHandle) {
     let Some(routed) = stream.routed.take() else {
         return;
     };
-    let status = routed
-        .wants_status()
-        .then(|| filter.response_header(":status"))
-        .flatten();
-    let plan = request::respond(&stream.shared, routed, status.as_deref());
+    // Planned with the status borrowed from Envoy's header map, then written.
+    let plan = {
+        let status = routed
+            .wants_status()
+            .then(|| filter.response_header(":status"))
+            .flatten();
+        request::respond(&stream.shared, routed, status)
+    };
     for (name, value) in plan.set.iter() {
         filter.set_response_header(name, value);
     }

@@ -4,15 +4,12 @@
 //! by PID when it ends. Requires `make wasm envoy` (the Makefile's `test` target does it).
 //!
 //! The same tests run against the dynamic module with `VEER_BUILD=native` (after `make native`),
-//! veerctl's included (it writes either build's ECDS resource). A few are one build's only: the
-//! wasm VM's failure policy, `veerctl bootstrap` (which writes the wasm build's bootstrap; the
-//! native one is deploy/envoy/envoy-native.yaml); the native build has its own panic and ABI
-//! tests (`native`).
+//! veerctl's included (it writes either build's ECDS resource and bootstrap). A few are one
+//! build's only: the wasm VM's failure policy; the native build has its own panic and ABI tests
+//! (`native`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
-// `veerctl bootstrap` writes the wasm build's bootstrap only.
-#[cfg(not(veer_native))]
 mod bootstrap;
 mod canary_gates;
 mod canary_run;

@@ -1,7 +1,8 @@
-//! An Envoy bootstrap that runs Veer: what `deploy/envoy/envoy.yaml` is for the demo, for any
-//! clusters, ports, ECDS directory and filter (`veerctl bootstrap`). The same structure and the
-//! same safety properties (see that file's header), so a test renders the demo's clusters and
-//! compares the result with the template filled in.
+//! An Envoy bootstrap that runs Veer: what `deploy/envoy/envoy.yaml` (the proxy-wasm build) and
+//! `deploy/envoy/envoy-native.yaml` (the dynamic module) are for the demo, for any clusters,
+//! ports, ECDS directory and filter (`veerctl bootstrap`). The same structure and the same safety
+//! properties (see those files' headers), so a test renders the demo's clusters and compares the
+//! result with each template filled in.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use veer_filter::config::{
 };
 
 use crate::error::{CliError, Result};
-use crate::host::envoy::ecds::{self, FILE_NAME, FILTER_NAME};
+use crate::host::envoy::ecds::{self, Filter, FILE_NAME, FILTER_NAME};
 use veer_filter::metrics::tags;
 
 /// An upstream cluster: `NAME=HOST:PORT`.
@@ -89,8 +90,9 @@ pub struct Bootstrap {
     pub admin_port: u16,
     /// The directory Envoy watches (veerctl's `--envoy`).
     pub ecds_dir: PathBuf,
-    /// The filter's .wasm, for the fallback config.
-    pub wasm: PathBuf,
+    /// The filter's build (its .wasm, or the dynamic module's name): what the ECDS resource must
+    /// be (the bootstrap accepts only its type) and what the fallback config loads.
+    pub filter: Filter,
     /// The header names the routing config uses (its `headers`), so that the route reads the
     /// cluster header the filter writes and the fallback removes the same client-sent headers.
     pub headers: Headers,
@@ -135,7 +137,7 @@ impl Bootstrap {
             )
         })?;
         let dir = self.ecds_dir.to_string_lossy();
-        Ok(json!({
+        let mut bootstrap = json!({
             "node": { "id": "veer-local", "cluster": "veer" },
             "stats_config": stats_config(),
             "admin": { "address": socket("127.0.0.1", self.admin_port) },
@@ -150,7 +152,11 @@ impl Bootstrap {
                 }],
                 "clusters": self.clusters.iter().map(Cluster::render).collect::<Vec<_>>()
             }
-        }))
+        });
+        if let Filter::Native(_) = self.filter {
+            bootstrap["layered_runtime"] = native_runtime();
+        }
+        Ok(bootstrap)
     }
 
     /// The HTTP connection manager: normalised paths, the route that obeys the cluster header
@@ -186,7 +192,7 @@ impl Bootstrap {
                             "watched_directory": { "path": dir }
                         } },
                         "default_config": self.fallback(stable),
-                        "type_urls": ["type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"]
+                        "type_urls": [type_url(&self.filter)]
                     }
                 },
                 {
@@ -218,7 +224,7 @@ impl Bootstrap {
                 "experiment": self.headers.experiment,
             });
         }
-        ecds::wasm_filter(&config.to_string(), &self.wasm)
+        ecds::filter_config(&config.to_string(), &self.filter)
     }
 
     /// The clusters `config` routes to that this bootstrap does not define: requests sent there
@@ -234,6 +240,25 @@ impl Bootstrap {
         missing.dedup();
         missing
     }
+}
+
+/// The one type of filter config the bootstrap accepts from the watched file: a file that loads
+/// the other build is rejected, and the running config keeps serving.
+fn type_url(filter: &Filter) -> &'static str {
+    match filter {
+        Filter::Wasm(_) => ecds::WASM_TYPE,
+        Filter::Native(_) => ecds::NATIVE_TYPE,
+    }
+}
+
+/// The native build's runtime flag: `/stats/prometheus` drops the dynamic modules' metric
+/// namespace (`dynamicmodulescustom.`) as it drops `wasmcustom.`, so Prometheus sees the same
+/// families and labels from either build.
+fn native_runtime() -> Value {
+    json!({ "layers": [{
+        "name": "static",
+        "static_layer": { "envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": true }
+    }] })
 }
 
 /// Envoy's tags that make Prometheus labels of the parts of Veer's metric names, and microsecond
@@ -297,7 +322,7 @@ mod tests {
             listen: ("0.0.0.0".into(), 80),
             admin_port: 9901,
             ecds_dir: "/etc/veer".into(),
-            wasm: "/opt/veer.wasm".into(),
+            filter: Filter::Wasm("/opt/veer.wasm".into()),
             headers: Headers {
                 cluster: "x-pick".into(),
                 ..Headers::of(None)
@@ -321,5 +346,41 @@ mod tests {
             v["admin"]["address"]["socket_address"]["address"],
             "127.0.0.1"
         );
+    }
+
+    /// The native build: the dynamic module by name in the fallback, the only type the watched
+    /// file may hold, and the runtime flag that gives Prometheus the wasm build's metric names.
+    /// The wasm build has none of these.
+    #[test]
+    fn the_native_build_loads_the_module_and_strips_its_metric_namespace() {
+        let bootstrap = |filter| Bootstrap {
+            clusters: vec![Cluster::parse("web_v1=127.0.0.1:8081").unwrap()],
+            listen: ("127.0.0.1".into(), 8080),
+            admin_port: 9901,
+            ecds_dir: "/etc/veer".into(),
+            filter,
+            headers: Headers::of(None),
+        };
+        let v = bootstrap(Filter::Native("veer_native".into()))
+            .render()
+            .unwrap();
+        let discovery = &v["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["http_filters"][0]["config_discovery"];
+        assert_eq!(discovery["type_urls"], json!([ecds::NATIVE_TYPE]));
+        let fallback = &discovery["default_config"];
+        assert_eq!(fallback["@type"], ecds::NATIVE_TYPE);
+        assert_eq!(fallback["dynamic_module_config"]["name"], "veer_native");
+        let config = fallback["filter_config"]["value"].as_str().unwrap();
+        let config = veer_filter::Config::from_json(config).unwrap();
+        assert_eq!(config.version, 0);
+        assert_eq!(
+            v["layered_runtime"]["layers"][0]["static_layer"]
+                ["envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix"],
+            true
+        );
+        let wasm = bootstrap(Filter::Wasm("/opt/veer.wasm".into()))
+            .render()
+            .unwrap();
+        assert!(wasm.get("layered_runtime").is_none(), "{wasm:#}");
     }
 }

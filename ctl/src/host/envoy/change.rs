@@ -69,7 +69,7 @@ pub enum GivenFilter {
 
 impl GivenFilter {
     /// The filter as the ECDS resource names it, once checked.
-    fn resolve(self) -> Result<Filter> {
+    pub fn resolve(self) -> Result<Filter> {
         match self {
             GivenFilter::Wasm(path) => Ok(Filter::Wasm(wasm::resolve(&path)?)),
             GivenFilter::Module(given) => Ok(Filter::Native(native::resolve(&given)?)),

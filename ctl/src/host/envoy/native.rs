@@ -97,6 +97,23 @@ pub fn resolve(given: &Path) -> Result<String> {
     checked_name(&text)
 }
 
+/// The directory Envoy must search for the module `--module given` names, when it names one on
+/// this host (the directory itself, or the file's): what `ENVOY_DYNAMIC_MODULES_SEARCH_PATH` must
+/// hold. `None` for a bare name, which Envoy's own search path resolves.
+pub fn search_dir(given: &Path) -> Option<std::path::PathBuf> {
+    let found = if given.is_dir() {
+        given
+    } else if given.is_file() {
+        match given.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
+    } else {
+        return None;
+    };
+    std::path::absolute(found).ok()
+}
+
 /// A module name Envoy can turn into `lib<name>.so`: letters, digits, `_` and `-`.
 fn checked_name(name: &str) -> Result<String> {
     let ok = !name.is_empty()
