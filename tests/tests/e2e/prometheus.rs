@@ -159,7 +159,11 @@ fn the_bootstraps_tags_are_the_filters() {
     let merged = proxy["spec"]["bootstrap"]["value"].as_str().unwrap();
     let merged: serde_yaml_ng::Value = serde_yaml_ng::from_str(merged).unwrap();
     assert_eq!(tags_of(&merged), want, "deploy/envoy-gateway/gateway.yaml");
-    assert_eq!(buckets_of(&merged), buckets, "deploy/envoy-gateway/gateway.yaml");
+    assert_eq!(
+        buckets_of(&merged),
+        buckets,
+        "deploy/envoy-gateway/gateway.yaml"
+    );
 
     // Istio: the custom bootstrap a sidecar is given by its bootstrapOverride annotation.
     let path = veer_e2e::paths::workspace().join("deploy/k8s/veer-stats-tags.yaml");
