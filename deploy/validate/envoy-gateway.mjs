@@ -44,6 +44,19 @@ const schemas = {
         doNotClose: bool,
         loadGlobally: bool,
       }, ["name", "source"])),
+      // A bootstrap merged into (or replacing, or patching) Envoy Gateway's default one: Veer's
+      // stats_tags. The CRD's CEL rule: JSONPatch needs patches, the other types a value.
+      bootstrap: {
+        ...obj({
+          type: str({ enum: ["Merge", "Replace", "JSONPatch"] }),
+          value: str(),
+          jsonPatches: list(obj({ op: str({ enum: ["add", "remove", "replace", "move", "copy", "test"] }), path: str(), from: str(), value: any }, ["op"])),
+        }),
+        rules: [
+          [(b) => ((b.type || "Replace") === "JSONPatch" ? (b.jsonPatches || []).length > 0 : b.value !== undefined),
+            "provided bootstrap patch doesn't match the configured patch type"],
+        ],
+      },
       provider: obj({
         type: str({ enum: ["Kubernetes", "Custom"] }),
         kubernetes: obj({

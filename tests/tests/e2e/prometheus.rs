@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 use veer_filter::metrics::{self, Kind, Stat};
 
@@ -146,6 +147,23 @@ fn the_bootstraps_tags_are_the_filters() {
         assert_eq!(tags_of(&doc), want, "deploy/envoy/{name}");
         assert_eq!(buckets_of(&doc), buckets, "deploy/envoy/{name}");
     }
+
+    // Envoy Gateway: the bootstrap the EnvoyProxy merges into the Gateway's default one.
+    let path = veer_e2e::paths::workspace().join("deploy/envoy-gateway/gateway.yaml");
+    let text = fs::read_to_string(path).unwrap();
+    let proxy = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| serde_yaml_ng::Value::deserialize(d).unwrap())
+        .find(|d| d["kind"] == "EnvoyProxy")
+        .expect("an EnvoyProxy in deploy/envoy-gateway/gateway.yaml");
+    assert_eq!(proxy["spec"]["bootstrap"]["type"], "Merge");
+    let merged = proxy["spec"]["bootstrap"]["value"].as_str().unwrap();
+    let merged: serde_yaml_ng::Value = serde_yaml_ng::from_str(merged).unwrap();
+    assert_eq!(tags_of(&merged), want, "deploy/envoy-gateway/gateway.yaml");
+    assert_eq!(
+        buckets_of(&merged),
+        buckets,
+        "deploy/envoy-gateway/gateway.yaml"
+    );
 
     // Istio: the custom bootstrap a sidecar is given by its bootstrapOverride annotation.
     let path = veer_e2e::paths::workspace().join("deploy/k8s/veer-stats-tags.yaml");
