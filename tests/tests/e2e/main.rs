@@ -11,6 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod arm_responses;
 // `veerctl bootstrap` writes the wasm build's bootstrap only.
 #[cfg(not(veer_native))]
 mod bootstrap;

@@ -17,7 +17,7 @@ const API: &str = "api.shop.test";
 
 /// `web` on the client's host (127.0.0.1) with v1/v2, and goal `purchase` (a 2xx POST to
 /// /api/buy on any host), with `experiments` as given.
-fn config(experiments: Value) -> Value {
+pub(crate) fn config(experiments: Value) -> Value {
     let mut c = web_config(1, &[("v1", 10000)]);
     c["services"][0]["hosts"] = json!(["127.0.0.1"]);
     c["services"][0]["experiments"] = experiments;

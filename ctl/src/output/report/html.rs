@@ -25,6 +25,7 @@ struct Page<'a> {
     lift_svg: Option<String>,
     history_svg: Option<String>,
     event_lines: String,
+    traffic: String,
     mode: &'static str,
 }
 
@@ -104,6 +105,7 @@ pub fn html(r: &Report) -> Result<String> {
             .events
             .as_ref()
             .map_or(String::new(), |e| fmt::line_numbers(&e.malformed)),
+        traffic: fmt::traffic(&r.source.traffic),
         mode: match r.analysis.settings.mode {
             veer_stats::Mode::AlwaysValid => {
                 "Intervals and p-values are always valid: safe to look at any time"
