@@ -121,6 +121,30 @@ fn each_arm_of_a_shared_variant_has_its_own_errors_and_latency() {
         }
     }
 
+    // The HTML report carries the same per arm.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let again = report(&rig, "flag", &["--html", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    for (arm, s) in &sent {
+        let row = html
+            .split("<tr ")
+            .find(|r| r.starts_with(&format!("data-arm=\"{arm}\">")))
+            .unwrap_or_else(|| panic!("no row for arm {arm}: {html}"));
+        let latency = &arm_of(&again, arm)["responses"]["latency"];
+        for (field, value) in [
+            ("responses_5xx", s.errors as f64),
+            ("latency_p50_us", us(latency, "p50_us")),
+            ("latency_p99_us", us(latency, "p99_us")),
+        ] {
+            let key = format!("data-field=\"{field}\" data-value=\"");
+            let shown: Option<f64> = row
+                .split_once(&key)
+                .and_then(|(_, rest)| rest.split('"').next()?.parse().ok());
+            assert_eq!(shown, Some(value), "{arm}: {field} in {row}");
+        }
+    }
+
     // The table shows the same per arm: requests, 5xx, and the median and p99 in ms.
     let (code, table, err) = veerctl(&rig, &["experiment", "report", "web", "flag"]);
     assert_eq!(code, 0, "{err}");

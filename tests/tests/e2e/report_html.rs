@@ -164,6 +164,10 @@ fn expected(r: &Value, arm: &str, goal: &str, field: &str) -> Value {
             .map(|v| v["verdict"]["verdict"].clone())
             .unwrap(),
         "srm" => json!("passed"),
+        "exposures_per_day" => r["source"]["traffic"]["exposures_per_day"].clone(),
+        "responses_5xx" => arm_counts.unwrap()["responses"]["by_class"][4].clone(),
+        "latency_p50_us" => arm_counts.unwrap()["responses"]["latency"]["p50_us"].clone(),
+        "latency_p99_us" => arm_counts.unwrap()["responses"]["latency"]["p99_us"].clone(),
         other => panic!("the page carries a field the test does not know: {other}"),
     }
 }
