@@ -125,6 +125,11 @@ fn report(prom: &str, extra: &[&str]) -> (String, String) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
+/// The report as JSON.
+fn json_report(prom: &str) -> Value {
+    serde_json::from_str(&report(prom, &["-o", "json"]).0).unwrap()
+}
+
 /// The primary goal's comparison of `one-click` against the control.
 fn comparison(r: &Value) -> &Value {
     r["analysis"]["comparisons"]
@@ -141,8 +146,7 @@ fn comparison(r: &Value) -> &Value {
 #[test]
 fn prometheus_history_gives_the_rate_and_the_days() {
     let prom = prometheus(unix_now() - 3.0 * 3600.0);
-    let (out, _) = report(&prom, &["-o", "json"]);
-    let r: Value = serde_json::from_str(&out).unwrap();
+    let r = json_report(&prom);
     let traffic = &r["source"]["traffic"];
     assert_eq!(traffic["rate"], "measured", "{traffic}");
     let per_day = traffic["exposures_per_day"].as_f64().unwrap();
@@ -183,8 +187,7 @@ fn prometheus_history_gives_the_rate_and_the_days() {
 #[test]
 fn too_short_a_history_says_why_there_are_no_days() {
     let prom = prometheus(unix_now() - 20.0 * 60.0);
-    let (out, _) = report(&prom, &["-o", "json"]);
-    let r: Value = serde_json::from_str(&out).unwrap();
+    let r = json_report(&prom);
     let traffic = &r["source"]["traffic"];
     assert_eq!(traffic["rate"], "unknown", "{traffic}");
     let why = traffic["why"].as_str().unwrap();

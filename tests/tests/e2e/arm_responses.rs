@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::report::{config, report, veerctl};
+use crate::report::{config, report, start, veerctl};
 use crate::support::Rig;
 
 /// What the slow arm's requests wait upstream.
@@ -72,22 +72,7 @@ fn browse(rig: &Rig, users: usize) -> BTreeMap<String, Sent> {
 #[test]
 fn each_arm_of_a_shared_variant_has_its_own_errors_and_latency() {
     let rig = Rig::start(&config(json!([])));
-    let (code, _, err) = veerctl(
-        &rig,
-        &[
-            "experiment",
-            "start",
-            "web",
-            "flag",
-            "--arm",
-            "off=v1:50",
-            "--arm",
-            "on=v1:50",
-            "--goal",
-            "purchase",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
+    start(&rig, "flag", ["off=v1:50", "on=v1:50"], "purchase");
     let sent = browse(&rig, 40);
     assert!(
         sent.len() == 2 && sent.values().all(|s| s.requests > 0),
