@@ -8,10 +8,27 @@
 --
 -- done() prints one line bench/run parses: requests, errors, latency percentiles (microseconds).
 
+-- BENCH_MIX (set by bench/run per setup) changes one thing about every request:
+--   (unset)  the mix above: GET / on web.example.com
+--   outside  Host api.example.com: a service with no experiment, so no request is in one (what
+--            goals declared elsewhere must not make slower)
+--   goal     GET /search/click?q=shoes on web.example.com: every request reaches a goal of
+--            bench/configs/realistic-goals.json (its experiments' arms are recomputed from the key)
+local mix = os.getenv("BENCH_MIX") or ""
+local request_line = "GET / HTTP/1.1\r\n"
+local host = "web.example.com"
+if mix == "outside" then
+  host = "api.example.com"
+elseif mix == "goal" then
+  request_line = "GET /search/click?q=shoes HTTP/1.1\r\n"
+elseif mix ~= "" then
+  error("BENCH_MIX=" .. mix .. ": not outside or goal")
+end
+
 local prefix = "u-1-"
 local counter = 0
-local head = "GET / HTTP/1.1\r\n" ..
-  "Host: web.example.com\r\n" ..
+local head = request_line ..
+  "Host: " .. host .. "\r\n" ..
   "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" ..
   "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" ..
   "Accept-Language: en-US,en;q=0.5\r\n" ..

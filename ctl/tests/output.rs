@@ -480,3 +480,39 @@ fn experiment_report_withholds_the_verdict_on_a_broken_split() {
     assert_eq!(code, 0, "{stderr}");
     insta::assert_snapshot!("experiment-report-srm", stdout);
 }
+
+/// Bad input: an experiment judged on a goal the config does not declare, or a primary goal
+/// that is not one of its goals, is refused with the field and what to do, and nothing is
+/// written.
+#[test]
+fn experiment_start_refuses_an_undeclared_goal() {
+    let mut rig = Rig::new(&web_with_goal());
+    rig.admins
+        .push(fake_admin(|_| goal_stats((10, 10), (1, 1))).0);
+    let before = std::fs::read_to_string(rig.ecds().join("veer.json")).unwrap();
+    let start = ["experiment", "start", "web", "new", "--arm", "a=v1:50"];
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "error-experiment-unknown-goal",
+            &["--arm", "b=v2:50", "--goal", "nope"],
+        ),
+        (
+            "error-experiment-unknown-primary-goal",
+            &[
+                "--arm",
+                "b=v2:50",
+                "--goal",
+                "purchase",
+                "--primary-goal",
+                "sale",
+            ],
+        ),
+    ];
+    for (name, extra) in cases {
+        let args: Vec<&str> = start.iter().chain(extra).copied().collect();
+        let (code, _, stderr) = rig.run(&args, Colour::Off);
+        insta::assert_snapshot!(name, format!("exit code {code}\n{stderr}"));
+    }
+    let after = std::fs::read_to_string(rig.ecds().join("veer.json")).unwrap();
+    assert_eq!(before, after, "nothing written");
+}

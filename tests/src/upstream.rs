@@ -3,7 +3,8 @@
 //! can see exactly what the app was told.
 //! It can be made slow ([`Upstream::set_delay`]) or failing ([`Upstream::set_status`]), for tests
 //! of what the proxies measure and of the gates that act on it; a request can ask for its own
-//! status with `x-test-status: 503`.
+//! status with `x-test-status: 503` and its own delay with `x-test-delay-ms: 150` (an arm whose
+//! code path is slow, when arms share one deployment).
 //!
 //! Built on hyper because the tests send hostile bytes (non-UTF-8 header values) through Envoy
 //! and the upstream must take whatever Envoy forwards, as a real app server would.
@@ -120,6 +121,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: App) {
                 let delay = Duration::from_micros(app.delay_us.load(Ordering::Relaxed));
                 let name = app.name.clone();
                 let status = app.status.load(Ordering::Relaxed);
+                let delay = delay + asked_delay(&req);
                 async move {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
@@ -132,6 +134,14 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: App) {
                 .await;
         });
     }
+}
+
+/// The delay a request asks for with `x-test-delay-ms` (none without it).
+fn asked_delay(req: &Request<Incoming>) -> Duration {
+    req.headers()
+        .get("x-test-delay-ms")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
 }
 
 async fn answer(

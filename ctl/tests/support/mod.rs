@@ -172,6 +172,42 @@ pub fn apply_first(ecds: &Path, file: &Path) {
 pub fn fake_prometheus(
     answer: impl Fn(&str) -> Vec<Value> + Send + 'static,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
+    fake_prometheus_api(
+        move |asked| json!({"resultType": "vector", "result": answer(asked.param("query"))}),
+    )
+}
+
+/// One request to a fake Prometheus: its API (`query`, `query_range`) and its parameters,
+/// decoded.
+pub struct PromRequest {
+    pub api: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl PromRequest {
+    /// Parameter `name` ("" when absent).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Parameter `name` as a number (0 when absent; `30s` is 30).
+    pub fn number(&self, name: &str) -> f64 {
+        self.param(name)
+            .trim_end_matches('s')
+            .parse()
+            .unwrap_or(0.0)
+    }
+}
+
+/// A fake Prometheus: each `/api/v1/<api>` request is answered with the `data` that
+/// `answer(request)` gives (a vector for `query`, a matrix for `query_range`). Returns its URL
+/// and every query it got, decoded, in order.
+pub fn fake_prometheus_api(
+    answer: impl Fn(&PromRequest) -> Value + Send + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -187,13 +223,17 @@ pub fn fake_prometheus(
                 header.clear();
             }
             let target = line.split_whitespace().nth(1).unwrap_or("");
-            let query = target
-                .split_once("query=")
-                .map(|(_, q)| percent_decode(q.split('&').next().unwrap_or("")))
-                .unwrap_or_default();
-            log.lock().unwrap().push(query.clone());
-            let body = json!({"status": "success", "data": {"resultType": "vector", "result": answer(&query)}})
-                .to_string();
+            let (path, query) = target.split_once('?').unwrap_or((target, ""));
+            let asked = PromRequest {
+                api: path.rsplit('/').next().unwrap_or("").to_owned(),
+                params: query
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+                    .collect(),
+            };
+            log.lock().unwrap().push(asked.param("query").to_owned());
+            let body = json!({"status": "success", "data": answer(&asked)}).to_string();
             let _ = write!(
                 conn,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

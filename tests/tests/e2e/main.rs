@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
+mod arm_responses;
 mod bootstrap;
 mod canary_gates;
 mod canary_run;
@@ -31,8 +32,8 @@ mod metrics;
 mod native;
 mod paths;
 mod prometheus;
-#[cfg(not(veer_native))]
 mod report;
+// The HTML page is the same whichever build counted: one browser run is enough.
 #[cfg(not(veer_native))]
 mod report_html;
 mod security;

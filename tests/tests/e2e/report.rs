@@ -17,7 +17,7 @@ const API: &str = "api.shop.test";
 
 /// `web` on the client's host (127.0.0.1) with v1/v2, and goal `purchase` (a 2xx POST to
 /// /api/buy on any host), with `experiments` as given.
-fn config(experiments: Value) -> Value {
+pub(crate) fn config(experiments: Value) -> Value {
     let mut c = web_config(1, &[("v1", 10000)]);
     c["services"][0]["hosts"] = json!(["127.0.0.1"]);
     c["services"][0]["experiments"] = experiments;
@@ -73,6 +73,26 @@ pub(crate) fn veerctl(rig: &Rig, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `experiment start web ID --arm A --arm B --goal GOAL`, which must succeed (it records the
+/// start the report counts from).
+pub(crate) fn start(rig: &Rig, id: &str, arms: [&str; 2], goal: &str) {
+    let [a, b] = arms;
+    let args = [
+        "experiment",
+        "start",
+        "web",
+        id,
+        "--arm",
+        a,
+        "--arm",
+        b,
+        "--goal",
+        goal,
+    ];
+    let (code, _, err) = veerctl(rig, &args);
+    assert_eq!(code, 0, "{err}");
+}
+
 /// `experiment report ... -o json`, which must succeed.
 pub(crate) fn report(rig: &Rig, experiment: &str, extra: &[&str]) -> Value {
     let mut args = vec!["-o", "json", "experiment", "report", "web", experiment];
@@ -117,22 +137,12 @@ fn headline_verdict(r: &Value, arm: &str) -> String {
 #[test]
 fn the_report_counts_what_users_sent_and_names_the_winner() {
     let rig = Rig::start(&config(json!([])));
-    let (code, _, err) = veerctl(
+    start(
         &rig,
-        &[
-            "experiment",
-            "start",
-            "web",
-            "checkout",
-            "--arm",
-            "control=v1:50",
-            "--arm",
-            "one-click=v2:50",
-            "--goal",
-            "purchase",
-        ],
+        "checkout",
+        ["control=v1:50", "one-click=v2:50"],
+        "purchase",
     );
-    assert_eq!(code, 0, "{err}");
     let (code, _, err) = veerctl(&rig, &["experiment", "report", "web", "checkout"]);
     assert_eq!(code, 1, "no exposure yet is an error: {err}");
     assert!(err.contains("no exposed users counted"), "{err}");

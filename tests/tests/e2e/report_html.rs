@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use veer_e2e::shoppers::{self, Goal, Plan};
 
-use crate::report::{report, veerctl};
+use crate::report::{report, start, veerctl};
 use crate::support::{web_config, Rig};
 
 /// Chromium from Debian (`make test` installs it), or `$VEER_CHROMIUM`.
@@ -164,6 +164,10 @@ fn expected(r: &Value, arm: &str, goal: &str, field: &str) -> Value {
             .map(|v| v["verdict"]["verdict"].clone())
             .unwrap(),
         "srm" => json!("passed"),
+        "exposures_per_day" => r["source"]["traffic"]["exposures_per_day"].clone(),
+        "responses_5xx" => arm_counts.unwrap()["responses"]["by_class"][4].clone(),
+        "latency_p50_us" => arm_counts.unwrap()["responses"]["latency"]["p50_us"].clone(),
+        "latency_p99_us" => arm_counts.unwrap()["responses"]["latency"]["p99_us"].clone(),
         other => panic!("the page carries a field the test does not know: {other}"),
     }
 }
@@ -174,22 +178,12 @@ fn the_html_report_renders_in_chromium_with_the_numbers_of_the_json() {
     config["services"][0]["hosts"] = json!(["127.0.0.1"]);
     config["goals"] = json!([{"name": "signup", "match": {"path_prefix": "/signup"}}]);
     let rig = Rig::start(&config);
-    let (code, _, err) = veerctl(
+    start(
         &rig,
-        &[
-            "experiment",
-            "start",
-            "web",
-            "onboarding",
-            "--arm",
-            "classic=v1:50",
-            "--arm",
-            "guided=v2:50",
-            "--goal",
-            "signup",
-        ],
+        "onboarding",
+        ["classic=v1:50", "guided=v2:50"],
+        "signup",
     );
-    assert_eq!(code, 0, "{err}");
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
     // Three batches of users with a report after each: three readings of history.

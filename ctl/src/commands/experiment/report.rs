@@ -17,6 +17,7 @@ use crate::host::envoy::{Envoy, BASELINES};
 use crate::host::kubernetes::prometheus;
 use crate::host::{Edited, Host, Proxies};
 use crate::observe::report::history::{self, Reading};
+use crate::observe::report::traffic::{self, Traffic};
 use crate::observe::report::{self, events, ArmCounts, Inputs, Names, Options, Source};
 use crate::observe::status::Baselines;
 use crate::observe::window::{all_unreadable, Counted};
@@ -158,6 +159,13 @@ fn from_envoy(
     };
     let arms = readable(&counted, names, config)?;
     let started = run.as_ref().map(|r| r.started_at);
+    let rate = match started {
+        Some(at) => traffic::since_start(arms.iter().map(|a| a.exposed_users).sum(), at, now),
+        None => Traffic::unknown(
+            "veerctl has no record of when this experiment started: it was not started with \
+             `veerctl experiment start`",
+        ),
+    };
     let readings = match run {
         Some(mut r) => {
             history::append(&mut r.readings, Reading::of(now, &arms));
@@ -166,7 +174,7 @@ fn from_envoy(
         }
         None => Vec::new(),
     };
-    Ok((arms, source("envoy", &counted, started), readings))
+    Ok((arms, source("envoy", &counted, started, rate), readings))
 }
 
 /// From the sidecars: one reading, counted since each started (the arms' counters are the
@@ -180,10 +188,15 @@ fn from_sidecars(
         .open_window()?
         .since_start("since each sidecar started");
     let arms = readable(&counted, names, config)?;
-    Ok((arms, source("sidecars", &counted, None), Vec::new()))
+    let rate = Traffic::unknown(
+        "the sidecars count since each started, and when that was is not read: give \
+         --prometheus URL for the rate from its history",
+    );
+    Ok((arms, source("sidecars", &counted, None, rate), Vec::new()))
 }
 
-/// From Prometheus: the totals, and their history over `--history` for the lift over time.
+/// From Prometheus: the totals, and their history over `--history` for the lift over time and
+/// the users exposed per day.
 fn from_prometheus(
     url: &str,
     names: &Names<'_>,
@@ -196,14 +209,15 @@ fn from_prometheus(
     let arms = readable(&counted, names, config)?;
     let step = (a.history / 60).max(std::time::Duration::from_secs(60));
     let points = prometheus::range(url, &stats, (now - a.history.as_secs_f64(), now, step))?;
-    let readings = points
+    let readings: Vec<Reading> = points
         .into_iter()
         .map(|(at, values)| {
             let count = |name: &str| values.get(name).copied().unwrap_or(0);
             Reading::of(at, &names.arms_from(count, |_| None, false))
         })
         .collect();
-    Ok((arms, source("prometheus", &counted, None), readings))
+    let rate = traffic::from_history(&readings, &Reading::of(now, &arms), step);
+    Ok((arms, source("prometheus", &counted, None, rate), readings))
 }
 
 /// Each arm's counts; no proxy readable is an error naming each one's reason.
@@ -214,7 +228,7 @@ fn readable(counted: &Counted, names: &Names<'_>, config: &Config) -> Result<Vec
     Ok(names.arms(counted, config.response_metrics))
 }
 
-fn source(kind: &'static str, counted: &Counted, started: Option<f64>) -> Source {
+fn source(kind: &'static str, counted: &Counted, started: Option<f64>, traffic: Traffic) -> Source {
     Source {
         kind,
         window: counted.label.clone(),
@@ -224,6 +238,7 @@ fn source(kind: &'static str, counted: &Counted, started: Option<f64>) -> Source
             .map(|(url, s)| (url.clone(), s.as_ref().ok().map(|s| s.version())))
             .collect(),
         started,
+        traffic,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod events;
 mod headline;
 pub mod history;
 mod input;
+pub mod traffic;
 
 use serde::Serialize;
 use veer_filter::config::Config;
@@ -18,6 +19,7 @@ pub use counts::{ArmCounts, Names};
 pub use events::EventSummary;
 pub use headline::{keep_running, ArmHeadline, Headline};
 pub use history::{LiftPoint, Reading};
+pub use traffic::Traffic;
 
 /// How the statistics are asked for (`experiment report`'s flags).
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,8 @@ pub struct Source {
     /// When the experiment started (unix seconds), where veerctl recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started: Option<f64>,
+    /// Users newly exposed per day, for the days the power section plans, or why unknown.
+    pub traffic: Traffic,
 }
 
 /// Everything the report says.
@@ -140,7 +144,7 @@ pub fn build(i: Inputs<'_>) -> Result<Report> {
         control: &control,
         primary_goal: primary_goal.as_deref(),
         options: i.options,
-        exposures_per_day: per_day(exposed, i.source.started, i.now),
+        exposures_per_day: i.source.traffic.exposures_per_day(),
     };
     let (analysis, left_out) = stats.analyze(&i.arms, i.events.as_ref())?;
     let analysis = analysis.with_likely_causes(input::likely_causes(&i.arms));
@@ -212,12 +216,6 @@ fn arm_names(e: &veer_filter::config::Experiment) -> String {
         .map(|a| a.name.to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Users exposed per day since the recorded start (none within the first hour: too noisy).
-fn per_day(exposed: u64, started: Option<f64>, now: f64) -> Option<f64> {
-    let days = (now - started?) / 86_400.0;
-    (days >= 1.0 / 24.0).then(|| exposed as f64 / days)
 }
 
 /// What the reader must know about how these numbers were counted.

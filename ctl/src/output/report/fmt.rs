@@ -3,7 +3,25 @@
 use veer_stats::{Decision, Estimate, Interval, Verdict};
 
 use crate::observe::report::events::Malformed;
-use crate::observe::report::Report;
+use crate::observe::report::{Report, Traffic};
+
+/// The traffic the power section plans days on, in a sentence: the rate and how it was
+/// measured, or why it is unknown (then the power figures are users, not days).
+pub fn traffic(t: &Traffic) -> String {
+    match t {
+        Traffic::Measured {
+            exposures_per_day,
+            how,
+            ..
+        } => format!(
+            "traffic: {exposures_per_day:.0} users newly exposed per day ({how}); the days still \
+             needed are at this rate"
+        ),
+        Traffic::Unknown { why } => {
+            format!("traffic: unknown: {why}; the users still needed are given without days")
+        }
+    }
+}
 
 /// A p-value: 4 decimals, or scientific below 0.0001.
 pub fn p(x: f64) -> String {

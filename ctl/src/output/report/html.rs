@@ -21,10 +21,13 @@ struct Page<'a> {
     headline_class: &'static str,
     srm: Srm,
     arms: Vec<ArmRow<'a>>,
+    /// Arms share a variant: each has its own 5xx and latency columns.
+    shared: bool,
     goals: Vec<GoalView>,
     lift_svg: Option<String>,
     history_svg: Option<String>,
     event_lines: String,
+    traffic: String,
     mode: &'static str,
 }
 
@@ -41,6 +44,8 @@ struct ArmRow<'a> {
     arm: &'a ArmCounts,
     share: String,
     per_user: String,
+    p50: String,
+    p99: String,
 }
 
 struct GoalView {
@@ -92,8 +97,11 @@ pub fn html(r: &Report) -> Result<String> {
                 arm: a,
                 share: fmt::bp(a.share_bp),
                 per_user: fmt::ratio(a.exposure_requests, a.exposed_users),
+                p50: fmt::micros(a.responses.as_ref().and_then(|r| r.latency).map(|l| l.p50_us)),
+                p99: fmt::micros(a.responses.as_ref().and_then(|r| r.latency).map(|l| l.p99_us)),
             })
             .collect(),
+        shared: r.arms.iter().any(|a| a.responses.is_some()),
         goals,
         lift_svg: lift_chart(r).map_err(fail)?,
         history_svg: match r.history.is_empty() {
@@ -104,6 +112,7 @@ pub fn html(r: &Report) -> Result<String> {
             .events
             .as_ref()
             .map_or(String::new(), |e| fmt::line_numbers(&e.malformed)),
+        traffic: fmt::traffic(&r.source.traffic),
         mode: match r.analysis.settings.mode {
             veer_stats::Mode::AlwaysValid => {
                 "Intervals and p-values are always valid: safe to look at any time"

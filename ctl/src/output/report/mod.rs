@@ -46,6 +46,7 @@ pub fn table(r: &Report, colour: bool) -> String {
     for goal in r.analysis.arms.first().map_or(&[][..], |a| &a.goals) {
         out.push_str(&goal_table(r, &goal.goal, colour));
     }
+    out.push_str(&format!("\n{}\n", fmt::traffic(&r.source.traffic)));
     for l in &r.left_out {
         out.push_str(&format!("\nleft out: {l}\n"));
     }
