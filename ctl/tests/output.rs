@@ -516,3 +516,42 @@ fn experiment_start_refuses_an_undeclared_goal() {
     let after = std::fs::read_to_string(rig.ecds().join("veer.json")).unwrap();
     assert_eq!(before, after, "nothing written");
 }
+
+/// A proxy whose filter still holds unpublished counts after veerctl waited (traffic did not
+/// pause): the report names it and says its figures trail, in the text and in `-o json`.
+#[test]
+fn a_report_read_while_counts_were_pending_says_they_trail() {
+    let mut rig = Rig::new(&web_with_goal());
+    let pending = Stat::global(&metrics::COUNTS_PENDING).envoy_name();
+    let (url, _) =
+        fake_admin(move |_| goal_stats((1000, 1010), (100, 200)) + &format!("{pending}: 1\n"));
+    rig.admins.push(url);
+    let (code, stdout, stderr) = rig.run(
+        &["-o", "json", "experiment", "report", "web", "checkout"],
+        Colour::Off,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    // The rig's output names the proxy by its placeholder.
+    assert_eq!(
+        r["source"]["counts_trailing"],
+        json!(["[PROXY1]"]),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = rig.run(&["experiment", "report", "web", "checkout"], Colour::Off);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("still held counts not yet published when read"),
+        "{stdout}"
+    );
+    // A proxy that published everything is not named.
+    let mut rig = Rig::new(&web_with_goal());
+    rig.admins
+        .push(fake_admin(|_| goal_stats((1000, 1010), (100, 200))).0);
+    let (_, stdout, _) = rig.run(
+        &["-o", "json", "experiment", "report", "web", "checkout"],
+        Colour::Off,
+    );
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(r["source"].get("counts_trailing").is_none(), "{stdout}");
+}

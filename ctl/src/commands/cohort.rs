@@ -81,9 +81,9 @@ pub fn run(s: &Settings, c: &CohortCommand) -> Result<()> {
 
 /// The live config; none yet is an error that says how to start.
 fn live(s: &Settings) -> Result<Live> {
-    s.host.live()?.ok_or_else(|| {
-        CliError::failed(format!("no live config yet; start with {FIRST_APPLY}"))
-    })
+    s.host
+        .live()?
+        .ok_or_else(|| CliError::failed(format!("no live config yet; start with {FIRST_APPLY}")))
 }
 
 /// The target given (`None`: neither --variant nor --split).

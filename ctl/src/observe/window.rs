@@ -65,7 +65,7 @@ impl Counted {
         self.readable().next().is_some()
     }
 
-    fn readable(&self) -> impl Iterator<Item = &Snapshot> {
+    pub fn readable(&self) -> impl Iterator<Item = &Snapshot> {
         self.readings.iter().filter_map(|(_, s)| s.as_ref().ok())
     }
 }

@@ -4,8 +4,8 @@ use comfy_table::{presets, Cell, Color, ContentArrangement, Table};
 
 use super::colour::{paint, Tone};
 use crate::config::edit::bp_to_percent;
-use crate::observe::srm::Verdict;
 use crate::host::envoy::FIRST_APPLY;
+use crate::observe::srm::Verdict;
 use crate::observe::status::{Proxy, Runs, Status};
 
 /// A bar of `width` cells for a share in 0..=1.

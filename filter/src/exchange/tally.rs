@@ -15,9 +15,16 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use crate::config::{Arm, Config, Experiment, StatusClass};
 use crate::metrics::{self, Family, Stat};
+
+/// How often an adapter that tallies publishes: short, so that a reader waits little for a
+/// complete reading (`counts_pending` at 0) and a reading under traffic trails by little; long
+/// enough that flushing costs nothing per request (a handful of hostcalls per period, whatever
+/// the traffic).
+pub const FLUSH_PERIOD: Duration = Duration::from_millis(250);
 
 /// A counter's place in a [`Layout`] (and a [`Tally`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

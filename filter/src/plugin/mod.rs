@@ -33,10 +33,8 @@ proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| Box::new(Root::new()));
 }}
 
-/// How often counts reach Envoy's counters: short, so that a reader waits little for a complete
-/// reading (`counts_pending` at 0); long enough that flushing costs nothing per request (a
-/// handful of hostcalls per period, whatever the traffic).
-const FLUSH_PERIOD: Duration = Duration::from_millis(250);
+/// How often counts reach Envoy's counters.
+const FLUSH_PERIOD: Duration = crate::exchange::tally::FLUSH_PERIOD;
 
 /// What every request of one config generation shares.
 struct Shared {

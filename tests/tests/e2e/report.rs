@@ -104,6 +104,12 @@ pub(crate) fn report(rig: &Rig, experiment: &str, extra: &[&str]) -> Value {
 
 /// Asserts the report's per-arm counts equal what the users sent.
 fn assert_counts(r: &Value, tally: &Tally) {
+    // The traffic has stopped: every count must be published, or the report says it was not.
+    assert!(
+        r["source"].get("counts_trailing").is_none(),
+        "the report read counts the filter had not published: {}",
+        r["source"]
+    );
     for (arm, t) in &tally.arms {
         let a = r["arms"]
             .as_array()

@@ -13,7 +13,7 @@ use veer_filter::config::Config;
 
 use crate::cli::ReportArgs;
 use crate::error::{CliError, Result};
-use crate::host::envoy::{Envoy, BASELINES};
+use crate::host::envoy::{admin, Envoy, BASELINES};
 use crate::host::kubernetes::prometheus;
 use crate::host::{Edited, Host, Proxies};
 use crate::observe::report::history::{self, Reading};
@@ -145,7 +145,7 @@ fn from_envoy(
     let run: Option<Run> = host.load_state(&state)?;
     let counted = match &run {
         Some(r) => Counted {
-            readings: envoy.read_proxies_settled(),
+            readings: envoy.read_proxies_settled(admin::SETTLE_ONCE),
             baselines: r.baselines.clone(),
             label: format!(
                 "since the experiment started (version {}, {})",
@@ -155,7 +155,7 @@ fn from_envoy(
                 )
             ),
         },
-        None => envoy.since_last_change()?,
+        None => envoy.since_last_change_within(admin::SETTLE_ONCE)?,
     };
     let arms = readable(&counted, names, config)?;
     let started = run.as_ref().map(|r| r.started_at);
@@ -239,6 +239,11 @@ fn source(kind: &'static str, counted: &Counted, started: Option<f64>, traffic: 
             .collect(),
         started,
         traffic,
+        counts_trailing: counted
+            .readable()
+            .filter(|s| s.counts_pending() > 0)
+            .map(|s| s.url.clone())
+            .collect(),
     }
 }
 

@@ -12,9 +12,14 @@ use crate::observe::snapshot::{
     parse_stats, snapshot_from, Snapshot, LATENCY_PATH, PENDING_PATH, STATS_PATH,
 };
 
-/// How long [`Admin::settled_snapshot`] waits for the filter to publish what it counted: four of
-/// its flush periods (250 ms). Counts still pending after that mean traffic did not pause.
+/// How long [`Admin::settled_snapshot`] waits for the filter to publish what it counted, where
+/// a reading is repeated (`status`, a canary's gates): four of its flush periods (250 ms).
+/// Counts still pending after that mean traffic did not pause.
 pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// The same wait for a reading made once, where exactness matters more than a second (a
+/// report): it also covers a loaded proxy host whose timers run late.
+pub const SETTLE_ONCE: Duration = Duration::from_secs(3);
 
 /// An admin client with short timeouts (a dead proxy must not hang veerctl).
 #[derive(Clone)]
@@ -47,12 +52,13 @@ impl Default for Admin {
 impl Admin {
     /// A snapshot that holds every count of every request the proxy answered before it was
     /// asked for, when traffic allows: the filter publishes its counts on a timer, so this first
-    /// waits (up to [`SETTLE`]) until no filter instance holds any (`counts_pending` at 0), then
-    /// reads. Under continuous traffic that may not happen: the snapshot then says so
-    /// ([`Snapshot::counts_pending`] above 0), and its counts lag by at most one flush period.
-    pub fn settled_snapshot(&self, url: &str) -> Result<Snapshot> {
+    /// waits (up to `within`: [`SETTLE`], [`SETTLE_ONCE`]) until no filter instance holds any
+    /// (`counts_pending` at 0), then reads. Under continuous traffic that may not happen: the
+    /// snapshot then says so ([`Snapshot::counts_pending`] above 0), and its counts lag by at
+    /// most one flush period.
+    pub fn settled_snapshot(&self, url: &str, within: Duration) -> Result<Snapshot> {
         let base = url.trim_end_matches('/');
-        let deadline = std::time::Instant::now() + SETTLE;
+        let deadline = std::time::Instant::now() + within;
         while base.contains("://")
             && parse_stats(&self.get(base, &PENDING_PATH)?).counts_pending() > 0
             && std::time::Instant::now() < deadline

@@ -89,26 +89,33 @@ impl Envoy {
             .collect()
     }
 
-    /// Each `--admin` proxy read once its filter has published what it counted
-    /// ([`Admin::settled_snapshot`]).
-    pub fn read_proxies_settled(&self) -> Readings {
+    /// Each `--admin` proxy read once its filter has published what it counted, waiting up to
+    /// `within` for it ([`Admin::settled_snapshot`]).
+    pub fn read_proxies_settled(&self, within: Duration) -> Readings {
         let admin = Admin::default();
         self.admins
             .iter()
             .map(|url| {
-                let snapshot = admin.settled_snapshot(url).map_err(|e| e.to_string());
+                let snapshot = admin
+                    .settled_snapshot(url, within)
+                    .map_err(|e| e.to_string());
                 (url.clone(), snapshot)
             })
             .collect()
     }
 
     /// What every proxy counted since the last verified change: a reading now, once the filters
-    /// have published their counts, counted from the baselines recorded when that change was
-    /// verified.
+    /// have published their counts (waiting up to [`admin::SETTLE`]), counted from the baselines
+    /// recorded when that change was verified.
     pub fn since_last_change(&self) -> Result<Counted> {
+        self.since_last_change_within(admin::SETTLE)
+    }
+
+    /// [`Envoy::since_last_change`], waiting up to `within` for the filters' counts.
+    pub fn since_last_change_within(&self, within: Duration) -> Result<Counted> {
         let baselines: Baselines = self.store()?.read_state(BASELINES)?.unwrap_or_default();
         Ok(Counted {
-            readings: self.read_proxies_settled(),
+            readings: self.read_proxies_settled(within),
             baselines,
             label: SINCE_LAST_CHANGE.to_owned(),
         })

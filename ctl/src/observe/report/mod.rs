@@ -47,6 +47,10 @@ pub struct Source {
     pub started: Option<f64>,
     /// Users newly exposed per day, for the days the power section plans, or why unknown.
     pub traffic: Traffic,
+    /// Proxies whose filter still held counts it had not published when read (traffic did not
+    /// pause while veerctl waited): their figures trail by up to one publish period.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counts_trailing: Vec<String>,
 }
 
 /// Everything the report says.
@@ -248,6 +252,14 @@ fn approximations(config: &Config, source: &Source, events: bool) -> Vec<String>
             a restarted proxy lost its counts."
             .to_owned(),
     });
+    if !source.counts_trailing.is_empty() {
+        out.push(format!(
+            "{} still held counts not yet published when read (requests kept arriving while \
+             veerctl waited for them): the figures trail the last {} ms of traffic there.",
+            source.counts_trailing.join(", "),
+            veer_filter::exchange::tally::FLUSH_PERIOD.as_millis()
+        ));
+    }
     if events {
         out.push(
             "Users in the events are placed in arms from their ids, as if they matched the \
