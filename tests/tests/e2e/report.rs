@@ -17,7 +17,7 @@ const API: &str = "api.shop.test";
 
 /// `web` on the client's host (127.0.0.1) with v1/v2, and goal `purchase` (a 2xx POST to
 /// /api/buy on any host), with `experiments` as given.
-fn config(experiments: Value) -> Value {
+pub(crate) fn config(experiments: Value) -> Value {
     let mut c = web_config(1, &[("v1", 10000)]);
     c["services"][0]["hosts"] = json!(["127.0.0.1"]);
     c["services"][0]["experiments"] = experiments;
@@ -30,7 +30,7 @@ fn config(experiments: Value) -> Value {
 }
 
 /// Experiment `id` for everyone, arms `a` (v1) and `b` (v2) at 50 %, judged on `purchase`.
-fn two_arms(id: &str, a: &str, b: &str) -> Value {
+pub(crate) fn two_arms(id: &str, a: &str, b: &str) -> Value {
     json!([{
         "id": id,
         "arms": [{"name": a, "variant": "v1", "weight": 5000},
@@ -39,7 +39,7 @@ fn two_arms(id: &str, a: &str, b: &str) -> Value {
     }])
 }
 
-fn plan(prefix: &str, users: usize, rates: &[(&str, f64)], seed: u64) -> Plan {
+pub(crate) fn plan(prefix: &str, users: usize, rates: &[(&str, f64)], seed: u64) -> Plan {
     Plan {
         prefix: prefix.to_owned(),
         users,
@@ -83,7 +83,7 @@ pub(crate) fn report(rig: &Rig, experiment: &str, extra: &[&str]) -> Value {
 }
 
 /// Asserts the report's per-arm counts equal what the users sent.
-fn assert_counts(r: &Value, tally: &Tally) {
+pub(crate) fn assert_counts(r: &Value, tally: &Tally) {
     for (arm, t) in &tally.arms {
         let a = r["arms"]
             .as_array()
