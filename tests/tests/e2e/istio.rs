@@ -91,9 +91,9 @@ fn a_healthy_canary_is_promoted_with_every_step_live_on_both_sidecars() {
     let events = events(&out);
     let live: Vec<(u64, u64)> = of_kind(&events, "live")
         .iter()
-        .map(|e| (e["step"]["weight_bp"].as_u64().unwrap(), e["proxies"].as_u64().unwrap()))
+        .map(|e| (e["weights"]["v2"].as_u64().unwrap(), e["proxies"].as_u64().unwrap()))
         .collect();
-    assert_eq!(live, [(2000, 2), (5000, 2), (10000, 2)], "{events:#?}");
+    assert_eq!(live, [(2000, 2), (5000, 2), (10000, 2)], "{:#?}", of_kind(&events, "live"));
     let passed = of_kind(&events, "passed");
     assert_eq!(passed.len(), 2, "{events:#?}");
     for p in passed {
@@ -107,14 +107,14 @@ fn a_healthy_canary_is_promoted_with_every_step_live_on_both_sidecars() {
         [
             json!({"v1": 8000, "v2": 2000}),
             json!({"v1": 5000, "v2": 5000}),
-            json!({"v1": 0, "v2": 10000})
+            json!({"v1": 0, "v2": 10000, "v3": 0})
         ]
     );
     assert_each_write_read_on_every_sidecar(&mesh);
     let plugin = mesh.plugin();
     let web = &plugin["spec"]["pluginConfig"]["services"][0];
     assert_eq!(web["variants"][0]["name"], "v2", "{web}");
-    assert_eq!(web["split"], json!({"v1": 0, "v2": 10000}), "{web}");
+    assert_eq!(web["split"], json!({"v1": 0, "v2": 10000, "v3": 0}), "{web}");
     let run = mesh.recorded_run("web").expect("the run is recorded on the WasmPlugin");
     assert_eq!(run["phase"]["state"], "promoted", "{run}");
     assert_eq!(run["passed"].as_array().unwrap().len(), 2, "{run}");
@@ -154,7 +154,7 @@ fn a_failing_canary_is_rolled_back_by_its_gate_on_both_sidecars() {
     }
     assert_eq!(
         written_splits(&mesh),
-        [json!({"v1": 8000, "v2": 2000}), json!({"v1": 10000, "v2": 0})]
+        [json!({"v1": 8000, "v2": 2000}), json!({"v1": 10000, "v2": 0, "v3": 0})]
     );
     assert_each_write_read_on_every_sidecar(&mesh);
     let run = mesh.recorded_run("web").unwrap();
@@ -220,7 +220,7 @@ fn a_killed_run_resumes_at_its_recorded_step() {
     let splits = written_splits(&mesh);
     assert_eq!(
         splits[writes_before..],
-        [json!({"v1": 5000, "v2": 5000}), json!({"v1": 0, "v2": 10000})],
+        [json!({"v1": 5000, "v2": 5000}), json!({"v1": 0, "v2": 10000, "v3": 0})],
         "{splits:?}"
     );
     let run = mesh.recorded_run("web").unwrap();
@@ -280,7 +280,7 @@ fn report_and_status_sum_what_both_sidecars_counted() {
     assert_eq!(report["source"]["kind"], "sidecars", "{}", report["source"]);
     assert_counts(&report, &sent);
 
-    let out = mesh.run(&["-o", "json", "status"]);
+    let out = mesh.run(&["-o", "json", "status", "--window", "0s"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
