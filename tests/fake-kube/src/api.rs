@@ -91,22 +91,33 @@ impl FakeApi {
             return;
         };
         if let Some(forward) = pods::port_forward(&self.pods, &first) {
-            record(log, Seen {
-                line: first.trim_end().splitn(3, ' ').take(2).collect::<Vec<_>>().join(" "),
-                content_type: None,
-                body: Value::Null,
-            });
+            record(
+                log,
+                Seen {
+                    line: first
+                        .trim_end()
+                        .splitn(3, ' ')
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    content_type: None,
+                    body: Value::Null,
+                },
+            );
             portforward::spawn(stream, forward);
             return;
         }
         let Ok(request) = Request::read(&stream) else {
             return;
         };
-        record(log, Seen {
-            line: format!("{} {}", request.method, request.target),
-            content_type: request.content_type.clone(),
-            body: request.body.clone(),
-        });
+        record(
+            log,
+            Seen {
+                line: format!("{} {}", request.method, request.target),
+                content_type: request.content_type.clone(),
+                body: request.body.clone(),
+            },
+        );
         let (status, doc) = self.answer(&request);
         let text = doc.to_string();
         let mut out = stream;
@@ -228,7 +239,9 @@ fn first_line(stream: &TcpStream) -> Option<String> {
 }
 
 fn record(log: &Log, seen: Seen) {
-    log.lock().unwrap_or_else(PoisonError::into_inner).push(seen);
+    log.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(seen);
 }
 
 /// Applies a JSON merge patch (RFC 7386): maps merge, `null` removes, anything else replaces.

@@ -84,7 +84,9 @@ pub(crate) fn list(pods: &[Pod], path: &str, query: &str) -> Option<Value> {
         .filter(|p| p.namespace == namespace && p.matches(&selector))
         .map(Pod::to_json)
         .collect();
-    Some(json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": items}))
+    Some(
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"}, "items": items}),
+    )
 }
 
 /// The port-forward a request line asks for (`GET /api/v1/namespaces/{ns}/pods/{pod}/portforward?ports=N`)
@@ -112,6 +114,9 @@ pub(crate) fn port_forward(pods: &[Pod], request_line: &str) -> Option<Forward> 
         .collect();
     Some(Forward {
         pod: pod.name.clone(),
-        ports: ports.iter().map(|p| (*p, pod.ports.get(p).copied())).collect(),
+        ports: ports
+            .iter()
+            .map(|p| (*p, pod.ports.get(p).copied()))
+            .collect(),
     })
 }

@@ -51,7 +51,8 @@ fn assert_each_write_read_on_every_sidecar(mesh: &Mesh) {
     for (n, start) in writes.iter().enumerate() {
         let end = writes.get(n + 1).copied().unwrap_or(requests.len());
         for pod in PODS {
-            let forward = format!("GET /api/v1/namespaces/demo/pods/{pod}/portforward?&ports=15000");
+            let forward =
+                format!("GET /api/v1/namespaces/demo/pods/{pod}/portforward?&ports=15000");
             assert!(
                 requests[*start..end].contains(&forward),
                 "write {n} was not read on {pod}: {:#?}",
@@ -71,7 +72,10 @@ fn assert_every_sidecar_runs(mesh: &Mesh, version: u64) {
 
 /// Load on every sidecar.
 fn load_everywhere(mesh: &Mesh) -> Vec<Load> {
-    mesh.sidecars.iter().map(|s| Load::start(&s.client, 1)).collect()
+    mesh.sidecars
+        .iter()
+        .map(|s| Load::start(&s.client, 1))
+        .collect()
 }
 
 /// A healthy canary on two sidecars: each step written to the WasmPlugin, verified live on both
@@ -83,7 +87,16 @@ fn a_healthy_canary_is_promoted_with_every_step_live_on_both_sidecars() {
     let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
     let load = load_everywhere(&mesh);
     let out = mesh.run(&[
-        "-o", "json", "canary", "run", "web", "v2", "--steps", "20,50", "--interval", "2s",
+        "-o",
+        "json",
+        "canary",
+        "run",
+        "web",
+        "v2",
+        "--steps",
+        "20,50",
+        "--interval",
+        "2s",
         "--promote",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -91,13 +104,27 @@ fn a_healthy_canary_is_promoted_with_every_step_live_on_both_sidecars() {
     let events = events(&out);
     let live: Vec<(u64, u64)> = of_kind(&events, "live")
         .iter()
-        .map(|e| (e["weights"]["v2"].as_u64().unwrap(), e["proxies"].as_u64().unwrap()))
+        .map(|e| {
+            (
+                e["weights"]["v2"].as_u64().unwrap(),
+                e["proxies"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(live, [(2000, 2), (5000, 2), (10000, 2)], "{:#?}", of_kind(&events, "live"));
+    assert_eq!(
+        live,
+        [(2000, 2), (5000, 2), (10000, 2)],
+        "{:#?}",
+        of_kind(&events, "live")
+    );
     let passed = of_kind(&events, "passed");
     assert_eq!(passed.len(), 2, "{events:#?}");
     for p in passed {
-        let gate = p["readings"].as_array().unwrap().iter().find(|r| r["gate"] == "error-rate");
+        let gate = p["readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["gate"] == "error-rate");
         assert!(gate.is_some_and(|g| g["verdict"] == "pass"), "{p}");
     }
     assert_eq!(of_kind(&events, "promoted").len(), 1, "{events:#?}");
@@ -114,11 +141,20 @@ fn a_healthy_canary_is_promoted_with_every_step_live_on_both_sidecars() {
     let plugin = mesh.plugin();
     let web = &plugin["spec"]["pluginConfig"]["services"][0];
     assert_eq!(web["variants"][0]["name"], "v2", "{web}");
-    assert_eq!(web["split"], json!({"v1": 0, "v2": 10000, "v3": 0}), "{web}");
-    let run = mesh.recorded_run("web").expect("the run is recorded on the WasmPlugin");
+    assert_eq!(
+        web["split"],
+        json!({"v1": 0, "v2": 10000, "v3": 0}),
+        "{web}"
+    );
+    let run = mesh
+        .recorded_run("web")
+        .expect("the run is recorded on the WasmPlugin");
     assert_eq!(run["phase"]["state"], "promoted", "{run}");
     assert_eq!(run["passed"].as_array().unwrap().len(), 2, "{run}");
-    assert_every_sidecar_runs(&mesh, plugin["spec"]["pluginConfig"]["version"].as_u64().unwrap());
+    assert_every_sidecar_runs(
+        &mesh,
+        plugin["spec"]["pluginConfig"]["version"].as_u64().unwrap(),
+    );
 
     for l in load {
         l.finish_without_failures();
@@ -140,13 +176,23 @@ fn a_failing_canary_is_rolled_back_by_its_gate_on_both_sidecars() {
     mesh.upstreams[1].set_status(500);
     let load = load_everywhere(&mesh);
     let out = mesh.run(&[
-        "canary", "run", "web", "v2", "--steps", "20,50", "--interval", "2s", "--promote",
+        "canary",
+        "run",
+        "web",
+        "v2",
+        "--steps",
+        "20,50",
+        "--interval",
+        "2s",
+        "--promote",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("v2 at 20%: ")
-            && stderr.contains("aborted, all traffic is back on the stable variant v1 (verified on 2 proxies)"),
+            && stderr.contains(
+                "aborted, all traffic is back on the stable variant v1 (verified on 2 proxies)"
+            ),
         "{stderr}"
     );
     for l in load {
@@ -154,7 +200,10 @@ fn a_failing_canary_is_rolled_back_by_its_gate_on_both_sidecars() {
     }
     assert_eq!(
         written_splits(&mesh),
-        [json!({"v1": 8000, "v2": 2000}), json!({"v1": 10000, "v2": 0, "v3": 0})]
+        [
+            json!({"v1": 8000, "v2": 2000}),
+            json!({"v1": 10000, "v2": 0, "v3": 0})
+        ]
     );
     assert_each_write_read_on_every_sidecar(&mesh);
     let run = mesh.recorded_run("web").unwrap();
@@ -163,16 +212,25 @@ fn a_failing_canary_is_rolled_back_by_its_gate_on_both_sidecars() {
         run["phase"]["reason"].as_str().unwrap().contains("5xx"),
         "{run}"
     );
-    let version = mesh.plugin()["spec"]["pluginConfig"]["version"].as_u64().unwrap();
+    let version = mesh.plugin()["spec"]["pluginConfig"]["version"]
+        .as_u64()
+        .unwrap();
     assert_every_sidecar_runs(&mesh, version);
 
     let before = mesh.upstreams[1].served();
     for s in &mesh.sidecars {
         for i in 0..100 {
-            assert_eq!(s.client.get_as(&format!("after-{i}")).unwrap().served_by(), "v1");
+            assert_eq!(
+                s.client.get_as(&format!("after-{i}")).unwrap().served_by(),
+                "v1"
+            );
         }
     }
-    assert_eq!(mesh.upstreams[1].served(), before, "a request reached v2 after the rollback");
+    assert_eq!(
+        mesh.upstreams[1].served(),
+        before,
+        "a request reached v2 after the rollback"
+    );
 }
 
 /// Waits until `ready` holds for the run recorded on the WasmPlugin.
@@ -182,7 +240,11 @@ fn wait_for_run(mesh: &Mesh, what: &str, ready: impl Fn(&Value) -> bool) -> Valu
         if let Some(run) = mesh.recorded_run("web").filter(|r| ready(r)) {
             return run;
         }
-        assert!(Instant::now() < deadline, "{what}: {:?}", mesh.recorded_run("web"));
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:?}",
+            mesh.recorded_run("web")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -195,7 +257,15 @@ fn a_killed_run_resumes_at_its_recorded_step() {
     let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
     let load = load_everywhere(&mesh);
     let run = [
-        "canary", "run", "web", "v2", "--steps", "20,50", "--interval", "4s", "--promote",
+        "canary",
+        "run",
+        "web",
+        "v2",
+        "--steps",
+        "20,50",
+        "--interval",
+        "4s",
+        "--promote",
     ];
     let mut child = mesh.veerctl().args(run).spawn().unwrap();
     let recorded = wait_for_run(&mesh, "the second step begins", |r| {
@@ -220,7 +290,10 @@ fn a_killed_run_resumes_at_its_recorded_step() {
     let splits = written_splits(&mesh);
     assert_eq!(
         splits[writes_before..],
-        [json!({"v1": 5000, "v2": 5000}), json!({"v1": 0, "v2": 10000, "v3": 0})],
+        [
+            json!({"v1": 5000, "v2": 5000}),
+            json!({"v1": 0, "v2": 10000, "v3": 0})
+        ],
         "{splits:?}"
     );
     let run = mesh.recorded_run("web").unwrap();
@@ -231,7 +304,8 @@ fn a_killed_run_resumes_at_its_recorded_step() {
 
 /// A sidecar that never receives the change (istiod does not reach it): the step's wait gives
 /// up after --timeout with exit code 4, naming that pod and the version it still runs; nothing
-/// claims the step is live.
+/// claims the step is live, and the run is recorded as halted with that reason (not left
+/// "running" with no veerctl carrying it on).
 #[test]
 fn a_sidecar_that_never_gets_the_change_fails_the_step_naming_its_pod() {
     let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
@@ -239,7 +313,16 @@ fn a_sidecar_that_never_gets_the_change_fails_the_step_naming_its_pod() {
         .delivered
         .store(false, std::sync::atomic::Ordering::SeqCst);
     let out = mesh.run(&[
-        "--timeout", "3s", "canary", "run", "web", "v2", "--steps", "20,50", "--interval", "1s",
+        "--timeout",
+        "3s",
+        "canary",
+        "run",
+        "web",
+        "v2",
+        "--steps",
+        "20,50",
+        "--interval",
+        "1s",
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -248,15 +331,33 @@ fn a_sidecar_that_never_gets_the_change_fails_the_step_naming_its_pod() {
         stderr.contains("web-b (config version 1)") && !stderr.contains("web-a ("),
         "{stderr}"
     );
-    assert!(!stdout.contains("live") && !stderr.contains("verified live"), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the change is written but not verified live")
+            && !stdout.contains("verified live in")
+            && !stderr.contains("(or later) in 2 sidecar(s)"),
+        "{stdout}\n{stderr}"
+    );
     assert_eq!(written_splits(&mesh), [json!({"v1": 8000, "v2": 2000})]);
+    let run = mesh.recorded_run("web").unwrap();
+    assert_eq!(run["phase"]["state"], "halted", "{run}");
+    assert!(
+        run["phase"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("web-b (config version 1)"),
+        "{run}"
+    );
 }
 
 /// `experiment report` and `status` from the sidecars: what both counted, summed, equals what
 /// the simulated users sent through each.
 #[test]
 fn report_and_status_sum_what_both_sidecars_counted() {
-    let mesh = Mesh::start(&experiment_config(two_arms("checkout", "control", "one-click")));
+    let mesh = Mesh::start(&experiment_config(two_arms(
+        "checkout",
+        "control",
+        "one-click",
+    )));
     let mut sent = Tally::default();
     for (s, prefix) in mesh.sidecars.iter().zip(["a", "b"]) {
         let mut p = plan(prefix, 150, &[("control", 0.2), ("one-click", 0.4)], 11);
@@ -304,7 +405,19 @@ fn report_and_status_sum_what_both_sidecars_counted() {
             .find(|v| v["name"] == variant)
             .map(|v| v["requests"].as_u64().unwrap())
     };
-    assert_eq!(requests("v1"), Some(sent.arms["control"].page_requests), "{web}");
-    assert_eq!(requests("v2"), Some(sent.arms["one-click"].page_requests), "{web}");
-    assert_eq!(web["experiments"][0]["assigned"], sent.arms.values().map(|t| t.page_requests).sum::<u64>(), "{web}");
+    assert_eq!(
+        requests("v1"),
+        Some(sent.arms["control"].page_requests),
+        "{web}"
+    );
+    assert_eq!(
+        requests("v2"),
+        Some(sent.arms["one-click"].page_requests),
+        "{web}"
+    );
+    assert_eq!(
+        web["experiments"][0]["assigned"],
+        sent.arms.values().map(|t| t.page_requests).sum::<u64>(),
+        "{web}"
+    );
 }

@@ -169,7 +169,11 @@ impl Istiod {
             .zip(PUSH_LAG)
             .map(|(s, lag)| {
                 let (tx, rx) = mpsc::channel::<Value>();
-                let (dir, filter, on) = (s.envoy.ecds_dir(), s.envoy.filter().clone(), s.delivered.clone());
+                let (dir, filter, on) = (
+                    s.envoy.ecds_dir(),
+                    s.envoy.filter().clone(),
+                    s.delivered.clone(),
+                );
                 std::thread::spawn(move || deliver(rx, &dir, &filter, &on, lag));
                 tx
             })
