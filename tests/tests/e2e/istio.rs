@@ -16,6 +16,15 @@ use crate::report::{assert_counts, config as experiment_config, plan, two_arms};
 use crate::support::web_config;
 use mesh::{Mesh, PODS};
 
+/// `canary run web v2 --steps 20,50 --promote --interval INTERVAL`.
+fn canary_run(interval: &str) -> Vec<&str> {
+    let mut args: Vec<&str> = "canary run web v2 --steps 20,50 --promote --interval"
+        .split(' ')
+        .collect();
+    args.push(interval);
+    args
+}
+
 /// The JSON events a `canary run -o json` printed.
 fn events(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -86,19 +95,7 @@ fn load_everywhere(mesh: &Mesh) -> Vec<Load> {
 fn a_healthy_canary_is_promoted_with_every_step_live_on_both_sidecars() {
     let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
     let load = load_everywhere(&mesh);
-    let out = mesh.run(&[
-        "-o",
-        "json",
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "20,50",
-        "--interval",
-        "2s",
-        "--promote",
-    ]);
+    let out = mesh.run(&[&["-o", "json"][..], &canary_run("2s")].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let events = events(&out);
@@ -175,17 +172,7 @@ fn a_failing_canary_is_rolled_back_by_its_gate_on_both_sidecars() {
     let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
     mesh.upstreams[1].set_status(500);
     let load = load_everywhere(&mesh);
-    let out = mesh.run(&[
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "20,50",
-        "--interval",
-        "2s",
-        "--promote",
-    ]);
+    let out = mesh.run(&canary_run("2s"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -256,18 +243,8 @@ fn wait_for_run(mesh: &Mesh, what: &str, ready: impl Fn(&Value) -> bool) -> Valu
 fn a_killed_run_resumes_at_its_recorded_step() {
     let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
     let load = load_everywhere(&mesh);
-    let run = [
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "20,50",
-        "--interval",
-        "4s",
-        "--promote",
-    ];
-    let mut child = mesh.veerctl().args(run).spawn().unwrap();
+    let run = canary_run("4s");
+    let mut child = mesh.veerctl().args(&run).spawn().unwrap();
     let recorded = wait_for_run(&mesh, "the second step begins", |r| {
         r["step"] == 1 && r["passed"].as_array().is_some_and(|p| p.len() == 1)
     });
@@ -312,18 +289,7 @@ fn a_sidecar_that_never_gets_the_change_fails_the_step_naming_its_pod() {
     mesh.sidecars[1]
         .delivered
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    let out = mesh.run(&[
-        "--timeout",
-        "3s",
-        "canary",
-        "run",
-        "web",
-        "v2",
-        "--steps",
-        "20,50",
-        "--interval",
-        "1s",
-    ]);
+    let out = mesh.run(&[&["--timeout", "3s"][..], &canary_run("1s")].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stderr}");

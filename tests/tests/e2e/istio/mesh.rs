@@ -64,10 +64,7 @@ impl Mesh {
     /// Starts the upstreams, an Envoy per pod running `config`, and the fake API server with
     /// the WasmPlugin carrying it.
     pub fn start(config: &Value) -> Mesh {
-        let upstreams: Vec<Upstream> = ["v1", "v2", "v3"]
-            .iter()
-            .map(|n| Upstream::start(n, 0).expect("upstream starts"))
-            .collect();
+        let upstreams = crate::support::upstreams();
         let refs: Vec<&Upstream> = upstreams.iter().collect();
         let sidecars: Vec<Sidecar> = PODS
             .iter()
