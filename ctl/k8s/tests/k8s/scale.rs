@@ -194,9 +194,8 @@ async fn the_deadline_is_honoured_within_a_pass() {
 #[tokio::test(start_paused = true)]
 async fn a_sidecar_behind_is_named_with_its_version_when_the_deadline_cuts_the_last_read() {
     let t = five_hundred_pods().await;
-    let behind = vec!["client-042".to_owned()];
     let mut reader = Sidecars::new(&[], 0);
-    reader.behind = behind.iter().cloned().collect();
+    reader.behind = BTreeSet::from(["client-042".to_owned()]);
     let wait = PluginWait {
         opts: WaitOptions {
             timeout: Duration::from_secs(4),
