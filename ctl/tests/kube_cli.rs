@@ -974,3 +974,69 @@ fn the_run_recorded_on_the_wasmplugin_is_shown_and_ended_by_an_abort() {
     assert_eq!(status["phase"]["state"], "rolled-back", "{status}");
     assert_eq!(status["passed"][0]["number"], 1);
 }
+
+/// `/stats` of a sidecar running config version 4 that counted `v1` and `v2` requests of shop.
+fn sidecar_stats(v1: u64, v2: u64) -> impl Fn(usize) -> String + Send + 'static {
+    move |_| {
+        format!(
+            "{}{}: {v1}\n{}: {v2}\n",
+            support::proxy_stats(4, 0, "4"),
+            Stat::requests("shop", "v1").envoy_name(),
+            Stat::requests("shop", "v2").envoy_name()
+        )
+    }
+}
+
+/// `status` on Kubernetes reads every running sidecar of the WasmPlugin through a port-forward
+/// to its admin port 15000 (served as the API server serves kube's client: a WebSocket on
+/// `v4.channel.k8s.io`, relayed here to a scripted admin API): both pods are shown by name and
+/// their counters summed. A pod whose admin port does not listen is named with the reason the
+/// port-forward gave, and the others are still read.
+#[test]
+fn status_reads_each_sidecar_through_its_port_forward() {
+    let (a, _) = support::fake_admin(sidecar_stats(30, 10));
+    let (b, _) = support::fake_admin(sidecar_stats(50, 20));
+    let address = |url: &str| url.trim_start_matches("http://").parse().unwrap();
+    // Nothing listens on port 1 of the loopback.
+    let (port, seen) = FakeApi::new(vec![(PLUGIN, shop_plugin())])
+        .pod(Pod::sidecar("shop-a", address(&a)))
+        .pod(Pod::sidecar("shop-b", address(&b)))
+        .pod(Pod::sidecar("shop-c", "127.0.0.1:1".parse().unwrap()))
+        .start()
+        .unwrap();
+    let out = veerctl(port, &["-o", "json", "status", "--window", "0s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let proxies: Vec<(&str, &Value, &Value)> = s["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["url"].as_str().unwrap(), &p["runs"], &p["error"]))
+        .collect();
+    assert_eq!(
+        proxies[..2],
+        [
+            ("shop-a", &json!("configured"), &Value::Null),
+            ("shop-b", &json!("configured"), &Value::Null)
+        ],
+        "{s}"
+    );
+    let (pod, runs, error) = proxies[2];
+    assert_eq!((pod, runs), ("shop-c", &json!("unreachable")), "{s}");
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .contains("error forwarding port 15000 to pod shop-c"),
+        "{error}"
+    );
+    let variants = &s["services"][0]["variants"];
+    assert_eq!(variants[0]["requests"], 80, "{s}");
+    assert_eq!(variants[1]["requests"], 30, "{s}");
+    // Stats and latency of each pod that answered; the unreachable one once.
+    for (pod, reads) in [("shop-a", 2), ("shop-b", 2), ("shop-c", 1)] {
+        let forward = format!("GET {PODS}/{pod}/portforward?&ports=15000");
+        let count = lines(&seen).iter().filter(|l| **l == forward).count();
+        assert_eq!(count, reads, "{pod}: {:?}", lines(&seen));
+    }
+}

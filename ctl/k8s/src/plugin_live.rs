@@ -136,6 +136,9 @@ pub(crate) async fn wait_sidecars<R: SidecarReader>(
     let labels = label_selector(selector);
     let deadline = Instant::now() + wait.opts.timeout;
     let mut live: BTreeSet<String> = BTreeSet::new();
+    // What each sidecar not yet live answered last: a read cut short by the deadline tells
+    // nothing new, and "no answer within 0ns" would hide what it runs.
+    let mut answered: BTreeMap<String, String> = BTreeMap::new();
     let mut last = String::new();
     loop {
         let what = format!("the pods of WasmPlugin {plugin}");
@@ -161,15 +164,22 @@ pub(crate) async fn wait_sidecars<R: SidecarReader>(
         let mut behind = Vec::new();
         for (pod, reading) in readings {
             let seen = match reading.map(|texts| texts.concat()) {
-                Ok(text) => match reported_version(&text) {
-                    Some(v) if v >= version => {
-                        live.insert(pod);
-                        continue;
-                    }
-                    Some(v) => format!("config version {v}"),
-                    None => "no Veer filter yet".to_owned(),
+                Ok(text) => {
+                    let seen = match reported_version(&text) {
+                        Some(v) if v >= version => {
+                            live.insert(pod);
+                            continue;
+                        }
+                        Some(v) => format!("config version {v}"),
+                        None => "no Veer filter yet".to_owned(),
+                    };
+                    answered.insert(pod.clone(), seen.clone());
+                    seen
+                }
+                Err(e) => match answered.get(&pod) {
+                    Some(before) if Instant::now() >= deadline => before.clone(),
+                    _ => e.chain(),
                 },
-                Err(e) => e.chain(),
             };
             behind.push(format!("{pod} ({seen})"));
         }

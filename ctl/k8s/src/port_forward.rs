@@ -97,14 +97,31 @@ async fn forwarded_get(target: &Target, pod: &str, port: u16, path: &str) -> Res
             pod: pod.to_owned(),
             port,
         })?;
+    let refused = forwarder.take_error(port);
     let stream = forwarder.take_stream(port).ok_or_else(|| Error::Stats {
         source_name: format!("pod {pod}"),
         reason: "the port-forward opened no stream".into(),
     })?;
-    let text = http_get(stream, path).await.map_err(|reason| Error::Stats {
-        source_name: format!("pod {pod} port {port}"),
-        reason,
-    });
+    let text = match http_get(stream, path).await {
+        Ok(text) => Ok(text),
+        Err(reason) => {
+            // When the kubelet cannot reach the port it says why on the port's error channel
+            // (e.g. "connection refused"), then closes: that, not "connection closed", is the
+            // reason to show.
+            let said = match refused {
+                Some(said) => tokio::time::timeout(ERROR_WAIT, said).await.ok().flatten(),
+                None => None,
+            };
+            Err(Error::Stats {
+                source_name: format!("pod {pod} port {port}"),
+                reason: said.map_or(reason, |s| s.trim().to_owned()),
+            })
+        }
+    };
     forwarder.abort();
     text
 }
+
+/// How long a failed read waits for the port-forward's error message (it comes before the
+/// connection closes, so it is normally there already).
+const ERROR_WAIT: Duration = Duration::from_millis(500);

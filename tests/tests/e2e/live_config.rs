@@ -50,8 +50,21 @@ pub struct Load {
     handles: Vec<thread::JoinHandle<Vec<String>>>,
 }
 
+/// Who sends a load's `i`-th request of thread `t`.
+type User = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
+
 impl Load {
+    /// Load from `threads` clients, each cycling through 500 users of its own.
     pub fn start(client: &Client, threads: usize) -> Load {
+        Load::start_as(
+            client,
+            threads,
+            Arc::new(|t, i| format!("load-{t}-{}", i % 500)),
+        )
+    }
+
+    /// Load from `threads` clients; request `i` of thread `t` is user `user(t, i)`.
+    pub fn start_as(client: &Client, threads: usize, user: User) -> Load {
         let (stop, ok, failed) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
@@ -59,14 +72,19 @@ impl Load {
         );
         let handles = (0..threads)
             .map(|t| {
-                let (client, stop, ok, failed) =
-                    (client.clone(), stop.clone(), ok.clone(), failed.clone());
+                let (client, stop, ok, failed, user) = (
+                    client.clone(),
+                    stop.clone(),
+                    ok.clone(),
+                    failed.clone(),
+                    user.clone(),
+                );
                 thread::spawn(move || {
                     let mut failures = Vec::new();
                     let mut i = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         i += 1;
-                        match client.get_as(&format!("load-{t}-{}", i % 500)) {
+                        match client.get_as(&user(t, i)) {
                             Ok(r) if (200..300).contains(&r.status) => {
                                 ok.fetch_add(1, Ordering::Relaxed);
                             }

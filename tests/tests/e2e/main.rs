@@ -26,6 +26,9 @@ mod failure_policy;
 mod faults;
 mod goals;
 mod hostile;
+// veerctl on Kubernetes with real Envoys as the sidecars: Istio loads the wasm build.
+#[cfg(not(veer_native))]
+mod istio;
 mod live_config;
 mod metrics;
 #[cfg(veer_native)]

@@ -30,7 +30,7 @@ pub(crate) fn config(experiments: Value) -> Value {
 }
 
 /// Experiment `id` for everyone, arms `a` (v1) and `b` (v2) at 50 %, judged on `purchase`.
-fn two_arms(id: &str, a: &str, b: &str) -> Value {
+pub(crate) fn two_arms(id: &str, a: &str, b: &str) -> Value {
     json!([{
         "id": id,
         "arms": [{"name": a, "variant": "v1", "weight": 5000},
@@ -39,7 +39,7 @@ fn two_arms(id: &str, a: &str, b: &str) -> Value {
     }])
 }
 
-fn plan(prefix: &str, users: usize, rates: &[(&str, f64)], seed: u64) -> Plan {
+pub(crate) fn plan(prefix: &str, users: usize, rates: &[(&str, f64)], seed: u64) -> Plan {
     Plan {
         prefix: prefix.to_owned(),
         users,
@@ -103,7 +103,7 @@ pub(crate) fn report(rig: &Rig, experiment: &str, extra: &[&str]) -> Value {
 }
 
 /// Asserts the report's per-arm counts equal what the users sent.
-fn assert_counts(r: &Value, tally: &Tally) {
+pub(crate) fn assert_counts(r: &Value, tally: &Tally) {
     // The traffic has stopped: every count must be published, or the report says it was not.
     assert!(
         r["source"].get("counts_trailing").is_none(),

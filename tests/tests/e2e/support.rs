@@ -15,10 +15,7 @@ pub struct Rig {
 impl Rig {
     /// Starts the rig with `config` as the first routing config.
     pub fn start(config: &Value) -> Rig {
-        let upstreams: Vec<Upstream> = ["v1", "v2", "v3"]
-            .iter()
-            .map(|n| Upstream::start(n, 0).expect("upstream starts"))
-            .collect();
+        let upstreams = upstreams();
         let refs: Vec<&Upstream> = upstreams.iter().collect();
         let envoy = Envoy::start(&config.to_string(), &refs).expect("envoy starts");
         let client = Client::new(envoy.port());
@@ -49,6 +46,14 @@ impl Rig {
             })
             .collect()
     }
+}
+
+/// Upstreams v1, v2 and v3 on ephemeral ports.
+pub fn upstreams() -> Vec<Upstream> {
+    ["v1", "v2", "v3"]
+        .iter()
+        .map(|n| Upstream::start(n, 0).expect("upstream starts"))
+        .collect()
 }
 
 /// Counts per upstream name.

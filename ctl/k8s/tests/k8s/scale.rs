@@ -20,11 +20,13 @@ use crate::support::*;
 /// How long a responsive sidecar takes to answer.
 const LATENCY: Duration = Duration::from_millis(50);
 
-/// Sidecars that answer after [`LATENCY`] with config version 2, except the `stuck` ones, which
-/// never answer their first `stuck_reads` reads. Counts reads per pod and reads in flight.
+/// Sidecars that answer after [`LATENCY`] with config version 2 (the `behind` ones with 1),
+/// except the `stuck` ones, which never answer their first `stuck_reads` reads. Counts reads per
+/// pod and reads in flight.
 struct Sidecars {
     stuck: BTreeSet<String>,
     stuck_reads: u32,
+    behind: BTreeSet<String>,
     reads: Mutex<BTreeMap<String, u32>>,
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
@@ -35,6 +37,7 @@ impl Sidecars {
         Sidecars {
             stuck: stuck.iter().cloned().collect(),
             stuck_reads,
+            behind: BTreeSet::new(),
             reads: Mutex::default(),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
@@ -76,8 +79,9 @@ impl SidecarReader for Sidecars {
         }
         tokio::time::sleep(LATENCY).await;
         Ok(format!(
-            "{}: 2\n",
-            Stat::global(&metrics::CONFIG_VERSION).envoy_name()
+            "{}: {}\n",
+            Stat::global(&metrics::CONFIG_VERSION).envoy_name(),
+            if self.behind.contains(pod) { 1 } else { 2 }
         ))
     }
 }
@@ -182,4 +186,30 @@ async fn the_deadline_is_honoured_within_a_pass() {
         );
     }
     assert!(!text.contains("client-000"), "{text}");
+}
+
+/// A sidecar that keeps answering with the old version: when the deadline cuts the last pass's
+/// read short, the error still says what it runs (its last answer), not "no answer within 0ns"
+/// (reads at 0, 1.05, 2.1 and 3.15 s answer version 1; the pass at 4 s has no time left).
+#[tokio::test(start_paused = true)]
+async fn a_sidecar_behind_is_named_with_its_version_when_the_deadline_cuts_the_last_read() {
+    let t = five_hundred_pods().await;
+    let mut reader = Sidecars::new(&[], 0);
+    reader.behind = BTreeSet::from(["client-042".to_owned()]);
+    let wait = PluginWait {
+        opts: WaitOptions {
+            timeout: Duration::from_secs(4),
+            interval: Duration::from_secs(1),
+        },
+        reader,
+    };
+    let err = wait_plugin_live(&t, "veer", &selector(), 2, &wait, &NoReporter)
+        .await
+        .expect_err("never live");
+    let text = err.to_string();
+    assert!(
+        text.contains("within 4s: client-042 (config version 1)"),
+        "{text}"
+    );
+    assert!(wait.reader.reads_of("client-042") >= 4, "{text}");
 }

@@ -232,7 +232,8 @@ impl Run<'_> {
         let edited = self
             .s
             .host
-            .edit(&what, |w| edit::set_weight(w, service, variant, bp, None))?;
+            .edit(&what, |w| edit::set_weight(w, service, variant, bp, None))
+            .map_err(|e| self.halted_by(e, info))?;
         self.made(&edited, &what, info)?;
         let at = edit::bp_to_percent(bp);
         let next = match self.state.steps.get(i + 1) {
@@ -285,7 +286,8 @@ impl Run<'_> {
         let edited = self
             .s
             .host
-            .edit(&what, |w| edit::promote(w, service, variant))?;
+            .edit(&what, |w| edit::promote(w, service, variant))
+            .map_err(|e| self.halted_by(e, info))?;
         self.made(&edited, &what, info)?;
         self.state.end(Phase::Promoted, &now());
         self.save()?;

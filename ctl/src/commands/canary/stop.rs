@@ -8,7 +8,7 @@ use crate::error::{CliError, Result};
 use crate::history::Change;
 use crate::progressive::events::What;
 use crate::progressive::gates::{Action, Reading};
-use crate::progressive::hooks::HookType;
+use crate::progressive::hooks::{HookType, StepInfo};
 use crate::progressive::state::Phase;
 
 impl Run<'_> {
@@ -73,6 +73,31 @@ impl Run<'_> {
         } else {
             CliError::failed(message)
         }
+    }
+
+    /// A change of the run that failed (not verified live on every proxy, refused, in conflict):
+    /// the run is recorded as halted with the reason, since no veerctl carries it on (a record
+    /// left "running" would say otherwise; `canary run` again continues it), the hooks are told,
+    /// and the command ends with the change's own error and exit code.
+    pub(super) fn halted_by(&mut self, e: CliError, info: StepInfo) -> CliError {
+        let reason = e.to_string();
+        self.state.end(
+            Phase::Halted {
+                reason: reason.clone(),
+            },
+            &now(),
+        );
+        let saved = self.save();
+        self.emit(What::Stopped {
+            step: info,
+            action: Action::Halt,
+            reason: &reason,
+        });
+        self.notify(HookType::Halted, info, &[], Some(&reason));
+        if let Err(not_saved) = saved {
+            eprintln!("warning: the run's record was not updated: {not_saved}");
+        }
+        e
     }
 
     /// All traffic back to the stable variant, verified on every proxy; how many were verified.
