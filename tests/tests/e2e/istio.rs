@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use veer_e2e::shoppers::{self, Tally};
+use veer_e2e::Receiver;
 
 use crate::live_config::Load;
 use crate::report::{assert_counts, config as experiment_config, plan, two_arms};
@@ -228,6 +229,59 @@ fn a_failing_canary_is_rolled_back_by_its_gate_on_both_sidecars() {
         before,
         "a request reached v2 after the rollback"
     );
+}
+
+/// A latency regression on Kubernetes: the canary made 150 ms slower, `--max-p99 50ms` (read
+/// from both sidecars' histograms) rolls it back, the WasmPlugin holds the rollback, and the
+/// rolled-back webhook gets the reason and the gate figures.
+#[test]
+fn a_slow_canary_is_rolled_back_by_its_latency_gate_and_the_hook_is_told() {
+    let mesh = Mesh::start(&web_config(1, &[("v1", 10000)]));
+    mesh.upstreams[1].set_delay(Duration::from_millis(150));
+    let receiver = Receiver::start(|_| 200).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let gates = scratch.path().join("gates.yaml");
+    std::fs::write(
+        &gates,
+        format!(
+            "hooks:\n- {{name: page, type: rolled-back, url: '{}'}}\n",
+            receiver.url("/rolled-back")
+        ),
+    )
+    .unwrap();
+    let load = load_everywhere(&mesh);
+    let args = "canary run web v2 --steps 50,100 --interval 1s --max-p99 50ms --min-requests 20 --promote --gate-file";
+    let mut args: Vec<&str> = args.split(' ').collect();
+    args.push(gates.to_str().unwrap());
+    let out = mesh.run(&args);
+    for l in load {
+        l.finish();
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("v2 at 50%: p99 ")
+            && stderr.contains(
+                "above --max-p99 50 ms: aborted, all traffic is back on the stable variant v1 (verified on 2 proxies)"
+            ),
+        "{stderr}"
+    );
+    assert_eq!(
+        written_splits(&mesh).last(),
+        Some(&json!({"v1": 10000, "v2": 0, "v3": 0}))
+    );
+    let run = mesh.recorded_run("web").unwrap();
+    assert_eq!(run["phase"]["state"], "rolled-back", "{run}");
+    let told = receiver
+        .wait_for(Duration::from_secs(10), |c| c.path == "/rolled-back")
+        .expect("the rolled-back hook was called");
+    let reason = told.body["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("p99 ") && reason.ends_with("above --max-p99 50 ms"),
+        "{}",
+        told.body
+    );
+    assert_eq!(told.body["weights"]["v2"], 0, "{}", told.body);
 }
 
 /// Waits until `ready` holds for the run recorded on the WasmPlugin.
