@@ -6,8 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -563,38 +561,6 @@ fn context_selects_the_server_of_that_context() {
     );
 }
 
-/// A fake Prometheus on loopback: each request's first line is recorded and answered with the
-/// JSON `answer` gives for it. Returns its URL and the request lines seen.
-fn serve_prometheus(
-    answer: impl Fn(&str) -> Value + Send + 'static,
-) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let mut line = String::new();
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            reader.read_line(&mut line).unwrap();
-            // Drain the rest of the request head.
-            let mut header = String::new();
-            while reader.read_line(&mut header).unwrap() > 2 {
-                header.clear();
-            }
-            log.lock().unwrap().push(line.clone());
-            let body = answer(&line).to_string();
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
-}
-
 /// A fake Prometheus that answers each query with `values` (Veer stat name -> value) for the
 /// stats the query asks about, labelled as veerctl's status query labels them; returns its URL
 /// and the queries seen, decoded.
@@ -773,29 +739,35 @@ fn shop_plugin_with_goal() -> Value {
 
 /// A fake Prometheus for `experiment report`: each instant query (`/api/v1/query`) gets `values`
 /// for the stats it names; each range query (`/api/v1/query_range`) gets two points of them
-/// (half, then all). Returns its URL and the request lines seen.
+/// (half, then all). Returns its URL and the APIs asked, in order, each with its query
+/// (`query_range: sum(...)`).
 fn fake_prometheus_with_history(
     values: &'static [(&'static str, u64)],
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    serve_prometheus(move |line| {
-        let asked = values
+    let asked_apis = Arc::new(Mutex::new(Vec::new()));
+    let log = asked_apis.clone();
+    let (url, _) = support::fake_prometheus_api(move |asked| {
+        let query = asked.param("query");
+        log.lock().unwrap().push(format!("{}: {query}", asked.api));
+        let named = values
             .iter()
-            .filter(|(stat, _)| line.contains(&format!("%22{stat}%22")));
-        if line.contains("/api/v1/query_range") {
-            let result: Vec<Value> = asked
+            .filter(|(stat, _)| query.contains(&format!("\"{stat}\"")));
+        if asked.api == "query_range" {
+            let result: Vec<Value> = named
                 .map(|(stat, v)| {
                     json!({"metric": {"veer_stat": stat},
                            "values": [[1000.0, (v / 2).to_string()], [4600.0, v.to_string()]]})
                 })
                 .collect();
-            json!({"status": "success", "data": {"resultType": "matrix", "result": result}})
+            json!({"resultType": "matrix", "result": result})
         } else {
-            let result: Vec<Value> = asked
-                .map(|(stat, v)| json!({"metric": {"veer_stat": stat}, "value": [1.0, v.to_string()]}))
+            let result: Vec<Value> = named
+                .map(|(stat, v)| support::sample(json!({"veer_stat": stat}), &v.to_string()))
                 .collect();
-            json!({"status": "success", "data": {"resultType": "vector", "result": result}})
+            json!({"resultType": "vector", "result": result})
         }
-    })
+    });
+    (url, asked_apis)
 }
 
 /// `experiment report --prometheus` on Kubernetes: the WasmPlugin is read (never written), the
@@ -857,17 +829,12 @@ fn experiment_report_reads_prometheus_and_its_history() {
     );
     let queries = queries.lock().unwrap().clone();
     assert_eq!(queries.len(), 2, "{queries:?}");
-    assert!(queries[0].starts_with("GET /api/v1/query?"), "{queries:?}");
-    assert!(
-        queries[1].starts_with("GET /api/v1/query_range?"),
-        "{queries:?}"
-    );
-    // The labelled family (the bootstrap's stats_tags), as the request line carries it
-    // (percent-encoded).
+    assert!(queries[0].starts_with("query: "), "{queries:?}");
+    assert!(queries[1].starts_with("query_range: "), "{queries:?}");
+    // The labelled family (the bootstrap's stats_tags).
     assert!(
         queries[0].contains(
-            "sum(veer_goal_users_total%7Bservice%3D%22shop%22%2Cexperiment%3D%22checkout%22\
-             %2Carm%3D%22one-click%22%2Cgoal%3D%22purchase%22%7D)"
+            "sum(veer_goal_users_total{service=\"shop\",experiment=\"checkout\",arm=\"one-click\",goal=\"purchase\"})"
         ),
         "{queries:?}"
     );
