@@ -5,6 +5,13 @@
 //! usual choice for SRM checks: strict enough that a healthy split is flagged about once in a
 //! thousand looks, loose enough to catch an 80/20 that was configured as 50/50 within a few
 //! hundred requests.
+//!
+//! The counts are requests, and a significant difference is a mismatch only when it is also
+//! material: some variant's share is more than [`MATERIAL`] of its weight away from it. The test
+//! assumes independent draws, but users are sticky: all of one user's requests go to one
+//! variant, so a few busy users move the shares by more than chance would, and at production
+//! volumes such a small, harmless difference is always "significant". A weight that did not
+//! take effect is off by far more.
 
 use serde::Serialize;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
@@ -13,6 +20,9 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 pub const ALPHA: f64 = 0.001;
 /// Fewer requests than this say nothing either way.
 pub const MIN_SAMPLE: u64 = 100;
+/// How far (relative to its weight) a variant's observed share must be from its weight for a
+/// significant difference to be a mismatch: a 20 % weight flags below 15 % or above 25 %.
+pub const MATERIAL: f64 = 0.25;
 
 /// The verdict of one test.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -23,7 +33,10 @@ pub struct Verdict {
     pub chi2: f64,
     /// p-value (1.0 when there is nothing to test).
     pub p_value: f64,
-    /// Flagged as a mismatch.
+    /// The largest distance of a variant's observed share from its weight, relative to the
+    /// weight (0.1: a 20 % weight got 18 % or 22 %).
+    pub off: f64,
+    /// Flagged as a mismatch: significant and material, or traffic to a variant at 0 %.
     pub mismatch: bool,
     /// Variants that got traffic although their weight is 0.
     pub unexpected: Vec<String>,
@@ -60,11 +73,19 @@ pub fn test(observed: &[(String, u64, i64)]) -> Option<Verdict> {
     } else {
         ChiSquared::new(dof as f64).map_or(1.0, |d| 1.0 - d.cdf(chi2))
     };
-    let mismatch = p_value < ALPHA || !unexpected.is_empty();
+    let off = live
+        .iter()
+        .map(|(n, w)| {
+            let expected = *w as f64 / weight_sum as f64;
+            (*n as f64 / live_total.max(1) as f64 - expected).abs() / expected
+        })
+        .fold(0.0, f64::max);
+    let mismatch = (p_value < ALPHA && off > MATERIAL) || !unexpected.is_empty();
     Some(Verdict {
         total,
         chi2,
         p_value,
+        off,
         mismatch,
         unexpected,
     })
@@ -92,6 +113,26 @@ mod tests {
         let v = test(&obs(&[("v1", 800, 5000), ("v2", 200, 5000)])).unwrap();
         assert!(v.mismatch);
         assert!(v.p_value < 1e-10, "{v:?}");
+    }
+
+    /// Returning users: 20.3 % of a million requests for a 20 % weight is far beyond chance for
+    /// independent draws (p < 1e-10) but harmless; 26 % is not.
+    #[test]
+    fn a_significant_but_small_difference_is_not_a_mismatch() {
+        let v = test(&obs(&[("v1", 797_000, 8000), ("v2", 203_000, 2000)])).unwrap();
+        assert!(v.p_value < 1e-10, "{v:?}");
+        assert!((v.off - 0.015).abs() < 1e-9, "{v:?}");
+        assert!(!v.mismatch, "{v:?}");
+        let v = test(&obs(&[("v1", 740_000, 8000), ("v2", 260_000, 2000)])).unwrap();
+        assert!(v.mismatch, "{v:?}");
+    }
+
+    /// Material but within chance (a few requests) is no mismatch either.
+    #[test]
+    fn a_material_difference_within_chance_is_not_a_mismatch() {
+        let v = test(&obs(&[("v1", 73, 8000), ("v2", 27, 2000)])).unwrap();
+        assert!(v.off > MATERIAL, "{v:?}");
+        assert!(!v.mismatch, "{v:?}");
     }
 
     #[test]

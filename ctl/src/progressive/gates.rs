@@ -353,8 +353,9 @@ fn too_few_samples(v: Option<&VariantStatus>, enough: u64) -> String {
 }
 
 /// How far (relative) the canary's observed share of the split may be from its weight before a
-/// significant sample-ratio mismatch stops the run.
-pub const SPLIT_TOLERANCE: f64 = 0.25;
+/// significant sample-ratio mismatch stops the run: the same bound the sample-ratio check itself
+/// applies ([`srm::MATERIAL`]).
+pub const SPLIT_TOLERANCE: f64 = srm::MATERIAL;
 
 /// The split as a gate: the canary's observed share of the default split must fit its weight. A
 /// mismatch means the step's weight did not take effect everywhere (a proxy on an old config, a

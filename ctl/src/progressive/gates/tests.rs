@@ -80,6 +80,7 @@ fn srm(p_value: f64, mismatch: bool) -> Option<Srm> {
         total: 1000,
         chi2: 1.0,
         p_value,
+        off: 0.0,
         mismatch,
         unexpected: Vec::new(),
     })
