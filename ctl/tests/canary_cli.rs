@@ -14,7 +14,8 @@ use veer_filter::metrics::Stat;
 use serde_json::{json, Value};
 
 mod support;
-use support::{fake_admin, fake_prometheus, following_stats, sample, Colour, Rig};
+use support::{fake_admin, following_stats, Colour, Rig};
+use veer_fake_kube::prometheus::{fake_prometheus, sample};
 
 /// Service `web` with v1 (stable) and v2 at 0 %.
 fn web() -> Value {

@@ -14,6 +14,7 @@ use veer_filter::metrics::Stat;
 
 mod support;
 use support::kube::*;
+use veer_fake_kube::prometheus;
 
 fn objects() -> Vec<(&'static str, Value)> {
     let service = json!({
@@ -567,11 +568,11 @@ fn context_selects_the_server_of_that_context() {
 fn fake_prometheus(
     values: &'static [(&'static str, &'static str)],
 ) -> (String, Arc<Mutex<Vec<String>>>) {
-    support::fake_prometheus(move |query| {
+    prometheus::fake_prometheus(move |query| {
         values
             .iter()
             .filter(|(stat, _)| query.contains(&format!("\"{stat}\"")))
-            .map(|(stat, v)| support::sample(json!({"veer_stat": stat}), v))
+            .map(|(stat, v)| prometheus::sample(json!({"veer_stat": stat}), v))
             .collect()
     })
 }
@@ -746,7 +747,7 @@ fn fake_prometheus_with_history(
 ) -> (String, Arc<Mutex<Vec<String>>>) {
     let asked_apis = Arc::new(Mutex::new(Vec::new()));
     let log = asked_apis.clone();
-    let (url, _) = support::fake_prometheus_api(move |asked| {
+    let (url, _) = prometheus::fake_prometheus_api(move |asked| {
         let query = asked.param("query");
         log.lock().unwrap().push(format!("{}: {query}", asked.api));
         let named = values
@@ -762,7 +763,7 @@ fn fake_prometheus_with_history(
             json!({"resultType": "matrix", "result": result})
         } else {
             let result: Vec<Value> = named
-                .map(|(stat, v)| support::sample(json!({"veer_stat": stat}), &v.to_string()))
+                .map(|(stat, v)| prometheus::sample(json!({"veer_stat": stat}), &v.to_string()))
                 .collect();
             json!({"resultType": "vector", "result": result})
         }

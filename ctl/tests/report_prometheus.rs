@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 mod support;
 use support::kube::{fake_api, veerctl, PLUGIN};
-use support::{fake_prometheus_api, PromRequest};
+use veer_fake_kube::prometheus::{fake_prometheus_api, PromRequest};
 
 /// New users per hour in each of the two arms.
 const PER_HOUR: f64 = 100.0;

@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -165,112 +165,6 @@ pub fn apply_first(ecds: &Path, file: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A fake Prometheus: each `/api/v1/query` is answered with the vector `answer(query)` gives
-/// (the query URL-decoded). Returns its URL and every query it got, decoded, in order.
-pub fn fake_prometheus(
-    answer: impl Fn(&str) -> Vec<Value> + Send + 'static,
-) -> (String, Arc<Mutex<Vec<String>>>) {
-    fake_prometheus_api(
-        move |asked| json!({"resultType": "vector", "result": answer(asked.param("query"))}),
-    )
-}
-
-/// One request to a fake Prometheus: its API (`query`, `query_range`) and its parameters,
-/// decoded.
-pub struct PromRequest {
-    pub api: String,
-    pub params: Vec<(String, String)>,
-}
-
-impl PromRequest {
-    /// Parameter `name` ("" when absent).
-    pub fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    /// Parameter `name` as a number (0 when absent; `30s` is 30).
-    pub fn number(&self, name: &str) -> f64 {
-        self.param(name)
-            .trim_end_matches('s')
-            .parse()
-            .unwrap_or(0.0)
-    }
-}
-
-/// A fake Prometheus: each `/api/v1/<api>` request is answered with the `data` that
-/// `answer(request)` gives (a vector for `query`, a matrix for `query_range`). Returns its URL
-/// and every query it got, decoded, in order.
-pub fn fake_prometheus_api(
-    answer: impl Fn(&PromRequest) -> Value + Send + 'static,
-) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let mut line = String::new();
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            reader.read_line(&mut line).unwrap();
-            let mut header = String::new();
-            while reader.read_line(&mut header).unwrap() > 2 {
-                header.clear();
-            }
-            let target = line.split_whitespace().nth(1).unwrap_or("");
-            let (path, query) = target.split_once('?').unwrap_or((target, ""));
-            let asked = PromRequest {
-                api: path.rsplit('/').next().unwrap_or("").to_owned(),
-                params: query
-                    .split('&')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(k, v)| (k.to_owned(), percent_decode(v)))
-                    .collect(),
-            };
-            log.lock().unwrap().push(asked.param("query").to_owned());
-            let body = json!({"status": "success", "data": answer(&asked)}).to_string();
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
-}
-
-/// A query string value decoded (`%XX` and `+`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-            (b'+', _) => out.push(b' '),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// One sample of a Prometheus vector, labelled `labels`.
-pub fn sample(labels: Value, value: &str) -> Value {
-    json!({"metric": labels, "value": [1.0, value]})
 }
 
 /// Colour or not: forced on (as a terminal would get it), or off (a pipe).

@@ -6,11 +6,13 @@
 //! WasmPlugin's config to the Envoys through it). Pods given to it are listed as running with
 //! Istio's `istio-proxy` sidecar, and their port-forwards are served the way the API server
 //! serves kube's client: a WebSocket on subprotocol `v4.channel.k8s.io`, relayed to a real
-//! address the test chose for the pod's port (an Envoy's admin port on loopback).
+//! address the test chose for the pod's port (an Envoy's admin port on loopback). Beside it, a
+//! fake Prometheus ([`prometheus`]) for the tests that read counts or gates from one.
 
 mod api;
 mod pods;
 mod portforward;
+pub mod prometheus;
 
 pub use api::{bump, fake_api, fake_api_with, lines, status, FakeApi, Log, Seen};
 pub use pods::{Pod, SIDECAR_ADMIN_PORT};

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use veer_e2e::{Envoy, Receiver};
+use veer_fake_kube::prometheus;
 
 use crate::canary_run::{args_for, history, live_web};
 use crate::live_config::Load;
@@ -437,57 +438,9 @@ fn on_a_terminal_a_panel_shows_the_steps_the_weights_and_the_gates() {
 }
 
 /// A Prometheus on loopback that answers every instant query with one sample of `value`, and
-/// keeps each query it got (URL-decoded). Stops with the test process.
+/// keeps each query it got (URL-decoded).
 fn fake_prometheus(value: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let mut header = String::new();
-            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                header.clear();
-            }
-            let target = line.split_whitespace().nth(1).unwrap_or_default();
-            let query = target.split_once("query=").map_or("", |(_, q)| q);
-            let query = query
-                .split('&')
-                .next()
-                .unwrap_or_default()
-                .replace('+', " ");
-            let decoded = percent_decode(&query);
-            log.lock().unwrap().push(decoded);
-            let body = json!({"status": "success", "data": {"resultType": "vector",
-                "result": [{"metric": {}, "value": [1.0, value]}]}})
-            .to_string();
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
-}
-
-/// `%XX` decoded.
-fn percent_decode(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hex: String = bytes.by_ref().take(2).map(char::from).collect();
-            out.push(u8::from_str_radix(&hex, 16).unwrap_or(b'?'));
-        } else {
-            out.push(b);
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    prometheus::fake_prometheus(move |_| vec![prometheus::sample(json!({}), value)])
 }
 
 /// A gate file's Prometheus query, filled in with the run's names and window, against a

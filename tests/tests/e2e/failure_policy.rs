@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use veer_ctl::host::envoy::ecds;
 use veer_e2e::{paths, Envoy, Filter, Upstream};
 
-use crate::support::web_config;
+use crate::support::{upstreams, web_config};
 
 /// A reply's status and whether the filter handled the request (`x-crash-filter: ran`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +56,7 @@ fn request(envoy: &Envoy, crash: bool) -> Seen {
 
 #[test]
 fn a_crashed_filter_vm_is_restarted_and_the_filter_is_never_skipped() {
-    let upstreams: Vec<Upstream> = ["v1", "v2"]
-        .iter()
-        .map(|n| Upstream::start(n, 0).unwrap())
-        .collect();
+    let upstreams = upstreams();
     let refs: Vec<&Upstream> = upstreams.iter().collect();
     let config = web_config(1, &[("v1", 10000)]).to_string();
     let envoy = Envoy::start_with_wasm(&config, &refs, paths::crash_wasm()).unwrap();
@@ -111,10 +108,7 @@ fn a_crashed_filter_vm_is_restarted_and_the_filter_is_never_skipped() {
 /// 50 ms, so the worker serves again well before the default would let it.
 #[test]
 fn a_vm_crashed_right_after_an_update_serves_again_before_the_default_backoff() {
-    let upstreams: Vec<Upstream> = ["v1", "v2"]
-        .iter()
-        .map(|n| Upstream::start(n, 0).unwrap())
-        .collect();
+    let upstreams = upstreams();
     let refs: Vec<&Upstream> = upstreams.iter().collect();
     let config = web_config(1, &[("v1", 10000)]).to_string();
     let envoy = Envoy::start(&config, &refs).unwrap();
