@@ -25,12 +25,12 @@ WASM          := target/veer.wasm
 # Veer as an Envoy dynamic module: the same engine, native code (cargo profile `native`).
 NATIVE        := target/native/libveer_native.so
 # The post-link optimiser for the .wasm (binaryen; flags = the features rustc's output uses).
-# No inlining: with it the file is 3 KB smaller but each Envoy's RSS grows by ~10 MiB (V8 holds
-# the larger functions it produces; measured with make bench's memory table).
+# Dead code out and a compact encoding only: 269 -> 239 KB. `-Oz` makes the file 219 KB but
+# every Envoy holds ~3.5 MiB more RSS (its merge-similar-functions ~2 MiB of that), at the same
+# instructions per request; with inlining too, ~13 MiB more (bench/notes/wasm-build.md).
 WASM_OPT_FLAGS := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
-                  --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types -Oz \
-                  --always-inline-max-function-size=0 --flexible-inline-max-function-size=0 \
-                  --one-caller-inline-max-function-size=0
+                  --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types \
+                  --remove-unused-module-elements --duplicate-function-elimination --vacuum --dce
 # wasm-bindgen-test-runner must match the wasm-bindgen version the lock file pins. Not --locked:
 # that tool's own lock pins a webpki-roots release the registry here does not serve.
 WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/"/, "", $$3); print $$3}' Cargo.lock)
@@ -81,7 +81,7 @@ node:
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm; }
 	@node --version
 
-# wasm-opt shrinks the filter by about a fifth after rustc (same code, fewer bytes to ship).
+# wasm-opt drops dead code from the filter and encodes it compactly (WASM_OPT_FLAGS above).
 binaryen:
 	@command -v wasm-opt >/dev/null || { apt-get update -qq && apt-get install -y -qq binaryen; }
 
@@ -101,7 +101,7 @@ wasm: targets binaryen
 	@$(MAKE) --no-print-directory $(WASM)
 	@ls -l $(WASM_BUILD) $(WASM)
 
-$(WASM): $(WASM_BUILD)
+$(WASM): $(WASM_BUILD) Makefile
 	wasm-opt $(WASM_OPT_FLAGS) $< -o $@.tmp
 	mv $@.tmp $@
 
