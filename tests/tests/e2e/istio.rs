@@ -457,3 +457,76 @@ fn report_and_status_sum_what_both_sidecars_counted() {
         "{web}"
     );
 }
+
+/// `--selector` reads only the sidecars of the pods it matches: `experiment report` and
+/// `status` count what went through those, not what went through the others.
+#[test]
+fn a_selector_reads_only_the_sidecars_of_its_pods() {
+    let mesh = Mesh::start(&experiment_config(two_arms(
+        "checkout",
+        "control",
+        "one-click",
+    )));
+    let tallies: Vec<Tally> = mesh
+        .sidecars
+        .iter()
+        .zip([("a", 60), ("b", 150)])
+        .map(|(s, (prefix, users))| {
+            let mut p = plan(prefix, users, &[("control", 0.2), ("one-click", 0.4)], 11);
+            p.pages = 2;
+            let tally = shoppers::run(&s.client, &p).unwrap();
+            // Every count published before veerctl reads.
+            s.envoy.stats().unwrap();
+            tally
+        })
+        .collect();
+    let (pod, sent) = (PODS[1], &tallies[1]);
+    let selector = format!("pod={pod}");
+
+    let out = mesh.run(&[
+        "-o",
+        "json",
+        "experiment",
+        "report",
+        "web",
+        "checkout",
+        "--selector",
+        &selector,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_counts(&report, sent);
+
+    let out = mesh.run(&[
+        "-o",
+        "json",
+        "status",
+        "--window",
+        "0s",
+        "--selector",
+        &selector,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let proxies: Vec<&Value> = status["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["url"])
+        .collect();
+    assert_eq!(proxies, [pod], "{status}");
+    let web = &status["services"][0];
+    assert_eq!(
+        web["experiments"][0]["assigned"],
+        sent.arms.values().map(|t| t.page_requests).sum::<u64>(),
+        "{web}"
+    );
+}

@@ -82,7 +82,11 @@ impl Mesh {
         let mut api = FakeApi::new(vec![(PLUGIN, wasm_plugin(config))]);
         for s in &sidecars {
             let admin = ([127, 0, 0, 1], s.envoy.admin_port()).into();
-            api = api.pod(Pod::sidecar(s.pod, admin).label("app", "web"));
+            api = api.pod(
+                Pod::sidecar(s.pod, admin)
+                    .label("app", "web")
+                    .label("pod", s.pod),
+            );
         }
         let istiod = Istiod::start(&sidecars);
         let (port, seen) = api
