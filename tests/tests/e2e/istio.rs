@@ -15,6 +15,7 @@ use veer_e2e::Receiver;
 
 use crate::live_config::Load;
 use crate::report::{assert_counts, config as experiment_config, plan, two_arms};
+use crate::status::{serve, Watching};
 use crate::support::web_config;
 use mesh::{Mesh, PODS};
 
@@ -529,4 +530,54 @@ fn a_selector_reads_only_the_sidecars_of_its_pods() {
         sent.arms.values().map(|t| t.page_requests).sum::<u64>(),
         "{web}"
     );
+}
+
+/// `status --watch` on Kubernetes reads every sidecar through new port-forwards at each frame,
+/// and each frame after the first counts what arrived since the frame before: the frames add up
+/// to what was sent through both sidecars, no request counted twice or lost.
+#[test]
+fn watch_reads_every_sidecar_at_each_frame_and_counts_each_request_once() {
+    let mesh = Mesh::start(&web_config(1, &[("v1", 8000), ("v2", 2000)]));
+    let mut cmd = mesh.veerctl();
+    cmd.args([
+        "-o",
+        "json",
+        "status",
+        "--watch",
+        "--interval",
+        "300ms",
+        "--window",
+        "0s",
+    ]);
+    let mut watch = Watching::spawn(cmd);
+    let frame = |watch: &mut Watching| -> Value {
+        let frame: Value = serde_json::from_str(&watch.next_line()).unwrap();
+        let mut proxies: Vec<&str> = frame["proxies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["url"].as_str().unwrap_or_default())
+            .collect();
+        proxies.sort_unstable();
+        assert_eq!(proxies, PODS, "every frame reads both sidecars: {frame}");
+        frame
+    };
+    let split = |frame: &Value| frame["services"][0]["split_requests"].as_u64().unwrap();
+    let before = split(&frame(&mut watch));
+
+    serve(&mesh.sidecars[0].client, "watched-a", 100);
+    serve(&mesh.sidecars[1].client, "watched-b", 60);
+    let mut counted = 0;
+    for _ in 0..100 {
+        let f = frame(&mut watch);
+        counted += split(&f);
+        assert!(
+            counted <= 160,
+            "more than the 160 requests sent: {counted}, at {f}"
+        );
+        if counted == 160 {
+            break;
+        }
+    }
+    assert_eq!(counted, 160, "before the traffic: {before}");
 }

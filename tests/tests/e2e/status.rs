@@ -169,7 +169,7 @@ fn counts_and_latency_restart_at_a_verified_change() {
 }
 
 /// A veerctl process, stopped by its PID when dropped, whose stdout arrives line by line.
-struct Watching {
+pub(crate) struct Watching {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
@@ -177,11 +177,17 @@ struct Watching {
 impl Watching {
     /// Starts `veerctl --envoy DIR --admin URL <args>` with stdout piped.
     fn start(rig: &Rig, args: &[&str]) -> Watching {
-        let mut child = Command::new(veerctl_binary())
-            .args(["--envoy", rig.envoy.ecds_dir().to_str().unwrap()])
+        let mut cmd = Command::new(veerctl_binary());
+        cmd.args(["--envoy", rig.envoy.ecds_dir().to_str().unwrap()])
             .args(["--admin", &rig.envoy.admin_url()])
             .args(args)
-            .env_remove("NO_COLOR")
+            .env_remove("NO_COLOR");
+        Watching::spawn(cmd)
+    }
+
+    /// Starts `cmd` with stdout piped.
+    pub(crate) fn spawn(mut cmd: Command) -> Watching {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -199,7 +205,7 @@ impl Watching {
     }
 
     /// The next line; a process that stops refreshing fails the test instead of hanging it.
-    fn next_line(&mut self) -> String {
+    pub(crate) fn next_line(&mut self) -> String {
         self.lines
             .recv_timeout(Duration::from_secs(30))
             .expect("veerctl --watch printed another line")
