@@ -17,7 +17,7 @@ use crate::live_config::Load;
 use crate::report::{assert_counts, config as experiment_config, plan, two_arms};
 use crate::status::{serve, Watching};
 use crate::support::web_config;
-use mesh::{Mesh, PODS};
+use mesh::{Mesh, Sidecar, PODS};
 
 /// `canary run web v2 --steps 20,50 --promote --interval INTERVAL`.
 fn canary_run(interval: &str) -> Vec<&str> {
@@ -386,6 +386,36 @@ fn a_sidecar_that_never_gets_the_change_fails_the_step_naming_its_pod() {
     );
 }
 
+/// `users` simulated shoppers through sidecar `s` (two pages each), their counts published
+/// before veerctl reads them.
+fn shop_through(s: &Sidecar, prefix: &str, users: usize) -> Tally {
+    let mut p = plan(prefix, users, &[("control", 0.2), ("one-click", 0.4)], 11);
+    p.pages = 2;
+    let tally = shoppers::run(&s.client, &p).unwrap();
+    s.envoy.stats().unwrap();
+    tally
+}
+
+/// `veerctl -o json ARGS` against the mesh, which must succeed.
+fn json_of(mesh: &Mesh, args: &[&str]) -> Value {
+    let out = mesh.run(&[&["-o", "json"][..], args].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The pods a `status` document read, sorted.
+fn proxy_urls(status: &Value) -> Vec<&str> {
+    let mut urls: Vec<&str> = status["proxies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["url"].as_str().unwrap_or_default())
+        .collect();
+    urls.sort_unstable();
+    urls
+}
+
 /// `experiment report` and `status` from the sidecars: what both counted, summed, equals what
 /// the simulated users sent through each.
 #[test]
@@ -397,42 +427,24 @@ fn report_and_status_sum_what_both_sidecars_counted() {
     )));
     let mut sent = Tally::default();
     for (s, prefix) in mesh.sidecars.iter().zip(["a", "b"]) {
-        let mut p = plan(prefix, 150, &[("control", 0.2), ("one-click", 0.4)], 11);
-        p.pages = 2;
-        let tally = shoppers::run(&s.client, &p).unwrap();
-        for (arm, t) in tally.arms {
+        for (arm, t) in shop_through(s, prefix, 150).arms {
             let sum = sent.arms.entry(arm).or_default();
             sum.users += t.users;
             sum.page_requests += t.page_requests;
             sum.converted += t.converted;
             sum.goal_requests += t.goal_requests;
         }
-        // Every count published before veerctl reads.
-        s.envoy.stats().unwrap();
     }
 
-    let out = mesh.run(&["-o", "json", "experiment", "report", "web", "checkout"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_of(&mesh, &["experiment", "report", "web", "checkout"]);
     assert_eq!(report["source"]["kind"], "sidecars", "{}", report["source"]);
     assert_counts(&report, &sent);
 
-    let out = mesh.run(&["-o", "json", "status", "--window", "0s"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut proxies: Vec<&str> = status["proxies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            assert_eq!(p["runs"], "configured", "{p}");
-            p["url"].as_str().unwrap_or_default()
-        })
-        .collect();
-    proxies.sort_unstable();
-    assert_eq!(proxies, PODS, "{status}");
+    let status = json_of(&mesh, &["status", "--window", "0s"]);
+    for p in status["proxies"].as_array().unwrap() {
+        assert_eq!(p["runs"], "configured", "{p}");
+    }
+    assert_eq!(proxy_urls(&status), PODS, "{status}");
     let web = &status["services"][0];
     let requests = |variant: &str| {
         web["variants"]
@@ -468,62 +480,28 @@ fn a_selector_reads_only_the_sidecars_of_its_pods() {
         "control",
         "one-click",
     )));
-    let tallies: Vec<Tally> = mesh
-        .sidecars
-        .iter()
-        .zip([("a", 60), ("b", 150)])
-        .map(|(s, (prefix, users))| {
-            let mut p = plan(prefix, users, &[("control", 0.2), ("one-click", 0.4)], 11);
-            p.pages = 2;
-            let tally = shoppers::run(&s.client, &p).unwrap();
-            // Every count published before veerctl reads.
-            s.envoy.stats().unwrap();
-            tally
-        })
-        .collect();
-    let (pod, sent) = (PODS[1], &tallies[1]);
+    let _ = shop_through(&mesh.sidecars[0], "a", 60);
+    let (pod, sent) = (PODS[1], shop_through(&mesh.sidecars[1], "b", 150));
     let selector = format!("pod={pod}");
 
-    let out = mesh.run(&[
-        "-o",
-        "json",
-        "experiment",
-        "report",
-        "web",
-        "checkout",
-        "--selector",
-        &selector,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let report = json_of(
+        &mesh,
+        &[
+            "experiment",
+            "report",
+            "web",
+            "checkout",
+            "--selector",
+            &selector,
+        ],
     );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_counts(&report, sent);
+    assert_counts(&report, &sent);
 
-    let out = mesh.run(&[
-        "-o",
-        "json",
-        "status",
-        "--window",
-        "0s",
-        "--selector",
-        &selector,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let status = json_of(
+        &mesh,
+        &["status", "--window", "0s", "--selector", &selector],
     );
-    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let proxies: Vec<&Value> = status["proxies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| &p["url"])
-        .collect();
-    assert_eq!(proxies, [pod], "{status}");
+    assert_eq!(proxy_urls(&status), [pod], "{status}");
     let web = &status["services"][0];
     assert_eq!(
         web["experiments"][0]["assigned"],
@@ -552,14 +530,11 @@ fn watch_reads_every_sidecar_at_each_frame_and_counts_each_request_once() {
     let mut watch = Watching::spawn(cmd);
     let frame = |watch: &mut Watching| -> Value {
         let frame: Value = serde_json::from_str(&watch.next_line()).unwrap();
-        let mut proxies: Vec<&str> = frame["proxies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["url"].as_str().unwrap_or_default())
-            .collect();
-        proxies.sort_unstable();
-        assert_eq!(proxies, PODS, "every frame reads both sidecars: {frame}");
+        assert_eq!(
+            proxy_urls(&frame),
+            PODS,
+            "every frame reads both sidecars: {frame}"
+        );
         frame
     };
     let split = |frame: &Value| frame["services"][0]["split_requests"].as_u64().unwrap();
